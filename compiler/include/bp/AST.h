@@ -1,0 +1,120 @@
+//===- AST.h - The syntax tree of a .bp script ------------------*- C++ -*-===//
+//
+// What the parser produces and the graph builder consumes. Operator chains stay flat (a sum of 300,000
+// terms is one ChainExpr), so the tree is only as deep as the script's parentheses and calls, and every
+// walk over it is bounded by the parser's nesting limit.
+//
+//===----------------------------------------------------------------------===//
+#ifndef BP_AST_H
+#define BP_AST_H
+
+#include "bp/Source.h"
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace bp {
+
+struct Expr;
+using ExprPtr = std::unique_ptr<Expr>;
+
+/// A number literal, as written.
+struct NumberExpr {
+  double value;
+};
+
+/// A use of a name: an input, param, node, or (inside a def) one of its parameters.
+struct NameExpr {
+  std::string name;
+};
+
+/// `callee(arg, ...)`: a builtin or a def. `loc` of the Expr is the callee's name.
+struct CallExpr {
+  std::string callee;
+  std::vector<ExprPtr> args;
+};
+
+/// `count` unary minuses applied to `operand` (kept as a count so `- - - x` does not nest).
+struct NegateExpr {
+  unsigned count;
+  ExprPtr operand;
+};
+
+/// A left-associative chain `first op1 rest1 op2 rest2 ...` of '+'/'-' or '*'/'/'.
+struct ChainExpr {
+  struct Link {
+    char op;          // '+', '-', '*' or '/'
+    SourceLoc opLoc;  // where the operator is written
+    ExprPtr operand;
+  };
+  ExprPtr first;
+  std::vector<Link> rest;
+};
+
+/// A right-associative power chain `base ^ e1 ^ e2 ...`; each exponent carries the unary minuses written
+/// before it (`2 ^ -x`), which apply to the whole rest of the chain.
+struct PowerExpr {
+  struct Link {
+    SourceLoc opLoc;
+    unsigned negations;
+    ExprPtr operand;
+  };
+  ExprPtr base;
+  std::vector<Link> exponents;
+};
+
+struct Expr {
+  SourceLoc loc;
+  std::variant<NumberExpr, NameExpr, CallExpr, NegateExpr, ChainExpr, PowerExpr> kind;
+};
+
+/// A declared name and where it is written.
+struct Name {
+  std::string text;
+  SourceLoc loc;
+};
+
+struct InputDecl {
+  Name name;
+  std::optional<double> defaultValue;
+};
+
+struct ParamDecl {
+  Name name;
+  double initialValue;
+};
+
+struct NodeDecl {
+  Name name;
+  ExprPtr value;
+};
+
+struct OutputDecl {
+  std::vector<Name> names;
+};
+
+struct DefDecl {
+  Name name;
+  std::vector<Name> params;
+  ExprPtr body;
+};
+
+struct Statement {
+  SourceLoc loc; // the keyword
+  std::variant<InputDecl, ParamDecl, NodeDecl, OutputDecl, DefDecl> kind;
+};
+
+/// A parsed script. Statements that had syntax errors are left out; the names they tried to declare are
+/// kept in `poisonedNames` so that later uses of them are not reported a second time.
+struct Script {
+  SourceFileRef file;
+  std::vector<Statement> statements;
+  std::vector<std::string> poisonedNames;
+};
+
+} // namespace bp
+
+#endif // BP_AST_H

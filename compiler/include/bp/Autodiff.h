@@ -1,0 +1,73 @@
+//===- Autodiff.h - Reverse-mode differentiation of a graph -----*- C++ -*-===//
+//
+// buildGradientGraph turns a forward graph into a gradient graph: the forward nodes (same ids), then for
+// every output a reverse sweep of backward nodes that compute d output / d argument by the chain rule. Each
+// chain-rule step is recorded, so that `bpc explain` can show the local derivative and the product that make
+// every adjoint.
+//
+//===----------------------------------------------------------------------===//
+#ifndef BP_AUTODIFF_H
+#define BP_AUTODIFF_H
+
+#include "bp/Graph.h"
+
+#include <vector>
+
+namespace bp {
+
+/// What an op's local-derivative rule (Ops.cpp) uses to build its formula inside the gradient graph.
+class DerivativeBuilder {
+public:
+  DerivativeBuilder(Graph &graph, NodeId node) : graph(graph), node(node) {}
+
+  /// The node being differentiated, and its operands.
+  NodeId result() const { return node; }
+  NodeId operand(unsigned i) const { return graph.node(node).operands[i]; }
+
+  NodeId constant(double value) { return graph.addConstant(value, graph.node(node).loc); }
+  NodeId apply(OpKind op, llvm::ArrayRef<NodeId> operands) {
+    return graph.addNode(op, operands, graph.node(node).loc);
+  }
+  NodeId add(NodeId a, NodeId b) { return apply(OpKind::Add, {a, b}); }
+  NodeId sub(NodeId a, NodeId b) { return apply(OpKind::Sub, {a, b}); }
+  NodeId mul(NodeId a, NodeId b) { return apply(OpKind::Mul, {a, b}); }
+  NodeId div(NodeId a, NodeId b) { return apply(OpKind::Div, {a, b}); }
+  NodeId neg(NodeId a) { return apply(OpKind::Neg, {a}); }
+
+private:
+  Graph &graph;
+  NodeId node;
+};
+
+/// One use of the chain rule: `consumer` uses `operand` as its operand #operandIndex, so
+///   d out/d operand += d out/d consumer * d consumer/d operand
+///                      (adjoint)           (localDerivative)  = product
+struct ChainRuleStep {
+  NodeId consumer;
+  unsigned operandIndex;
+  NodeId operand;
+  NodeId localDerivative;
+  NodeId product;
+};
+
+/// The reverse sweep for one output.
+struct ReverseSweep {
+  size_t output;                      // index into Graph::outputs()
+  std::vector<ChainRuleStep> steps;   // in the order they were taken (consumers from last to first)
+  std::vector<NodeId> adjoint;        // per forward node: its adjoint's node, InvalidNode if not needed
+  std::vector<NodeId> gradient;       // per argument (Graph::arguments() order): d output / d argument
+};
+
+struct GradientGraph {
+  Graph graph;                     // forward nodes [0, forwardSize), then backward nodes
+  size_t forwardSize = 0;
+  std::vector<NodeId> arguments;   // Graph::arguments() of the forward graph
+  std::vector<ReverseSweep> sweeps; // one per output, in output order
+};
+
+/// Differentiates every output with respect to every input and param (the full Jacobian).
+GradientGraph buildGradientGraph(const Graph &forward);
+
+} // namespace bp
+
+#endif // BP_AUTODIFF_H

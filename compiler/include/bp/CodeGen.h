@@ -1,0 +1,64 @@
+//===- CodeGen.h - Lowering graphs to LLVM IR -------------------*- C++ -*-===//
+//
+// One LLVM module per script with two functions over plain double arrays (the C ABI of runtime/bp_model.h):
+//   void PREFIX_forward(const double *in, double *out);
+//   void PREFIX_gradient(const double *in, double *out, double *grad);
+// Floating point is emitted as written: no fast-math flags, no FMA contraction, so results are bit-identical
+// to plain double arithmetic in the same order.
+//
+//===----------------------------------------------------------------------===//
+#ifndef BP_CODEGEN_H
+#define BP_CODEGEN_H
+
+#include "bp/Autodiff.h"
+#include "bp/Graph.h"
+
+#include "llvm/IR/IRBuilder.h"
+#include "llvm/IR/Intrinsics.h"
+#include "llvm/IR/LLVMContext.h"
+#include "llvm/IR/Module.h"
+#include "llvm/Support/Error.h"
+#include "llvm/Target/TargetMachine.h"
+
+#include <memory>
+#include <string>
+
+namespace bp {
+
+/// What an op's lowering rule (Ops.cpp) uses to emit its instructions.
+class IRLowering {
+public:
+  IRLowering(llvm::IRBuilder<> &builder, llvm::Module &module) : builder(builder), module(module) {}
+
+  llvm::IRBuilder<> &builder;
+
+  llvm::Value *constant(double value);
+  /// A call to an LLVM intrinsic over doubles (llvm.exp.f64, ...): lowered to libm or to an instruction.
+  llvm::Value *intrinsic(llvm::Intrinsic::ID id, llvm::ArrayRef<llvm::Value *> operands);
+  /// A call to the libm function `name` taking and returning doubles.
+  llvm::Value *libm(const char *name, llvm::ArrayRef<llvm::Value *> operands);
+
+private:
+  llvm::Module &module;
+};
+
+/// Builds the module holding PREFIX_forward and PREFIX_gradient.
+std::unique_ptr<llvm::Module> generateModule(const Graph &forward, const GradientGraph &gradient,
+                                             const std::string &prefix, llvm::LLVMContext &context);
+
+/// Runs LLVM's default pipeline at -O`level` (0 to 3) over the module.
+void optimizeModule(llvm::Module &module, llvm::TargetMachine *machine, unsigned level);
+
+/// Registers every LLVM target bp can generate code for (once per process).
+void initializeTargets();
+
+/// A target machine for `triple` (empty: the host), set up for exact floating point.
+llvm::Expected<std::unique_ptr<llvm::TargetMachine>> createTargetMachine(const std::string &triple,
+                                                                         unsigned optLevel);
+
+/// A valid C identifier made from a file stem: "my-net.bp" gives "my_net".
+std::string prefixFromPath(const std::string &path);
+
+} // namespace bp
+
+#endif // BP_CODEGEN_H

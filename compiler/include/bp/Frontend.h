@@ -1,0 +1,26 @@
+//===- Frontend.h - From a script to its checked IR graph -------*- C++ -*-===//
+#ifndef BP_FRONTEND_H
+#define BP_FRONTEND_H
+
+#include "bp/AST.h"
+#include "bp/Diagnostics.h"
+#include "bp/Graph.h"
+
+#include <optional>
+
+namespace bp {
+
+/// Scripts whose defs expand to more nodes than this are refused (defs are inlined at every call, so a few
+/// lines can describe an exponential number of nodes).
+constexpr size_t MaxGraphNodes = 20'000'000;
+
+/// Checks a parsed script (names, arity, recursion, outputs) and builds its graph, inlining every def.
+/// Every semantic error is reported in `diags`; the graph is returned only when there were none.
+std::optional<Graph> buildGraph(const Script &script, DiagnosticEngine &diags);
+
+/// The whole front end: parse, check and build. On failure the error holds every diagnostic for the file.
+llvm::Expected<Graph> compileScript(const SourceFileRef &file);
+
+} // namespace bp
+
+#endif // BP_FRONTEND_H

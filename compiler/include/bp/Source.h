@@ -1,0 +1,58 @@
+//===- Source.h - Script text and source locations --------------*- C++ -*-===//
+//
+// A SourceFile owns the text of one script and answers "which line is this"; a SourceLoc is a 1-based
+// line and column (columns count Unicode code points, as the lexer does).
+//
+//===----------------------------------------------------------------------===//
+#ifndef BP_SOURCE_H
+#define BP_SOURCE_H
+
+#include "llvm/Support/Error.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace bp {
+
+struct SourceLoc {
+  uint32_t line = 0; // 0: no location
+  uint32_t column = 0;
+
+  bool isValid() const { return line != 0; }
+  friend bool operator==(SourceLoc a, SourceLoc b) { return a.line == b.line && a.column == b.column; }
+  friend bool operator<(SourceLoc a, SourceLoc b) {
+    return a.line != b.line ? a.line < b.line : a.column < b.column;
+  }
+};
+
+class SourceFile {
+public:
+  SourceFile(std::string name, std::string text);
+
+  const std::string &name() const { return fileName; }
+  const std::string &text() const { return contents; }
+  /// The text of 1-based line `line`, without its line terminator.
+  std::string_view lineText(uint32_t line) const;
+  uint32_t lineCount() const { return static_cast<uint32_t>(lineStarts.size()); }
+
+private:
+  std::string fileName;
+  std::string contents;
+  std::vector<size_t> lineStarts;
+};
+
+using SourceFileRef = std::shared_ptr<const SourceFile>;
+
+/// Reads a script from disk. Fails with a diagnostic for a missing or unreadable file, a directory, an
+/// empty file, a NUL byte or bytes that are not UTF-8.
+llvm::Expected<SourceFileRef> loadSourceFile(const std::string &path);
+
+/// Checks text already in memory the same way (no file-system errors). `name` is used in diagnostics.
+llvm::Expected<SourceFileRef> makeSourceFile(std::string name, std::string text);
+
+} // namespace bp
+
+#endif // BP_SOURCE_H

@@ -1,0 +1,367 @@
+//===- GraphBuilder.cpp - Semantic checks and AST to IR graph -------------===//
+//
+// Owns the meaning of names: one namespace for inputs, params, nodes and defs, names defined before use and
+// exactly once, reserved words, builtin arity, and defs (checked once where they are declared, then inlined
+// at every call with their parameters bound to the caller's argument nodes).
+//
+//===----------------------------------------------------------------------===//
+#include "bp/Frontend.h"
+#include "bp/LargeStack.h"
+#include "bp/Parser.h"
+
+#include <unordered_map>
+#include <unordered_set>
+
+using namespace bp;
+
+namespace {
+
+/// How deep expression lowering may recurse, counting the bodies of inlined defs.
+constexpr unsigned MaxLoweringDepth = 200'000;
+
+std::string plural(size_t count, const char *word) {
+  return std::to_string(count) + " " + word + (count == 1 ? "" : "s");
+}
+
+class GraphBuilder {
+public:
+  GraphBuilder(const Script &script, DiagnosticEngine &diags)
+      : graph(script.file), diags(diags), poisoned(script.poisonedNames.begin(), script.poisonedNames.end()) {}
+
+  std::optional<Graph> build(const Script &script);
+
+private:
+  struct Symbol {
+    enum Kind { Value, Def } kind;
+    NodeId node = InvalidNode;   // Value
+    const DefDecl *def = nullptr; // Def; null when the def's body had errors
+    SourceLoc loc;
+  };
+
+  /// Where names in an expression are looked up: the script's symbols, or a def's parameters.
+  struct Scope {
+    Graph *target;                 // the graph nodes are added to
+    const DefDecl *def = nullptr;  // the def whose body is being lowered, if any
+    std::vector<NodeId> bindings;  // the node bound to each of def->params
+    bool report = true;            // false when inlining a body already checked
+  };
+
+  void declareInput(const InputDecl &decl);
+  void declareParam(const ParamDecl &decl);
+  void declareNode(const NodeDecl &decl);
+  void declareOutputs(const OutputDecl &decl);
+  void declareDef(const DefDecl &decl);
+
+  bool checkNewName(const Name &name);
+  void error(const Scope &scope, SourceLoc loc, std::string message) {
+    if (scope.report)
+      diags.error(loc, std::move(message));
+  }
+
+  NodeId lower(const Expr &expr, Scope &scope);
+  NodeId lowerName(const Expr &expr, const NameExpr &name, Scope &scope);
+  NodeId lowerCall(const Expr &expr, const CallExpr &call, Scope &scope);
+  NodeId apply(Scope &scope, OpKind op, llvm::ArrayRef<NodeId> operands, SourceLoc loc);
+
+  Graph graph;
+  DiagnosticEngine &diags;
+  std::unordered_set<std::string> poisoned;
+  std::unordered_map<std::string, Symbol> symbols;
+  std::unordered_map<std::string, SourceLoc> outputNames;
+  unsigned depth = 0;
+  bool reportedTooLarge = false;
+  bool reportedTooDeep = false;
+};
+
+bool GraphBuilder::checkNewName(const Name &name) {
+  if (lookupBuiltin(name.text)) {
+    diags.error(name.loc, "'" + name.text + "' is the name of a builtin function and cannot be redefined");
+    return false;
+  }
+  if (isReservedWord(name.text)) {
+    diags.error(name.loc, "'" + name.text + "' is a reserved word and cannot be used as a name");
+    return false;
+  }
+  auto previous = symbols.find(name.text);
+  if (previous != symbols.end()) {
+    diags.error(name.loc, "redefinition of '" + name.text + "'");
+    diags.note(previous->second.loc, "previous definition of '" + name.text + "' is here");
+    return false;
+  }
+  return true;
+}
+
+void GraphBuilder::declareInput(const InputDecl &decl) {
+  if (!checkNewName(decl.name))
+    return;
+  NodeId id = graph.addArgument(OpKind::Input, decl.name.text, decl.name.loc, decl.defaultValue);
+  symbols[decl.name.text] = {Symbol::Value, id, nullptr, decl.name.loc};
+}
+
+void GraphBuilder::declareParam(const ParamDecl &decl) {
+  if (!checkNewName(decl.name))
+    return;
+  NodeId id = graph.addArgument(OpKind::Param, decl.name.text, decl.name.loc, decl.initialValue);
+  symbols[decl.name.text] = {Symbol::Value, id, nullptr, decl.name.loc};
+}
+
+void GraphBuilder::declareNode(const NodeDecl &decl) {
+  bool nameOk = checkNewName(decl.name);
+  Scope scope{&graph, nullptr, {}, true};
+  NodeId id = lower(*decl.value, scope);
+  if (!nameOk)
+    return;
+  if (id == InvalidNode) {
+    poisoned.insert(decl.name.text);
+    return;
+  }
+  // `node e = d` makes e another name for d's node; otherwise the node takes the declared name.
+  Node &node = graph.node(id);
+  if (node.name.empty())
+    node.name = decl.name.text;
+  graph.bindName(decl.name.text, id);
+  symbols[decl.name.text] = {Symbol::Value, id, nullptr, decl.name.loc};
+}
+
+void GraphBuilder::declareOutputs(const OutputDecl &decl) {
+  for (const Name &name : decl.names) {
+    auto symbol = symbols.find(name.text);
+    if (symbol == symbols.end()) {
+      if (!poisoned.count(name.text))
+        diags.error(name.loc, "output names '" + name.text + "', which is not defined");
+      continue;
+    }
+    if (symbol->second.kind == Symbol::Def) {
+      diags.error(name.loc, "output names '" + name.text + "', which is a def, not a value");
+      continue;
+    }
+    auto previous = outputNames.find(name.text);
+    if (previous != outputNames.end()) {
+      diags.error(name.loc, "'" + name.text + "' is already an output");
+      diags.note(previous->second, "first declared as an output here");
+      continue;
+    }
+    outputNames[name.text] = name.loc;
+    graph.addOutput(name.text, symbol->second.node, name.loc);
+  }
+}
+
+void GraphBuilder::declareDef(const DefDecl &decl) {
+  bool ok = checkNewName(decl.name);
+  std::unordered_map<std::string, SourceLoc> seen;
+  for (const Name &param : decl.params) {
+    if (isReservedWord(param.text)) {
+      diags.error(param.loc, "'" + param.text + "' is a reserved word and cannot be used as a parameter name");
+      ok = false;
+    } else if (auto previous = seen.find(param.text); previous != seen.end()) {
+      diags.error(param.loc, "duplicate parameter '" + param.text + "' in def '" + decl.name.text + "'");
+      diags.note(previous->second, "first declared here");
+      ok = false;
+    }
+    seen.emplace(param.text, param.loc);
+  }
+  // Check the body once, in a scratch graph, with a placeholder input for each parameter.
+  Graph scratch;
+  Scope scope{&scratch, &decl, {}, true};
+  for (const Name &param : decl.params)
+    scope.bindings.push_back(scratch.addArgument(OpKind::Input, param.text, param.loc, 0.0));
+  if (lower(*decl.body, scope) == InvalidNode)
+    ok = false;
+  if (symbols.count(decl.name.text) || isReservedWord(decl.name.text))
+    return; // already reported as a redefinition
+  symbols[decl.name.text] = {Symbol::Def, InvalidNode, ok ? &decl : nullptr, decl.name.loc};
+}
+
+NodeId GraphBuilder::apply(Scope &scope, OpKind op, llvm::ArrayRef<NodeId> operands, SourceLoc loc) {
+  for (NodeId operand : operands)
+    if (operand == InvalidNode)
+      return InvalidNode;
+  if (scope.target->size() >= MaxGraphNodes) {
+    if (!reportedTooLarge)
+      diags.error(loc, "script expands to more than " + std::to_string(MaxGraphNodes) +
+                           " nodes (defs are inlined at every call)");
+    reportedTooLarge = true;
+    return InvalidNode;
+  }
+  return scope.target->addNode(op, operands, loc);
+}
+
+NodeId GraphBuilder::lower(const Expr &expr, Scope &scope) {
+  if (depth >= MaxLoweringDepth) {
+    if (!reportedTooDeep)
+      diags.error(expr.loc, "expression is nested too deeply once defs are inlined (more than " +
+                                std::to_string(MaxLoweringDepth) + " levels)");
+    reportedTooDeep = true;
+    return InvalidNode;
+  }
+  ++depth;
+  struct Leave {
+    unsigned &depth;
+    ~Leave() { --depth; }
+  } leave{depth};
+
+  if (auto *number = std::get_if<NumberExpr>(&expr.kind)) {
+    NodeId id = apply(scope, OpKind::Const, {}, expr.loc);
+    if (id != InvalidNode)
+      scope.target->node(id).value = number->value;
+    return id;
+  }
+  if (auto *name = std::get_if<NameExpr>(&expr.kind))
+    return lowerName(expr, *name, scope);
+  if (auto *call = std::get_if<CallExpr>(&expr.kind))
+    return lowerCall(expr, *call, scope);
+  if (auto *negate = std::get_if<NegateExpr>(&expr.kind)) {
+    NodeId value = lower(*negate->operand, scope);
+    for (unsigned i = 0; i < negate->count; ++i)
+      value = apply(scope, OpKind::Neg, {value}, expr.loc);
+    return value;
+  }
+  if (auto *chain = std::get_if<ChainExpr>(&expr.kind)) {
+    NodeId value = lower(*chain->first, scope);
+    for (const ChainExpr::Link &link : chain->rest) {
+      OpKind op = link.op == '+' ? OpKind::Add : link.op == '-' ? OpKind::Sub
+                : link.op == '*' ? OpKind::Mul : OpKind::Div;
+      NodeId operand = lower(*link.operand, scope);
+      value = apply(scope, op, {value, operand}, link.opLoc);
+    }
+    return value;
+  }
+  // Power chains associate to the right: a ^ b ^ c is a ^ (b ^ c). Lower operands left to right, then fold.
+  const auto &power = std::get<PowerExpr>(expr.kind);
+  std::vector<NodeId> operands{lower(*power.base, scope)};
+  for (const PowerExpr::Link &link : power.exponents)
+    operands.push_back(lower(*link.operand, scope));
+  NodeId value = operands.back();
+  for (size_t i = power.exponents.size(); i-- > 0;) {
+    const PowerExpr::Link &link = power.exponents[i];
+    for (unsigned k = 0; k < link.negations; ++k)
+      value = apply(scope, OpKind::Neg, {value}, link.opLoc);
+    value = apply(scope, OpKind::Pow, {operands[i], value}, link.opLoc);
+  }
+  return value;
+}
+
+NodeId GraphBuilder::lowerName(const Expr &expr, const NameExpr &name, Scope &scope) {
+  const std::string &text = name.name;
+  if (scope.def) {
+    for (size_t i = 0; i < scope.def->params.size(); ++i)
+      if (scope.def->params[i].text == text)
+        return scope.bindings[i];
+  }
+  if (lookupBuiltin(text)) {
+    error(scope, expr.loc, "'" + text + "' is a builtin function; call it with arguments, as in " + text + "(x)");
+    return InvalidNode;
+  }
+  auto symbol = symbols.find(text);
+  if (symbol != symbols.end() && symbol->second.kind == Symbol::Def) {
+    error(scope, expr.loc, "'" + text + "' is a def; call it with arguments, as in " + text + "(...)");
+    return InvalidNode;
+  }
+  if (scope.def && symbol != symbols.end()) {
+    error(scope, expr.loc, "def '" + scope.def->name.text + "' cannot use '" + text +
+                               "': a def's body sees only its own parameters");
+    return InvalidNode;
+  }
+  if (symbol != symbols.end())
+    return symbol->second.node;
+  if (!poisoned.count(text) || scope.def)
+    error(scope, expr.loc, "use of undefined name '" + text + "'");
+  return InvalidNode;
+}
+
+NodeId GraphBuilder::lowerCall(const Expr &expr, const CallExpr &call, Scope &scope) {
+  const std::string &callee = call.callee;
+  auto lowerArgs = [&] {
+    std::vector<NodeId> args;
+    for (const ExprPtr &arg : call.args)
+      args.push_back(lower(*arg, scope));
+    return args;
+  };
+  auto checkArity = [&](size_t expected, const char *what) {
+    if (call.args.size() == expected)
+      return true;
+    error(scope, expr.loc, std::string(what) + " '" + callee + "' takes " + plural(expected, "argument") +
+                               ", but " + std::to_string(call.args.size()) +
+                               (call.args.size() == 1 ? " was" : " were") + " given");
+    return false;
+  };
+
+  if (std::optional<OpKind> builtin = lookupBuiltin(callee)) {
+    bool arityOk = checkArity(getOpInfo(*builtin).arity, "builtin");
+    std::vector<NodeId> args = lowerArgs();
+    if (!arityOk)
+      return InvalidNode;
+    return apply(scope, *builtin, args, expr.loc);
+  }
+  if (scope.def && callee == scope.def->name.text) {
+    error(scope, expr.loc, "def '" + callee + "' calls itself; recursion is not allowed");
+    lowerArgs();
+    return InvalidNode;
+  }
+  auto symbol = symbols.find(callee);
+  if (symbol == symbols.end()) {
+    if (!poisoned.count(callee))
+      error(scope, expr.loc, "call to undefined function '" + callee + "'");
+    lowerArgs();
+    return InvalidNode;
+  }
+  if (symbol->second.kind != Symbol::Def) {
+    error(scope, expr.loc, "'" + callee + "' is a value, not a function");
+    lowerArgs();
+    return InvalidNode;
+  }
+  const DefDecl *def = symbol->second.def;
+  bool arityOk = !def || checkArity(def->params.size(), "def");
+  std::vector<NodeId> args = lowerArgs();
+  if (!def || !arityOk)
+    return InvalidNode; // a def whose body had errors: already reported where it was declared
+  for (NodeId arg : args)
+    if (arg == InvalidNode)
+      return InvalidNode;
+  Scope inlined{scope.target, def, std::move(args), /*report=*/false};
+  return lower(*def->body, inlined);
+}
+
+std::optional<Graph> GraphBuilder::build(const Script &script) {
+  bool hadSyntaxErrors = diags.hasErrors();
+  for (const Statement &statement : script.statements) {
+    std::visit(
+        [&](const auto &decl) {
+          using T = std::decay_t<decltype(decl)>;
+          if constexpr (std::is_same_v<T, InputDecl>)
+            declareInput(decl);
+          else if constexpr (std::is_same_v<T, ParamDecl>)
+            declareParam(decl);
+          else if constexpr (std::is_same_v<T, NodeDecl>)
+            declareNode(decl);
+          else if constexpr (std::is_same_v<T, OutputDecl>)
+            declareOutputs(decl);
+          else
+            declareDef(decl);
+        },
+        statement.kind);
+  }
+  if (graph.outputs().empty() && !diags.hasErrors() && !hadSyntaxErrors)
+    diags.error({}, "script has no output; name its results with a line such as 'output f'");
+  if (diags.hasErrors())
+    return std::nullopt;
+  return std::move(graph);
+}
+
+} // namespace
+
+std::optional<Graph> bp::buildGraph(const Script &script, DiagnosticEngine &diags) {
+  std::optional<Graph> result;
+  // Lowering recurses once per level of nesting (and per inlined def): give it the large stack too.
+  runWithLargeStack([&] { result = GraphBuilder(script, diags).build(script); });
+  return result;
+}
+
+llvm::Expected<Graph> bp::compileScript(const SourceFileRef &file) {
+  DiagnosticEngine diags(file);
+  Script script = parseScript(file, diags);
+  std::optional<Graph> graph = buildGraph(script, diags);
+  if (llvm::Error err = diags.takeError())
+    return err;
+  return std::move(*graph);
+}

@@ -1,0 +1,76 @@
+//===- Diagnostics.cpp - Rendering diagnostics in clang's form ------------===//
+#include "bp/Diagnostics.h"
+
+using namespace bp;
+
+char DiagnosticError::ID = 0;
+
+bool DiagnosticEngine::hasErrors() const {
+  for (const Diagnostic &d : diagnostics)
+    if (d.severity == Severity::Error)
+      return true;
+  return false;
+}
+
+llvm::Error DiagnosticEngine::takeError() {
+  if (!hasErrors())
+    return llvm::Error::success();
+  return llvm::make_error<DiagnosticError>(file, std::move(diagnostics));
+}
+
+llvm::Error bp::makeDiagnosticError(SourceFileRef file, SourceLoc loc, std::string message) {
+  return llvm::make_error<DiagnosticError>(
+      std::move(file), std::vector<Diagnostic>{{Severity::Error, loc, std::move(message)}});
+}
+
+llvm::Error bp::makeFileError(const std::string &fileName, std::string message) {
+  // A file that could not be read has no text: carry its name in an empty SourceFile.
+  auto file = std::make_shared<const SourceFile>(fileName, "");
+  return makeDiagnosticError(std::move(file), SourceLoc{}, std::move(message));
+}
+
+static const char *severityName(Severity severity) {
+  switch (severity) {
+  case Severity::Error:
+    return "error";
+  case Severity::Warning:
+    return "warning";
+  case Severity::Note:
+    return "note";
+  }
+  return "error";
+}
+
+/// The caret line: the line's own tabs are kept so the caret lines up under any tab stops.
+static std::string caretLine(std::string_view line, uint32_t column) {
+  std::string caret;
+  uint32_t codePoint = 1;
+  for (size_t i = 0; i < line.size() && codePoint < column; ++i) {
+    unsigned char c = static_cast<unsigned char>(line[i]);
+    if ((c & 0xC0) == 0x80)
+      continue; // continuation byte: part of the previous code point
+    caret += c == '\t' ? '\t' : ' ';
+    ++codePoint;
+  }
+  for (; codePoint < column; ++codePoint)
+    caret += ' ';
+  return caret + '^';
+}
+
+void bp::printDiagnostic(llvm::raw_ostream &os, const SourceFile *file, const std::string &fileName,
+                         const Diagnostic &diagnostic) {
+  os << fileName;
+  if (diagnostic.loc.isValid())
+    os << ':' << diagnostic.loc.line << ':' << diagnostic.loc.column;
+  os << ": " << severityName(diagnostic.severity) << ": " << diagnostic.message << '\n';
+  if (!file || !diagnostic.loc.isValid() || diagnostic.loc.line > file->lineCount())
+    return;
+  std::string_view line = file->lineText(diagnostic.loc.line);
+  os << line << '\n' << caretLine(line, diagnostic.loc.column) << '\n';
+}
+
+void DiagnosticError::log(llvm::raw_ostream &os) const {
+  std::string name = file ? file->name() : std::string("bpc");
+  for (const Diagnostic &d : diagnostics)
+    printDiagnostic(os, file.get(), name, d);
+}

@@ -1,0 +1,124 @@
+//===- Source.cpp - Loading scripts and mapping offsets to lines ---------===//
+//
+// Owns the checks every script passes before the lexer sees it: the file exists and is a regular file, is
+// not empty, holds no NUL byte, and is valid UTF-8.
+//
+//===----------------------------------------------------------------------===//
+#include "bp/Source.h"
+#include "bp/Diagnostics.h"
+
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
+
+#include <cctype>
+
+using namespace bp;
+
+SourceFile::SourceFile(std::string name, std::string text)
+    : fileName(std::move(name)), contents(std::move(text)) {
+  lineStarts.push_back(0);
+  for (size_t i = 0; i < contents.size(); ++i) {
+    char c = contents[i];
+    // "\r\n" is one terminator; a lone "\r" is one too, as the lexer treats it.
+    if (c == '\n' || (c == '\r' && (i + 1 == contents.size() || contents[i + 1] != '\n')))
+      lineStarts.push_back(i + 1);
+  }
+}
+
+std::string_view SourceFile::lineText(uint32_t line) const {
+  if (line == 0 || line > lineStarts.size())
+    return {};
+  size_t begin = lineStarts[line - 1];
+  size_t end = begin;
+  while (end < contents.size() && contents[end] != '\n' && contents[end] != '\r')
+    ++end;
+  return std::string_view(contents).substr(begin, end - begin);
+}
+
+/// Length of the UTF-8 sequence starting at `text[i]`, or 0 when it is not a valid sequence.
+static size_t utf8SequenceLength(const std::string &text, size_t i) {
+  auto byte = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
+  unsigned char lead = byte(i);
+  if (lead < 0x80)
+    return 1;
+  size_t length;
+  uint32_t codePoint;
+  if ((lead & 0xE0) == 0xC0) {
+    length = 2;
+    codePoint = lead & 0x1F;
+  } else if ((lead & 0xF0) == 0xE0) {
+    length = 3;
+    codePoint = lead & 0x0F;
+  } else if ((lead & 0xF8) == 0xF0) {
+    length = 4;
+    codePoint = lead & 0x07;
+  } else {
+    return 0;
+  }
+  if (i + length > text.size())
+    return 0;
+  for (size_t k = 1; k < length; ++k) {
+    if ((byte(i + k) & 0xC0) != 0x80)
+      return 0;
+    codePoint = (codePoint << 6) | (byte(i + k) & 0x3F);
+  }
+  static const uint32_t smallest[] = {0, 0, 0x80, 0x800, 0x10000};
+  if (codePoint < smallest[length] || codePoint > 0x10FFFF || (codePoint >= 0xD800 && codePoint <= 0xDFFF))
+    return 0; // overlong form, beyond Unicode, or a surrogate
+  return length;
+}
+
+/// Reports the first NUL byte or invalid UTF-8 sequence, with its line and column.
+static llvm::Error checkEncoding(const SourceFileRef &file) {
+  const std::string &text = file->text();
+  SourceLoc loc{1, 1};
+  for (size_t i = 0; i < text.size();) {
+    char c = text[i];
+    if (c == '\0')
+      return makeDiagnosticError(file, loc, "file contains a NUL byte");
+    size_t length = utf8SequenceLength(text, i);
+    if (length == 0) {
+      char hex[8];
+      snprintf(hex, sizeof hex, "0x%02X", static_cast<unsigned char>(c));
+      return makeDiagnosticError(file, loc, std::string("invalid UTF-8 byte ") + hex +
+                                                "; scripts must be UTF-8 text");
+    }
+    bool newline = c == '\n' || (c == '\r' && (i + 1 == text.size() || text[i + 1] != '\n'));
+    if (newline) {
+      ++loc.line;
+      loc.column = 1;
+    } else if (c != '\r') {
+      ++loc.column;
+    }
+    i += length;
+  }
+  return llvm::Error::success();
+}
+
+llvm::Expected<SourceFileRef> bp::makeSourceFile(std::string name, std::string text) {
+  auto file = std::make_shared<const SourceFile>(name, std::move(text));
+  if (file->text().empty())
+    return makeFileError(name, "file is empty");
+  if (llvm::Error err = checkEncoding(file))
+    return err;
+  return file;
+}
+
+static std::string describe(std::error_code ec) {
+  std::string message = ec.message();
+  if (!message.empty())
+    message[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(message[0])));
+  return message;
+}
+
+llvm::Expected<SourceFileRef> bp::loadSourceFile(const std::string &path) {
+  llvm::sys::fs::file_status status;
+  if (std::error_code ec = llvm::sys::fs::status(path, status))
+    return makeFileError(path, "cannot read file: " + describe(ec));
+  if (llvm::sys::fs::is_directory(status))
+    return makeFileError(path, "cannot read file: it is a directory");
+  auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false, /*RequiresNullTerminator=*/false);
+  if (!buffer)
+    return makeFileError(path, "cannot read file: " + describe(buffer.getError()));
+  return makeSourceFile(path, (*buffer)->getBuffer().str());
+}

@@ -1,0 +1,58 @@
+//===- CheckCommands.cpp - bpc check, graph and emit-llvm -----------------===//
+#include "Commands.h"
+
+#include "bp/Autodiff.h"
+#include "bp/CodeGen.h"
+
+#include "llvm/IR/Module.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace bp;
+
+namespace bpc {
+
+int checkCommand(const Options &options) {
+  auto graph = loadGraph(options);
+  if (!graph)
+    return reportError(graph.takeError());
+  return ExitSuccess;
+}
+
+int graphCommand(const Options &options) {
+  auto graph = loadGraph(options);
+  if (!graph)
+    return reportError(graph.takeError());
+  if (!options.grad) {
+    options.dot ? graph->printDot(llvm::outs()) : graph->print(llvm::outs());
+    return ExitSuccess;
+  }
+  GradientGraph gradient = buildGradientGraph(*graph);
+  // The gradient graph's results: the outputs, then d output / d argument for every output and argument.
+  Graph &printed = gradient.graph;
+  std::vector<NodeId> arguments = graph->arguments();
+  for (const ReverseSweep &sweep : gradient.sweeps)
+    for (size_t i = 0; i < arguments.size(); ++i)
+      printed.addOutput("d" + graph->outputs()[sweep.output].name + "/d" + graph->node(arguments[i]).name,
+                        sweep.gradient[i], {});
+  options.dot ? printed.printDot(llvm::outs()) : printed.print(llvm::outs());
+  return ExitSuccess;
+}
+
+int emitLLVMCommand(const Options &options) {
+  auto graph = loadGraph(options);
+  if (!graph)
+    return reportError(graph.takeError());
+  GradientGraph gradient = buildGradientGraph(*graph);
+  auto machine = createTargetMachine("", options.optLevel);
+  if (!machine)
+    return reportError(machine.takeError());
+  llvm::LLVMContext context;
+  std::unique_ptr<llvm::Module> module = generateModule(*graph, gradient, prefixFromPath(options.file), context);
+  module->setDataLayout((*machine)->createDataLayout());
+  module->setTargetTriple((*machine)->getTargetTriple().str());
+  optimizeModule(*module, machine->get(), options.optLevel);
+  module->print(llvm::outs(), nullptr);
+  return ExitSuccess;
+}
+
+} // namespace bpc

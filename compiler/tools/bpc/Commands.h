@@ -1,0 +1,58 @@
+//===- Commands.h - bpc's subcommands ---------------------------*- C++ -*-===//
+//
+// Each subcommand is one function that takes its parsed options and returns the process's exit status:
+// 0 success, 1 a diagnostic (bad script, bad value, failed check), 2 a usage error.
+//
+//===----------------------------------------------------------------------===//
+#ifndef BPC_COMMANDS_H
+#define BPC_COMMANDS_H
+
+#include "bp/Autodiff.h"
+#include "bp/Graph.h"
+
+#include "llvm/Support/Error.h"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace bpc {
+
+enum ExitCode { ExitSuccess = 0, ExitFailure = 1, ExitUsage = 2 };
+
+struct Options {
+  std::string file;
+  std::vector<std::string> sets; // --set NAME=VALUE, in the order given
+  unsigned optLevel = 2;         // -O0 .. -O3
+  bool dot = false;              // graph --dot
+  bool grad = false;             // graph --grad, run --grad
+  bool json = false;             // run --json
+  double tolerance = 1e-6;       // gradcheck --tolerance
+};
+
+int checkCommand(const Options &options);
+int graphCommand(const Options &options);
+int emitLLVMCommand(const Options &options);
+int runCommand(const Options &options);
+int explainCommand(const Options &options);
+int gradcheckCommand(const Options &options);
+
+//===-- Shared by the subcommands (Driver.cpp) ----------------------------===//
+
+/// Prints an error (a DiagnosticError in clang's form, anything else as "bpc: error: ...") and returns 1.
+int reportError(llvm::Error error);
+
+/// Prints "bpc: error: message" and returns `code`.
+int reportError(const std::string &message, int code = ExitFailure);
+
+/// Loads, parses and checks options.file.
+llvm::Expected<bp::Graph> loadGraph(const Options &options);
+
+/// One value per argument (Graph::arguments() order): defaults, overridden by --set. Malformed --set
+/// options are usage errors (exit 2); unknown names and inputs without a value are diagnostics (exit 1).
+/// On failure the error has been printed and `exitCode` says which.
+std::optional<std::vector<double>> bindArguments(const bp::Graph &graph, const Options &options, int &exitCode);
+
+} // namespace bpc
+
+#endif // BPC_COMMANDS_H

@@ -1,0 +1,79 @@
+//===- RunCommand.cpp - bpc run: evaluate outputs and gradients -----------===//
+#include "Commands.h"
+#include "Json.h"
+
+#include "bp/JIT.h"
+#include "bp/NumberFormat.h"
+
+#include "llvm/Support/raw_ostream.h"
+
+using namespace bp;
+
+namespace bpc {
+
+int runCommand(const Options &options) {
+  auto graph = loadGraph(options);
+  if (!graph)
+    return reportError(graph.takeError());
+  int exitCode = ExitSuccess;
+  std::optional<std::vector<double>> in = bindArguments(*graph, options, exitCode);
+  if (!in)
+    return exitCode;
+  GradientGraph gradient = buildGradientGraph(*graph);
+  auto model = CompiledModel::create(*graph, gradient, options.optLevel);
+  if (!model)
+    return reportError(model.takeError());
+
+  const auto &outputs = graph->outputs();
+  std::vector<NodeId> arguments = graph->arguments();
+  std::vector<double> out(outputs.size());
+  std::vector<double> grad(outputs.size() * arguments.size());
+  if (options.grad)
+    (*model)->gradient(in->data(), out.data(), grad.data());
+  else
+    (*model)->forward(in->data(), out.data());
+
+  // Gradients are listed in declaration order; `grad` is in argument (inputs, then params) order.
+  std::vector<size_t> declared;
+  for (NodeId id : graph->declaredArguments())
+    declared.push_back(std::find(arguments.begin(), arguments.end(), id) - arguments.begin());
+  auto gradientName = [&](size_t o, size_t a) {
+    return "d" + outputs[o].name + "/d" + graph->node(arguments[a]).name;
+  };
+
+  llvm::raw_ostream &os = llvm::outs();
+  if (!options.json) {
+    for (size_t o = 0; o < outputs.size(); ++o)
+      os << outputs[o].name << " = " << formatNumber(out[o]) << '\n';
+    if (options.grad)
+      for (size_t o = 0; o < outputs.size(); ++o)
+        for (size_t a : declared)
+          os << gradientName(o, a) << " = " << formatNumber(grad[o * arguments.size() + a]) << '\n';
+    return ExitSuccess;
+  }
+
+  JsonWriter json(os);
+  json.beginObject();
+  json.key("outputs");
+  json.beginObject();
+  for (size_t o = 0; o < outputs.size(); ++o)
+    json.number(outputs[o].name, out[o], "output '" + outputs[o].name + "'");
+  json.endObject();
+  if (options.grad) {
+    json.key("gradients");
+    json.beginObject();
+    for (size_t o = 0; o < outputs.size(); ++o) {
+      json.key(outputs[o].name);
+      json.beginObject();
+      for (size_t a : declared)
+        json.number(graph->node(arguments[a]).name, grad[o * arguments.size() + a], gradientName(o, a));
+      json.endObject();
+    }
+    json.endObject();
+  }
+  json.endObject();
+  os << '\n';
+  return ExitSuccess;
+}
+
+} // namespace bpc
