@@ -12,7 +12,7 @@ namespace bp {
 
 /// Scripts whose defs expand to more nodes than this are refused (defs are inlined at every call, so a few
 /// lines can describe an exponential number of nodes).
-constexpr size_t MaxGraphNodes = 20'000'000;
+constexpr size_t MaxGraphNodes = 4'000'000;
 
 /// Checks a parsed script (names, arity, recursion, outputs) and builds its graph, inlining every def.
 /// Every semantic error is reported in `diags`; the graph is returned only when there were none.

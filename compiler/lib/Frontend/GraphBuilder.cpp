@@ -187,6 +187,8 @@ NodeId GraphBuilder::apply(Scope &scope, OpKind op, llvm::ArrayRef<NodeId> opera
 }
 
 NodeId GraphBuilder::lower(const Expr &expr, Scope &scope) {
+  if (reportedTooLarge)
+    return InvalidNode; // stop at once: the rest of an exponential expansion would take forever to walk
   if (depth >= MaxLoweringDepth) {
     if (!reportedTooDeep)
       diags.error(expr.loc, "expression is nested too deeply once defs are inlined (more than " +
@@ -318,6 +320,10 @@ NodeId GraphBuilder::lowerCall(const Expr &expr, const CallExpr &call, Scope &sc
   for (NodeId arg : args)
     if (arg == InvalidNode)
       return InvalidNode;
+  // While checking a def's body, a call to an earlier (already checked) def only needs its arity checked:
+  // a placeholder stands for its result, so checking never expands nested calls.
+  if (scope.def && scope.report)
+    return apply(scope, OpKind::Const, {}, expr.loc);
   Scope inlined{scope.target, def, std::move(args), /*report=*/false};
   return lower(*def->body, inlined);
 }

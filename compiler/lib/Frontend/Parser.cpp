@@ -59,6 +59,21 @@ std::string encodeUtf8(uint32_t cp) {
   return out;
 }
 
+/// The first code point of valid UTF-8 text (the source was checked before lexing).
+uint32_t firstCodePoint(const std::string &text) {
+  if (text.empty())
+    return 0;
+  auto byte = [&](size_t i) { return i < text.size() ? static_cast<unsigned char>(text[i]) & 0x3Fu : 0u; };
+  unsigned char lead = static_cast<unsigned char>(text[0]);
+  if (lead < 0x80)
+    return lead;
+  if ((lead & 0xE0) == 0xC0)
+    return ((lead & 0x1Fu) << 6) | byte(1);
+  if ((lead & 0xF0) == 0xE0)
+    return ((lead & 0x0Fu) << 12) | (byte(1) << 6) | byte(2);
+  return ((lead & 0x07u) << 18) | (byte(1) << 12) | (byte(2) << 6) | byte(3);
+}
+
 /// How a token is named in "found ..." parts of messages.
 std::string describeToken(const antlr4::Token *token) {
   std::string text = token->getText();
@@ -308,9 +323,7 @@ bool reportBadTokens(const std::vector<antlr4::Token *> &tokens, size_t begin, s
   for (size_t i = begin; i < end; ++i) {
     antlr4::Token *token = tokens[i];
     if (token->getType() == BPLexer::UNKNOWN) {
-      std::u32string text = antlrcpp::utf8_to_utf32(token->getText().data(),
-                                                    token->getText().data() + token->getText().size());
-      uint32_t cp = text.empty() ? 0 : static_cast<uint32_t>(text[0]);
+      uint32_t cp = firstCodePoint(token->getText());
       char code[16];
       snprintf(code, sizeof code, "U+%04X", cp);
       std::string shown = cp < 0x20 || cp == 0x7F ? std::string(code) : "'" + encodeUtf8(cp) + "'";

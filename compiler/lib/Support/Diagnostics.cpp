@@ -1,6 +1,8 @@
 //===- Diagnostics.cpp - Rendering diagnostics in clang's form ------------===//
 #include "bp/Diagnostics.h"
 
+#include <algorithm>
+
 using namespace bp;
 
 char DiagnosticError::ID = 0;
@@ -15,7 +17,22 @@ bool DiagnosticEngine::hasErrors() const {
 llvm::Error DiagnosticEngine::takeError() {
   if (!hasErrors())
     return llvm::Error::success();
-  return llvm::make_error<DiagnosticError>(file, std::move(diagnostics));
+  // Report in source order (syntax and semantic errors interleaved by line), each error with its notes.
+  std::vector<std::vector<Diagnostic>> groups;
+  for (Diagnostic &d : diagnostics) {
+    if (d.severity != Severity::Note || groups.empty())
+      groups.emplace_back();
+    groups.back().push_back(std::move(d));
+  }
+  std::stable_sort(groups.begin(), groups.end(), [](const auto &a, const auto &b) {
+    return a.front().loc.isValid() && b.front().loc.isValid() && a.front().loc < b.front().loc;
+  });
+  std::vector<Diagnostic> ordered;
+  for (auto &group : groups)
+    for (Diagnostic &d : group)
+      ordered.push_back(std::move(d));
+  diagnostics.clear();
+  return llvm::make_error<DiagnosticError>(file, std::move(ordered));
 }
 
 llvm::Error bp::makeDiagnosticError(SourceFileRef file, SourceLoc loc, std::string message) {

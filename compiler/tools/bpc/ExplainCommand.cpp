@@ -76,7 +76,7 @@ private:
     const Node &node = graph.node(id);
     if (node.op == OpKind::Const && node.name.empty())
       return {formatNumber(node.value), node.value < 0 ? 3 : 5};
-    if (id < forwardSize || !node.name.empty() || node.operands.empty())
+    if (id < forwardSize || node.operands.empty())
       return {graph.label(id), 5};
     std::vector<std::string> operands;
     std::pair<int, int> precedences{5, 5};

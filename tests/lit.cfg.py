@@ -1,0 +1,23 @@
+# lit configuration for bp: every tests/<stage>/*.bp file is a test whose `# RUN:` lines call bpc.
+import os
+import lit.formats
+
+config.name = "bp"
+config.test_format = lit.formats.ShTest(execute_external=False)
+config.suffixes = [".bp", ".test"]
+config.excludes = ["Inputs", "unit", "tools", "CMakeLists.txt"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.bp_binary_root, "tests")
+
+config.environment["PATH"] = os.pathsep.join(
+    [config.llvm_tools_dir, config.environment.get("PATH", os.environ.get("PATH", ""))])
+config.environment["LC_ALL"] = "C"
+
+tools = os.path.join(config.test_source_root, "tools")
+config.substitutions.append(("%bpc", config.bpc))
+config.substitutions.append(("%examples", os.path.join(config.bp_source_root, "examples")))
+config.substitutions.append(("%expect-exit", "python3 " + os.path.join(tools, "expect-exit.py")))
+config.substitutions.append(("%python", "python3"))
+config.substitutions.append(("%tools", tools))
+config.substitutions.append(("%cc", config.c_compiler))
+config.substitutions.append(("%cxx", config.cxx_compiler))

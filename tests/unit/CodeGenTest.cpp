@@ -1,0 +1,98 @@
+//===- CodeGenTest.cpp - Compiled code reproduces the interpreter bit for bit ---===//
+#include "TestHelpers.h"
+
+#include "bp/Autodiff.h"
+#include "bp/CodeGen.h"
+#include "bp/Interpreter.h"
+#include "bp/JIT.h"
+
+#include <cmath>
+#include <cstring>
+#include <random>
+
+using namespace bp;
+using bp::test::compileOrFail;
+
+namespace {
+
+bool sameBits(double a, double b) { return std::memcmp(&a, &b, sizeof a) == 0; }
+
+std::unique_ptr<CompiledModel> compile(const Graph &graph, unsigned optLevel = 2) {
+  auto model = CompiledModel::create(graph, buildGradientGraph(graph), optLevel);
+  if (!model) {
+    ADD_FAILURE() << llvm::toString(model.takeError());
+    return nullptr;
+  }
+  return std::move(*model);
+}
+
+} // namespace
+
+TEST(CodeGen, EveryOpMatchesTheInterpreterBitForBit) {
+  const char *expressions[] = {"x + y", "x - y", "x * y", "x / y", "-x", "x ^ y", "exp(x)", "log(x)",
+                               "sqrt(x)", "sin(x)", "cos(x)", "tan(x)", "tanh(x)", "sigmoid(x)", "relu(x)",
+                               "abs(x)", "max(x, y)", "min(x, y)", "sigmoid(x) * tanh(y) / (1 + x ^ 2)"};
+  std::mt19937 random(7);
+  std::uniform_real_distribution<double> draw(-3, 3);
+  for (const char *expression : expressions) {
+    Graph graph = compileOrFail(std::string("input x\ninput y\nnode f = ") + expression + "\noutput f\n");
+    for (unsigned optLevel : {0u, 2u}) {
+      auto model = compile(graph, optLevel);
+      ASSERT_TRUE(model);
+      GradientGraph gradient = buildGradientGraph(graph);
+      std::vector<std::vector<double>> points = {{0, 0}, {1, 1}, {-0.0, 2}, {NAN, 1}, {INFINITY, -1}};
+      for (int i = 0; i < 20; ++i)
+        points.push_back({draw(random), draw(random)});
+      for (const std::vector<double> &in : points) {
+        std::vector<double> expected = evaluateGraph(gradient.graph, in);
+        double out, outFromGradient, grad[2];
+        model->forward(in.data(), &out);
+        model->gradient(in.data(), &outFromGradient, grad);
+        NodeId f = graph.outputs()[0].node;
+        EXPECT_TRUE(sameBits(out, expected[f])) << expression << " -O" << optLevel << " at " << in[0] << ", "
+                                                << in[1] << ": " << out << " vs " << expected[f];
+        EXPECT_TRUE(sameBits(outFromGradient, expected[f])) << expression;
+        for (size_t a = 0; a < 2; ++a)
+          EXPECT_TRUE(sameBits(grad[a], expected[gradient.sweeps[0].gradient[a]]))
+              << expression << " -O" << optLevel << " d/d" << (a ? "y" : "x") << " at " << in[0] << ", " << in[1];
+      }
+    }
+  }
+}
+
+TEST(CodeGen, NestedNeuronsExactly) {
+  Graph graph = compileOrFail("input a = 5\ninput b = -6\ninput c = 7\nnode d = a + b\nnode f = d * c\noutput f\n");
+  auto model = compile(graph);
+  ASSERT_TRUE(model);
+  double in[] = {5, -6, 7}, out, grad[3];
+  model->gradient(in, &out, grad);
+  EXPECT_EQ(out, -7);
+  EXPECT_EQ(grad[0], 7);
+  EXPECT_EQ(grad[1], 7);
+  EXPECT_EQ(grad[2], -1);
+}
+
+TEST(CodeGen, TwentyThousandTermSumCompilesAndDifferentiates) {
+  std::string sum = "a";
+  for (int i = 1; i < 20000; ++i)
+    sum += " + a";
+  Graph graph = compileOrFail("input a = 0.25\nnode s = " + sum + "\noutput s\n");
+  auto model = compile(graph);
+  ASSERT_TRUE(model);
+  double in = 0.25, out, grad;
+  model->gradient(&in, &out, &grad);
+  EXPECT_EQ(out, 5000);
+  EXPECT_EQ(grad, 20000);
+}
+
+TEST(CodeGen, PrefixFromPathIsACIdentifier) {
+  EXPECT_EQ(prefixFromPath("examples/nested.bp"), "nested");
+  EXPECT_EQ(prefixFromPath("/tmp/my-net.v2.bp"), "my_net_v2");
+  EXPECT_EQ(prefixFromPath("2layer.bp"), "bp_2layer");
+}
+
+TEST(CodeGen, UnknownTargetIsAnError) {
+  auto machine = createTargetMachine("nonsense-unknown-triple", 2);
+  ASSERT_FALSE(machine);
+  EXPECT_NE(llvm::toString(machine.takeError()).find("unknown target"), std::string::npos);
+}

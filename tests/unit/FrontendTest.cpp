@@ -1,0 +1,105 @@
+//===- FrontendTest.cpp - Parsing, checks and graph construction ----------===//
+#include "TestHelpers.h"
+
+#include "bp/Ops.h"
+
+using namespace bp;
+using bp::test::compileOrFail;
+using bp::test::diagnosticsFor;
+using ::testing::HasSubstr;
+
+TEST(Frontend, BuildsTheNestedNeuronsGraph) {
+  Graph graph = compileOrFail("input a = 5\ninput b = -6\ninput c = 7\nnode d = a + b\nnode f = d * c\noutput f\n");
+  ASSERT_EQ(graph.size(), 5u);
+  NodeId d = *graph.lookup("d"), f = *graph.lookup("f");
+  EXPECT_EQ(graph.node(d).op, OpKind::Add);
+  EXPECT_EQ(graph.node(f).op, OpKind::Mul);
+  EXPECT_EQ(graph.node(f).operands[0], d);
+  EXPECT_EQ(graph.node(f).operands[1], *graph.lookup("c"));
+  EXPECT_EQ(graph.node(d).loc.line, 4u);
+  EXPECT_EQ(graph.node(d).loc.column, 12u);
+  ASSERT_EQ(graph.outputs().size(), 1u);
+  EXPECT_EQ(graph.outputs()[0].node, f);
+  EXPECT_TRUE(graph.node(f).type.isScalar());
+}
+
+TEST(Frontend, ArgumentsAreInputsThenParams) {
+  Graph graph = compileOrFail("param w = 1\ninput x = 2\nparam b = 3\ninput y = 4\nnode f = w*x+b*y\noutput f\n");
+  std::vector<std::string> names;
+  for (NodeId id : graph.arguments())
+    names.push_back(graph.node(id).name);
+  EXPECT_EQ(names, (std::vector<std::string>{"x", "y", "w", "b"}));
+  names.clear();
+  for (NodeId id : graph.declaredArguments())
+    names.push_back(graph.node(id).name);
+  EXPECT_EQ(names, (std::vector<std::string>{"w", "x", "b", "y"}));
+}
+
+TEST(Frontend, DefsAreInlinedWithTheirParametersBound) {
+  Graph graph = compileOrFail("def sq(x) = x * x\ndef quad(x) = sq(sq(x))\ninput x = 2\nnode f = quad(x)\noutput f\n");
+  // x, then x*x, then (x*x)*(x*x): one Mul per call of sq.
+  ASSERT_EQ(graph.size(), 3u);
+  EXPECT_EQ(graph.node(1).op, OpKind::Mul);
+  EXPECT_EQ(graph.node(1).operands[0], 0u);
+  EXPECT_EQ(graph.node(2).operands[0], 1u);
+  EXPECT_EQ(graph.node(2).name, "f");
+}
+
+TEST(Frontend, AliasNodeSharesItsValue) {
+  Graph graph = compileOrFail("input a = 1\nnode e = a\noutput e\n");
+  EXPECT_EQ(*graph.lookup("e"), *graph.lookup("a"));
+  EXPECT_EQ(graph.outputs()[0].name, "e");
+}
+
+TEST(Frontend, ReportsEverySemanticErrorWithItsLocation) {
+  std::string errors = diagnosticsFor("input a\n"
+                                      "node b = a + c\n"           // undefined name
+                                      "node a = 1\n"               // redefinition
+                                      "node exp = 2\n"             // builtin name
+                                      "node g = sin(a, a)\n"       // arity
+                                      "node h = nope(a)\n"         // unknown function
+                                      "def r(x) = r(x)\n"          // recursion
+                                      "def s(x) = x + a\n"         // outside the def's scope
+                                      "output zz\n");              // output names nothing
+  EXPECT_THAT(errors, HasSubstr("test.bp:2:14: error: use of undefined name 'c'"));
+  EXPECT_THAT(errors, HasSubstr("test.bp:3:6: error: redefinition of 'a'"));
+  EXPECT_THAT(errors, HasSubstr("test.bp:1:7: note: previous definition of 'a' is here"));
+  EXPECT_THAT(errors, HasSubstr("test.bp:4:6: error: 'exp' is the name of a builtin function"));
+  EXPECT_THAT(errors, HasSubstr("test.bp:5:10: error: builtin 'sin' takes 1 argument, but 2 were given"));
+  EXPECT_THAT(errors, HasSubstr("test.bp:6:10: error: call to undefined function 'nope'"));
+  EXPECT_THAT(errors, HasSubstr("test.bp:7:12: error: def 'r' calls itself; recursion is not allowed"));
+  EXPECT_THAT(errors, HasSubstr("test.bp:8:16: error: def 's' cannot use 'a'"));
+  EXPECT_THAT(errors, HasSubstr("test.bp:9:8: error: output names 'zz', which is not defined"));
+}
+
+TEST(Frontend, AStatementWithASyntaxErrorDoesNotCascade) {
+  // 'd' fails to parse; its later use must not be reported as undefined.
+  std::string errors = diagnosticsFor("input a = 1\nnode d = a +\nnode f = d * 2\noutput f\n");
+  EXPECT_THAT(errors, HasSubstr("test.bp:2:13: error: expected an expression, found end of line"));
+  EXPECT_EQ(errors.find("undefined"), std::string::npos) << errors;
+}
+
+TEST(Frontend, FileLevelErrors) {
+  EXPECT_THAT(diagnosticsFor(""), HasSubstr("test.bp: error: file is empty"));
+  EXPECT_THAT(diagnosticsFor("input a = 1\n"), HasSubstr("error: script has no output"));
+  EXPECT_THAT(diagnosticsFor("input a = 1\n\xff\n"), HasSubstr("test.bp:2:1: error: invalid UTF-8 byte 0xFF"));
+  EXPECT_THAT(diagnosticsFor(std::string("input a = 1\nno\0de", 17)),
+              HasSubstr("test.bp:2:3: error: file contains a NUL byte"));
+}
+
+TEST(Frontend, ExponentialDefExpansionIsRefused) {
+  std::string script = "def f0(x) = x + x\n";
+  for (int i = 1; i <= 40; ++i)
+    script += "def f" + std::to_string(i) + "(x) = f" + std::to_string(i - 1) + "(x) + f" +
+              std::to_string(i - 1) + "(x)\n";
+  script += "input a = 1\nnode y = f40(a)\noutput y\n";
+  EXPECT_THAT(diagnosticsFor(script), HasSubstr("error: script expands to more than"));
+}
+
+TEST(Frontend, LongSumsAreFlatChains) {
+  std::string sum = "a";
+  for (int i = 1; i < 20000; ++i)
+    sum += " + a";
+  Graph graph = compileOrFail("input a = 1\nnode s = " + sum + "\noutput s\n");
+  EXPECT_EQ(graph.size(), 20000u); // a, then 19,999 adds
+}

@@ -1,0 +1,43 @@
+//===- TestHelpers.h - Compiling scripts from strings in unit tests -------===//
+#ifndef BP_TEST_HELPERS_H
+#define BP_TEST_HELPERS_H
+
+#include "bp/Diagnostics.h"
+#include "bp/Frontend.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+#include <string>
+
+namespace bp::test {
+
+/// Compiles `text` as a script; fails the test with the diagnostics if it does not compile.
+inline Graph compileOrFail(const std::string &text) {
+  auto file = makeSourceFile("test.bp", text);
+  if (!file) {
+    ADD_FAILURE() << llvm::toString(file.takeError());
+    return Graph();
+  }
+  auto graph = compileScript(*file);
+  if (!graph) {
+    ADD_FAILURE() << llvm::toString(graph.takeError());
+    return Graph();
+  }
+  return std::move(*graph);
+}
+
+/// The rendered diagnostics for a script that must fail to compile ("" if it compiled).
+inline std::string diagnosticsFor(const std::string &text) {
+  auto file = makeSourceFile("test.bp", text);
+  if (!file)
+    return llvm::toString(file.takeError());
+  auto graph = compileScript(*file);
+  if (graph)
+    return "";
+  return llvm::toString(graph.takeError());
+}
+
+} // namespace bp::test
+
+#endif // BP_TEST_HELPERS_H
