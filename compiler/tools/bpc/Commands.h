@@ -28,6 +28,11 @@ struct Options {
   bool grad = false;             // graph --grad, run --grad
   bool json = false;             // run --json
   double tolerance = 1e-6;       // gradcheck --tolerance
+  std::string output;            // build -o
+  std::string header;            // build --header
+  std::string name;              // build --name: the C function prefix
+  std::string target;            // build --target: an LLVM triple; empty for this machine
+  std::string emit = "obj";      // build --emit: obj, asm or llvm
 };
 
 int checkCommand(const Options &options);
@@ -36,6 +41,7 @@ int emitLLVMCommand(const Options &options);
 int runCommand(const Options &options);
 int explainCommand(const Options &options);
 int gradcheckCommand(const Options &options);
+int buildCommand(const Options &options);
 
 //===-- Shared by the subcommands (Driver.cpp) ----------------------------===//
 

@@ -76,6 +76,20 @@ int main(int argc, char **argv) {
       ->type_name("T");
   addOptLevelOption(gradcheck, options);
 
+  CLI::App *build = addScriptCommand(
+      app, "build", "compile a script to a native object file (or assembly, or LLVM IR) and a C header", options);
+  build->add_option("-o", options.output, "the object file to write (default: STEM.o in this folder)")
+      ->type_name("OUT.o");
+  build->add_option("--header", options.header, "the C header to write (default: the -o path with .h)")
+      ->type_name("OUT.h");
+  build->add_option("--name", options.name, "the C function prefix (default: the file's stem)")->type_name("PREFIX");
+  build->add_option("--target", options.target, "an LLVM target triple, e.g. aarch64-linux-gnu (default: this machine)")
+      ->type_name("TRIPLE");
+  build->add_option("--emit", options.emit, "what to write: obj (default), asm or llvm")
+      ->type_name("KIND")
+      ->check(CLI::IsMember({"obj", "asm", "llvm"}));
+  addOptLevelOption(build, options);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp &e) {
@@ -101,5 +115,7 @@ int main(int argc, char **argv) {
     return explainCommand(options);
   if (*gradcheck)
     return gradcheckCommand(options);
+  if (*build)
+    return buildCommand(options);
   return ExitUsage;
 }

@@ -1,0 +1,34 @@
+//===- Target.h - Native objects and C headers for compiled scripts -*- C++ -*-===//
+//
+// What `bpc build` produces: machine code for any target LLVM supports (an object file, or assembly), and a C
+// header describing the ABI of runtime/bp_model.h for one script: prototypes, sizes and index constants.
+//
+//===----------------------------------------------------------------------===//
+#ifndef BP_TARGET_H
+#define BP_TARGET_H
+
+#include "bp/Graph.h"
+
+#include "llvm/IR/Module.h"
+#include "llvm/Support/CodeGen.h"
+#include "llvm/Support/Error.h"
+#include "llvm/Support/raw_ostream.h"
+#include "llvm/Target/TargetMachine.h"
+
+#include <string>
+
+namespace bp {
+
+/// Writes `module` (already set up for `machine`'s triple and data layout) as an object file or assembly.
+llvm::Error emitMachineCode(llvm::Module &module, llvm::TargetMachine &machine, llvm::CodeGenFileType type,
+                            llvm::raw_pwrite_stream &os);
+
+/// The C header for a script compiled with functions PREFIX_forward and PREFIX_gradient.
+std::string generateCHeader(const Graph &graph, const std::string &prefix, const std::string &scriptName);
+
+/// True if `name` can be used as a C identifier (and so as a function prefix).
+bool isCIdentifier(const std::string &name);
+
+} // namespace bp
+
+#endif // BP_TARGET_H

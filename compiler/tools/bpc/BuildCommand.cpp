@@ -1,0 +1,122 @@
+//===- BuildCommand.cpp - bpc build: a native object and a C header -------===//
+//
+// Writes every output through a temporary file in the destination folder, renamed into place only once all
+// of them are complete: a failed build leaves existing files untouched.
+//
+//===----------------------------------------------------------------------===//
+#include "Commands.h"
+
+#include "bp/CodeGen.h"
+#include "bp/Target.h"
+
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace bp;
+
+namespace bpc {
+namespace {
+
+/// A file written under a temporary name, renamed into place by commit().
+class PendingFile {
+public:
+  static llvm::Expected<PendingFile> create(const std::string &path) {
+    llvm::SmallString<256> model(path);
+    model += "-%%%%%%.tmp";
+    auto temp = llvm::sys::fs::TempFile::create(model);
+    if (!temp)
+      return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                     "cannot write '" + path + "': " + llvm::toString(temp.takeError()));
+    return PendingFile(path, std::move(*temp));
+  }
+
+  llvm::raw_fd_ostream &stream() { return *os; }
+
+  llvm::Error commit() {
+    os->flush();
+    if (os->has_error())
+      return llvm::createStringError(os->error(), "cannot write '" + path + "': " + os->error().message());
+    os.reset();
+    if (llvm::Error err = temp.keep(path))
+      return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                     "cannot write '" + path + "': " + llvm::toString(std::move(err)));
+    return llvm::Error::success();
+  }
+
+  ~PendingFile() {
+    os.reset();
+    llvm::consumeError(temp.discard());
+  }
+  PendingFile(PendingFile &&) = default;
+
+private:
+  PendingFile(std::string path, llvm::sys::fs::TempFile temp)
+      : path(std::move(path)), temp(std::move(temp)),
+        os(std::make_unique<llvm::raw_fd_ostream>(this->temp.FD, /*shouldClose=*/false)) {}
+
+  std::string path;
+  llvm::sys::fs::TempFile temp;
+  std::unique_ptr<llvm::raw_fd_ostream> os;
+};
+
+std::string defaultOutputPath(const Options &options) {
+  const char *extension = options.emit == "asm" ? ".s" : options.emit == "llvm" ? ".ll" : ".o";
+  return llvm::sys::path::stem(options.file).str() + extension;
+}
+
+} // namespace
+
+int buildCommand(const Options &options) {
+  std::string prefix = options.name.empty() ? prefixFromPath(options.file) : options.name;
+  if (!isCIdentifier(prefix))
+    return reportError("--name '" + prefix + "' is not a valid C identifier", ExitUsage);
+
+  auto graph = loadGraph(options);
+  if (!graph)
+    return reportError(graph.takeError());
+  auto machine = createTargetMachine(options.target, options.optLevel);
+  if (!machine)
+    return reportError(machine.takeError());
+
+  GradientGraph gradient = buildGradientGraph(*graph);
+  llvm::LLVMContext context;
+  std::unique_ptr<llvm::Module> module = generateModule(*graph, gradient, prefix, context);
+  module->setDataLayout((*machine)->createDataLayout());
+  module->setTargetTriple((*machine)->getTargetTriple().str());
+  optimizeModule(*module, machine->get(), options.optLevel);
+
+  std::string outputPath = options.output.empty() ? defaultOutputPath(options) : options.output;
+  std::string headerPath = options.header;
+  if (headerPath.empty()) {
+    llvm::SmallString<256> path(outputPath);
+    llvm::sys::path::replace_extension(path, ".h");
+    headerPath = path.str().str();
+  }
+  if (headerPath == outputPath)
+    return reportError("the header and the output would both be written to '" + outputPath + "'", ExitUsage);
+
+  auto output = PendingFile::create(outputPath);
+  if (!output)
+    return reportError(output.takeError());
+  auto header = PendingFile::create(headerPath);
+  if (!header)
+    return reportError(header.takeError());
+
+  if (options.emit == "llvm") {
+    module->print(output->stream(), nullptr);
+  } else {
+    auto type = options.emit == "asm" ? llvm::CodeGenFileType::AssemblyFile : llvm::CodeGenFileType::ObjectFile;
+    if (llvm::Error err = emitMachineCode(*module, **machine, type, output->stream()))
+      return reportError(std::move(err));
+  }
+  header->stream() << generateCHeader(*graph, prefix, llvm::sys::path::filename(options.file).str());
+
+  if (llvm::Error err = output->commit())
+    return reportError(std::move(err));
+  if (llvm::Error err = header->commit())
+    return reportError(std::move(err));
+  return ExitSuccess;
+}
+
+} // namespace bpc
