@@ -61,7 +61,14 @@ std::string bp::generateCHeader(const Graph &graph, const std::string &prefix, c
   text += "#define " + macro + "_NUM_OUT " + std::to_string(graph.outputs().size()) + "\n\n";
   for (size_t i = 0; i < arguments.size(); ++i)
     text += "#define " + macro + "_IN_" + graph.node(arguments[i]).name + " " + std::to_string(i) + "\n";
-  text += "\n";
+  text += "\n/* An initializer for in[] with the script's values (0 for an input declared without one). */\n";
+  text += "#define " + macro + "_DEFAULTS {";
+  for (size_t i = 0; i < arguments.size(); ++i) {
+    const Node &node = graph.node(arguments[i]);
+    // Literals are finite (the parser rejects overflow), so every value is a valid C literal.
+    text += (i ? ", " : "") + (node.hasValue ? formatNumber(node.value) : std::string("0"));
+  }
+  text += "}\n\n";
   for (size_t o = 0; o < graph.outputs().size(); ++o)
     text += "#define " + macro + "_OUT_" + graph.outputs()[o].name + " " + std::to_string(o) + "\n";
   text += "\n";
