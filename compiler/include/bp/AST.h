@@ -77,14 +77,23 @@ struct Name {
   SourceLoc loc;
 };
 
+/// Where a number is written in the source: its first character and its length (sign included). Scripts
+/// that are rewritten with new values (`bpc train --save`) replace exactly this text.
+struct ValueSpan {
+  SourceLoc loc;       // invalid when the declaration has no value
+  uint32_t length = 0;
+};
+
 struct InputDecl {
   Name name;
   std::optional<double> defaultValue;
+  ValueSpan valueSpan; // the default; or, without one, loc is just past the name
 };
 
 struct ParamDecl {
   Name name;
   double initialValue;
+  ValueSpan valueSpan;
 };
 
 struct NodeDecl {

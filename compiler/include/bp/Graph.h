@@ -67,6 +67,8 @@ public:
   void addOutput(std::string name, NodeId node, SourceLoc loc) {
     outputList.push_back({std::move(name), node, loc});
   }
+  /// Drops every output but #index (training compiles the gradient of one output only).
+  void keepOnlyOutput(size_t index) { outputList = {outputList[index]}; }
 
   /// The node a script name refers to (inputs, params and nodes; `node e = d` makes `e` refer to d's node).
   std::optional<NodeId> lookup(const std::string &name) const;

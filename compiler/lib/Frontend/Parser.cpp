@@ -194,12 +194,18 @@ public:
     Statement statement;
     statement.loc = locOf(ctx->getStart());
     if (auto *input = dynamic_cast<BPParser::InputStatementContext *>(ctx)) {
-      InputDecl decl{name(input->declName()), std::nullopt};
-      if (input->signedNumber())
+      InputDecl decl{name(input->declName()), std::nullopt, {}};
+      if (input->signedNumber()) {
         decl.defaultValue = signedNumber(input->signedNumber());
+        decl.valueSpan = span(input->signedNumber());
+      } else {
+        decl.valueSpan.loc = decl.name.loc;
+        decl.valueSpan.loc.column += static_cast<uint32_t>(decl.name.text.size());
+      }
       statement.kind = std::move(decl);
     } else if (auto *param = dynamic_cast<BPParser::ParamStatementContext *>(ctx)) {
-      statement.kind = ParamDecl{name(param->declName()), signedNumber(param->signedNumber())};
+      statement.kind = ParamDecl{name(param->declName()), signedNumber(param->signedNumber()),
+                                 span(param->signedNumber())};
     } else if (auto *node = dynamic_cast<BPParser::NodeStatementContext *>(ctx)) {
       statement.kind = NodeDecl{name(node->declName()), expr(node->expr())};
     } else if (auto *output = dynamic_cast<BPParser::OutputStatementContext *>(ctx)) {
@@ -231,6 +237,14 @@ private:
       failed = true;
     }
     return negative ? -value : value;
+  }
+
+  /// The columns a signed number covers (a sign and its number may be apart: `- 5`).
+  static ValueSpan span(BPParser::SignedNumberContext *ctx) {
+    antlr4::Token *first = ctx->getStart(), *last = ctx->getStop();
+    SourceLoc loc = locOf(first);
+    uint32_t end = locOf(last).column + static_cast<uint32_t>(last->getText().size());
+    return {loc, end - loc.column};
   }
 
   double signedNumber(BPParser::SignedNumberContext *ctx) {

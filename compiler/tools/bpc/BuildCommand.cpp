@@ -5,11 +5,11 @@
 //
 //===----------------------------------------------------------------------===//
 #include "Commands.h"
+#include "OutputFile.h"
 
 #include "bp/CodeGen.h"
 #include "bp/Target.h"
 
-#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -17,48 +17,6 @@ using namespace bp;
 
 namespace bpc {
 namespace {
-
-/// A file written under a temporary name, renamed into place by commit().
-class PendingFile {
-public:
-  static llvm::Expected<PendingFile> create(const std::string &path) {
-    llvm::SmallString<256> model(path);
-    model += "-%%%%%%.tmp";
-    auto temp = llvm::sys::fs::TempFile::create(model);
-    if (!temp)
-      return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                     "cannot write '" + path + "': " + llvm::toString(temp.takeError()));
-    return PendingFile(path, std::move(*temp));
-  }
-
-  llvm::raw_fd_ostream &stream() { return *os; }
-
-  llvm::Error commit() {
-    os->flush();
-    if (os->has_error())
-      return llvm::createStringError(os->error(), "cannot write '" + path + "': " + os->error().message());
-    os.reset();
-    if (llvm::Error err = temp.keep(path))
-      return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                     "cannot write '" + path + "': " + llvm::toString(std::move(err)));
-    return llvm::Error::success();
-  }
-
-  ~PendingFile() {
-    os.reset();
-    llvm::consumeError(temp.discard());
-  }
-  PendingFile(PendingFile &&) = default;
-
-private:
-  PendingFile(std::string path, llvm::sys::fs::TempFile temp)
-      : path(std::move(path)), temp(std::move(temp)),
-        os(std::make_unique<llvm::raw_fd_ostream>(this->temp.FD, /*shouldClose=*/false)) {}
-
-  std::string path;
-  llvm::sys::fs::TempFile temp;
-  std::unique_ptr<llvm::raw_fd_ostream> os;
-};
 
 std::string defaultOutputPath(const Options &options) {
   const char *extension = options.emit == "asm" ? ".s" : options.emit == "llvm" ? ".ll" : ".o";

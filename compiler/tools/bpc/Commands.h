@@ -33,6 +33,18 @@ struct Options {
   std::string name;              // build --name: the C function prefix
   std::string target;            // build --target: an LLVM triple; empty for this machine
   std::string emit = "obj";      // build --emit: obj, asm or llvm
+  std::string objective;         // train --minimize/--maximize OUTPUT
+  bool maximize = false;
+  double rate = 0.01;            // train --rate
+  size_t steps = 1;              // train --steps
+  std::string vars;              // train --vars a,b,...
+  std::string data;              // train --data FILE.csv
+  std::string optimizer = "sgd"; // train --optimizer
+  size_t batch = 0;              // train --batch (0: every row)
+  uint64_t seed = 0;             // train --seed
+  bool seedGiven = false;
+  std::string save;              // train --save OUT.bp
+  bool quiet = false;            // train --quiet
 };
 
 int checkCommand(const Options &options);
@@ -42,6 +54,7 @@ int runCommand(const Options &options);
 int explainCommand(const Options &options);
 int gradcheckCommand(const Options &options);
 int buildCommand(const Options &options);
+int trainCommand(const Options &options);
 
 //===-- Shared by the subcommands (Driver.cpp) ----------------------------===//
 

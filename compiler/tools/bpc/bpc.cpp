@@ -90,6 +90,33 @@ int main(int argc, char **argv) {
       ->check(CLI::IsMember({"obj", "asm", "llvm"}));
   addOptLevelOption(build, options);
 
+  CLI::App *train = addScriptCommand(
+      app, "train", "move params (or --vars) along their gradients to minimize or maximize an output", options);
+  std::string minimize, maximize;
+  CLI::Option *minimizeOption = train->add_option("--minimize", minimize, "the output to make smaller")
+                                    ->type_name("OUTPUT");
+  CLI::Option *maximizeOption = train->add_option("--maximize", maximize, "the output to make larger")
+                                    ->type_name("OUTPUT");
+  minimizeOption->excludes(maximizeOption);
+  train->add_option("--rate", options.rate, "step size (default 0.01)")->type_name("R");
+  train->add_option("--steps", options.steps, "number of updates (default 1)")->type_name("N");
+  train->add_option("--vars", options.vars, "the inputs/params to train, comma-separated (default: every param)")
+      ->type_name("a,b,...");
+  train->add_option("--data", options.data, "CSV whose header names inputs; each step uses the mean gradient over rows")
+      ->type_name("FILE.csv");
+  train->add_option("--optimizer", options.optimizer, "sgd (default), momentum or adam")
+      ->type_name("NAME")
+      ->check(CLI::IsMember({"sgd", "momentum", "adam"}));
+  train->add_option("--batch", options.batch, "rows per step, taken in order and wrapping around (default: all)")
+      ->type_name("B")
+      ->check(CLI::PositiveNumber);
+  CLI::Option *seedOption = train->add_option("--seed", options.seed, "shuffle the rows of each pass with this seed")
+                                ->type_name("S");
+  train->add_option("--save", options.save, "write the script back with the trained values")->type_name("OUT.bp");
+  train->add_flag("--json", options.json, "print one JSON object at the end");
+  train->add_flag("--quiet", options.quiet, "print no progress");
+  addSetOption(train, options);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp &e) {
@@ -117,5 +144,15 @@ int main(int argc, char **argv) {
     return gradcheckCommand(options);
   if (*build)
     return buildCommand(options);
+  if (*train) {
+    if (minimize.empty() && maximize.empty()) {
+      std::cerr << "bpc: error: train needs --minimize OUTPUT or --maximize OUTPUT\nRun 'bpc train --help' for usage.\n";
+      return ExitUsage;
+    }
+    options.maximize = !maximize.empty();
+    options.objective = options.maximize ? maximize : minimize;
+    options.seedGiven = seedOption->count() > 0;
+    return trainCommand(options);
+  }
   return ExitUsage;
 }

@@ -1,0 +1,323 @@
+//===- TrainCommand.cpp - bpc train: move variables along their gradients ---===//
+//
+// The tutorial's update step as a command: compute the gradient of one output at the current values (the
+// mean over the rows of a CSV file, or over a minibatch of them), move every trained variable a step, repeat.
+// The gradient function is compiled once; the loop only calls it.
+//
+//===----------------------------------------------------------------------===//
+#include "Commands.h"
+#include "Json.h"
+#include "OutputFile.h"
+
+#include "bp/DataSet.h"
+#include "bp/JIT.h"
+#include "bp/NumberFormat.h"
+#include "bp/Optimizer.h"
+#include "bp/ScriptRewriter.h"
+
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/Process.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <chrono>
+#include <cmath>
+#include <numeric>
+#include <random>
+#include <set>
+
+using namespace bp;
+
+namespace bpc {
+namespace {
+
+/// The variables being trained: positions in Graph::arguments() order.
+std::optional<std::vector<size_t>> chooseVariables(const Graph &graph, const Options &options,
+                                                   const std::vector<NodeId> &arguments, int &exitCode) {
+  std::vector<size_t> chosen;
+  if (options.vars.empty()) {
+    for (size_t a = 0; a < arguments.size(); ++a)
+      if (graph.node(arguments[a]).op == OpKind::Param)
+        chosen.push_back(a);
+    if (chosen.empty()) {
+      exitCode = reportError("nothing to train: the script declares no param; name the variables with --vars");
+      return std::nullopt;
+    }
+    return chosen;
+  }
+  std::set<std::string> seen;
+  for (llvm::StringRef name : llvm::split(options.vars, ',')) {
+    std::string text = name.trim().str();
+    std::optional<NodeId> id = graph.lookup(text);
+    if (text.empty() || !seen.insert(text).second) {
+      exitCode = reportError("--vars '" + options.vars + "': " +
+                                 (text.empty() ? "an empty name" : "'" + text + "' is named twice"),
+                             ExitUsage);
+      return std::nullopt;
+    }
+    if (!id || (graph.node(*id).op != OpKind::Input && graph.node(*id).op != OpKind::Param)) {
+      exitCode = reportError("--vars: '" + text + "' is not an input or param of the script");
+      return std::nullopt;
+    }
+    chosen.push_back(std::find(arguments.begin(), arguments.end(), *id) - arguments.begin());
+  }
+  return chosen;
+}
+
+/// Reports progress on stderr: a live line on a terminal, a plain line every tenth of the run otherwise.
+class Progress {
+public:
+  Progress(std::string objective, size_t steps, bool enabled)
+      : objective(std::move(objective)), steps(steps), enabled(enabled), live(llvm::sys::Process::StandardErrIsDisplayed()),
+        start(std::chrono::steady_clock::now()) {}
+
+  /// `value`: the objective before step #step (the mean over the step's rows).
+  void update(size_t step, double value) {
+    if (!enabled)
+      return;
+    auto now = std::chrono::steady_clock::now();
+    if (live) {
+      if (step != steps && now - lastShown < std::chrono::milliseconds(100))
+        return;
+      lastShown = now;
+      llvm::errs() << "\rstep " << step << "/" << steps << "  " << objective << " " << formatNumber(value) << "  "
+                   << llvm::format("%.0f", rate(step, now)) << " steps/s   ";
+      if (step == steps)
+        llvm::errs() << '\n';
+      return;
+    }
+    size_t every = std::max<size_t>(1, steps / 10);
+    if (step % every == 0 || step == steps)
+      llvm::errs() << "step " << step << "/" << steps << ": " << objective << " = " << formatNumber(value) << '\n';
+  }
+
+private:
+  double rate(size_t step, std::chrono::steady_clock::time_point now) const {
+    double seconds = std::chrono::duration<double>(now - start).count();
+    return seconds > 0 ? static_cast<double>(step) / seconds : 0;
+  }
+
+  std::string objective;
+  size_t steps;
+  bool enabled, live;
+  std::chrono::steady_clock::time_point start, lastShown;
+};
+
+/// Evaluates the compiled model over every row (or once, without data).
+class Evaluator {
+public:
+  Evaluator(std::vector<double> &values, const DataSet *data) : values(values), data(data) {}
+
+  size_t rowCount() const { return data ? data->rows.size() : 1; }
+
+  void bindRow(size_t row, const std::vector<size_t> &columnArgument) {
+    if (!data)
+      return;
+    for (size_t c = 0; c < columnArgument.size(); ++c)
+      values[columnArgument[c]] = data->rows[row][c];
+  }
+
+private:
+  std::vector<double> &values;
+  const DataSet *data;
+};
+
+std::string describeValues(const Graph &graph, const std::vector<NodeId> &arguments,
+                           const std::vector<size_t> &variables, const std::vector<double> &values) {
+  std::string text;
+  for (size_t v : variables)
+    text += (text.empty() ? "" : ", ") + graph.node(arguments[v]).name + " = " + formatNumber(values[v]);
+  return text;
+}
+
+} // namespace
+
+int trainCommand(const Options &options) {
+  auto graph = loadGraph(options);
+  if (!graph)
+    return reportError(graph.takeError());
+  if (!std::isfinite(options.rate) || options.rate <= 0)
+    return reportError("--rate must be a finite number > 0", ExitUsage);
+  if (options.batch != 0 && options.data.empty())
+    return reportError("--batch needs --data", ExitUsage);
+  std::optional<OptimizerKind> optimizerKind = parseOptimizerKind(options.optimizer);
+  if (!optimizerKind)
+    return reportError("unknown --optimizer '" + options.optimizer + "': use sgd, momentum or adam", ExitUsage);
+
+  const auto &outputs = graph->outputs();
+  auto objective = std::find_if(outputs.begin(), outputs.end(),
+                                [&](const Graph::Output &output) { return output.name == options.objective; });
+  if (objective == outputs.end()) {
+    std::string names;
+    for (const Graph::Output &output : outputs)
+      names += (names.empty() ? "" : ", ") + output.name;
+    return reportError("'" + options.objective + "' is not an output of the script (its outputs: " + names + ")");
+  }
+  size_t objectiveIndex = objective - outputs.begin();
+
+  int exitCode = ExitSuccess;
+  std::vector<NodeId> arguments = graph->arguments();
+  std::optional<std::vector<size_t>> variables = chooseVariables(*graph, options, arguments, exitCode);
+  if (!variables)
+    return exitCode;
+
+  std::optional<DataSet> data;
+  std::vector<size_t> columnArgument;
+  if (!options.data.empty()) {
+    auto loaded = loadDataSet(options.data, *graph);
+    if (!loaded)
+      return reportError(loaded.takeError());
+    data = std::move(*loaded);
+    for (NodeId id : data->inputs) {
+      size_t a = std::find(arguments.begin(), arguments.end(), id) - arguments.begin();
+      if (std::find(variables->begin(), variables->end(), a) != variables->end())
+        return reportError("'" + graph->node(id).name + "' is bound by a column of " + options.data +
+                           " and cannot also be trained");
+      columnArgument.push_back(a);
+    }
+  }
+
+  // Inputs that the CSV binds need no default: give them a placeholder before checking the others.
+  Options bound = options;
+  if (data)
+    for (const std::string &column : data->columns)
+      if (!graph->node(*graph->lookup(column)).hasValue)
+        bound.sets.push_back(column + "=0");
+  std::optional<std::vector<double>> start = bindArguments(*graph, bound, exitCode);
+  if (!start)
+    return exitCode;
+  std::vector<double> values = *start;
+
+  // Compile once: a gradient for the objective alone, and the whole script for the final report.
+  Graph objectiveGraph = *graph;
+  objectiveGraph.keepOnlyOutput(objectiveIndex);
+  auto trainer = CompiledModel::create(objectiveGraph, buildGradientGraph(objectiveGraph), 2);
+  if (!trainer)
+    return reportError(trainer.takeError());
+  auto model = CompiledModel::create(*graph, buildGradientGraph(*graph), 2);
+  if (!model)
+    return reportError(model.takeError());
+
+  Evaluator rows(values, data ? &*data : nullptr);
+  std::vector<size_t> order(rows.rowCount());
+  std::iota(order.begin(), order.end(), 0);
+  std::mt19937_64 shuffler(options.seed);
+  bool shuffle = options.seedGiven && options.batch != 0;
+  if (shuffle)
+    std::shuffle(order.begin(), order.end(), shuffler);
+  size_t batch = options.batch == 0 || options.batch > rows.rowCount() ? rows.rowCount() : options.batch;
+  size_t cursor = 0;
+
+  std::unique_ptr<Optimizer> optimizer = Optimizer::create(*optimizerKind, options.rate, variables->size());
+  double direction = options.maximize ? -1.0 : 1.0; // optimizers minimize: maximize f by minimizing -f
+  std::vector<double> gradient(arguments.size()), step(variables->size()), variableValues(variables->size());
+  Progress progress(options.objective, options.steps, !options.quiet && !options.json);
+  if (!options.quiet && !options.json)
+    llvm::errs() << (options.maximize ? "maximizing " : "minimizing ") << options.objective << " over "
+                 << variables->size() << (variables->size() == 1 ? " variable" : " variables") << " with "
+                 << optimizerName(*optimizerKind) << ", rate " << formatNumber(options.rate) << ", "
+                 << options.steps << (options.steps == 1 ? " step" : " steps")
+                 << (data ? ", " + std::to_string(rows.rowCount()) + " rows in batches of " + std::to_string(batch)
+                          : std::string())
+                 << '\n';
+
+  for (size_t s = 1; s <= options.steps; ++s) {
+    std::fill(step.begin(), step.end(), 0.0);
+    double loss = 0;
+    for (size_t k = 0; k < batch; ++k) {
+      if (cursor == order.size()) {
+        cursor = 0;
+        if (shuffle)
+          std::shuffle(order.begin(), order.end(), shuffler);
+      }
+      rows.bindRow(order[cursor++], columnArgument);
+      double out;
+      (*trainer)->gradient(values.data(), &out, gradient.data());
+      loss += out;
+      for (size_t v = 0; v < variables->size(); ++v)
+        step[v] += gradient[(*variables)[v]];
+    }
+    loss /= static_cast<double>(batch);
+    for (double &g : step)
+      g = direction * (g / static_cast<double>(batch));
+
+    bool finite = std::isfinite(loss);
+    for (double g : step)
+      finite = finite && std::isfinite(g);
+    if (!finite) {
+      if (s == 1)
+        return reportError(options.objective + " is " + formatNumber(loss) +
+                           " (or its gradient is not finite) at the starting values: " +
+                           describeValues(*graph, arguments, *variables, values));
+      return reportError("training stopped at step " + std::to_string(s) + ": " + options.objective + " became " +
+                         formatNumber(loss) + " (or its gradient did); last finite values: " +
+                         describeValues(*graph, arguments, *variables, values));
+    }
+    for (size_t v = 0; v < variables->size(); ++v)
+      variableValues[v] = values[(*variables)[v]];
+    optimizer->step(variableValues, step);
+    for (size_t v = 0; v < variables->size(); ++v) {
+      if (!std::isfinite(variableValues[v]))
+        return reportError("training stopped at step " + std::to_string(s) + ": " +
+                           graph->node(arguments[(*variables)[v]]).name + " became " +
+                           formatNumber(variableValues[v]) + "; last finite values: " +
+                           describeValues(*graph, arguments, *variables, values));
+    }
+    for (size_t v = 0; v < variables->size(); ++v)
+      values[(*variables)[v]] = variableValues[v];
+    progress.update(s, loss);
+  }
+
+  // Every output at the final values: the mean over all rows with --data.
+  std::vector<double> finalOutputs(outputs.size(), 0.0), out(outputs.size());
+  for (size_t r = 0; r < rows.rowCount(); ++r) {
+    rows.bindRow(r, columnArgument);
+    (*model)->forward(values.data(), out.data());
+    for (size_t o = 0; o < outputs.size(); ++o)
+      finalOutputs[o] += out[o];
+  }
+  for (double &value : finalOutputs)
+    value /= static_cast<double>(rows.rowCount());
+
+  if (!options.save.empty()) {
+    std::map<std::string, double> trained;
+    for (size_t v : *variables)
+      trained[graph->node(arguments[v]).name] = values[v];
+    auto text = rewriteValues(graph->sourceFile(), trained);
+    if (!text)
+      return reportError(text.takeError());
+    auto file = PendingFile::create(options.save);
+    if (!file)
+      return reportError(file.takeError());
+    file->stream() << *text;
+    if (llvm::Error err = file->commit())
+      return reportError(std::move(err));
+  }
+
+  llvm::raw_ostream &os = llvm::outs();
+  if (options.json) {
+    JsonWriter json(os);
+    json.beginObject();
+    json.raw("steps", std::to_string(options.steps));
+    json.key("values");
+    json.beginObject();
+    for (size_t v : *variables)
+      json.number(graph->node(arguments[v]).name, values[v], "value of '" + graph->node(arguments[v]).name + "'");
+    json.endObject();
+    json.key("outputs");
+    json.beginObject();
+    for (size_t o = 0; o < outputs.size(); ++o)
+      json.number(outputs[o].name, finalOutputs[o], "output '" + outputs[o].name + "'");
+    json.endObject();
+    json.endObject();
+    os << '\n';
+    return ExitSuccess;
+  }
+  for (size_t v : *variables)
+    os << graph->node(arguments[v]).name << " = " << formatNumber(values[v]) << '\n';
+  for (size_t o = 0; o < outputs.size(); ++o)
+    os << outputs[o].name << " = " << formatNumber(finalOutputs[o]) << (data ? "  (mean over the rows)" : "")
+       << '\n';
+  return ExitSuccess;
+}
+
+} // namespace bpc
