@@ -8,7 +8,7 @@
 namespace bp {
 
 /// How deeply parentheses and calls may nest. The parser recurses once per level, so this bounds its stack.
-constexpr unsigned MaxNestingDepth = 10000;
+constexpr unsigned MaxNestingDepth = 100000;
 
 /// Parses a whole script. Syntax errors in one statement do not stop the others from being parsed: every
 /// error is reported in `diags`, and the statements that parsed cleanly are returned.

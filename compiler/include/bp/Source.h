@@ -46,8 +46,12 @@ private:
 
 using SourceFileRef = std::shared_ptr<const SourceFile>;
 
+/// Larger files are refused: a script of 100,000 nodes is a few MiB, and the front end needs several times a
+/// file's size in memory.
+constexpr uint64_t MaxSourceBytes = 64ull << 20;
+
 /// Reads a script from disk. Fails with a diagnostic for a missing or unreadable file, a directory, an
-/// empty file, a NUL byte or bytes that are not UTF-8.
+/// empty file, a file over MaxSourceBytes, a NUL byte or bytes that are not UTF-8.
 llvm::Expected<SourceFileRef> loadSourceFile(const std::string &path);
 
 /// Checks text already in memory the same way (no file-system errors). `name` is used in diagnostics.

@@ -17,7 +17,7 @@ using namespace bp;
 namespace {
 
 /// How deep expression lowering may recurse, counting the bodies of inlined defs.
-constexpr unsigned MaxLoweringDepth = 200'000;
+constexpr unsigned MaxLoweringDepth = 500'000;
 
 std::string plural(size_t count, const char *word) {
   return std::to_string(count) + " " + word + (count == 1 ? "" : "s");
@@ -69,6 +69,8 @@ private:
   std::unordered_map<std::string, Symbol> symbols;
   std::unordered_map<std::string, SourceLoc> outputNames;
   unsigned depth = 0;
+  unsigned inlineDepth = 0; // how many def bodies are being inlined, one inside the other
+  SourceLoc inlineSite;     // the call that started the outermost of them
   bool reportedTooLarge = false;
   bool reportedTooDeep = false;
 };
@@ -178,7 +180,7 @@ NodeId GraphBuilder::apply(Scope &scope, OpKind op, llvm::ArrayRef<NodeId> opera
       return InvalidNode;
   if (scope.target->size() >= MaxGraphNodes) {
     if (!reportedTooLarge)
-      diags.error(loc, "script expands to more than " + std::to_string(MaxGraphNodes) +
+      diags.error(scope.report ? loc : inlineSite, "script expands to more than " + std::to_string(MaxGraphNodes) +
                            " nodes (defs are inlined at every call)");
     reportedTooLarge = true;
     return InvalidNode;
@@ -191,7 +193,7 @@ NodeId GraphBuilder::lower(const Expr &expr, Scope &scope) {
     return InvalidNode; // stop at once: the rest of an exponential expansion would take forever to walk
   if (depth >= MaxLoweringDepth) {
     if (!reportedTooDeep)
-      diags.error(expr.loc, "expression is nested too deeply once defs are inlined (more than " +
+      diags.error(scope.report ? expr.loc : inlineSite, "expression is nested too deeply once defs are inlined (more than " +
                                 std::to_string(MaxLoweringDepth) + " levels)");
     reportedTooDeep = true;
     return InvalidNode;
@@ -325,7 +327,11 @@ NodeId GraphBuilder::lowerCall(const Expr &expr, const CallExpr &call, Scope &sc
   if (scope.def && scope.report)
     return apply(scope, OpKind::Const, {}, expr.loc);
   Scope inlined{scope.target, def, std::move(args), /*report=*/false};
-  return lower(*def->body, inlined);
+  if (inlineDepth++ == 0)
+    inlineSite = expr.loc; // limits hit inside inlined bodies are reported at the outermost call
+  NodeId result = lower(*def->body, inlined);
+  --inlineDepth;
+  return result;
 }
 
 std::optional<Graph> GraphBuilder::build(const Script &script) {

@@ -2,6 +2,7 @@
 #include "bp/Diagnostics.h"
 
 #include <algorithm>
+#include <vector>
 
 using namespace bp;
 
@@ -83,7 +84,23 @@ void bp::printDiagnostic(llvm::raw_ostream &os, const SourceFile *file, const st
   if (!file || !diagnostic.loc.isValid() || diagnostic.loc.line > file->lineCount())
     return;
   std::string_view line = file->lineText(diagnostic.loc.line);
-  os << line << '\n' << caretLine(line, diagnostic.loc.column) << '\n';
+  uint32_t column = diagnostic.loc.column;
+  // A very long line (a generated script) is shown as a window around the column, marked with "...".
+  constexpr uint32_t Window = 80;
+  std::vector<size_t> starts; // byte offset of each code point
+  for (size_t i = 0; i < line.size(); ++i)
+    if ((static_cast<unsigned char>(line[i]) & 0xC0) != 0x80)
+      starts.push_back(i);
+  if (starts.size() <= 2 * Window) {
+    os << line << '\n' << caretLine(line, column) << '\n';
+    return;
+  }
+  size_t first = column > Window ? column - Window : 0;
+  size_t last = std::min(starts.size(), first + 2 * Window);
+  std::string_view shown = line.substr(starts[first], (last < starts.size() ? starts[last] : line.size()) - starts[first]);
+  std::string prefix = first > 0 ? "..." : "";
+  os << prefix << shown << (last < starts.size() ? "..." : "") << '\n'
+     << std::string(prefix.size(), ' ') << caretLine(shown, static_cast<uint32_t>(column - first)) << '\n';
 }
 
 void DiagnosticError::log(llvm::raw_ostream &os) const {

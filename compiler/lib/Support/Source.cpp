@@ -117,6 +117,9 @@ llvm::Expected<SourceFileRef> bp::loadSourceFile(const std::string &path) {
     return makeFileError(path, "cannot read file: " + describe(ec));
   if (llvm::sys::fs::is_directory(status))
     return makeFileError(path, "cannot read file: it is a directory");
+  if (status.getSize() > MaxSourceBytes)
+    return makeFileError(path, "file is too large (" + std::to_string(status.getSize() >> 20) +
+                                   " MiB); bp reads scripts of up to " + std::to_string(MaxSourceBytes >> 20) + " MiB");
   auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false, /*RequiresNullTerminator=*/false);
   if (!buffer)
     return makeFileError(path, "cannot read file: " + describe(buffer.getError()));

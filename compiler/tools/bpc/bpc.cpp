@@ -33,6 +33,20 @@ void addSetOption(CLI::App *command, Options &options) {
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
 }
 
+/// A whole number written in decimal digits (CLI11 would let "-3" wrap around as an unsigned value).
+CLI::Validator wholeNumber(bool allowZero) {
+  return CLI::Validator(
+      [allowZero](std::string &text) -> std::string {
+        bool digits = !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
+        if (!digits || text.size() > 18)
+          return "'" + text + "' is not a whole number";
+        if (!allowZero && std::stoull(text) == 0)
+          return "must be at least 1";
+        return "";
+      },
+      "");
+}
+
 void addOptLevelOption(CLI::App *command, Options &options) {
   command->add_option("-O", options.optLevel, "LLVM optimization level: -O0, -O1, -O2 (default) or -O3")
       ->type_name("LEVEL")
@@ -99,7 +113,9 @@ int main(int argc, char **argv) {
                                     ->type_name("OUTPUT");
   minimizeOption->excludes(maximizeOption);
   train->add_option("--rate", options.rate, "step size (default 0.01)")->type_name("R");
-  train->add_option("--steps", options.steps, "number of updates (default 1)")->type_name("N");
+  train->add_option("--steps", options.steps, "number of updates (default 1)")
+      ->type_name("N")
+      ->check(wholeNumber(true));
   train->add_option("--vars", options.vars, "the inputs/params to train, comma-separated (default: every param)")
       ->type_name("a,b,...");
   train->add_option("--data", options.data, "CSV whose header names inputs; each step uses the mean gradient over rows")
@@ -109,7 +125,7 @@ int main(int argc, char **argv) {
       ->check(CLI::IsMember({"sgd", "momentum", "adam"}));
   train->add_option("--batch", options.batch, "rows per step, taken in order and wrapping around (default: all)")
       ->type_name("B")
-      ->check(CLI::PositiveNumber);
+      ->check(wholeNumber(false));
   CLI::Option *seedOption = train->add_option("--seed", options.seed, "shuffle the rows of each pass with this seed")
                                 ->type_name("S");
   train->add_option("--save", options.save, "write the script back with the trained values")->type_name("OUT.bp");
