@@ -5,7 +5,7 @@ import lit.formats
 config.name = "bp"
 config.test_format = lit.formats.ShTest(execute_external=False)
 config.suffixes = [".bp", ".test"]
-config.excludes = ["Inputs", "unit", "tools", "CMakeLists.txt"]
+config.excludes = ["Inputs", "unit", "tools", "fuzz", "CMakeLists.txt"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.bp_binary_root, "tests")
 
