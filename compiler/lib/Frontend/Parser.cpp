@@ -354,17 +354,17 @@ bool reportBadTokens(const std::vector<antlr4::Token *> &tokens, size_t begin, s
 
 /// Parentheses and calls are the only constructs the parser recurses on; refuse statements deeper than
 /// MaxNestingDepth before parsing them.
-bool reportDeepNesting(const std::vector<antlr4::Token *> &tokens, size_t begin, size_t end,
-                       DiagnosticEngine &diags) {
+bool reportDeepNesting(const std::vector<antlr4::Token *> &tokens, size_t begin, size_t end, size_t openType,
+                       size_t closeType, DiagnosticEngine &diags) {
   unsigned depth = 0;
   for (size_t i = begin; i < end; ++i) {
-    const std::string text = tokens[i]->getType() == BPLexer::UNKNOWN ? "" : tokens[i]->getText();
-    if (text == "(" && ++depth > MaxNestingDepth) {
+    size_t type = tokens[i]->getType();
+    if (type == openType && ++depth > MaxNestingDepth) {
       diags.error(locOf(tokens[i]), "expression is nested too deeply (more than " +
                                         std::to_string(MaxNestingDepth) + " levels of parentheses)");
       return true;
     }
-    if (text == ")" && depth > 0)
+    if (type == closeType && depth > 0)
       --depth;
   }
   return false;
@@ -388,6 +388,16 @@ void parseAll(const SourceFileRef &file, DiagnosticEngine &diags, Script &script
   stream.fill();
   std::vector<antlr4::Token *> tokens = stream.getTokens();
 
+  // The token types of '(' and ')' (implicit literal tokens in the grammar), looked up once.
+  size_t openType = 0, closeType = 0;
+  const antlr4::dfa::Vocabulary &vocabulary = lexer.getVocabulary();
+  for (size_t type = 1; type <= vocabulary.getMaxTokenType(); ++type) {
+    if (vocabulary.getLiteralName(type) == "'('")
+      openType = type;
+    if (vocabulary.getLiteralName(type) == "')'")
+      closeType = type;
+  }
+
   BPParser parser(&stream);
   parser.removeErrorListeners();
   SyntaxErrorListener listener(diags);
@@ -403,7 +413,7 @@ void parseAll(const SourceFileRef &file, DiagnosticEngine &diags, Script &script
     size_t end = begin;
     while (!isStatementEnd(tokens[end]->getType()))
       ++end;
-    if (reportBadTokens(tokens, begin, end, diags) || reportDeepNesting(tokens, begin, end, diags)) {
+    if (reportBadTokens(tokens, begin, end, diags) || reportDeepNesting(tokens, begin, end, openType, closeType, diags)) {
       poisonDeclaredName(tokens, begin, end, script);
       begin = end + 1;
       continue;
