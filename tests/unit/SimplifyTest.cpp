@@ -1,0 +1,86 @@
+//===- SimplifyTest.cpp - Graph simplification keeps every value bit-identical ---===//
+#include "TestHelpers.h"
+
+#include "bp/Autodiff.h"
+#include "bp/Interpreter.h"
+#include "bp/Simplify.h"
+
+#include <cmath>
+#include <cstring>
+
+using namespace bp;
+using bp::test::compileOrFail;
+
+namespace {
+
+struct Simplified {
+  Graph graph;
+  std::vector<NodeId> roots;
+};
+
+Simplified simplifyOutputs(const Graph &graph) {
+  std::vector<NodeId> roots;
+  for (const Graph::Output &output : graph.outputs())
+    roots.push_back(output.node);
+  Graph simple = simplifyGraph(graph, roots);
+  return {std::move(simple), roots};
+}
+
+size_t countOps(const Graph &graph, OpKind op) {
+  size_t count = 0;
+  for (NodeId id = 0; id < graph.size(); ++id)
+    count += graph.node(id).op == op;
+  return count;
+}
+
+bool sameBits(double a, double b) { return std::memcmp(&a, &b, sizeof a) == 0; }
+
+} // namespace
+
+TEST(Simplify, MergesCommonSubexpressionsAndDropsDeadNodes) {
+  Graph graph = compileOrFail("input a = 1\nnode unused = exp(a)\nnode f = sin(a) * sin(a) + sin(a)\noutput f\n");
+  Simplified s = simplifyOutputs(graph);
+  EXPECT_EQ(countOps(s.graph, OpKind::Sin), 1u);
+  EXPECT_EQ(countOps(s.graph, OpKind::Exp), 0u);
+  EXPECT_EQ(s.graph.arguments().size(), 1u);
+}
+
+TEST(Simplify, AppliesOnlyExactIdentities) {
+  Graph graph = compileOrFail("input x = 1\nnode m = x * 1\nnode n = 1 * x\nnode d = x / 1\nnode s = x - 0\n"
+                              "node p = x + -0.0\nnode q = -(-x)\nnode w = x ^ 1\nnode z = x + 0\n"
+                              "output m, n, d, s, p, q, w, z\n");
+  Simplified s = simplifyOutputs(graph);
+  NodeId x = s.graph.arguments()[0];
+  for (size_t i = 0; i < 7; ++i)
+    EXPECT_EQ(s.roots[i], x) << graph.outputs()[i].name;
+  // x + 0 is not x: at x = -0 it is +0.
+  EXPECT_NE(s.roots[7], x);
+  std::vector<double> values = evaluateGraph(s.graph, {-0.0});
+  EXPECT_TRUE(sameBits(values[s.roots[7]], 0.0));
+  EXPECT_TRUE(sameBits(values[s.roots[0]], -0.0));
+}
+
+TEST(Simplify, FoldsConstantsWithTheForwardRules) {
+  Graph graph = compileOrFail("input a = 1\nnode f = a + 2 * 3 + exp(1)\noutput f\n");
+  Simplified s = simplifyOutputs(graph);
+  EXPECT_EQ(countOps(s.graph, OpKind::Mul), 0u);
+  EXPECT_EQ(countOps(s.graph, OpKind::Exp), 0u);
+  EXPECT_EQ(evaluateGraph(s.graph, {1.0})[s.roots[0]], evaluateGraph(graph, {1.0})[graph.outputs()[0].node]);
+}
+
+TEST(Simplify, GradientGraphsKeepEveryValueBitForBit) {
+  Graph graph = compileOrFail("input x = 0.3\nparam w = -1.2\nnode h = tanh(w * x) * tanh(w * x)\n"
+                              "node f = sigmoid(h) + max(x, w) * relu(x - w) / (1 + abs(w))\noutput f, h\n");
+  GradientGraph gradient = buildGradientGraph(graph);
+  std::vector<NodeId> roots;
+  for (const ReverseSweep &sweep : gradient.sweeps)
+    roots.insert(roots.end(), sweep.gradient.begin(), sweep.gradient.end());
+  std::vector<NodeId> original = roots;
+  Graph simple = simplifyGraph(gradient.graph, roots);
+  EXPECT_LT(simple.size(), gradient.graph.size());
+  for (std::vector<double> in : {std::vector<double>{0.3, -1.2}, {-0.0, 0.0}, {NAN, 1}, {INFINITY, 2}, {5, 5}}) {
+    std::vector<double> before = evaluateGraph(gradient.graph, in), after = evaluateGraph(simple, in);
+    for (size_t i = 0; i < roots.size(); ++i)
+      EXPECT_TRUE(sameBits(before[original[i]], after[roots[i]])) << "entry " << i << " at " << in[0] << ", " << in[1];
+  }
+}
