@@ -8,7 +8,7 @@ packages=(
   llvm-19-dev llvm-19-tools libzstd-dev
   antlr4 libantlr4-runtime-dev uuid-dev
   googletest libgtest-dev libbenchmark-dev
-  nlohmann-json3-dev libcli11-dev graphviz
+  nlohmann-json3-dev libcli11-dev graphviz libadolc-dev
 )
 
 missing=()

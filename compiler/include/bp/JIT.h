@@ -33,6 +33,10 @@ public:
   /// As forward, plus grad: row-major [outputs][arguments].
   void gradient(const double *in, double *out, double *grad) const { gradientFn(in, out, grad); }
 
+  /// The compiled functions themselves, for callers that call them directly (benchmarks, embedding).
+  bp_forward_fn forwardFunction() const { return forwardFn; }
+  bp_gradient_fn gradientFunction() const { return gradientFn; }
+
   size_t numArguments() const { return argumentCount; }
   size_t numOutputs() const { return outputCount; }
 
