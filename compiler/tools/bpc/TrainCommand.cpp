@@ -102,10 +102,10 @@ private:
   std::chrono::steady_clock::time_point start, lastShown;
 };
 
-/// Evaluates the compiled model over every row (or once, without data).
-class Evaluator {
+/// Puts the values of one CSV row into the argument vector (without data, there is one "row": the values).
+class RowBinder {
 public:
-  Evaluator(std::vector<double> &values, const DataSet *data) : values(values), data(data) {}
+  RowBinder(std::vector<double> &values, const DataSet *data) : values(values), data(data) {}
 
   size_t rowCount() const { return data ? data->rows.size() : 1; }
 
@@ -197,7 +197,7 @@ int trainCommand(const Options &options) {
   if (!model)
     return reportError(model.takeError());
 
-  Evaluator rows(values, data ? &*data : nullptr);
+  RowBinder rows(values, data ? &*data : nullptr);
   std::vector<size_t> order(rows.rowCount());
   std::iota(order.begin(), order.end(), 0);
   std::mt19937_64 shuffler(options.seed);
