@@ -61,7 +61,6 @@ struct ReverseSweep {
 struct GradientGraph {
   Graph graph;                     // forward nodes [0, forwardSize), then backward nodes
   size_t forwardSize = 0;
-  std::vector<NodeId> arguments;   // Graph::arguments() of the forward graph
   std::vector<ReverseSweep> sweeps; // one per output, in output order
 };
 

@@ -61,6 +61,8 @@ public:
 
   /// The arguments of the compiled functions: every input, then every param, each in declaration order.
   std::vector<NodeId> arguments() const;
+  /// The position of argument `id` in arguments() (and so in the compiled functions' `in` array).
+  size_t argumentIndex(NodeId id) const;
   /// The same arguments in the order the script declares them.
   const std::vector<NodeId> &declaredArguments() const { return argumentsInOrder; }
   const std::vector<Output> &outputs() const { return outputList; }

@@ -89,9 +89,10 @@ ReverseSweep sweepOutput(Graph &graph, const Graph &forward, size_t outputIndex,
 } // namespace
 
 GradientGraph bp::buildGradientGraph(const Graph &forward) {
-  GradientGraph result{forward, forward.size(), forward.arguments(), {}};
+  GradientGraph result{forward, forward.size(), {}};
+  std::vector<NodeId> arguments = forward.arguments();
   std::vector<bool> varies = findVaryingNodes(forward);
   for (size_t o = 0; o < forward.outputs().size(); ++o)
-    result.sweeps.push_back(sweepOutput(result.graph, forward, o, varies, result.arguments));
+    result.sweeps.push_back(sweepOutput(result.graph, forward, o, varies, arguments));
   return result;
 }

@@ -57,6 +57,20 @@ std::vector<NodeId> Graph::arguments() const {
   return result;
 }
 
+size_t Graph::argumentIndex(NodeId id) const {
+  size_t index = 0;
+  for (OpKind kind : {OpKind::Input, OpKind::Param})
+    for (NodeId argument : argumentsInOrder) {
+      if (nodes[argument].op != kind)
+        continue;
+      if (argument == id)
+        return index;
+      ++index;
+    }
+  assert(false && "not an argument of this graph");
+  return index;
+}
+
 std::optional<NodeId> Graph::lookup(const std::string &name) const {
   auto it = names.find(name);
   if (it == names.end())

@@ -185,13 +185,12 @@ void printBackwardPass(llvm::raw_ostream &os, const Graph &forward, const Gradie
     }
     i = end;
   }
-  std::vector<NodeId> arguments = forward.arguments();
   for (NodeId id : forward.declaredArguments())
     printTotal(id);
 
   os << "gradient of " << out << ":\n";
   for (NodeId id : forward.declaredArguments()) {
-    size_t a = std::find(arguments.begin(), arguments.end(), id) - arguments.begin();
+    size_t a = forward.argumentIndex(id);
     os << "  " << adjointName(id) << " = " << formatNumber(values[sweep.gradient[a]]) << '\n';
   }
 }

@@ -68,7 +68,7 @@ int gradcheckCommand(const Options &options) {
   size_t failures = 0;
   for (size_t o = 0; o < outputs.size(); ++o) {
     for (NodeId id : graph->declaredArguments()) {
-      size_t a = std::find(arguments.begin(), arguments.end(), id) - arguments.begin();
+      size_t a = graph->argumentIndex(id);
       double analytic = grad[o * arguments.size() + a], estimate = numeric[o * arguments.size() + a];
       double error = std::fabs(analytic - estimate) / std::max({1.0, std::fabs(analytic), std::fabs(estimate)});
       bool ok = error <= options.tolerance; // false for NaN

@@ -36,7 +36,7 @@ int runCommand(const Options &options) {
   // Gradients are listed in declaration order; `grad` is in argument (inputs, then params) order.
   std::vector<size_t> declared;
   for (NodeId id : graph->declaredArguments())
-    declared.push_back(std::find(arguments.begin(), arguments.end(), id) - arguments.begin());
+    declared.push_back(graph->argumentIndex(id));
   auto gradientName = [&](size_t o, size_t a) {
     return "d" + outputs[o].name + "/d" + graph->node(arguments[a]).name;
   };

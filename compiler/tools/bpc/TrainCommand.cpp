@@ -10,6 +10,7 @@
 #include "OutputFile.h"
 
 #include "bp/DataSet.h"
+#include "bp/Interpreter.h"
 #include "bp/JIT.h"
 #include "bp/NumberFormat.h"
 #include "bp/Optimizer.h"
@@ -58,7 +59,7 @@ std::optional<std::vector<size_t>> chooseVariables(const Graph &graph, const Opt
       exitCode = reportError("--vars: '" + text + "' is not an input or param of the script");
       return std::nullopt;
     }
-    chosen.push_back(std::find(arguments.begin(), arguments.end(), *id) - arguments.begin());
+    chosen.push_back(graph.argumentIndex(*id));
   }
   return chosen;
 }
@@ -168,7 +169,7 @@ int trainCommand(const Options &options) {
       return reportError(loaded.takeError());
     data = std::move(*loaded);
     for (NodeId id : data->inputs) {
-      size_t a = std::find(arguments.begin(), arguments.end(), id) - arguments.begin();
+      size_t a = graph->argumentIndex(id);
       if (std::find(variables->begin(), variables->end(), a) != variables->end())
         return reportError("'" + graph->node(id).name + "' is bound by a column of " + options.data +
                            " and cannot also be trained");
@@ -187,15 +188,13 @@ int trainCommand(const Options &options) {
     return exitCode;
   std::vector<double> values = *start;
 
-  // Compile once: a gradient for the objective alone, and the whole script for the final report.
+  // Compile once, a gradient for the objective alone. The final report evaluates every output with the
+  // interpreter, whose results are bit-identical to compiled code, rather than paying for a second compile.
   Graph objectiveGraph = *graph;
   objectiveGraph.keepOnlyOutput(objectiveIndex);
   auto trainer = CompiledModel::create(objectiveGraph, buildGradientGraph(objectiveGraph), 2);
   if (!trainer)
     return reportError(trainer.takeError());
-  auto model = CompiledModel::create(*graph, buildGradientGraph(*graph), 2);
-  if (!model)
-    return reportError(model.takeError());
 
   RowBinder rows(values, data ? &*data : nullptr);
   std::vector<size_t> order(rows.rowCount());
@@ -268,12 +267,12 @@ int trainCommand(const Options &options) {
   }
 
   // Every output at the final values: the mean over all rows with --data.
-  std::vector<double> finalOutputs(outputs.size(), 0.0), out(outputs.size());
+  std::vector<double> finalOutputs(outputs.size(), 0.0);
   for (size_t r = 0; r < rows.rowCount(); ++r) {
     rows.bindRow(r, columnArgument);
-    (*model)->forward(values.data(), out.data());
+    std::vector<double> nodeValues = evaluateGraph(*graph, values);
     for (size_t o = 0; o < outputs.size(); ++o)
-      finalOutputs[o] += out[o];
+      finalOutputs[o] += nodeValues[outputs[o].node];
   }
   for (double &value : finalOutputs)
     value /= static_cast<double>(rows.rowCount());
