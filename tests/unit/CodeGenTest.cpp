@@ -12,10 +12,10 @@
 
 using namespace bp;
 using bp::test::compileOrFail;
+using bp::test::sameValue;
 
 namespace {
 
-bool sameBits(double a, double b) { return std::memcmp(&a, &b, sizeof a) == 0; }
 
 std::unique_ptr<CompiledModel> compile(const Graph &graph, unsigned optLevel = 2) {
   auto model = CompiledModel::create(graph, buildGradientGraph(graph), optLevel);
@@ -49,11 +49,11 @@ TEST(CodeGen, EveryOpMatchesTheInterpreterBitForBit) {
         model->forward(in.data(), &out);
         model->gradient(in.data(), &outFromGradient, grad);
         NodeId f = graph.outputs()[0].node;
-        EXPECT_TRUE(sameBits(out, expected[f])) << expression << " -O" << optLevel << " at " << in[0] << ", "
+        EXPECT_TRUE(sameValue(out, expected[f])) << expression << " -O" << optLevel << " at " << in[0] << ", "
                                                 << in[1] << ": " << out << " vs " << expected[f];
-        EXPECT_TRUE(sameBits(outFromGradient, expected[f])) << expression;
+        EXPECT_TRUE(sameValue(outFromGradient, expected[f])) << expression;
         for (size_t a = 0; a < 2; ++a)
-          EXPECT_TRUE(sameBits(grad[a], expected[gradient.sweeps[0].gradient[a]]))
+          EXPECT_TRUE(sameValue(grad[a], expected[gradient.sweeps[0].gradient[a]]))
               << expression << " -O" << optLevel << " d/d" << (a ? "y" : "x") << " at " << in[0] << ", " << in[1];
       }
     }

@@ -10,6 +10,7 @@
 
 using namespace bp;
 using bp::test::compileOrFail;
+using bp::test::sameValue;
 
 namespace {
 
@@ -33,7 +34,6 @@ size_t countOps(const Graph &graph, OpKind op) {
   return count;
 }
 
-bool sameBits(double a, double b) { return std::memcmp(&a, &b, sizeof a) == 0; }
 
 } // namespace
 
@@ -56,8 +56,8 @@ TEST(Simplify, AppliesOnlyExactIdentities) {
   // x + 0 is not x: at x = -0 it is +0.
   EXPECT_NE(s.roots[7], x);
   std::vector<double> values = evaluateGraph(s.graph, {-0.0});
-  EXPECT_TRUE(sameBits(values[s.roots[7]], 0.0));
-  EXPECT_TRUE(sameBits(values[s.roots[0]], -0.0));
+  EXPECT_TRUE(sameValue(values[s.roots[7]], 0.0));
+  EXPECT_TRUE(sameValue(values[s.roots[0]], -0.0));
 }
 
 TEST(Simplify, FoldsConstantsWithTheForwardRules) {
@@ -81,6 +81,6 @@ TEST(Simplify, GradientGraphsKeepEveryValueBitForBit) {
   for (std::vector<double> in : {std::vector<double>{0.3, -1.2}, {-0.0, 0.0}, {NAN, 1}, {INFINITY, 2}, {5, 5}}) {
     std::vector<double> before = evaluateGraph(gradient.graph, in), after = evaluateGraph(simple, in);
     for (size_t i = 0; i < roots.size(); ++i)
-      EXPECT_TRUE(sameBits(before[original[i]], after[roots[i]])) << "entry " << i << " at " << in[0] << ", " << in[1];
+      EXPECT_TRUE(sameValue(before[original[i]], after[roots[i]])) << "entry " << i << " at " << in[0] << ", " << in[1];
   }
 }

@@ -8,9 +8,17 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
+#include <cmath>
+#include <cstring>
 #include <string>
 
 namespace bp::test {
+
+/// The same double bit for bit, or NaN in both. IEEE 754 (and LLVM's semantics) leave the sign and payload of
+/// a NaN result open, so which NaN comes out of `a * b` with two NaN operands may differ between compilers.
+inline bool sameValue(double a, double b) {
+  return std::memcmp(&a, &b, sizeof a) == 0 || (std::isnan(a) && std::isnan(b));
+}
 
 /// Compiles `text` as a script; fails the test with the diagnostics if it does not compile.
 inline Graph compileOrFail(const std::string &text) {

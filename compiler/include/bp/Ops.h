@@ -10,6 +10,7 @@
 
 #include "llvm/ADT/ArrayRef.h"
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string_view>
@@ -33,6 +34,15 @@ enum class Syntax : uint8_t {
   Call,     // exp(a): a builtin that scripts may call
   Internal, // step(a): appears only in gradient graphs
 };
+
+/// How many operations Ops.def lists.
+constexpr size_t NumOps = 0
+#define BP_OP(Kind, name, arity) +1
+#include "bp/Ops.def"
+    ;
+
+/// Every operation, in Ops.def order (for tests and tables that must cover each one).
+constexpr OpKind opKind(size_t index) { return static_cast<OpKind>(index); }
 
 using NodeId = uint32_t;
 constexpr NodeId InvalidNode = UINT32_MAX;

@@ -17,7 +17,9 @@ bool isConstant(const Graph &graph, NodeId id, double value) {
   return node.op == OpKind::Const && node.value == value;
 }
 
-/// adjoint * local, skipping multiplications by exactly 1 and -1 (exact in IEEE arithmetic).
+/// adjoint * local, skipping multiplications by exactly 1 and -1 (exact in IEEE arithmetic). A local derivative
+/// that is not a constant may be infinite or NaN (sqrt at 0, a branch max did not take): the product is dmul,
+/// which keeps an exactly zero adjoint zero, so a branch that contributes nothing contributes 0, never NaN.
 NodeId chainProduct(Graph &graph, NodeId adjoint, NodeId local, SourceLoc loc) {
   if (isConstant(graph, local, 1))
     return adjoint;
@@ -25,7 +27,8 @@ NodeId chainProduct(Graph &graph, NodeId adjoint, NodeId local, SourceLoc loc) {
     return local;
   if (isConstant(graph, local, -1))
     return graph.addNode(OpKind::Neg, {adjoint}, loc);
-  return graph.addNode(OpKind::Mul, {adjoint, local}, loc);
+  bool finiteFactor = graph.node(local).op == OpKind::Const || graph.node(adjoint).op == OpKind::Const;
+  return graph.addNode(finiteFactor ? OpKind::Mul : OpKind::DMul, {adjoint, local}, loc);
 }
 
 /// Whether each node's value changes with some input or param (constants and their functions do not).

@@ -5,16 +5,22 @@
 //   lower:           the same rule in LLVM IR, operation for operation, so compiled code matches bit for bit
 //   localDerivative: d(result)/d(operand #i) as graph nodes, in the spirit of micrograd's `a.grad += b * out.grad`
 // Conventions at kinks: relu'(0) = 0, abs'(0) = 0, and max/min ties send the derivative to the first argument.
-// pow(x, y): d/dx = y * x^(y-1) and d/dy = x^y * log(x); the latter is NaN for x < 0 and for x = 0 (0 * -inf).
+// NaN: every op propagates it; max and min return NaN when either argument is NaN (as NumPy's maximum does),
+// and their derivative goes to the argument they return.
+// Zeros that stay zero: the chain rule multiplies with dmul, `a * b` except that an exactly zero a gives 0 even
+// where b is infinite or NaN, so a branch that max, min, relu or abs did not take contributes 0, never NaN.
+// pow(x, y): d/dx = y * x^(y-1) and d/dy = x^y * log(x), both with dmul (so x^0 has d/dx = 0 at x = 0, and 0^y
+// has d/dy = 0); d/dy is NaN where log(x) is (x < 0). sqrt'(x) = 0.5 / |sqrt(x)|: +inf at both +0 and -0.
 //
 //===----------------------------------------------------------------------===//
 #include "bp/Ops.h"
 #include "bp/Autodiff.h"
 #include "bp/CodeGen.h"
 
-#include <array>
-#include <cassert>
+#include "llvm/Support/ErrorHandling.h"
+
 #include <cmath>
+#include <iterator>
 #include <string>
 
 using namespace bp;
@@ -26,36 +32,35 @@ using Operands = llvm::ArrayRef<Value *>;
 namespace {
 
 // Leaves have no forward rule of their own (their values come from outside) and no operands.
-double leafValue(const double *) {
-  assert(false && "leaves are not evaluated by rule");
-  return 0;
-}
-Value *leafLowering(IRLowering &, Operands) {
-  assert(false && "leaves are not lowered by rule");
-  return nullptr;
-}
-NodeId noDerivative(B &, unsigned) {
-  assert(false && "leaves have no operands");
-  return InvalidNode;
-}
+double leafValue(const double *) { llvm_unreachable("leaves are not evaluated by rule"); }
+Value *leafLowering(IRLowering &, Operands) { llvm_unreachable("leaves are not lowered by rule"); }
+NodeId noDerivative(B &, unsigned) { llvm_unreachable("leaves have no operands"); }
 // The internal selector ops are piecewise constant: derivative 0 wherever it exists.
 NodeId zeroDerivative(B &b, unsigned) { return b.constant(0); }
 
 double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 // relu passes NaN through (`x > 0` is false for NaN, so test "not x <= 0").
 double relu(double x) { return !(x <= 0) ? x : 0.0; }
-double greaterEq(double x, double y) { return !(x < y) ? 1.0 : 0.0; }
-double lessEq(double x, double y) { return !(x > y) ? 1.0 : 0.0; }
+// Whether max(x, y) (greaterEq) or min(x, y) (lessEq) returns x: on ties, and when x is NaN; when y is NaN
+// they return y, so NaN in either argument comes out.
+double greaterEq(double x, double y) { return !(x < y) && y == y ? 1.0 : 0.0; }
+double lessEq(double x, double y) { return !(x > y) && y == y ? 1.0 : 0.0; }
 double sign(double x) { return x > 0 ? 1.0 : x < 0 ? -1.0 : 0.0; }
-
-Value *select(IRLowering &ir, llvm::CmpInst::Predicate predicate, Value *lhs, Value *rhs, Value *ifTrue,
-              Value *ifFalse) {
-  return ir.builder.CreateSelect(ir.builder.CreateFCmp(predicate, lhs, rhs), ifTrue, ifFalse);
-}
+double dmul(double a, double b) { return a == 0 ? 0.0 : a * b; }
 
 using llvm::CmpInst;
 
-const std::array<OpInfo, 25> opTable = {{
+Value *select(IRLowering &ir, CmpInst::Predicate predicate, Value *lhs, Value *rhs, Value *ifTrue, Value *ifFalse) {
+  return ir.builder.CreateSelect(ir.builder.CreateFCmp(predicate, lhs, rhs), ifTrue, ifFalse);
+}
+
+/// The IR of greaterEq (`unordered` = FCMP_UGE) or lessEq (FCMP_ULE): !(x < y) && !isnan(y).
+Value *takesFirst(IRLowering &ir, CmpInst::Predicate unordered, Value *x, Value *y) {
+  return ir.builder.CreateAnd(ir.builder.CreateFCmp(unordered, x, y),
+                              ir.builder.CreateFCmp(CmpInst::FCMP_ORD, y, y));
+}
+
+constexpr OpInfo opTable[] = {
     // kind, name, spelling, arity, syntax, precedence,
     //   forward rule on doubles, forward rule in IR, local derivative per operand
     {OpKind::Input, "input", "input", 0, Syntax::Leaf, 5, leafValue, leafLowering, noDerivative},
@@ -90,8 +95,8 @@ const std::array<OpInfo, 25> opTable = {{
      [](IRLowering &ir, Operands x) { return ir.intrinsic(llvm::Intrinsic::pow, x); },
      [](B &b, unsigned i) {
        if (i == 0) // y * x^(y-1)
-         return b.mul(b.operand(1), b.apply(OpKind::Pow, {b.operand(0), b.sub(b.operand(1), b.constant(1))}));
-       return b.mul(b.result(), b.apply(OpKind::Log, {b.operand(0)})); // x^y * log(x)
+         return b.apply(OpKind::DMul, {b.operand(1), b.apply(OpKind::Pow, {b.operand(0), b.sub(b.operand(1), b.constant(1))})});
+       return b.apply(OpKind::DMul, {b.result(), b.apply(OpKind::Log, {b.operand(0)})}); // x^y * log(x)
      }},
 
     {OpKind::Exp, "exp", "exp", 1, Syntax::Call, 5,
@@ -105,7 +110,7 @@ const std::array<OpInfo, 25> opTable = {{
     {OpKind::Sqrt, "sqrt", "sqrt", 1, Syntax::Call, 5,
      [](const double *x) { return std::sqrt(x[0]); },
      [](IRLowering &ir, Operands x) { return ir.intrinsic(llvm::Intrinsic::sqrt, x); },
-     [](B &b, unsigned) { return b.div(b.constant(0.5), b.result()); }},
+     [](B &b, unsigned) { return b.div(b.constant(0.5), b.apply(OpKind::Abs, {b.result()})); }},
     {OpKind::Sin, "sin", "sin", 1, Syntax::Call, 5,
      [](const double *x) { return std::sin(x[0]); },
      [](IRLowering &ir, Operands x) { return ir.intrinsic(llvm::Intrinsic::sin, x); },
@@ -139,14 +144,18 @@ const std::array<OpInfo, 25> opTable = {{
      [](B &b, unsigned) { return b.apply(OpKind::Sign, {b.operand(0)}); }},
     {OpKind::Max, "max", "max", 2, Syntax::Call, 5,
      [](const double *x) { return greaterEq(x[0], x[1]) != 0 ? x[0] : x[1]; },
-     [](IRLowering &ir, Operands x) { return select(ir, CmpInst::FCMP_UGE, x[0], x[1], x[0], x[1]); },
+     [](IRLowering &ir, Operands x) {
+       return ir.builder.CreateSelect(takesFirst(ir, CmpInst::FCMP_UGE, x[0], x[1]), x[0], x[1]);
+     },
      [](B &b, unsigned i) {
        NodeId takesFirst = b.apply(OpKind::GreaterEq, {b.operand(0), b.operand(1)});
        return i == 0 ? takesFirst : b.sub(b.constant(1), takesFirst);
      }},
     {OpKind::Min, "min", "min", 2, Syntax::Call, 5,
      [](const double *x) { return lessEq(x[0], x[1]) != 0 ? x[0] : x[1]; },
-     [](IRLowering &ir, Operands x) { return select(ir, CmpInst::FCMP_ULE, x[0], x[1], x[0], x[1]); },
+     [](IRLowering &ir, Operands x) {
+       return ir.builder.CreateSelect(takesFirst(ir, CmpInst::FCMP_ULE, x[0], x[1]), x[0], x[1]);
+     },
      [](B &b, unsigned i) {
        NodeId takesFirst = b.apply(OpKind::LessEq, {b.operand(0), b.operand(1)});
        return i == 0 ? takesFirst : b.sub(b.constant(1), takesFirst);
@@ -168,23 +177,41 @@ const std::array<OpInfo, 25> opTable = {{
     {OpKind::GreaterEq, "ge", "ge", 2, Syntax::Internal, 5,
      [](const double *x) { return greaterEq(x[0], x[1]); },
      [](IRLowering &ir, Operands x) {
-       return select(ir, CmpInst::FCMP_UGE, x[0], x[1], ir.constant(1), ir.constant(0));
+       return ir.builder.CreateSelect(takesFirst(ir, CmpInst::FCMP_UGE, x[0], x[1]), ir.constant(1), ir.constant(0));
      },
      zeroDerivative},
     {OpKind::LessEq, "le", "le", 2, Syntax::Internal, 5,
      [](const double *x) { return lessEq(x[0], x[1]); },
      [](IRLowering &ir, Operands x) {
-       return select(ir, CmpInst::FCMP_ULE, x[0], x[1], ir.constant(1), ir.constant(0));
+       return ir.builder.CreateSelect(takesFirst(ir, CmpInst::FCMP_ULE, x[0], x[1]), ir.constant(1), ir.constant(0));
      },
      zeroDerivative},
-}};
+    {OpKind::DMul, "dmul", "*", 2, Syntax::Internal, 2,
+     [](const double *x) { return dmul(x[0], x[1]); },
+     [](IRLowering &ir, Operands x) {
+       return select(ir, CmpInst::FCMP_OEQ, x[0], ir.constant(0), ir.constant(0), ir.builder.CreateFMul(x[0], x[1]));
+     },
+     [](B &b, unsigned i) { return b.operand(1 - i); }},
+};
+
+// The table checks itself: one row per line of Ops.def, in its order, with its arity.
+constexpr unsigned opsDefArity[] = {
+#define BP_OP(Kind, name, arity) arity,
+#include "bp/Ops.def"
+};
+static_assert(std::size(opTable) == NumOps, "opTable needs exactly one row per line of Ops.def");
+constexpr bool rowsFollowOpsDef() {
+  for (size_t i = 0; i < NumOps; ++i)
+    if (opTable[i].kind != static_cast<OpKind>(i) || opTable[i].arity != opsDefArity[i])
+      return false;
+  return true;
+}
+static_assert(rowsFollowOpsDef(), "opTable rows must follow the order and arities of Ops.def");
 
 } // namespace
 
 const OpInfo &bp::getOpInfo(OpKind kind) {
-  const OpInfo &info = opTable[static_cast<size_t>(kind)];
-  assert(info.kind == kind && "opTable rows must follow the order of Ops.def");
-  return info;
+  return opTable[static_cast<size_t>(kind)];
 }
 
 std::optional<OpKind> bp::lookupBuiltin(std::string_view name) {
