@@ -15,6 +15,7 @@ config.environment["LC_ALL"] = "C"
 
 tools = os.path.join(config.test_source_root, "tools")
 config.substitutions.append(("%bpc", config.bpc))
+config.substitutions.append(("%readme", os.path.join(config.bp_source_root, "README.md")))
 config.substitutions.append(("%examples", os.path.join(config.bp_source_root, "examples")))
 config.substitutions.append(("%expect-exit", "python3 " + os.path.join(tools, "expect-exit.py")))
 config.substitutions.append(("%python", "python3"))

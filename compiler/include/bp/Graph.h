@@ -74,6 +74,12 @@ public:
 
   /// The node a script name refers to (inputs, params and nodes; `node e = d` makes `e` refer to d's node).
   std::optional<NodeId> lookup(const std::string &name) const;
+  /// The input or param declared as `name`: nullopt for a node, and for a node that is another name for an
+  /// input or param (`node e = a` declares e, which cannot be set, trained or bound in place of a).
+  std::optional<NodeId> lookupArgument(const std::string &name) const;
+  /// What `name` is, for messages that refuse it as an argument: "a node", "a node (another name for input
+  /// 'a')", or "not declared".
+  std::string describeNonArgument(const std::string &name) const;
   void bindName(const std::string &name, NodeId node) { names[name] = node; }
 
   const SourceFileRef &sourceFile() const { return file; }

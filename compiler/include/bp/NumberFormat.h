@@ -14,6 +14,10 @@ std::string formatNumber(double value);
 /// Fails on trailing characters, an empty string, or a finite literal too large for a double.
 bool parseNumber(const std::string &text, double &value);
 
+/// Why parseNumber rejects `text`, for messages: "'1e400' is too large to be represented as a double" or
+/// "'five' is not a number".
+std::string describeBadNumber(const std::string &text);
+
 } // namespace bp
 
 #endif // BP_NUMBERFORMAT_H

@@ -2,6 +2,7 @@
 #include "bp/Graph.h"
 #include "bp/NumberFormat.h"
 
+#include "llvm/Support/ErrorHandling.h"
 #include "llvm/Support/Path.h"
 
 #include <algorithm>
@@ -67,8 +68,7 @@ size_t Graph::argumentIndex(NodeId id) const {
         return index;
       ++index;
     }
-  assert(false && "not an argument of this graph");
-  return index;
+  llvm_unreachable("not an argument of this graph");
 }
 
 std::optional<NodeId> Graph::lookup(const std::string &name) const {
@@ -76,6 +76,23 @@ std::optional<NodeId> Graph::lookup(const std::string &name) const {
   if (it == names.end())
     return std::nullopt;
   return it->second;
+}
+
+std::optional<NodeId> Graph::lookupArgument(const std::string &name) const {
+  std::optional<NodeId> id = lookup(name);
+  if (!id || nodes[*id].name != name || (nodes[*id].op != OpKind::Input && nodes[*id].op != OpKind::Param))
+    return std::nullopt;
+  return id;
+}
+
+std::string Graph::describeNonArgument(const std::string &name) const {
+  std::optional<NodeId> id = lookup(name);
+  if (!id)
+    return "not declared";
+  const Node &node = nodes[*id];
+  if (node.op == OpKind::Input || node.op == OpKind::Param)
+    return std::string("a node (another name for ") + getOpInfo(node.op).name + " '" + node.name + "')";
+  return "a node";
 }
 
 std::string Graph::label(NodeId id) const {

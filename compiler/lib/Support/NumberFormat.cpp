@@ -66,3 +66,14 @@ bool bp::parseNumber(const std::string &text, double &value) {
     return false;
   return !(errno == ERANGE && std::isinf(value));
 }
+
+std::string bp::describeBadNumber(const std::string &text) {
+  const char *begin = text.c_str();
+  char *end = nullptr;
+  errno = 0;
+  double value = std::strtod(begin, &end);
+  bool whole = !text.empty() && end == begin + text.size() && text.find_first_of("xX") == std::string::npos;
+  if (whole && errno == ERANGE && std::isinf(value))
+    return "'" + text + "' is too large to be represented as a double";
+  return "'" + text + "' is not a number";
+}

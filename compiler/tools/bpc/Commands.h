@@ -16,6 +16,10 @@
 #include <string>
 #include <vector>
 
+namespace bp {
+struct DataSet;
+} // namespace bp
+
 namespace bpc {
 
 enum ExitCode { ExitSuccess = 0, ExitFailure = 1, ExitUsage = 2 };
@@ -38,6 +42,7 @@ struct Options {
   double rate = 0.01;            // train --rate
   size_t steps = 1;              // train --steps
   std::string vars;              // train --vars a,b,...
+  bool varsGiven = false;
   std::string data;              // train --data FILE.csv
   std::string optimizer = "sgd"; // train --optimizer
   size_t batch = 0;              // train --batch (0: every row)
@@ -67,10 +72,12 @@ int reportError(const std::string &message, int code = ExitFailure);
 /// Loads, parses and checks options.file.
 llvm::Expected<bp::Graph> loadGraph(const Options &options);
 
-/// One value per argument (Graph::arguments() order): defaults, overridden by --set. Malformed --set
-/// options are usage errors (exit 2); unknown names and inputs without a value are diagnostics (exit 1).
-/// On failure the error has been printed and `exitCode` says which.
-std::optional<std::vector<double>> bindArguments(const bp::Graph &graph, const Options &options, int &exitCode);
+/// One value per argument (Graph::arguments() order): defaults, overridden by --set. Inputs that `data` binds
+/// (the columns of options.data) need no default and cannot be --set. Malformed --set options are usage
+/// errors (exit 2); unknown names, names that are not inputs or params (aliases included) and inputs without
+/// a value are diagnostics (exit 1). On failure the error has been printed and `exitCode` says which.
+std::optional<std::vector<double>> bindArguments(const bp::Graph &graph, const Options &options, int &exitCode,
+                                                 const bp::DataSet *data = nullptr);
 
 } // namespace bpc
 

@@ -35,7 +35,7 @@ namespace {
 std::optional<std::vector<size_t>> chooseVariables(const Graph &graph, const Options &options,
                                                    const std::vector<NodeId> &arguments, int &exitCode) {
   std::vector<size_t> chosen;
-  if (options.vars.empty()) {
+  if (!options.varsGiven) {
     for (size_t a = 0; a < arguments.size(); ++a)
       if (graph.node(arguments[a]).op == OpKind::Param)
         chosen.push_back(a);
@@ -48,15 +48,18 @@ std::optional<std::vector<size_t>> chooseVariables(const Graph &graph, const Opt
   std::set<std::string> seen;
   for (llvm::StringRef name : llvm::split(options.vars, ',')) {
     std::string text = name.trim().str();
-    std::optional<NodeId> id = graph.lookup(text);
     if (text.empty() || !seen.insert(text).second) {
       exitCode = reportError("--vars '" + options.vars + "': " +
                                  (text.empty() ? "an empty name" : "'" + text + "' is named twice"),
                              ExitUsage);
       return std::nullopt;
     }
-    if (!id || (graph.node(*id).op != OpKind::Input && graph.node(*id).op != OpKind::Param)) {
-      exitCode = reportError("--vars: '" + text + "' is not an input or param of the script");
+    std::optional<NodeId> id = graph.lookupArgument(text);
+    if (!id) {
+      std::string what = graph.describeNonArgument(text);
+      exitCode = reportError("--vars: '" + text + "' is " +
+                             (what == "not declared" ? "not declared in the script" : what) +
+                             "; only inputs and params can be trained");
       return std::nullopt;
     }
     chosen.push_back(graph.argumentIndex(*id));
@@ -177,13 +180,7 @@ int trainCommand(const Options &options) {
     }
   }
 
-  // Inputs that the CSV binds need no default: give them a placeholder before checking the others.
-  Options bound = options;
-  if (data)
-    for (const std::string &column : data->columns)
-      if (!graph->node(*graph->lookup(column)).hasValue)
-        bound.sets.push_back(column + "=0");
-  std::optional<std::vector<double>> start = bindArguments(*graph, bound, exitCode);
+  std::optional<std::vector<double>> start = bindArguments(*graph, options, exitCode, data ? &*data : nullptr);
   if (!start)
     return exitCode;
   std::vector<double> values = *start;

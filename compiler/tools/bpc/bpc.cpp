@@ -12,7 +12,9 @@
 
 #include <CLI/CLI.hpp>
 
-#include <iostream>
+#include <cctype>
+#include <charconv>
+#include <cstdint>
 
 using namespace bpc;
 
@@ -33,18 +35,56 @@ void addSetOption(CLI::App *command, Options &options) {
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
 }
 
-/// A whole number written in decimal digits (CLI11 would let "-3" wrap around as an unsigned value).
+/// A whole number in decimal digits that fits in 64 bits (CLI11 alone would let "-3" wrap around).
 CLI::Validator wholeNumber(bool allowZero) {
   return CLI::Validator(
       [allowZero](std::string &text) -> std::string {
+        uint64_t value = 0;
+        auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
         bool digits = !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
-        if (!digits || text.size() > 18)
+        if (!digits || end != text.data() + text.size())
           return "'" + text + "' is not a whole number";
-        if (!allowZero && std::stoull(text) == 0)
+        if (error == std::errc::result_out_of_range)
+          return "'" + text + "' is too large (at most " + std::to_string(UINT64_MAX) + ")";
+        if (!allowZero && value == 0)
           return "must be at least 1";
         return "";
       },
       "");
+}
+
+/// The subcommand a mistyped word was meant to be, if one is close ("runn" -> "run").
+std::string closestSubcommand(const CLI::App &app, llvm::StringRef word) {
+  std::string best;
+  unsigned bestDistance = 3;
+  for (const CLI::App *command : app.get_subcommands({})) {
+    unsigned distance = word.edit_distance(command->get_name(), true, bestDistance);
+    if (distance < bestDistance) {
+      bestDistance = distance;
+      best = command->get_name();
+    }
+  }
+  return best;
+}
+
+/// A command line error in bp's words: CLI11's message with a lower-case first letter, and for a missing
+/// subcommand, what the first argument was instead.
+std::string describeUsageError(const CLI::App &app, const CLI::ParseError &error, int argc, char **argv) {
+  std::string message = error.what();
+  bool noSubcommand = app.get_subcommands().empty() && dynamic_cast<const CLI::RequiredError *>(&error);
+  if (noSubcommand && argc > 1) {
+    llvm::StringRef first = argv[1];
+    if (first.starts_with("-"))
+      return "unknown option '" + first.str() + "'";
+    std::string guess = closestSubcommand(app, first);
+    return "unknown subcommand '" + first.str() + "'" + (guess.empty() ? "" : "; did you mean '" + guess + "'?");
+  }
+  if (noSubcommand)
+    return "no subcommand given";
+  // "The following argument..." reads "the following argument..."; a name such as "FILE" stays as it is.
+  if (message.size() > 1 && std::islower(static_cast<unsigned char>(message[1])))
+    message[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(message[0])));
+  return message;
 }
 
 void addOptLevelOption(CLI::App *command, Options &options) {
@@ -116,8 +156,9 @@ int main(int argc, char **argv) {
   train->add_option("--steps", options.steps, "number of updates (default 1)")
       ->type_name("N")
       ->check(wholeNumber(true));
-  train->add_option("--vars", options.vars, "the inputs/params to train, comma-separated (default: every param)")
-      ->type_name("a,b,...");
+  CLI::Option *varsOption =
+      train->add_option("--vars", options.vars, "the inputs/params to train, comma-separated (default: every param)")
+          ->type_name("a,b,...");
   train->add_option("--data", options.data, "CSV whose header names inputs; each step uses the mean gradient over rows")
       ->type_name("FILE.csv");
   train->add_option("--optimizer", options.optimizer, "sgd (default), momentum or adam")
@@ -127,7 +168,8 @@ int main(int argc, char **argv) {
       ->type_name("B")
       ->check(wholeNumber(false));
   CLI::Option *seedOption = train->add_option("--seed", options.seed, "shuffle the rows of each pass with this seed")
-                                ->type_name("S");
+                                ->type_name("S")
+                                ->check(wholeNumber(true));
   train->add_option("--save", options.save, "write the script back with the trained values")->type_name("OUT.bp");
   train->add_flag("--json", options.json, "print one JSON object at the end");
   train->add_flag("--quiet", options.quiet, "print no progress");
@@ -142,7 +184,7 @@ int main(int argc, char **argv) {
   } catch (const CLI::CallForVersion &e) {
     return app.exit(e);
   } catch (const CLI::ParseError &e) {
-    std::cerr << "bpc: error: " << e.what() << "\nRun 'bpc --help' for usage.\n";
+    llvm::errs() << "bpc: error: " << describeUsageError(app, e, argc, argv) << "\nRun 'bpc --help' for usage.\n";
     return ExitUsage;
   }
 
@@ -162,12 +204,13 @@ int main(int argc, char **argv) {
     return buildCommand(options);
   if (*train) {
     if (minimize.empty() && maximize.empty()) {
-      std::cerr << "bpc: error: train needs --minimize OUTPUT or --maximize OUTPUT\nRun 'bpc train --help' for usage.\n";
+      llvm::errs() << "bpc: error: train needs --minimize OUTPUT or --maximize OUTPUT\nRun 'bpc train --help' for usage.\n";
       return ExitUsage;
     }
     options.maximize = !maximize.empty();
     options.objective = options.maximize ? maximize : minimize;
     options.seedGiven = seedOption->count() > 0;
+    options.varsGiven = varsOption->count() > 0;
     return trainCommand(options);
   }
   return ExitUsage;
