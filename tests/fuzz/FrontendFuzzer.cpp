@@ -1,9 +1,14 @@
 //===- FrontendFuzzer.cpp - libFuzzer target over the whole front end -----===//
 //
-// Feeds arbitrary bytes through everything a script goes through before code generation: source checks,
-// lexing, parsing, semantic checks and graph construction, then the gradient graph, the interpreter, the text
-// and DOT printers and the diagnostics printer. Anything but a clean return (a crash, an abort, a sanitizer
-// report, an uncaught exception) is a bug.
+// Feeds arbitrary bytes through everything a script goes through: source checks, lexing, parsing, semantic
+// checks and graph construction, then the gradient graph, the interpreter, the text and DOT printers and the
+// diagnostics printer. Anything but a clean return (a crash, an abort, a sanitizer report, an uncaught
+// exception) is a bug. For scripts that compile, it also checks properties the pipeline promises, each of
+// which the code could get wrong:
+//   - the gradient graph's forward part computes exactly what the forward graph computes;
+//   - graph simplification changes no output and no gradient entry (bit for bit, NaN as NaN);
+//   - for small graphs, the JIT-compiled forward and gradient functions reproduce the interpreter.
+// A violated property aborts with a message, so libFuzzer keeps the input and the replay fails.
 //
 // Built two ways: with -DBP_FUZZ=ON (clang, libFuzzer) as bp_fuzz_frontend, and always as
 // bp_fuzz_replay, which runs the same function over files and folders (the regression corpus under ctest).
@@ -13,13 +18,68 @@
 #include "bp/Diagnostics.h"
 #include "bp/Frontend.h"
 #include "bp/Interpreter.h"
+#include "bp/JIT.h"
+#include "bp/NumberFormat.h"
+#include "bp/Simplify.h"
 
 #include "llvm/Support/raw_ostream.h"
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <string>
 #include <vector>
+
+namespace {
+
+/// Graphs up to this size are also JIT-compiled (a compile takes milliseconds; fuzzing needs thousands of
+/// inputs a second, so larger graphs only go through the interpreter).
+constexpr size_t MaxCompiledNodes = 300;
+
+bool sameValue(double a, double b) { return std::memcmp(&a, &b, sizeof a) == 0 || (std::isnan(a) && std::isnan(b)); }
+
+void require(bool ok, const std::string &property, double expected, double actual) {
+  if (ok)
+    return;
+  llvm::errs() << "property violated: " << property << ": expected " << bp::formatNumber(expected) << ", got "
+               << bp::formatNumber(actual) << '\n';
+  std::abort();
+}
+
+/// The gradient graph's results: every output, then every gradient entry (row-major).
+std::vector<bp::NodeId> gradientRoots(const bp::GradientGraph &gradient) {
+  std::vector<bp::NodeId> roots;
+  for (const bp::Graph::Output &output : gradient.graph.outputs())
+    roots.push_back(output.node);
+  for (const bp::ReverseSweep &sweep : gradient.sweeps)
+    roots.insert(roots.end(), sweep.gradient.begin(), sweep.gradient.end());
+  return roots;
+}
+
+void checkCompiledCode(const bp::Graph &graph, const bp::GradientGraph &gradient, const std::vector<double> &in,
+                       const std::vector<double> &expected, const std::vector<bp::NodeId> &roots) {
+  auto model = bp::CompiledModel::create(graph, gradient, 2);
+  if (!model) {
+    llvm::errs() << "property violated: a checked graph must compile: " << llvm::toString(model.takeError()) << '\n';
+    std::abort();
+  }
+  size_t outputs = graph.outputs().size();
+  std::vector<double> out(outputs), outFromGradient(outputs), grad(roots.size() - outputs);
+  (*model)->forward(in.data(), out.data());
+  (*model)->gradient(in.data(), outFromGradient.data(), grad.data());
+  for (size_t i = 0; i < roots.size(); ++i) {
+    double actual = i < outputs ? out[i] : grad[i - outputs];
+    require(sameValue(expected[roots[i]], actual), "compiled result #" + std::to_string(i) + " equals the interpreter's",
+            expected[roots[i]], actual);
+    if (i < outputs)
+      require(sameValue(out[i], outFromGradient[i]), "forward and gradient functions agree on output #" +
+                                                         std::to_string(i), out[i], outFromGradient[i]);
+  }
+}
+
+} // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   auto file = bp::makeSourceFile("fuzz.bp", std::string(reinterpret_cast<const char *>(data), size));
@@ -44,5 +104,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   for (bp::NodeId id : graph->arguments())
     in.push_back(graph->node(id).value);
   std::vector<double> values = bp::evaluateGraph(gradient.graph, in);
-  return values.size() == gradient.graph.size() ? 0 : 1;
+
+  std::vector<double> forwardValues = bp::evaluateGraph(*graph, in);
+  for (bp::NodeId id = 0; id < graph->size(); ++id)
+    require(sameValue(forwardValues[id], values[id]), "the gradient graph keeps forward node %" + std::to_string(id),
+            forwardValues[id], values[id]);
+
+  std::vector<bp::NodeId> roots = gradientRoots(gradient);
+  std::vector<bp::NodeId> simplifiedRoots = roots;
+  bp::Graph simplified = bp::simplifyGraph(gradient.graph, simplifiedRoots);
+  std::vector<double> simplifiedValues = bp::evaluateGraph(simplified, in);
+  for (size_t i = 0; i < roots.size(); ++i)
+    require(sameValue(values[roots[i]], simplifiedValues[simplifiedRoots[i]]),
+            "simplification keeps result #" + std::to_string(i), values[roots[i]], simplifiedValues[simplifiedRoots[i]]);
+
+  if (gradient.graph.size() <= MaxCompiledNodes)
+    checkCompiledCode(*graph, gradient, in, values, roots);
+  return 0;
 }

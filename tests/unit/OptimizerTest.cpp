@@ -1,4 +1,7 @@
 //===- OptimizerTest.cpp - Update arithmetic against hand-computed steps ---===//
+#include "TestHelpers.h"
+
+#include "bp/Interpreter.h"
 #include "bp/Optimizer.h"
 
 #include "gtest/gtest.h"
@@ -7,13 +10,16 @@
 #include <vector>
 
 using namespace bp;
+using bp::test::compileOrFail;
 
 TEST(Optimizer, SgdIsTheTutorialsUpdate) {
   // Maximizing f = (a + b) * c at (5, -6, 7): the gradient is (7, 7, -1); optimizers minimize, so pass -g.
   std::vector<double> values = {5, -6, 7};
   Optimizer::create(OptimizerKind::SGD, 0.01, 3)->step(values, {-7.0, -7.0, 1.0});
   EXPECT_EQ(values, (std::vector<double>{5 + 0.01 * 7, -6 + 0.01 * 7, 7 + 0.01 * -1}));
-  EXPECT_EQ((values[0] + values[1]) * values[2], -6.0113999999999965);
+  // The tutorial's number after one step, computed by bp's interpreter on the script at the new values.
+  Graph tutorial = compileOrFail("param a = 5\nparam b = -6\nparam c = 7\nnode f = (a + b) * c\noutput f\n");
+  EXPECT_EQ(evaluateGraph(tutorial, values)[tutorial.outputs()[0].node], -6.0113999999999965);
 }
 
 TEST(Optimizer, MomentumAccumulatesVelocity) {
@@ -38,6 +44,11 @@ TEST(Optimizer, AdamCorrectsItsBias) {
   adam->step(values, {1.0, 0.0});
   double mHat = 0.46 / (1 - 0.81), sHat = 0.016984 / (1 - 0.999 * 0.999);
   EXPECT_NEAR(values[0], 1.0 - 0.1 * 4.0 / (4.0 + 1e-8) - 0.1 * mHat / (std::sqrt(sHat) + 1e-8), 1e-12);
+  // The second value's gradient is 0 now, yet it keeps moving on its momentum: m = 0.9 * -0.05 = -0.045,
+  // s = 0.999 * 0.00025 = 0.00024975.
+  double mHat1 = -0.045 / (1 - 0.81), sHat1 = 0.00024975 / (1 - 0.999 * 0.999);
+  EXPECT_NEAR(values[1], -2.0 + 0.1 * 0.5 / (0.5 + 1e-8) - 0.1 * mHat1 / (std::sqrt(sHat1) + 1e-8), 1e-12);
+  EXPECT_GT(values[1], -2.0 + 0.1 * 0.5 / (0.5 + 1e-8)); // it moved on, in the direction of its first step
 }
 
 TEST(Optimizer, NamesRoundTrip) {
