@@ -1,0 +1,175 @@
+//===- OpTableTest.cpp - Every operation of Ops.def, listed by the table itself ---===//
+//
+// The op lists here are generated from the op table, so an operation added to Ops.def is tested without
+// anyone listing it:
+//   - every op with operands (internal ones included, in graphs built directly) compiles to code that
+//     reproduces the interpreter bit for bit, forward and gradient, at -O0 and -O2, on ordinary values and on
+//     zeros, infinities and NaN;
+//   - every op a script can write has a gradient that matches central differences over a domain this file
+//     names for it: derivativeDomain's switch has no default, so a new op without a domain fails to build
+//     (-Werror=switch).
+//
+//===----------------------------------------------------------------------===//
+#include "TestHelpers.h"
+
+#include "bp/Autodiff.h"
+#include "bp/Interpreter.h"
+#include "bp/JIT.h"
+
+#include <cmath>
+#include <limits>
+#include <optional>
+#include <random>
+
+using namespace bp;
+using bp::test::compileOrFail;
+using bp::test::sameValue;
+
+namespace {
+
+/// How a script writes `info` over inputs x and y ("x + y", "-x", "exp(x)", "max(x, y)"); empty for leaves
+/// and for internal ops, which only gradient graphs contain.
+std::string scriptExpression(const OpInfo &info) {
+  std::string spelling = info.spelling;
+  switch (info.syntax) {
+  case Syntax::Infix:
+    return "x " + spelling + " y";
+  case Syntax::Prefix:
+    return spelling + "x";
+  case Syntax::Call:
+    return spelling + (info.arity == 1 ? "(x)" : "(x, y)");
+  case Syntax::Leaf:
+  case Syntax::Internal:
+    return "";
+  }
+  return "";
+}
+
+/// Where a script op's derivative is compared with central differences: away from poles and kinks (random
+/// points hit a kink with probability 0).
+struct Domain {
+  double low, high;
+};
+std::optional<Domain> derivativeDomain(OpKind kind) {
+  switch (kind) {
+  case OpKind::Add:
+  case OpKind::Sub:
+  case OpKind::Mul:
+  case OpKind::Neg:
+  case OpKind::Exp:
+  case OpKind::Sin:
+  case OpKind::Cos:
+  case OpKind::Tanh:
+  case OpKind::Sigmoid:
+  case OpKind::Relu:
+  case OpKind::Abs:
+  case OpKind::Max:
+  case OpKind::Min:
+    return Domain{-2, 2};
+  case OpKind::Div:
+  case OpKind::Pow:
+  case OpKind::Log:
+  case OpKind::Sqrt:
+    return Domain{0.5, 2};
+  case OpKind::Tan:
+    return Domain{-1, 1};
+  case OpKind::Input:
+  case OpKind::Param:
+  case OpKind::Const:
+  case OpKind::Step:
+  case OpKind::Sign:
+  case OpKind::GreaterEq:
+  case OpKind::LessEq:
+  case OpKind::DMul:
+    return std::nullopt; // not written in scripts: checked through the ops whose derivatives use them
+  }
+  return std::nullopt;
+}
+
+/// `op` applied to inputs x (and y), as the only output: any op, internal ones included.
+Graph singleOpGraph(OpKind op) {
+  Graph graph;
+  std::vector<NodeId> operands = {graph.addArgument(OpKind::Input, "x", {1, 1}, 0.0)};
+  if (getOpInfo(op).arity == 2)
+    operands.push_back(graph.addArgument(OpKind::Input, "y", {1, 1}, 0.0));
+  NodeId result = graph.addNode(op, operands, {1, 1});
+  graph.node(result).name = "f";
+  graph.addOutput("f", result, {1, 1});
+  return graph;
+}
+
+} // namespace
+
+TEST(OpTable, EveryOpCompilesToTheInterpretersNumbers) {
+  const double inf = std::numeric_limits<double>::infinity(), nan = std::numeric_limits<double>::quiet_NaN();
+  std::vector<std::pair<double, double>> points = {{0, 0},   {1, 1},    {-0.0, 2}, {0, -0.0}, {2, -0.0},
+                                                   {0, inf}, {0, nan},  {-0.0, inf}, {nan, 1}, {1, nan},
+                                                   {inf, -1}, {-inf, 0}, {3, 3}};
+  std::mt19937 random(7);
+  std::uniform_real_distribution<double> draw(-3, 3);
+  for (int i = 0; i < 12; ++i)
+    points.push_back({draw(random), draw(random)});
+
+  size_t checked = 0;
+  for (size_t k = 0; k < NumOps; ++k) {
+    const OpInfo &info = getOpInfo(opKind(k));
+    if (info.arity == 0)
+      continue;
+    Graph graph = singleOpGraph(info.kind);
+    GradientGraph gradient = buildGradientGraph(graph);
+    for (unsigned optLevel : {0u, 2u}) {
+      auto model = CompiledModel::create(graph, gradient, optLevel);
+      ASSERT_TRUE(bool(model)) << info.name << ": " << llvm::toString(model.takeError());
+      for (auto [x, y] : points) {
+        std::vector<double> in = {x, y};
+        in.resize(info.arity);
+        std::vector<double> expected = evaluateGraph(gradient.graph, in);
+        double out, outFromGradient, grad[2];
+        (*model)->forward(in.data(), &out);
+        (*model)->gradient(in.data(), &outFromGradient, grad);
+        NodeId f = graph.outputs()[0].node;
+        EXPECT_TRUE(sameValue(out, expected[f])) << info.name << " -O" << optLevel << " at " << x << ", " << y;
+        EXPECT_TRUE(sameValue(outFromGradient, expected[f])) << info.name << " -O" << optLevel;
+        for (size_t a = 0; a < info.arity; ++a)
+          EXPECT_TRUE(sameValue(grad[a], expected[gradient.sweeps[0].gradient[a]]))
+              << info.name << " -O" << optLevel << " d/d" << (a ? "y" : "x") << " at " << x << ", " << y;
+      }
+    }
+    ++checked;
+  }
+  EXPECT_GE(checked, NumOps - 3); // every op but the three leaves
+}
+
+TEST(OpTable, EveryScriptOpHasTheDerivativeOfItsForwardRule) {
+  std::mt19937 random(2026);
+  size_t checked = 0;
+  for (size_t k = 0; k < NumOps; ++k) {
+    const OpInfo &info = getOpInfo(opKind(k));
+    std::string expression = scriptExpression(info);
+    std::optional<Domain> domain = derivativeDomain(info.kind);
+    ASSERT_EQ(expression.empty(), !domain) << info.name << ": a script op needs a domain, and only script ops have one";
+    if (expression.empty())
+      continue;
+    // "+ 0 * y" keeps y an input of unary ops, so every graph has the same two arguments.
+    Graph graph = compileOrFail("input x\ninput y\nnode f = " + expression + " + 0 * y\noutput f\n");
+    GradientGraph gradient = buildGradientGraph(graph);
+    std::uniform_real_distribution<double> draw(domain->low, domain->high);
+    for (int point = 0; point < 8; ++point) {
+      std::vector<double> in = {draw(random), draw(random)};
+      std::vector<double> values = evaluateGraph(gradient.graph, in);
+      for (size_t a = 0; a < 2; ++a) {
+        double h = 1e-6 * std::max(1.0, std::fabs(in[a]));
+        std::vector<double> plus = in, minus = in;
+        plus[a] += h;
+        minus[a] -= h;
+        NodeId f = graph.outputs()[0].node;
+        double numeric = (evaluateGraph(graph, plus)[f] - evaluateGraph(graph, minus)[f]) / (plus[a] - minus[a]);
+        double analytic = values[gradient.sweeps[0].gradient[a]];
+        EXPECT_NEAR(analytic, numeric, 1e-6 * std::max(1.0, std::fabs(numeric)))
+            << expression << " at x=" << in[0] << " y=" << in[1] << " wrt " << (a ? "y" : "x");
+      }
+    }
+    ++checked;
+  }
+  EXPECT_GE(checked, 18u); // + - * / ^, unary -, and the 12 builtins
+}
