@@ -96,6 +96,21 @@ TEST(Frontend, ExponentialDefExpansionIsRefused) {
   EXPECT_THAT(diagnosticsFor(script), HasSubstr("error: script expands to more than"));
 }
 
+TEST(Frontend, DeepSyntaxTreesAreFreedWithoutRecursion) {
+  // 300,000 levels of call, sum, product and negation: freed recursively, they would overflow the 8 MiB stack
+  // of the thread running this test.
+  ExprPtr expr = std::make_unique<Expr>(SourceLoc{1, 1}, NameExpr{"x"});
+  for (int i = 0; i < 100000; ++i) {
+    CallExpr call{"sin", {}};
+    call.args.push_back(std::move(expr));
+    ChainExpr product{std::make_unique<Expr>(SourceLoc{1, 1}, NumberExpr{2}), {}};
+    product.rest.push_back({'*', {1, 1}, std::make_unique<Expr>(SourceLoc{1, 1}, std::move(call))});
+    expr = std::make_unique<Expr>(SourceLoc{1, 1}, NegateExpr{1, std::make_unique<Expr>(SourceLoc{1, 1}, std::move(product))});
+  }
+  expr.reset();
+  EXPECT_EQ(expr, nullptr);
+}
+
 TEST(Frontend, LongSumsAreFlatChains) {
   std::string sum = "a";
   for (int i = 1; i < 20000; ++i)

@@ -7,8 +7,14 @@
 
 namespace bp {
 
-/// How deeply parentheses and calls may nest. The parser recurses once per level, so this bounds its stack.
+/// How deeply parentheses and calls may nest. The parser, the parse-tree converter and the graph builder
+/// recurse once per level, so this bounds their stack: 100,000 levels take well under the LargeStackBytes
+/// (1 GiB) stack the front end runs on, even in a sanitizer build, whose frames are several times larger.
 constexpr unsigned MaxNestingDepth = 100000;
+
+/// The nesting limit on the stack the calling front-end work runs on: MaxNestingDepth with the full
+/// LargeStackBytes, and in proportion to its size where the system allowed only a smaller stack.
+unsigned nestingLimit();
 
 /// Parses a whole script. Syntax errors in one statement do not stop the others from being parsed: every
 /// error is reported in `diags`, and the statements that parsed cleanly are returned.

@@ -16,8 +16,9 @@ using namespace bp;
 
 namespace {
 
-/// How deep expression lowering may recurse, counting the bodies of inlined defs.
-constexpr unsigned MaxLoweringDepth = 500'000;
+/// How deep expression lowering may recurse, counting the bodies of inlined defs, as a multiple of the
+/// parser's nesting limit.
+constexpr unsigned LoweringDepthPerNestingLevel = 5;
 
 std::string plural(size_t count, const char *word) {
   return std::to_string(count) + " " + word + (count == 1 ? "" : "s");
@@ -26,7 +27,8 @@ std::string plural(size_t count, const char *word) {
 class GraphBuilder {
 public:
   GraphBuilder(const Script &script, DiagnosticEngine &diags)
-      : graph(script.file), diags(diags), poisoned(script.poisonedNames.begin(), script.poisonedNames.end()) {}
+      : graph(script.file), diags(diags), poisoned(script.poisonedNames.begin(), script.poisonedNames.end()),
+        maxDepth(LoweringDepthPerNestingLevel * nestingLimit()) {}
 
   std::optional<Graph> build(const Script &script);
 
@@ -68,6 +70,7 @@ private:
   std::unordered_set<std::string> poisoned;
   std::unordered_map<std::string, Symbol> symbols;
   std::unordered_map<std::string, SourceLoc> outputNames;
+  unsigned maxDepth;
   unsigned depth = 0;
   unsigned inlineDepth = 0; // how many def bodies are being inlined, one inside the other
   SourceLoc inlineSite;     // the call that started the outermost of them
@@ -191,10 +194,11 @@ NodeId GraphBuilder::apply(Scope &scope, OpKind op, llvm::ArrayRef<NodeId> opera
 NodeId GraphBuilder::lower(const Expr &expr, Scope &scope) {
   if (reportedTooLarge)
     return InvalidNode; // stop at once: the rest of an exponential expansion would take forever to walk
-  if (depth >= MaxLoweringDepth) {
+  if (depth >= maxDepth || stackNearlyExhausted()) {
     if (!reportedTooDeep)
-      diags.error(scope.report ? expr.loc : inlineSite, "expression is nested too deeply once defs are inlined (more than " +
-                                std::to_string(MaxLoweringDepth) + " levels)");
+      diags.error(scope.report ? expr.loc : inlineSite,
+                  "expression is nested too deeply once defs are inlined (more than " + std::to_string(depth) +
+                      " levels)");
     reportedTooDeep = true;
     return InvalidNode;
   }
