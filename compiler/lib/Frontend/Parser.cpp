@@ -491,11 +491,25 @@ void ScriptParser::parseStatement(TokenList tokens) {
 
 void ScriptParser::parseAll() {
   TokenList tokens;
+  size_t statementTokens = 0, scriptTokens = 0;
   while (true) {
     std::unique_ptr<antlr4::Token> token = lexer.nextToken();
     size_t type = token->getType();
     if (!isStatementEnd(type)) {
-      tokens.push_back(std::move(token));
+      if (++scriptTokens > MaxScriptTokens) {
+        diags.error(locOf(token.get()), "script has more than " + std::to_string(MaxScriptTokens) + " tokens");
+        return;
+      }
+      if (++statementTokens <= MaxStatementTokens) {
+        tokens.push_back(std::move(token));
+        continue;
+      }
+      if (!tokens.empty()) { // the first token too many: report, then skip to the statement's end
+        diags.error(locOf(tokens.front().get()), "statement has more than " + std::to_string(MaxStatementTokens) +
+                                                     " tokens; split it into several nodes");
+        poison(declaredName(tokens));
+        tokens.clear();
+      }
       continue;
     }
     if (!tokens.empty()) {
@@ -503,6 +517,7 @@ void ScriptParser::parseAll() {
       parseStatement(std::move(tokens));
       tokens.clear();
     }
+    statementTokens = 0;
     if (type == antlr4::Token::EOF)
       return;
   }
