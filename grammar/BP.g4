@@ -2,7 +2,7 @@
 //
 // The lexer splits a whole file into tokens; the parser then reads one statement at a time (the driver finds
 // where each starts, after NEWLINE or ';'), so a syntax error in one statement never hides errors in the next.
-// Operator chains are flat lists (`term (op term)*`), not left-recursive rules: a 300,000-term sum is one
+// Operator chains are flat lists (`factor (op factor)*`), not left-recursive rules: a 300,000-term sum is one
 // parse-tree node with many children, not 300,000 nested ones. Only parentheses and calls nest.
 grammar BP;
 
@@ -37,24 +37,17 @@ signedNumber
     : sign=('-' | '+')? NUMBER
     ;
 
-// expr: sum of products, left-associative.
+// expr: operands joined by binary operators, as one flat list; the front end applies precedence ('*' and '/'
+// before '+' and '-', each left-associative). One rule for both levels keeps the parse tree of a long chain
+// small: per operand, a factor, its primary and the tokens, nothing more.
 expr
-    : term (addOp+=('+' | '-') term)*
+    : factor (binOp+=('+' | '-' | '*' | '/') factor)*
     ;
 
-// term: product of factors, left-associative.
-term
-    : factor (mulOp+=('*' | '/') factor)*
-    ;
-
-// factor: unary minus binds looser than '^' (-x^2 is -(x^2)).
+// factor: unary minus binds looser than '^' (-x^2 is -(x^2)); '^' chains are right-associative (a ^ b ^ c),
+// and each exponent may carry its own unary minus (2^-1).
 factor
-    : negs+='-'* power
-    ;
-
-// power: right-associative chain a ^ b ^ c; each exponent may carry its own unary minus (2^-1).
-power
-    : primary (powerTail)*
+    : negs+='-'* primary powerTail*
     ;
 
 powerTail

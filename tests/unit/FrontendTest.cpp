@@ -3,6 +3,8 @@
 
 #include "bp/Ops.h"
 
+#include <chrono>
+
 using namespace bp;
 using bp::test::compileOrFail;
 using bp::test::diagnosticsFor;
@@ -87,13 +89,42 @@ TEST(Frontend, FileLevelErrors) {
               HasSubstr("test.bp:2:3: error: file contains a NUL byte"));
 }
 
-TEST(Frontend, ExponentialDefExpansionIsRefused) {
+TEST(Frontend, ExponentialDefExpansionIsRefusedBeforeInlining) {
+  // f40 would expand to 2^41 - 1 nodes: the call is refused from the sizes known at each def, in
+  // milliseconds, where inlining up to the limit first took seconds.
   std::string script = "def f0(x) = x + x\n";
   for (int i = 1; i <= 40; ++i)
     script += "def f" + std::to_string(i) + "(x) = f" + std::to_string(i - 1) + "(x) + f" +
               std::to_string(i - 1) + "(x)\n";
   script += "input a = 1\nnode y = f40(a)\noutput y\n";
-  EXPECT_THAT(diagnosticsFor(script), HasSubstr("error: script expands to more than"));
+  auto start = std::chrono::steady_clock::now();
+  std::string errors = diagnosticsFor(script);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
+  EXPECT_THAT(errors, HasSubstr("test.bp:43:10: error: script expands to more than 4000000 nodes"));
+  EXPECT_THAT(errors, HasSubstr("test.bp:41:5: note: def 'f40' expands to more than 4000000 nodes at each call"));
+}
+
+TEST(Frontend, DefSizesCountNestedCallsAndConstants) {
+  // g adds 2 nodes (the constant and the product), h two calls of g and a sum: 5. Three calls of h fit.
+  EXPECT_EQ(compileOrFail("def g(x) = x * 2\ndef h(x) = g(x) + g(x)\ninput a = 1\n"
+                          "node y = h(a) - h(a) / h(a)\noutput y\n")
+                .size(),
+            1u + 3 * 5 + 2);
+}
+
+TEST(Frontend, DeepSyntaxTreesAreFreedWithoutRecursion) {
+  // 300,000 levels of call, sum, product and negation: freed recursively, they would overflow the 8 MiB stack
+  // of the thread running this test.
+  ExprPtr expr = std::make_unique<Expr>(SourceLoc{1, 1}, NameExpr{"x"});
+  for (int i = 0; i < 100000; ++i) {
+    CallExpr call{"sin", {}};
+    call.args.push_back(std::move(expr));
+    ChainExpr product{std::make_unique<Expr>(SourceLoc{1, 1}, NumberExpr{2}), {}};
+    product.rest.push_back({'*', {1, 1}, std::make_unique<Expr>(SourceLoc{1, 1}, std::move(call))});
+    expr = std::make_unique<Expr>(SourceLoc{1, 1}, NegateExpr{1, std::make_unique<Expr>(SourceLoc{1, 1}, std::move(product))});
+  }
+  expr.reset();
+  EXPECT_EQ(expr, nullptr);
 }
 
 TEST(Frontend, LongSumsAreFlatChains) {

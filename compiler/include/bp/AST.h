@@ -67,9 +67,45 @@ struct PowerExpr {
 };
 
 struct Expr {
+  using Kind = std::variant<NumberExpr, NameExpr, CallExpr, NegateExpr, ChainExpr, PowerExpr>;
+
+  Expr(SourceLoc loc, Kind kind) : loc(loc), kind(std::move(kind)) {}
+  Expr(const Expr &) = delete;
+  Expr &operator=(const Expr &) = delete;
+  /// Frees the subtree with a loop, not a recursion: a script may nest expressions deeper than the stack
+  /// of whichever thread frees them could recurse.
+  ~Expr();
+
   SourceLoc loc;
-  std::variant<NumberExpr, NameExpr, CallExpr, NegateExpr, ChainExpr, PowerExpr> kind;
+  Kind kind;
 };
+
+inline Expr::~Expr() {
+  std::vector<ExprPtr> pending;
+  auto detachChildren = [&pending](Expr &expr) {
+    if (auto *call = std::get_if<CallExpr>(&expr.kind))
+      for (ExprPtr &arg : call->args)
+        pending.push_back(std::move(arg));
+    else if (auto *negate = std::get_if<NegateExpr>(&expr.kind))
+      pending.push_back(std::move(negate->operand));
+    else if (auto *chain = std::get_if<ChainExpr>(&expr.kind)) {
+      pending.push_back(std::move(chain->first));
+      for (ChainExpr::Link &link : chain->rest)
+        pending.push_back(std::move(link.operand));
+    } else if (auto *power = std::get_if<PowerExpr>(&expr.kind)) {
+      pending.push_back(std::move(power->base));
+      for (PowerExpr::Link &link : power->exponents)
+        pending.push_back(std::move(link.operand));
+    }
+  };
+  detachChildren(*this);
+  while (!pending.empty()) {
+    ExprPtr next = std::move(pending.back());
+    pending.pop_back();
+    if (next)
+      detachChildren(*next); // `next` then dies childless: its own destructor does not recurse
+  }
+}
 
 /// A declared name and where it is written.
 struct Name {

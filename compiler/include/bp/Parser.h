@@ -7,8 +7,22 @@
 
 namespace bp {
 
-/// How deeply parentheses and calls may nest. The parser recurses once per level, so this bounds its stack.
+/// How deeply parentheses and calls may nest. The parser, the parse-tree converter and the graph builder
+/// recurse once per level, so this bounds their stack: 100,000 levels take well under the LargeStackBytes
+/// (1 GiB) stack the front end runs on, even in a sanitizer build, whose frames are several times larger.
 constexpr unsigned MaxNestingDepth = 100000;
+
+/// The nesting limit on the stack the calling front-end work runs on: MaxNestingDepth with the full
+/// LargeStackBytes, and in proportion to its size where the system allowed only a smaller stack.
+unsigned nestingLimit();
+
+/// The most tokens one statement may have (a sum of about 500,000 terms). The parser holds one statement's
+/// tokens and parse tree at a time, about 400 bytes per token: this bounds that memory to about 400 MB.
+constexpr size_t MaxStatementTokens = 1'000'000;
+
+/// The most tokens a script may have. Its syntax tree, kept whole for the graph builder, takes up to about 60
+/// bytes per token; the limit leaves room for scripts that reach MaxGraphNodes without defs.
+constexpr size_t MaxScriptTokens = 10'000'000;
 
 /// Parses a whole script. Syntax errors in one statement do not stop the others from being parsed: every
 /// error is reported in `diags`, and the statements that parsed cleanly are returned.

@@ -9,6 +9,7 @@
 #include "bp/LargeStack.h"
 #include "bp/Parser.h"
 
+#include <algorithm>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -16,8 +17,9 @@ using namespace bp;
 
 namespace {
 
-/// How deep expression lowering may recurse, counting the bodies of inlined defs.
-constexpr unsigned MaxLoweringDepth = 500'000;
+/// How deep expression lowering may recurse, counting the bodies of inlined defs, as a multiple of the
+/// parser's nesting limit.
+constexpr unsigned LoweringDepthPerNestingLevel = 5;
 
 std::string plural(size_t count, const char *word) {
   return std::to_string(count) + " " + word + (count == 1 ? "" : "s");
@@ -26,7 +28,8 @@ std::string plural(size_t count, const char *word) {
 class GraphBuilder {
 public:
   GraphBuilder(const Script &script, DiagnosticEngine &diags)
-      : graph(script.file), diags(diags), poisoned(script.poisonedNames.begin(), script.poisonedNames.end()) {}
+      : graph(script.file), diags(diags), poisoned(script.poisonedNames.begin(), script.poisonedNames.end()),
+        maxDepth(LoweringDepthPerNestingLevel * nestingLimit()) {}
 
   std::optional<Graph> build(const Script &script);
 
@@ -36,6 +39,7 @@ private:
     NodeId node = InvalidNode;   // Value
     const DefDecl *def = nullptr; // Def; null when the def's body had errors
     SourceLoc loc;
+    size_t expandedSize = 0;      // Def: the nodes one call adds, at most MaxGraphNodes + 1
   };
 
   /// Where names in an expression are looked up: the script's symbols, or a def's parameters.
@@ -44,6 +48,7 @@ private:
     const DefDecl *def = nullptr;  // the def whose body is being lowered, if any
     std::vector<NodeId> bindings;  // the node bound to each of def->params
     bool report = true;            // false when inlining a body already checked
+    size_t expandedSize = 0;       // the nodes lowering has added, counting what each def call inlines
   };
 
   void declareInput(const InputDecl &decl);
@@ -53,6 +58,12 @@ private:
   void declareDef(const DefDecl &decl);
 
   bool checkNewName(const Name &name);
+  void reportTooLarge(SourceLoc loc) {
+    if (!reportedTooLarge)
+      diags.error(loc, "script expands to more than " + std::to_string(MaxGraphNodes) +
+                           " nodes (defs are inlined at every call)");
+    reportedTooLarge = true;
+  }
   void error(const Scope &scope, SourceLoc loc, std::string message) {
     if (scope.report)
       diags.error(loc, std::move(message));
@@ -68,6 +79,7 @@ private:
   std::unordered_set<std::string> poisoned;
   std::unordered_map<std::string, Symbol> symbols;
   std::unordered_map<std::string, SourceLoc> outputNames;
+  unsigned maxDepth;
   unsigned depth = 0;
   unsigned inlineDepth = 0; // how many def bodies are being inlined, one inside the other
   SourceLoc inlineSite;     // the call that started the outermost of them
@@ -171,7 +183,7 @@ void GraphBuilder::declareDef(const DefDecl &decl) {
     ok = false;
   if (symbols.count(decl.name.text) || isReservedWord(decl.name.text))
     return; // already reported as a redefinition
-  symbols[decl.name.text] = {Symbol::Def, InvalidNode, ok ? &decl : nullptr, decl.name.loc};
+  symbols[decl.name.text] = {Symbol::Def, InvalidNode, ok ? &decl : nullptr, decl.name.loc, scope.expandedSize};
 }
 
 NodeId GraphBuilder::apply(Scope &scope, OpKind op, llvm::ArrayRef<NodeId> operands, SourceLoc loc) {
@@ -179,22 +191,21 @@ NodeId GraphBuilder::apply(Scope &scope, OpKind op, llvm::ArrayRef<NodeId> opera
     if (operand == InvalidNode)
       return InvalidNode;
   if (scope.target->size() >= MaxGraphNodes) {
-    if (!reportedTooLarge)
-      diags.error(scope.report ? loc : inlineSite, "script expands to more than " + std::to_string(MaxGraphNodes) +
-                           " nodes (defs are inlined at every call)");
-    reportedTooLarge = true;
+    reportTooLarge(scope.report ? loc : inlineSite);
     return InvalidNode;
   }
+  scope.expandedSize = std::min(scope.expandedSize + 1, MaxGraphNodes + 1);
   return scope.target->addNode(op, operands, loc);
 }
 
 NodeId GraphBuilder::lower(const Expr &expr, Scope &scope) {
   if (reportedTooLarge)
     return InvalidNode; // stop at once: the rest of an exponential expansion would take forever to walk
-  if (depth >= MaxLoweringDepth) {
+  if (depth >= maxDepth || stackNearlyExhausted()) {
     if (!reportedTooDeep)
-      diags.error(scope.report ? expr.loc : inlineSite, "expression is nested too deeply once defs are inlined (more than " +
-                                std::to_string(MaxLoweringDepth) + " levels)");
+      diags.error(scope.report ? expr.loc : inlineSite,
+                  "expression is nested too deeply once defs are inlined (more than " + std::to_string(depth) +
+                      " levels)");
     reportedTooDeep = true;
     return InvalidNode;
   }
@@ -322,10 +333,22 @@ NodeId GraphBuilder::lowerCall(const Expr &expr, const CallExpr &call, Scope &sc
   for (NodeId arg : args)
     if (arg == InvalidNode)
       return InvalidNode;
+  // A def's size is known from its declaration: refuse a call that would take the graph past the limit
+  // before inlining anything (a few doubling defs describe billions of nodes).
+  size_t size = symbol->second.expandedSize;
+  scope.expandedSize = std::min(scope.expandedSize + size, MaxGraphNodes + 1);
   // While checking a def's body, a call to an earlier (already checked) def only needs its arity checked:
   // a placeholder stands for its result, so checking never expands nested calls.
   if (scope.def && scope.report)
-    return apply(scope, OpKind::Const, {}, expr.loc);
+    return scope.target->addNode(OpKind::Const, {}, expr.loc);
+  if (scope.report && scope.target->size() + size > MaxGraphNodes) {
+    reportTooLarge(expr.loc);
+    diags.note(def->name.loc, "def '" + def->name.text + "' expands to " +
+                                  (size > MaxGraphNodes ? "more than " + std::to_string(MaxGraphNodes)
+                                                        : std::to_string(size)) +
+                                  " nodes at each call");
+    return InvalidNode;
+  }
   Scope inlined{scope.target, def, std::move(args), /*report=*/false};
   if (inlineDepth++ == 0)
     inlineSite = expr.loc; // limits hit inside inlined bodies are reported at the outermost call

@@ -15,6 +15,7 @@
 #include "llvm/ADT/StringExtras.h"
 
 #include <cerrno>
+#include <memory>
 #include <cmath>
 #include <cstdlib>
 
@@ -151,6 +152,9 @@ std::string describeExpected(const antlr4::misc::IntervalSet &expected, const an
   return words;
 }
 
+/// Thrown from a recursion that has run out of stack; caught where the statement's parse started.
+struct StackExhausted {};
+
 /// Records the first syntax error of the statement being parsed, in bp's words.
 class SyntaxErrorListener : public antlr4::BaseErrorListener {
 public:
@@ -251,56 +255,59 @@ private:
     return number(ctx->NUMBER()->getSymbol(), ctx->sign && ctx->sign->getText() == "-");
   }
 
-  static ExprPtr make(SourceLoc loc, decltype(Expr::kind) kind) {
-    return std::make_unique<Expr>(Expr{loc, std::move(kind)});
+  static ExprPtr make(SourceLoc loc, Expr::Kind kind) {
+    return std::make_unique<Expr>(loc, std::move(kind));
   }
 
+  static bool isProductOp(antlr4::Token *op) {
+    char c = op->getText()[0];
+    return c == '*' || c == '/';
+  }
+
+  /// The grammar leaves `a + b * c - d` as one flat list; precedence is applied here: each maximal run of
+  /// '*' and '/' becomes one product chain, and the products form the sum chain.
   ExprPtr expr(BPParser::ExprContext *ctx) {
-    auto terms = ctx->term();
-    if (terms.size() == 1)
-      return term(terms[0]);
-    ChainExpr chain{term(terms[0]), {}};
-    chain.rest.reserve(terms.size() - 1);
-    for (size_t i = 1; i < terms.size(); ++i) {
-      antlr4::Token *op = ctx->addOp[i - 1];
-      chain.rest.push_back({op->getText()[0], locOf(op), term(terms[i])});
-    }
-    SourceLoc loc = chain.rest[0].opLoc; // read before `chain` is moved from
-    return make(loc, std::move(chain));
-  }
-
-  ExprPtr term(BPParser::TermContext *ctx) {
-    auto factors = ctx->factor();
-    if (factors.size() == 1)
-      return factor(factors[0]);
-    ChainExpr chain{factor(factors[0]), {}};
-    chain.rest.reserve(factors.size() - 1);
-    for (size_t i = 1; i < factors.size(); ++i) {
-      antlr4::Token *op = ctx->mulOp[i - 1];
-      chain.rest.push_back({op->getText()[0], locOf(op), factor(factors[i])});
-    }
-    SourceLoc loc = chain.rest[0].opLoc; // read before `chain` is moved from
-    return make(loc, std::move(chain));
+    if (stackNearlyExhausted())
+      throw StackExhausted{};
+    std::vector<BPParser::FactorContext *> factors = ctx->factor();
+    const std::vector<antlr4::Token *> &ops = ctx->binOp; // ops[i] stands between factors i and i + 1
+    size_t next = 0;
+    auto chain = [&](ExprPtr first, auto operand, bool products) {
+      if (next == factors.size() || isProductOp(ops[next - 1]) != products)
+        return first;
+      ChainExpr chain{std::move(first), {}};
+      while (next < factors.size() && isProductOp(ops[next - 1]) == products) {
+        antlr4::Token *op = ops[next - 1];
+        ExprPtr rhs = operand();
+        chain.rest.push_back({op->getText()[0], locOf(op), std::move(rhs)});
+      }
+      SourceLoc loc = chain.rest[0].opLoc; // read before `chain` is moved from
+      return make(loc, std::move(chain));
+    };
+    auto product = [&] {
+      auto nextFactor = [&] { return factor(factors[next++]); };
+      return chain(nextFactor(), nextFactor, true);
+    };
+    return chain(product(), product, false);
   }
 
   ExprPtr factor(BPParser::FactorContext *ctx) {
-    auto *powerCtx = ctx->power();
     unsigned negations = static_cast<unsigned>(ctx->negs.size());
+    std::vector<BPParser::PowerTailContext *> tails = ctx->powerTail();
     // A negative literal is a constant, not a negation node: `-6` reads as the number -6 (bit-identical).
-    auto *numberCtx = dynamic_cast<BPParser::NumberExprContext *>(powerCtx->primary());
-    if (negations > 0 && numberCtx && powerCtx->powerTail().empty()) {
+    auto *numberCtx = dynamic_cast<BPParser::NumberExprContext *>(ctx->primary());
+    if (negations > 0 && numberCtx && tails.empty()) {
       bool negative = negations % 2 == 1;
       return make(locOf(ctx->negs[0]), NumberExpr{number(numberCtx->NUMBER()->getSymbol(), negative)});
     }
-    ExprPtr operand = power(powerCtx);
+    ExprPtr operand = power(ctx->primary(), tails);
     if (negations == 0)
       return operand;
     return make(locOf(ctx->negs[0]), NegateExpr{negations, std::move(operand)});
   }
 
-  ExprPtr power(BPParser::PowerContext *ctx) {
-    ExprPtr base = primary(ctx->primary());
-    auto tails = ctx->powerTail();
+  ExprPtr power(BPParser::PrimaryContext *baseCtx, const std::vector<BPParser::PowerTailContext *> &tails) {
+    ExprPtr base = primary(baseCtx);
     if (tails.empty())
       return base;
     PowerExpr chain{std::move(base), {}};
@@ -331,37 +338,115 @@ private:
   bool failed = false;
 };
 
+using TokenList = std::vector<std::unique_ptr<antlr4::Token>>;
+
+/// The generated parser, refusing to recurse further once the stack runs low.
+class GuardedParser : public BPParser {
+public:
+  using BPParser::BPParser;
+
+  void enterRule(antlr4::ParserRuleContext *ctx, size_t state, size_t ruleIndex) override {
+    if (stackNearlyExhausted())
+      throw StackExhausted{};
+    BPParser::enterRule(ctx, state, ruleIndex);
+  }
+};
+
+/// Hands the parser the tokens of one statement, its terminator last, then end of file. Lexing and parsing
+/// one statement at a time keeps only that statement's tokens and parse tree in memory.
+class StatementTokenSource : public antlr4::TokenSource {
+public:
+  StatementTokenSource(TokenList tokens, BPLexer &lexer) : tokens(std::move(tokens)), lexer(lexer) {}
+
+  std::unique_ptr<antlr4::Token> nextToken() override {
+    if (next < tokens.size())
+      return std::move(tokens[next++]);
+    return std::make_unique<antlr4::CommonToken>(antlr4::Token::EOF, "<EOF>");
+  }
+  size_t getLine() const override { return lexer.getLine(); }
+  size_t getCharPositionInLine() override { return lexer.getCharPositionInLine(); }
+  antlr4::CharStream *getInputStream() override { return lexer.getInputStream(); }
+  std::string getSourceName() override { return lexer.getSourceName(); }
+  antlr4::TokenFactory<antlr4::CommonToken> *getTokenFactory() override { return lexer.getTokenFactory(); }
+
+private:
+  TokenList tokens;
+  size_t next = 0;
+  BPLexer &lexer;
+};
+
+/// Lexes a script and parses it one statement at a time into `script`.
+class ScriptParser {
+public:
+  ScriptParser(const SourceFileRef &file, DiagnosticEngine &diags, Script &script)
+      : input(file->text()), lexer(&input), parser(nullptr), listener(diags), converter(diags), diags(diags),
+        script(script), nestingLimit(bp::nestingLimit()) {
+    lexer.removeErrorListeners(); // UNKNOWN catches every character no other rule matches
+    parser.removeErrorListeners();
+    parser.addErrorListener(&listener);
+    // The token types of '(' and ')' (implicit literal tokens in the grammar), looked up once.
+    const antlr4::dfa::Vocabulary &vocabulary = lexer.getVocabulary();
+    for (size_t type = 1; type <= vocabulary.getMaxTokenType(); ++type) {
+      if (vocabulary.getLiteralName(type) == "'('")
+        openType = type;
+      if (vocabulary.getLiteralName(type) == "')'")
+        closeType = type;
+    }
+  }
+
+  void parseAll();
+
+private:
+  bool reportBadTokens(const TokenList &tokens);
+  bool reportDeepNesting(const TokenList &tokens);
+  void poison(const std::string &name) {
+    if (!name.empty())
+      script.poisonedNames.push_back(name);
+  }
+  void parseStatement(TokenList tokens);
+
+  antlr4::ANTLRInputStream input;
+  BPLexer lexer;
+  GuardedParser parser;
+  SyntaxErrorListener listener;
+  TreeConverter converter;
+  DiagnosticEngine &diags;
+  Script &script;
+  unsigned nestingLimit;
+  size_t openType = 0, closeType = 0;
+};
+
 /// Tokens that the grammar lexes only to report: an unknown character or a number with an empty exponent.
-bool reportBadTokens(const std::vector<antlr4::Token *> &tokens, size_t begin, size_t end,
-                     DiagnosticEngine &diags) {
-  for (size_t i = begin; i < end; ++i) {
-    antlr4::Token *token = tokens[i];
+bool ScriptParser::reportBadTokens(const TokenList &tokens) {
+  for (const auto &token : tokens) {
     if (token->getType() == BPLexer::UNKNOWN) {
       uint32_t cp = firstCodePoint(token->getText());
       char code[16];
       snprintf(code, sizeof code, "U+%04X", cp);
       std::string shown = cp < 0x20 || cp == 0x7F ? std::string(code) : "'" + encodeUtf8(cp) + "'";
-      diags.error(locOf(token), "unexpected character " + shown);
+      diags.error(locOf(token.get()), "unexpected character " + shown);
       return true;
     }
     if (token->getType() == BPLexer::BAD_NUMBER) {
-      diags.error(locOf(token), "malformed number '" + token->getText() + "': exponent has no digits");
+      diags.error(locOf(token.get()), "malformed number '" + token->getText() + "': exponent has no digits");
       return true;
     }
   }
   return false;
 }
 
-/// Parentheses and calls are the only constructs the parser recurses on; refuse statements deeper than
-/// MaxNestingDepth before parsing them.
-bool reportDeepNesting(const std::vector<antlr4::Token *> &tokens, size_t begin, size_t end, size_t openType,
-                       size_t closeType, DiagnosticEngine &diags) {
+/// Parentheses and calls are the only constructs the parser recurses on; refuse statements deeper than the
+/// nesting limit before parsing them.
+bool ScriptParser::reportDeepNesting(const TokenList &tokens) {
   unsigned depth = 0;
-  for (size_t i = begin; i < end; ++i) {
-    size_t type = tokens[i]->getType();
-    if (type == openType && ++depth > MaxNestingDepth) {
-      diags.error(locOf(tokens[i]), "expression is nested too deeply (more than " +
-                                        std::to_string(MaxNestingDepth) + " levels of parentheses)");
+  for (const auto &token : tokens) {
+    size_t type = token->getType();
+    if (type == openType && ++depth > nestingLimit) {
+      std::string message = "expression is nested too deeply (more than " + std::to_string(nestingLimit) +
+                            " levels of parentheses";
+      if (nestingLimit < MaxNestingDepth)
+        message += "; the system allowed bp only a " + std::to_string(currentStackBytes() >> 20) + " MiB stack";
+      diags.error(locOf(token.get()), message + ")");
       return true;
     }
     if (type == closeType && depth > 0)
@@ -370,74 +455,86 @@ bool reportDeepNesting(const std::vector<antlr4::Token *> &tokens, size_t begin,
   return false;
 }
 
-/// The name a statement declares, read straight from its tokens (used when the statement itself failed).
-void poisonDeclaredName(const std::vector<antlr4::Token *> &tokens, size_t begin, size_t end, Script &script) {
-  if (end - begin < 2 || !isKeyword(tokens[begin]->getType()))
-    return;
-  if (tokens[begin]->getType() == BPLexer::OUTPUT)
-    return;
-  if (tokens[begin + 1]->getType() == BPLexer::ID)
-    script.poisonedNames.push_back(tokens[begin + 1]->getText());
+/// The name a statement declares, read straight from its tokens ("" if none): when the statement fails,
+/// later uses of the name are not reported a second time.
+std::string declaredName(const TokenList &tokens) {
+  if (tokens.size() < 2 || !isKeyword(tokens[0]->getType()) || tokens[0]->getType() == BPLexer::OUTPUT)
+    return "";
+  return tokens[1]->getType() == BPLexer::ID ? tokens[1]->getText() : "";
 }
 
-void parseAll(const SourceFileRef &file, DiagnosticEngine &diags, Script &script) {
-  antlr4::ANTLRInputStream input(file->text());
-  BPLexer lexer(&input);
-  lexer.removeErrorListeners(); // UNKNOWN catches every character no other rule matches
-  antlr4::CommonTokenStream stream(&lexer);
-  stream.fill();
-  std::vector<antlr4::Token *> tokens = stream.getTokens();
-
-  // The token types of '(' and ')' (implicit literal tokens in the grammar), looked up once.
-  size_t openType = 0, closeType = 0;
-  const antlr4::dfa::Vocabulary &vocabulary = lexer.getVocabulary();
-  for (size_t type = 1; type <= vocabulary.getMaxTokenType(); ++type) {
-    if (vocabulary.getLiteralName(type) == "'('")
-      openType = type;
-    if (vocabulary.getLiteralName(type) == "')'")
-      closeType = type;
-  }
-
-  BPParser parser(&stream);
-  parser.removeErrorListeners();
-  SyntaxErrorListener listener(diags);
-  parser.addErrorListener(&listener);
-  TreeConverter converter(diags);
-
-  size_t begin = 0;
-  while (begin < tokens.size()) {
-    if (isStatementEnd(tokens[begin]->getType())) {
-      ++begin;
-      continue;
-    }
-    size_t end = begin;
-    while (!isStatementEnd(tokens[end]->getType()))
-      ++end;
-    if (reportBadTokens(tokens, begin, end, diags) || reportDeepNesting(tokens, begin, end, openType, closeType, diags)) {
-      poisonDeclaredName(tokens, begin, end, script);
-      begin = end + 1;
-      continue;
-    }
-    parser.reset();
-    stream.seek(begin);
-    listener.startStatement();
+/// Parses one statement: `tokens` ends with the token that ends it.
+void ScriptParser::parseStatement(TokenList tokens) {
+  std::string declared = declaredName(tokens);
+  if (reportBadTokens(tokens) || reportDeepNesting(tokens))
+    return poison(declared);
+  SourceLoc start = locOf(tokens.front().get());
+  StatementTokenSource source(std::move(tokens), lexer);
+  antlr4::CommonTokenStream stream(&source);
+  parser.setTokenStream(&stream); // also frees the previous statement's parse tree
+  listener.startStatement();
+  std::optional<Statement> statement;
+  try {
     BPParser::StatementLineContext *tree = parser.statementLine();
-    std::optional<Statement> statement;
     if (!listener.sawError())
       statement = converter.convert(tree->statement());
-    if (statement)
-      script.statements.push_back(std::move(*statement));
-    else
-      poisonDeclaredName(tokens, begin, end, script);
-    begin = end + 1;
+  } catch (StackExhausted &) {
+    diags.error(start, "expression is nested too deeply for the " + std::to_string(currentStackBytes() >> 20) +
+                           " MiB stack bp runs on");
+  }
+  parser.setTokenStream(nullptr);
+  if (statement)
+    script.statements.push_back(std::move(*statement));
+  else
+    poison(declared);
+}
+
+void ScriptParser::parseAll() {
+  TokenList tokens;
+  size_t statementTokens = 0, scriptTokens = 0;
+  while (true) {
+    std::unique_ptr<antlr4::Token> token = lexer.nextToken();
+    size_t type = token->getType();
+    if (!isStatementEnd(type)) {
+      if (++scriptTokens > MaxScriptTokens) {
+        diags.error(locOf(token.get()), "script has more than " + std::to_string(MaxScriptTokens) + " tokens");
+        return;
+      }
+      if (++statementTokens <= MaxStatementTokens) {
+        tokens.push_back(std::move(token));
+        continue;
+      }
+      if (!tokens.empty()) { // the first token too many: report, then skip to the statement's end
+        diags.error(locOf(tokens.front().get()), "statement has more than " + std::to_string(MaxStatementTokens) +
+                                                     " tokens; split it into several nodes");
+        poison(declaredName(tokens));
+        tokens.clear();
+      }
+      continue;
+    }
+    if (!tokens.empty()) {
+      tokens.push_back(std::move(token));
+      parseStatement(std::move(tokens));
+      tokens.clear();
+    }
+    statementTokens = 0;
+    if (type == antlr4::Token::EOF)
+      return;
   }
 }
 
 } // namespace
 
+unsigned bp::nestingLimit() {
+  size_t stack = currentStackBytes();
+  if (stack == 0 || stack >= LargeStackBytes)
+    return MaxNestingDepth;
+  return static_cast<unsigned>(MaxNestingDepth * (static_cast<double>(stack) / LargeStackBytes));
+}
+
 Script bp::parseScript(const SourceFileRef &file, DiagnosticEngine &diags) {
   Script script;
   script.file = file;
-  runWithLargeStack([&] { parseAll(file, diags, script); });
+  runWithLargeStack([&] { ScriptParser(file, diags, script).parseAll(); });
   return script;
 }

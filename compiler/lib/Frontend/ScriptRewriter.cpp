@@ -1,9 +1,9 @@
 //===- ScriptRewriter.cpp - Writing new values back into a script ---------===//
 //
 // Edits are made on the original text at the spans the parser recorded, so a trained script keeps its
-// comments, spacing and statement order. Columns count code points; everything on a line before a value is
-// ASCII (only comments may hold other characters, and they run to the end of the line), so a column is also
-// a byte offset within its line.
+// comments, spacing, line endings, byte order mark and statement order. Columns count code points and start
+// after a byte order mark; everything on a line before a value is ASCII (only comments may hold other
+// characters, and they run to the end of the line), so a column is also a byte offset within its line.
 //
 //===----------------------------------------------------------------------===//
 #include "bp/ScriptRewriter.h"
@@ -59,5 +59,7 @@ llvm::Expected<std::string> bp::rewriteValues(const SourceFileRef &file, const s
   std::string result = text;
   for (const Edit &edit : edits)
     result.replace(edit.offset, edit.length, edit.text);
+  if (file->hasByteOrderMark())
+    result.insert(0, ByteOrderMark);
   return result;
 }

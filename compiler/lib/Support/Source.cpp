@@ -1,21 +1,26 @@
 //===- Source.cpp - Loading scripts and mapping offsets to lines ---------===//
 //
-// Owns the checks every script passes before the lexer sees it: the file exists and is a regular file, is
-// not empty, holds no NUL byte, and is valid UTF-8.
+// Owns the checks every script passes before the lexer sees it: the file exists, is not a directory, is not
+// empty and not too large, holds no NUL byte, and is valid UTF-8.
 //
 //===----------------------------------------------------------------------===//
 #include "bp/Source.h"
 #include "bp/Diagnostics.h"
 
 #include "llvm/Support/FileSystem.h"
-#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/ErrorHandling.h"
 
+#include <algorithm>
 #include <cctype>
 
 using namespace bp;
 
 SourceFile::SourceFile(std::string name, std::string text)
     : fileName(std::move(name)), contents(std::move(text)) {
+  if (std::string_view(contents).substr(0, ByteOrderMark.size()) == ByteOrderMark) {
+    contents.erase(0, ByteOrderMark.size());
+    byteOrderMark = true;
+  }
   lineStarts.push_back(0);
   for (size_t i = 0; i < contents.size(); ++i) {
     char c = contents[i];
@@ -68,8 +73,19 @@ static size_t utf8SequenceLength(const std::string &text, size_t i) {
   return length;
 }
 
+/// The plural noun for files of `kind`, as diagnostics name them.
+static const char *describe(FileKind kind) {
+  switch (kind) {
+  case FileKind::Script:
+    return "scripts";
+  case FileKind::CSV:
+    return "CSV files";
+  }
+  llvm_unreachable("unknown file kind");
+}
+
 /// Reports the first NUL byte or invalid UTF-8 sequence, with its line and column.
-static llvm::Error checkEncoding(const SourceFileRef &file) {
+static llvm::Error checkEncoding(const SourceFileRef &file, FileKind kind) {
   const std::string &text = file->text();
   SourceLoc loc{1, 1};
   for (size_t i = 0; i < text.size();) {
@@ -81,7 +97,7 @@ static llvm::Error checkEncoding(const SourceFileRef &file) {
       char hex[8];
       snprintf(hex, sizeof hex, "0x%02X", static_cast<unsigned char>(c));
       return makeDiagnosticError(file, loc, std::string("invalid UTF-8 byte ") + hex +
-                                                "; scripts must be UTF-8 text");
+                                                "; " + describe(kind) + " must be UTF-8 text");
     }
     bool newline = c == '\n' || (c == '\r' && (i + 1 == text.size() || text[i + 1] != '\n'));
     if (newline) {
@@ -95,11 +111,11 @@ static llvm::Error checkEncoding(const SourceFileRef &file) {
   return llvm::Error::success();
 }
 
-llvm::Expected<SourceFileRef> bp::makeSourceFile(std::string name, std::string text) {
+llvm::Expected<SourceFileRef> bp::makeSourceFile(std::string name, std::string text, FileKind kind) {
   auto file = std::make_shared<const SourceFile>(name, std::move(text));
   if (file->text().empty())
     return makeFileError(name, "file is empty");
-  if (llvm::Error err = checkEncoding(file))
+  if (llvm::Error err = checkEncoding(file, kind))
     return err;
   return file;
 }
@@ -111,17 +127,41 @@ static std::string describe(std::error_code ec) {
   return message;
 }
 
-llvm::Expected<SourceFileRef> bp::loadSourceFile(const std::string &path) {
+static llvm::Error tooLarge(const std::string &path, FileKind kind, std::string size) {
+  return makeFileError(path, "file is too large (" + size + " MiB); bp reads " + describe(kind) + " of up to " +
+                                 std::to_string(MaxSourceBytes >> 20) + " MiB");
+}
+
+llvm::Expected<SourceFileRef> bp::loadSourceFile(const std::string &path, FileKind kind) {
   llvm::sys::fs::file_status status;
   if (std::error_code ec = llvm::sys::fs::status(path, status))
     return makeFileError(path, "cannot read file: " + describe(ec));
   if (llvm::sys::fs::is_directory(status))
     return makeFileError(path, "cannot read file: it is a directory");
+  // A regular file's size is known: refuse it before reading (a sparse file may be huge and cost nothing).
   if (status.getSize() > MaxSourceBytes)
-    return makeFileError(path, "file is too large (" + std::to_string(status.getSize() >> 20) +
-                                   " MiB); bp reads scripts of up to " + std::to_string(MaxSourceBytes >> 20) + " MiB");
-  auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false, /*RequiresNullTerminator=*/false);
-  if (!buffer)
-    return makeFileError(path, "cannot read file: " + describe(buffer.getError()));
-  return makeSourceFile(path, (*buffer)->getBuffer().str());
+    return tooLarge(path, kind, std::to_string(status.getSize() >> 20));
+  llvm::Expected<llvm::sys::fs::file_t> fd = llvm::sys::fs::openNativeFileForRead(path);
+  if (!fd)
+    return makeFileError(path, "cannot read file: " + describe(llvm::errorToErrorCode(fd.takeError())));
+  // Devices and pipes report no size: read at most one byte past the limit, in chunks.
+  std::string text;
+  constexpr size_t ChunkBytes = 1 << 20;
+  while (text.size() <= MaxSourceBytes) {
+    size_t offset = text.size();
+    text.resize(offset + std::min<size_t>(ChunkBytes, MaxSourceBytes + 1 - offset));
+    llvm::Expected<size_t> read =
+        llvm::sys::fs::readNativeFile(*fd, llvm::MutableArrayRef<char>(text.data() + offset, text.size() - offset));
+    if (!read) {
+      llvm::sys::fs::closeFile(*fd);
+      return makeFileError(path, "cannot read file: " + describe(llvm::errorToErrorCode(read.takeError())));
+    }
+    text.resize(offset + *read);
+    if (*read == 0)
+      break;
+  }
+  llvm::sys::fs::closeFile(*fd);
+  if (text.size() > MaxSourceBytes)
+    return tooLarge(path, kind, "more than " + std::to_string(MaxSourceBytes >> 20));
+  return makeSourceFile(path, std::move(text), kind);
 }

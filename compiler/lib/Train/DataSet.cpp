@@ -36,7 +36,7 @@ bool isBlank(std::string_view line) { return line.find_first_not_of(" \t") == st
 } // namespace
 
 llvm::Expected<DataSet> bp::loadDataSet(const std::string &path, const Graph &graph) {
-  auto file = loadSourceFile(path);
+  auto file = loadSourceFile(path, FileKind::CSV);
   if (!file)
     return file.takeError();
   DiagnosticEngine diags(*file);
@@ -58,8 +58,8 @@ llvm::Expected<DataSet> bp::loadDataSet(const std::string &path, const Graph &gr
       diags.error(loc, "column '" + field.text + "' appears twice in the header row");
     else if (!id)
       diags.error(loc, "column '" + field.text + "' names no input of the script");
-    else if (graph.node(*id).op != OpKind::Input)
-      diags.error(loc, "column '" + field.text + "' names a " + getOpInfo(graph.node(*id).op).name +
+    else if (OpKind op = graph.node(*id).op; op != OpKind::Input)
+      diags.error(loc, "column '" + field.text + "' names a " + (op == OpKind::Param ? "param" : "node") +
                            ", not an input; a CSV column binds an input");
     data.columns.push_back(field.text);
     data.inputs.push_back(id.value_or(InvalidNode));
