@@ -204,8 +204,8 @@ llvm::Error PendingFile::commitAll(llvm::ArrayRef<PendingFile *> files) {
 bool sameFile(const std::string &a, const std::string &b) {
   fs::UniqueID idA, idB;
   bool existsA = !fs::getUniqueID(a, idA), existsB = !fs::getUniqueID(b, idB);
-  if (existsA || existsB)
-    return existsA && existsB && idA == idB;
+  if (existsA || existsB) // a device or FIFO can take two outputs: nothing in it is overwritten
+    return existsA && existsB && idA == idB && fs::is_regular_file(a);
   auto canonical = [](const std::string &name) {
     std::string target = followLinks(name);
     llvm::SmallString<256> result = canonicalFolder(path::parent_path(target));

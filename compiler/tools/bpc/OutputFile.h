@@ -61,8 +61,8 @@ private:
   std::unique_ptr<llvm::raw_svector_ostream> bufferStream;
 };
 
-/// True if `a` and `b` name one file: the same file when both exist (hard and symbolic links included), else
-/// the same absolute path once symbolic links, "." and ".." are resolved.
+/// True if `a` and `b` name one regular file: the same file when both exist (hard and symbolic links
+/// included), else the same absolute path once symbolic links, "." and ".." are resolved.
 bool sameFile(const std::string &a, const std::string &b);
 
 /// The signals this process was started with set to be ignored (nohup, `trap '' INT`). Call before
