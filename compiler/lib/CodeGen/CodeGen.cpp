@@ -286,25 +286,70 @@ void bp::initializeTargets() {
   });
 }
 
+/// Why bp's code cannot be compiled for `arch`, or null if it can. Generated code computes in doubles and calls
+/// libm (exp, log, pow, sin, ...); targets without a C library, or whose LLVM backend cannot lower these, are
+/// refused before LLVM would abort.
+static const char *unsupportedTargetReason(llvm::Triple::ArchType arch) {
+  switch (arch) {
+  case llvm::Triple::amdgcn:
+  case llvm::Triple::r600:
+  case llvm::Triple::nvptx:
+  case llvm::Triple::nvptx64:
+    return "GPU targets have no libm for exp, log and the other builtins to call";
+  case llvm::Triple::bpfel:
+  case llvm::Triple::bpfeb:
+    return "BPF programs cannot call libm functions";
+  case llvm::Triple::ve:
+  case llvm::Triple::xtensa:
+    return "LLVM's backend for it cannot lower sin and cos of one value (fsincos), which every gradient of sin "
+           "or cos computes";
+  case llvm::Triple::m68k:
+    return "LLVM 19's experimental M68k backend crashes in instruction selection on functions of a few hundred "
+           "operations";
+  default:
+    return nullptr;
+  }
+}
+
 llvm::Expected<std::unique_ptr<llvm::TargetMachine>> bp::createTargetMachine(const std::string &triple,
                                                                              unsigned optLevel) {
   initializeTargets();
   bool host = triple.empty();
-  std::string normalized = host ? llvm::sys::getDefaultTargetTriple() : llvm::Triple::normalize(triple);
+  llvm::Triple parsed(host ? llvm::sys::getDefaultTargetTriple() : llvm::Triple::normalize(triple));
+  // Also accept the target names `llc --version` lists ("x86-64", "ppc64le", ...) as an architecture.
+  if (parsed.getArch() == llvm::Triple::UnknownArch)
+    if (llvm::Triple::ArchType arch = llvm::Triple::getArchTypeForLLVMName(triple); arch != llvm::Triple::UnknownArch)
+      parsed = llvm::Triple(llvm::Triple::getArchTypeName(arch), "unknown", "unknown");
+  std::string normalized = parsed.str();
   std::string error;
   const llvm::Target *target = llvm::TargetRegistry::lookupTarget(normalized, error);
   if (!target)
     return llvm::createStringError(llvm::inconvertibleErrorCode(),
                                    "unknown target '" + triple + "': " + error);
+  if (const char *reason = unsupportedTargetReason(parsed.getArch()))
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   "target '" + triple + "' cannot run bp's code: " + reason);
+  // LLVM crashes on an object format that is not the system's own (x86_64-linux-xcoff, wasm32-unknown-elf).
+  llvm::Triple system(parsed.getArchName(), parsed.getVendorName(), parsed.getOSName());
+  system.setEnvironment(parsed.getEnvironment());
+  if (parsed.getObjectFormat() != system.getObjectFormat())
+    return llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        "target '" + triple + "' asks for " + llvm::Triple::getObjectFormatTypeName(parsed.getObjectFormat()) +
+            " objects; bpc writes only the system's own format (" +
+            llvm::Triple::getObjectFormatTypeName(system.getObjectFormat()) + " here): leave it out of the triple");
   llvm::TargetOptions options;
   options.AllowFPOpFusion = llvm::FPOpFusion::Strict; // no FMA contraction: results match plain C
-  std::string cpu = host ? llvm::sys::getHostCPUName().str() : "generic";
+  // Another machine gets its target's default CPU (an empty name: not every target knows "generic").
+  std::string cpu = host ? llvm::sys::getHostCPUName().str() : "";
   std::string features;
   if (host) {
     llvm::SubtargetFeatures hostFeatures;
     for (const auto &feature : llvm::sys::getHostCPUFeatures())
       hostFeatures.AddFeature(feature.first(), feature.second);
     features = hostFeatures.getString();
+  } else if (parsed.getArch() == llvm::Triple::loongarch64) {
+    features = "+d"; // the FPU that its standard ABI (lp64d) needs, as clang assumes; else LLVM warns
   }
   static const llvm::CodeGenOptLevel levels[] = {llvm::CodeGenOptLevel::None, llvm::CodeGenOptLevel::Less,
                                                  llvm::CodeGenOptLevel::Default,

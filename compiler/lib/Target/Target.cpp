@@ -2,19 +2,68 @@
 #include "bp/Target.h"
 #include "bp/NumberFormat.h"
 
+#include "llvm/IR/DiagnosticInfo.h"
+#include "llvm/IR/DiagnosticPrinter.h"
+#include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/LegacyPassManager.h"
 
+#include <cassert>
 #include <cctype>
+#include <cmath>
 
 using namespace bp;
 
+namespace {
+
+/// Takes LLVM's diagnostics while code is emitted: warnings are printed as bpc's, and the first error is kept
+/// for the caller to report (LLVM's own handler would print `error: <unknown>:0:0: ...` and exit).
+class DiagnosticCapture {
+public:
+  explicit DiagnosticCapture(llvm::LLVMContext &context)
+      : context(context), previous(context.getDiagnosticHandlerCallBack()),
+        previousContext(context.getDiagnosticContext()) {
+    context.setDiagnosticHandlerCallBack(handle, this);
+  }
+  ~DiagnosticCapture() { context.setDiagnosticHandlerCallBack(previous, previousContext); }
+
+  std::string firstError;
+
+private:
+  static void handle(const llvm::DiagnosticInfo *info, void *self) {
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    llvm::DiagnosticPrinterRawOStream printer(os);
+    info->print(printer);
+    // Machine-code errors come with a location in no file ("<unknown>:0: "); LLVM's text ends with a newline.
+    llvm::StringRef message = llvm::StringRef(text).trim();
+    message.consume_front("<unknown>:0:0: ") || message.consume_front("<unknown>:0: ");
+    auto &capture = *static_cast<DiagnosticCapture *>(self);
+    if (info->getSeverity() == llvm::DS_Error && capture.firstError.empty())
+      capture.firstError = message.str();
+    else if (info->getSeverity() == llvm::DS_Warning)
+      llvm::errs() << "bpc: warning: " << message << '\n';
+  }
+
+  llvm::LLVMContext &context;
+  llvm::DiagnosticHandler::DiagnosticHandlerTy previous;
+  void *previousContext;
+};
+
+} // namespace
+
 llvm::Error bp::emitMachineCode(llvm::Module &module, llvm::TargetMachine &machine, llvm::CodeGenFileType type,
                                 llvm::raw_pwrite_stream &os) {
+  std::string triple = machine.getTargetTriple().str();
   llvm::legacy::PassManager passes;
   if (machine.addPassesToEmitFile(passes, os, nullptr, type))
     return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                   "target '" + machine.getTargetTriple().str() + "' cannot emit this file type");
+                                   "target '" + triple + "' cannot write " +
+                                       (type == llvm::CodeGenFileType::ObjectFile ? "object files" : "assembly"));
+  DiagnosticCapture diagnostics(module.getContext());
   passes.run(module);
+  if (!diagnostics.firstError.empty())
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   "target '" + triple + "': " + diagnostics.firstError);
   return llvm::Error::success();
 }
 
@@ -25,6 +74,16 @@ bool bp::isCIdentifier(const std::string &name) {
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_')
       return false;
   return true;
+}
+
+/// `value` as a C double literal that reads back as exactly `value`: "-0.0", "7.0", "1e-05" (a bare "-0" or "7"
+/// would be an int, and -0 the integer 0, which is +0.0).
+static std::string cDoubleLiteral(double value) {
+  assert(std::isfinite(value) && "script literals are finite: the parser rejects overflow");
+  std::string text = formatNumber(value);
+  if (text.find_first_of(".e") == std::string::npos)
+    text += ".0";
+  return text;
 }
 
 static std::string upper(std::string text) {
@@ -65,8 +124,8 @@ std::string bp::generateCHeader(const Graph &graph, const std::string &prefix, c
   text += "#define " + macro + "_DEFAULTS {";
   for (size_t i = 0; i < arguments.size(); ++i) {
     const Node &node = graph.node(arguments[i]);
-    // Literals are finite (the parser rejects overflow), so every value is a valid C literal.
-    text += (i ? ", " : "") + (node.hasValue ? formatNumber(node.value) : std::string("0"));
+    // Literals are finite (the parser rejects overflow), so every value has a C literal.
+    text += (i ? ", " : "") + cDoubleLiteral(node.hasValue ? node.value : 0.0);
   }
   text += "}\n\n";
   for (size_t o = 0; o < graph.outputs().size(); ++o)

@@ -1,7 +1,7 @@
 //===- BuildCommand.cpp - bpc build: a native object and a C header -------===//
 //
-// Writes every output through a temporary file in the destination folder, renamed into place only once all
-// of them are complete: a failed build leaves existing files untouched.
+// Writes the object and the header through OutputFile.h: both are put in place only once both are complete, so
+// a failed build leaves existing files untouched; neither may be the script itself.
 //
 //===----------------------------------------------------------------------===//
 #include "Commands.h"
@@ -30,9 +30,25 @@ int buildCommand(const Options &options) {
   if (!isCIdentifier(prefix))
     return reportError("--name '" + prefix + "' is not a valid C identifier", ExitUsage);
 
+  std::string outputPath = options.output.empty() ? defaultOutputPath(options) : options.output;
+  std::string headerPath = options.header;
+  if (headerPath.empty()) {
+    llvm::SmallString<256> path(outputPath);
+    llvm::sys::path::replace_extension(path, ".h");
+    headerPath = path.str().str();
+  }
   auto graph = loadGraph(options);
   if (!graph)
     return reportError(graph.takeError());
+  // Compared as files, not as names: "x.o" and "./x.o", links, and the script under another name.
+  for (const std::string *path : {&outputPath, &headerPath})
+    if (sameFile(*path, options.file))
+      return reportError("'" + *path + "' is the script '" + options.file + "'; bpc build does not overwrite it",
+                         ExitUsage);
+  if (sameFile(headerPath, outputPath))
+    return reportError("the header '" + headerPath + "' and the output '" + outputPath + "' are the same file",
+                       ExitUsage);
+
   auto machine = createTargetMachine(options.target, options.optLevel);
   if (!machine)
     return reportError(machine.takeError());
@@ -43,16 +59,6 @@ int buildCommand(const Options &options) {
   module->setDataLayout((*machine)->createDataLayout());
   module->setTargetTriple((*machine)->getTargetTriple().str());
   optimizeModule(*module, machine->get(), options.optLevel);
-
-  std::string outputPath = options.output.empty() ? defaultOutputPath(options) : options.output;
-  std::string headerPath = options.header;
-  if (headerPath.empty()) {
-    llvm::SmallString<256> path(outputPath);
-    llvm::sys::path::replace_extension(path, ".h");
-    headerPath = path.str().str();
-  }
-  if (headerPath == outputPath)
-    return reportError("the header and the output would both be written to '" + outputPath + "'", ExitUsage);
 
   auto output = PendingFile::create(outputPath);
   if (!output)
@@ -70,9 +76,7 @@ int buildCommand(const Options &options) {
   }
   header->stream() << generateCHeader(*graph, prefix, llvm::sys::path::filename(options.file).str());
 
-  if (llvm::Error err = output->commit())
-    return reportError(std::move(err));
-  if (llvm::Error err = header->commit())
+  if (llvm::Error err = PendingFile::commitAll({&*output, &*header}))
     return reportError(std::move(err));
   return ExitSuccess;
 }

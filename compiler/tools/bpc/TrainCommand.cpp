@@ -285,7 +285,7 @@ int trainCommand(const Options &options) {
     if (!file)
       return reportError(file.takeError());
     file->stream() << *text;
-    if (llvm::Error err = file->commit())
+    if (llvm::Error err = PendingFile::commitAll({&*file}))
       return reportError(std::move(err));
   }
 

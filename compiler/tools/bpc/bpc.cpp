@@ -5,6 +5,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "Commands.h"
+#include "OutputFile.h"
 
 #include "llvm/Config/llvm-config.h"
 #include "llvm/Support/InitLLVM.h"
@@ -87,6 +88,12 @@ std::string describeUsageError(const CLI::App &app, const CLI::ParseError &error
   return message;
 }
 
+/// A path or name that must not be empty: an empty one would silently mean the default.
+CLI::Validator nonEmpty() {
+  return CLI::Validator([](std::string &text) { return text.empty() ? std::string("must not be empty") : ""; },
+                        "");
+}
+
 void addOptLevelOption(CLI::App *command, Options &options) {
   command->add_option("-O", options.optLevel, "LLVM optimization level: -O0, -O1, -O2 (default) or -O3")
       ->type_name("LEVEL")
@@ -96,7 +103,9 @@ void addOptLevelOption(CLI::App *command, Options &options) {
 } // namespace
 
 int main(int argc, char **argv) {
+  std::vector<int> ignored = ignoredSignals();
   llvm::InitLLVM initLLVM(argc, argv);
+  installCleanupHandlers(ignored);
   Options options;
   CLI::App app{"bpc: the bp compiler. Differentiates .bp scripts by backpropagation and compiles them with LLVM.",
                "bpc"};
@@ -133,12 +142,17 @@ int main(int argc, char **argv) {
   CLI::App *build = addScriptCommand(
       app, "build", "compile a script to a native object file (or assembly, or LLVM IR) and a C header", options);
   build->add_option("-o", options.output, "the object file to write (default: STEM.o in this folder)")
-      ->type_name("OUT.o");
+      ->type_name("OUT.o")
+      ->check(nonEmpty());
   build->add_option("--header", options.header, "the C header to write (default: the -o path with .h)")
-      ->type_name("OUT.h");
-  build->add_option("--name", options.name, "the C function prefix (default: the file's stem)")->type_name("PREFIX");
+      ->type_name("OUT.h")
+      ->check(nonEmpty());
+  build->add_option("--name", options.name, "the C function prefix (default: the file's stem)")
+      ->type_name("PREFIX")
+      ->check(nonEmpty());
   build->add_option("--target", options.target, "an LLVM target triple, e.g. aarch64-linux-gnu (default: this machine)")
-      ->type_name("TRIPLE");
+      ->type_name("TRIPLE")
+      ->check(nonEmpty());
   build->add_option("--emit", options.emit, "what to write: obj (default), asm or llvm")
       ->type_name("KIND")
       ->check(CLI::IsMember({"obj", "asm", "llvm"}));
@@ -170,7 +184,9 @@ int main(int argc, char **argv) {
   CLI::Option *seedOption = train->add_option("--seed", options.seed, "shuffle the rows of each pass with this seed")
                                 ->type_name("S")
                                 ->check(wholeNumber(true));
-  train->add_option("--save", options.save, "write the script back with the trained values")->type_name("OUT.bp");
+  train->add_option("--save", options.save, "write the script back with the trained values")
+      ->type_name("OUT.bp")
+      ->check(nonEmpty());
   train->add_flag("--json", options.json, "print one JSON object at the end");
   train->add_flag("--quiet", options.quiet, "print no progress");
   addSetOption(train, options);
