@@ -15,8 +15,22 @@
 
 namespace bp {
 
+#if defined(__SANITIZE_ADDRESS__)
+#define BP_ADDRESS_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define BP_ADDRESS_SANITIZER 1
+#endif
+#endif
+
 /// The stack front-end work asks for (reserved address space; pages are committed only when touched).
+/// AddressSanitizer makes frames about five times larger, so checked builds ask for more, to keep the same
+/// nesting limit.
+#ifdef BP_ADDRESS_SANITIZER
+constexpr size_t LargeStackBytes = size_t(4) << 30;
+#else
 constexpr size_t LargeStackBytes = size_t(1) << 30;
+#endif
 
 /// The smallest stack runWithLargeStack tries before it falls back to the calling thread.
 constexpr size_t SmallestStackBytes = size_t(16) << 20;

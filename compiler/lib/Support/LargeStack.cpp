@@ -12,14 +12,6 @@ using namespace bp;
 
 namespace {
 
-#if defined(__SANITIZE_ADDRESS__)
-#define BP_ADDRESS_SANITIZER 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define BP_ADDRESS_SANITIZER 1
-#endif
-#endif
-
 /// What stackNearlyExhausted keeps free: room for the calls below the checks (the ANTLR runtime's
 /// prediction, allocation, diagnostics). AddressSanitizer makes every frame several times larger.
 #ifdef BP_ADDRESS_SANITIZER
