@@ -39,10 +39,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   // Differentiating millions of nodes is correct but slow; the fuzzer's time is better spent elsewhere.
   if (graph->size() > 100000)
     return 0;
-  bp::GradientGraph gradient = bp::buildGradientGraph(*graph);
+  auto gradient = bp::buildGradientGraph(*graph);
+  if (!gradient) {
+    llvm::consumeError(gradient.takeError());
+    return 0;
+  }
   std::vector<double> in;
   for (bp::NodeId id : graph->arguments())
     in.push_back(graph->node(id).value);
-  std::vector<double> values = bp::evaluateGraph(gradient.graph, in);
-  return values.size() == gradient.graph.size() ? 0 : 1;
+  std::vector<double> values = bp::evaluateGraph(gradient->graph, in);
+  return values.size() == gradient->graph.size() ? 0 : 1;
 }

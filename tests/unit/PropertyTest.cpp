@@ -74,7 +74,7 @@ TEST(Property, RandomScriptsMatchFiniteDifferences) {
     std::string script = generate(random, 5 + trial % 40);
     Graph graph = compileOrFail(script);
     ASSERT_FALSE(graph.outputs().empty()) << script;
-    auto model = CompiledModel::create(graph, buildGradientGraph(graph), 2);
+    auto model = CompiledModel::create(graph, CompiledModel::ForwardAndGradient, 2);
     ASSERT_TRUE(bool(model)) << llvm::toString(model.takeError());
 
     std::vector<NodeId> arguments = graph.arguments();

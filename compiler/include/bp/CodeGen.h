@@ -42,8 +42,9 @@ private:
   llvm::Module &module;
 };
 
-/// Builds the module holding PREFIX_forward and PREFIX_gradient.
-std::unique_ptr<llvm::Module> generateModule(const Graph &forward, const GradientGraph &gradient,
+/// Builds the module holding PREFIX_forward and, when `gradient` is given, PREFIX_gradient (without it, the
+/// module computes only the outputs and nothing is differentiated).
+std::unique_ptr<llvm::Module> generateModule(const Graph &forward, const GradientGraph *gradient,
                                              const std::string &prefix, llvm::LLVMContext &context);
 
 /// Runs LLVM's default pipeline at -O`level` (0 to 3) over the module.

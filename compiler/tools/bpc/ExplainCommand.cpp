@@ -148,7 +148,7 @@ void printBackwardPass(llvm::raw_ostream &os, const Graph &forward, const Gradie
     os << "  " << adjointName(id) << " = ";
     for (size_t i = 0; i < contributions.size(); ++i)
       os << (i ? " + " : "") << formatNumber(values[contributions[i]->product]);
-    os << " = " << formatNumber(values[sweep.adjoint[id]]) << "  (" << forward.label(id) << " is used "
+    os << " = " << formatNumber(values[sweep.adjoint(id)]) << "  (" << forward.label(id) << " is used "
        << contributions.size() << " times: the contributions add up)\n";
   };
 
@@ -174,7 +174,7 @@ void printBackwardPass(llvm::raw_ostream &os, const Graph &forward, const Gradie
       const auto &contributions = uses[step.operand];
       bool shared = contributions.size() > 1;
       os << "    " << adjointName(step.operand) << (shared ? " += " : " = ") << adjointName(step.consumer) << " * "
-         << localName(step) << " = " << formatNumber(values[sweep.adjoint[step.consumer]]) << " * "
+         << localName(step) << " = " << formatNumber(values[sweep.adjoint(step.consumer)]) << " * "
          << formatNumber(values[step.localDerivative]) << " = " << formatNumber(values[step.product]);
       if (shared) {
         size_t which = std::find(contributions.begin(), contributions.end(), &step) - contributions.begin() + 1;
@@ -205,7 +205,10 @@ int explainCommand(const Options &options) {
   std::optional<std::vector<double>> in = bindArguments(*graph, options, exitCode);
   if (!in)
     return exitCode;
-  GradientGraph gradient = buildGradientGraph(*graph);
+  auto built = buildGradientGraph(*graph);
+  if (!built)
+    return reportError(built.takeError());
+  const GradientGraph &gradient = *built;
   std::vector<double> values = evaluateGraph(gradient.graph, *in);
   FormulaPrinter printer(gradient.graph, gradient.forwardSize, values);
   llvm::raw_ostream &os = llvm::outs();

@@ -32,8 +32,7 @@ int gradcheckCommand(const Options &options) {
   std::optional<std::vector<double>> in = bindArguments(*graph, options, exitCode);
   if (!in)
     return exitCode;
-  GradientGraph gradient = buildGradientGraph(*graph);
-  auto model = CompiledModel::create(*graph, gradient, options.optLevel);
+  auto model = CompiledModel::create(*graph, CompiledModel::ForwardAndGradient, options.optLevel);
   if (!model)
     return reportError(model.takeError());
 
