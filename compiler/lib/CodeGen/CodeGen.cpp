@@ -300,9 +300,6 @@ std::unique_ptr<llvm::Module> bp::generateModule(const Graph &forward, const Gra
   return module;
 }
 
-/// Above this many instructions a module counts as large when choosing the optimization pipeline.
-static constexpr unsigned LargeModuleInstructions = 50000;
-
 void bp::optimizeModule(llvm::Module &module, llvm::TargetMachine *machine, unsigned level) {
   static const llvm::OptimizationLevel levels[] = {llvm::OptimizationLevel::O0, llvm::OptimizationLevel::O1,
                                                    llvm::OptimizationLevel::O2, llvm::OptimizationLevel::O3};
