@@ -1,7 +1,8 @@
 //===- JIT.h - Compiling a script in memory and calling it ------*- C++ -*-===//
 //
-// A CompiledModel is a script's forward function and, when asked for, its gradient function, generated, optimized and compiled to machine
-// code in this process by LLVM's ORC LLJIT. They have the C ABI of runtime/bp_model.h.
+// A CompiledModel is a script's forward function and, when asked for, its gradient function, generated,
+// optimized and compiled to machine code in this process by LLVM's ORC LLJIT. They have the C ABI of
+// runtime/bp_model.h.
 //
 //===----------------------------------------------------------------------===//
 #ifndef BP_JIT_H
