@@ -2,8 +2,8 @@
 //
 // bp_bench_jit SCRIPT.bp INPUTS.in [--reps R] [--min-time SECONDS] [-O N]
 //
-// JIT-compiles a script the way `bpc run` does (loadSourceFile, compileScript, buildGradientGraph,
-// CompiledModel::create), prints `compile_s SECONDS` (time to ready: reading the file to callable code), then
+// JIT-compiles a script the way `bpc run --grad` does (loadSourceFile, compileScript, CompiledModel::create
+// with both functions), prints `compile_s SECONDS` (time to ready: reading the file to callable code), then
 // hands the model's forward and gradient function pointers to the same timing loop as the other columns
 // (run_benchmark in harness.c), so the calls measured are the JIT-compiled functions themselves.
 //
@@ -56,8 +56,7 @@ int main(int argc, char **argv) {
   auto graph = bp::compileScript(*file);
   if (!graph)
     return fail(graph.takeError());
-  bp::GradientGraph gradient = bp::buildGradientGraph(*graph);
-  auto model = bp::CompiledModel::create(*graph, gradient, optLevel);
+  auto model = bp::CompiledModel::create(*graph, bp::CompiledModel::ForwardAndGradient, optLevel);
   if (!model)
     return fail(model.takeError());
   double ready = bench_now();

@@ -20,7 +20,7 @@ namespace {
 
 /// d output[o] / d argument[a] for every o and a, row-major.
 std::vector<double> gradientAt(const Graph &graph, const std::vector<double> &in) {
-  GradientGraph gradient = buildGradientGraph(graph);
+  GradientGraph gradient = llvm::cantFail(buildGradientGraph(graph));
   std::vector<double> values = evaluateGraph(gradient.graph, in);
   std::vector<double> result;
   for (const ReverseSweep &sweep : gradient.sweeps)
@@ -135,4 +135,56 @@ TEST(Autodiff, TwentyThousandTermSum) {
   Graph graph = compileOrFail("input a = 0.5\nnode s = " + sum + "\noutput s\n");
   EXPECT_EQ(outputAt(graph, {0.5}), 10000);
   EXPECT_EQ(gradientAt(graph, {0.5})[0], 20000);
+}
+
+TEST(Autodiff, EachSweepHoldsOnlyItsOutputsCone) {
+  // 2,000 outputs n_i = x * i: each sweep has adjoints for n_i and x alone, however large the graph.
+  std::string script = "input x = 1.5\ninput y = 2\n";
+  std::string outputs;
+  for (int i = 0; i < 2000; ++i) {
+    script += "node n" + std::to_string(i) + " = x * " + std::to_string(i + 2) + "\n";
+    outputs += (i ? ", n" : "n") + std::to_string(i);
+  }
+  Graph graph = compileOrFail(script + "output " + outputs + "\n");
+  GradientGraph gradient = llvm::cantFail(buildGradientGraph(graph));
+  ASSERT_EQ(gradient.sweeps.size(), 2000u);
+  NodeId x = *graph.lookup("x"), y = *graph.lookup("y");
+  std::vector<double> values = evaluateGraph(gradient.graph, {1.5, 2});
+  for (size_t o = 0; o < 2000; ++o) {
+    const ReverseSweep &sweep = gradient.sweeps[o];
+    NodeId output = graph.outputs()[o].node;
+    ASSERT_EQ(sweep.adjoints.size(), 2u) << "output " << o;
+    EXPECT_EQ(sweep.adjoints[0].first, output);
+    EXPECT_EQ(sweep.adjoints[1].first, x);
+    EXPECT_EQ(sweep.adjoint(x), sweep.gradient[0]);
+    EXPECT_EQ(sweep.adjoint(y), InvalidNode);
+    EXPECT_EQ(values[sweep.gradient[0]], double(o + 2));
+    EXPECT_EQ(values[sweep.gradient[1]], 0);
+  }
+  // Backward nodes per output stay constant: the seed, the local derivative, one shared zero.
+  EXPECT_LE(gradient.graph.size() - gradient.forwardSize, 3u * 2000);
+}
+
+TEST(Autodiff, GradientSizeLimitIsADiagnosticAtTheOutput) {
+  // A chain c_k = c_(k-1) * x, every link an output: output k's sweep takes 2k chain-rule steps, plus one
+  // entry per argument, so the gradient grows with the square of the chain.
+  std::string script = "input x = 0.5\nnode c0 = x\n", outputs = "output c0";
+  for (int k = 1; k <= 100; ++k) {
+    script += "node c" + std::to_string(k) + " = c" + std::to_string(k - 1) + " * x\n";
+    outputs += ", c" + std::to_string(k);
+  }
+  Graph graph = compileOrFail(script + outputs + "\n");
+  auto fits = [&](size_t maxSize) {
+    auto gradient = buildGradientGraph(graph, maxSize);
+    return gradient ? true : (llvm::consumeError(gradient.takeError()), false);
+  };
+  // c0 (x itself) needs one entry, c1..c9 add 3 + 5 + ... + 19: 100 in all; c10 takes it to 121, and the whole
+  // chain needs 101^2 = 10201.
+  EXPECT_TRUE(fits(10201));
+  EXPECT_FALSE(fits(10200));
+  auto tooLarge = buildGradientGraph(graph, 120);
+  ASSERT_FALSE(!!tooLarge);
+  EXPECT_THAT(llvm::toString(tooLarge.takeError()),
+              testing::HasSubstr("test.bp:103:48: error: gradient too large: with output 'c10' (11 of 101) it takes "
+                                 "more than 120 chain-rule steps and gradient entries"));
 }

@@ -18,7 +18,7 @@ namespace {
 
 
 std::unique_ptr<CompiledModel> compile(const Graph &graph, unsigned optLevel = 2) {
-  auto model = CompiledModel::create(graph, buildGradientGraph(graph), optLevel);
+  auto model = CompiledModel::create(graph, CompiledModel::ForwardAndGradient, optLevel);
   if (!model) {
     ADD_FAILURE() << llvm::toString(model.takeError());
     return nullptr;
@@ -39,7 +39,7 @@ TEST(CodeGen, EveryOpMatchesTheInterpreterBitForBit) {
     for (unsigned optLevel : {0u, 2u}) {
       auto model = compile(graph, optLevel);
       ASSERT_TRUE(model);
-      GradientGraph gradient = buildGradientGraph(graph);
+      GradientGraph gradient = llvm::cantFail(buildGradientGraph(graph));
       std::vector<std::vector<double>> points = {{0, 0}, {1, 1}, {-0.0, 2}, {NAN, 1}, {INFINITY, -1}};
       for (int i = 0; i < 20; ++i)
         points.push_back({draw(random), draw(random)});
@@ -72,17 +72,66 @@ TEST(CodeGen, NestedNeuronsExactly) {
   EXPECT_EQ(grad[2], -1);
 }
 
-TEST(CodeGen, TwentyThousandTermSumCompilesAndDifferentiates) {
+TEST(CodeGen, ModuleOverTheSLPCutOffMatchesTheInterpreterBitForBit) {
+  // A 26,000-term sum: its module (forward and gradient) is over LargeModuleInstructions, so -O2 runs
+  // without the SLP vectorizer; results still equal the interpreter's bit for bit.
   std::string sum = "a";
-  for (int i = 1; i < 20000; ++i)
+  for (int i = 1; i < 26000; ++i)
     sum += " + a";
   Graph graph = compileOrFail("input a = 0.25\nnode s = " + sum + "\noutput s\n");
+  GradientGraph gradient = llvm::cantFail(buildGradientGraph(graph));
+  llvm::LLVMContext context;
+  EXPECT_GT(generateModule(graph, &gradient, "sum", context)->getInstructionCount(), LargeModuleInstructions);
   auto model = compile(graph);
   ASSERT_TRUE(model);
-  double in = 0.25, out, grad;
-  model->gradient(&in, &out, &grad);
-  EXPECT_EQ(out, 5000);
-  EXPECT_EQ(grad, 20000);
+  for (double in : {0.25, 0.1, -1e-3}) {
+    double forwardOut, out, grad;
+    model->forward(&in, &forwardOut);
+    model->gradient(&in, &out, &grad);
+    std::vector<double> expected = evaluateGraph(gradient.graph, {in});
+    EXPECT_TRUE(sameValue(forwardOut, expected[graph.outputs()[0].node])) << in;
+    EXPECT_TRUE(sameValue(out, expected[graph.outputs()[0].node])) << in;
+    EXPECT_TRUE(sameValue(grad, expected[gradient.sweeps[0].gradient[0]])) << in;
+    EXPECT_EQ(grad, 26000);
+  }
+}
+
+TEST(CodeGen, ManyResultsAreCutIntoPartsBitForBit) {
+  // 300 params a_k and 11 outputs: over 3,000 gradient entries, so the results alone are cut into parts (250
+  // stores each); the constant 0 (d n_i/d a_k) is stored 3,000 times and one computed value, df/da_k = sin(x),
+  // 300 times, each spread over several parts.
+  std::string script = "input x = 0.3\ninput y = -2\ninput z = 5\n", outputs = "output f";
+  std::string sum = "a0";
+  for (int k = 0; k < 300; ++k) {
+    script += "param a" + std::to_string(k) + " = " + std::to_string(k % 7) + ".5\n";
+    sum += k ? " + a" + std::to_string(k) : "";
+  }
+  script += "node f = sin(x) * (" + sum + ")\n";
+  for (int i = 0; i < 10; ++i) {
+    script += "node n" + std::to_string(i) + " = x * " + std::to_string(i + 2) + ".25 + y\n";
+    outputs += ", n" + std::to_string(i);
+  }
+  Graph graph = compileOrFail(script + outputs + "\n");
+  auto model = compile(graph, 0);
+  ASSERT_TRUE(model);
+  GradientGraph gradient = llvm::cantFail(buildGradientGraph(graph));
+  std::vector<NodeId> arguments = graph.arguments();
+  std::vector<double> in;
+  for (NodeId id : arguments)
+    in.push_back(graph.node(id).value);
+  size_t outputCount = graph.outputs().size();
+  std::vector<double> forwardOut(outputCount), out(outputCount), grad(outputCount * arguments.size());
+  model->forward(in.data(), forwardOut.data());
+  model->gradient(in.data(), out.data(), grad.data());
+  std::vector<double> expected = evaluateGraph(gradient.graph, in);
+  for (size_t o = 0; o < outputCount; ++o) {
+    EXPECT_TRUE(sameValue(forwardOut[o], expected[graph.outputs()[o].node])) << "output " << o;
+    EXPECT_TRUE(sameValue(out[o], expected[graph.outputs()[o].node])) << "output " << o;
+    for (size_t a = 0; a < arguments.size(); ++a)
+      ASSERT_TRUE(sameValue(grad[o * arguments.size() + a], expected[gradient.sweeps[o].gradient[a]]))
+          << "d output " << o << " / d argument " << a;
+  }
+  EXPECT_EQ(grad[3], std::sin(0.3)); // df/da0
 }
 
 TEST(CodeGen, PrefixFromPathIsACIdentifier) {

@@ -71,7 +71,7 @@ TEST(Simplify, FoldsConstantsWithTheForwardRules) {
 TEST(Simplify, GradientGraphsKeepEveryValueBitForBit) {
   Graph graph = compileOrFail("input x = 0.3\nparam w = -1.2\nnode h = tanh(w * x) * tanh(w * x)\n"
                               "node f = sigmoid(h) + max(x, w) * relu(x - w) / (1 + abs(w))\noutput f, h\n");
-  GradientGraph gradient = buildGradientGraph(graph);
+  GradientGraph gradient = llvm::cantFail(buildGradientGraph(graph));
   std::vector<NodeId> roots;
   for (const ReverseSweep &sweep : gradient.sweeps)
     roots.insert(roots.end(), sweep.gradient.begin(), sweep.gradient.end());

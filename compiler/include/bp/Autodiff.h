@@ -5,11 +5,16 @@
 // chain-rule step is recorded, so that `bpc explain` can show the local derivative and the product that make
 // every adjoint.
 //
+// Each sweep walks only its output's cone (the nodes the output depends on), so time and memory are linear in
+// the forward graph plus the gradient graph, however many outputs a script has.
+//
 //===----------------------------------------------------------------------===//
 #ifndef BP_AUTODIFF_H
 #define BP_AUTODIFF_H
 
 #include "bp/Graph.h"
+
+#include "llvm/Support/Error.h"
 
 #include <vector>
 
@@ -52,10 +57,14 @@ struct ChainRuleStep {
 
 /// The reverse sweep for one output.
 struct ReverseSweep {
-  size_t output;                      // index into Graph::outputs()
-  std::vector<ChainRuleStep> steps;   // in the order they were taken (consumers from last to first)
-  std::vector<NodeId> adjoint;        // per forward node: its adjoint's node, InvalidNode if not needed
-  std::vector<NodeId> gradient;       // per argument (Graph::arguments() order): d output / d argument
+  size_t output;                    // index into Graph::outputs()
+  std::vector<ChainRuleStep> steps; // in the order they were taken (consumers from last to first)
+  /// (forward node, its adjoint's node) for every node between an argument and the output, from last to first.
+  std::vector<std::pair<NodeId, NodeId>> adjoints;
+  std::vector<NodeId> gradient;     // per argument (Graph::arguments() order): d output / d argument
+
+  /// The adjoint of forward node `id`, InvalidNode if the sweep did not need one.
+  NodeId adjoint(NodeId id) const;
 };
 
 struct GradientGraph {
@@ -64,8 +73,16 @@ struct GradientGraph {
   std::vector<ReverseSweep> sweeps; // one per output, in output order
 };
 
-/// Differentiates every output with respect to every input and param (the full Jacobian).
-GradientGraph buildGradientGraph(const Graph &forward);
+/// The largest gradient bp builds, counted before building it: one per chain-rule step (every edge of every
+/// output's cone: an output's sweep walks back over each edge it depends on) plus one per gradient entry. Each
+/// step adds a few nodes to the gradient graph, so this bounds its memory; outputs with overlapping cones
+/// make the count grow with outputs times cone size, and the limit turns that into an error instead of
+/// exhausting memory. A single output of the largest script (Frontend.h) fits.
+constexpr size_t MaxGradientSize = 10'000'000;
+
+/// Differentiates every output with respect to every input and param (the full Jacobian). Fails, without
+/// building anything, with a diagnostic at the first output that takes the gradient past `maxSize`.
+llvm::Expected<GradientGraph> buildGradientGraph(const Graph &forward, size_t maxSize = MaxGradientSize);
 
 } // namespace bp
 

@@ -42,9 +42,13 @@ private:
   llvm::Module &module;
 };
 
-/// Builds the module holding PREFIX_forward and PREFIX_gradient.
-std::unique_ptr<llvm::Module> generateModule(const Graph &forward, const GradientGraph &gradient,
+/// Builds the module holding PREFIX_forward and, when `gradient` is given, PREFIX_gradient (without it, the
+/// module computes only the outputs and nothing is differentiated).
+std::unique_ptr<llvm::Module> generateModule(const Graph &forward, const GradientGraph *gradient,
                                              const std::string &prefix, llvm::LLVMContext &context);
+
+/// Above this many instructions a module counts as large: optimizeModule leaves out the SLP vectorizer.
+constexpr unsigned LargeModuleInstructions = 50000;
 
 /// Runs LLVM's default pipeline at -O`level` (0 to 3) over the module.
 void optimizeModule(llvm::Module &module, llvm::TargetMachine *machine, unsigned level);

@@ -1,18 +1,19 @@
 //===- JIT.h - Compiling a script in memory and calling it ------*- C++ -*-===//
 //
-// A CompiledModel is a script's forward and gradient functions, generated, optimized and compiled to machine
-// code in this process by LLVM's ORC LLJIT. They have the C ABI of runtime/bp_model.h.
+// A CompiledModel is a script's forward function and, when asked for, its gradient function, generated,
+// optimized and compiled to machine code in this process by LLVM's ORC LLJIT. They have the C ABI of
+// runtime/bp_model.h.
 //
 //===----------------------------------------------------------------------===//
 #ifndef BP_JIT_H
 #define BP_JIT_H
 
-#include "bp/Autodiff.h"
 #include "bp/Graph.h"
 #include "bp_model.h"
 
 #include "llvm/Support/Error.h"
 
+#include <cassert>
 #include <memory>
 
 namespace llvm::orc {
@@ -23,17 +24,26 @@ namespace bp {
 
 class CompiledModel {
 public:
-  /// JIT-compiles `forward` and its gradient graph at -O`optLevel`.
-  static llvm::Expected<std::unique_ptr<CompiledModel>> create(const Graph &forward, const GradientGraph &gradient,
+  /// What to compile: the forward function alone (nothing is differentiated), or both functions.
+  enum Functions { ForwardOnly, ForwardAndGradient };
+
+  /// JIT-compiles `forward` (and, if asked, its gradient graph, built here) at -O`optLevel`. Fails with the
+  /// gradient graph's diagnostic when it is too large (Autodiff.h).
+  static llvm::Expected<std::unique_ptr<CompiledModel>> create(const Graph &forward, Functions functions,
                                                                unsigned optLevel = 2);
   ~CompiledModel();
 
   /// in: Graph::arguments() order; out: one value per output.
   void forward(const double *in, double *out) const { forwardFn(in, out); }
-  /// As forward, plus grad: row-major [outputs][arguments].
-  void gradient(const double *in, double *out, double *grad) const { gradientFn(in, out, grad); }
+  /// As forward, plus grad: row-major [outputs][arguments]. Only for a model compiled with its gradient.
+  void gradient(const double *in, double *out, double *grad) const {
+    assert(gradientFn && "the model was compiled without its gradient");
+    gradientFn(in, out, grad);
+  }
+  bool hasGradient() const { return gradientFn != nullptr; }
 
-  /// The compiled functions themselves, for callers that call them directly (benchmarks, embedding).
+  /// The compiled functions themselves, for callers that call them directly (benchmarks, embedding); the
+  /// gradient function is null for a model compiled ForwardOnly.
   bp_forward_fn forwardFunction() const { return forwardFn; }
   bp_gradient_fn gradientFunction() const { return gradientFn; }
 

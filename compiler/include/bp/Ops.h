@@ -33,6 +33,7 @@ enum class Syntax : uint8_t {
   Prefix,   // -a
   Call,     // exp(a): a builtin that scripts may call
   Internal, // step(a): appears only in gradient graphs
+  InternalInfix, // a * b: appears only in gradient graphs, and prints like the operator it refines (dmul)
 };
 
 /// How many operations Ops.def lists.

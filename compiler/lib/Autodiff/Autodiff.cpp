@@ -3,10 +3,14 @@
 // For each output: seed d out/d out = 1, walk the forward nodes from last to first, and for every operand
 // that depends on an argument add (adjoint of the node) * (local derivative from the op table) to the
 // operand's adjoint. A node used twice gets both contributions, summed in the order they were made.
-// Only nodes that lie on a path from an argument to the output get adjoints.
+// Only nodes that lie on a path from an argument to the output get adjoints, and a sweep visits no others.
 //
 //===----------------------------------------------------------------------===//
 #include "bp/Autodiff.h"
+#include "bp/Diagnostics.h"
+
+#include <algorithm>
+#include <queue>
 
 using namespace bp;
 
@@ -43,20 +47,87 @@ std::vector<bool> findVaryingNodes(const Graph &graph) {
   return varies;
 }
 
-ReverseSweep sweepOutput(Graph &graph, const Graph &forward, size_t outputIndex,
-                         const std::vector<bool> &varies, const std::vector<NodeId> &arguments) {
+/// Builds the reverse sweeps one output at a time. A scratch vector indexed by forward node holds the adjoints
+/// of the sweep in progress; a max-heap hands out the nodes that have an adjoint from last to first, so a
+/// sweep visits only its output's cone and resets only the entries it set.
+class Differentiator {
+public:
+  Differentiator(const Graph &forward, size_t maxSize)
+      : forward(forward), maxSize(maxSize), result{forward, forward.size(), {}},
+        arguments(forward.arguments()), varies(findVaryingNodes(forward)), scratch(forward.size(), InvalidNode) {}
+
+  llvm::Expected<GradientGraph> run() {
+    if (llvm::Error err = checkSize())
+      return err;
+    for (size_t o = 0; o < forward.outputs().size(); ++o)
+      sweepOutput(o);
+    return std::move(result);
+  }
+
+private:
+  /// Counts what the sweeps would build, one chain-rule step per edge of each output's cone and one entry
+  /// per argument, without building it: an error at the output that takes the count past maxSize.
+  llvm::Error checkSize() const;
+  void sweepOutput(size_t outputIndex);
+
+  const Graph &forward;
+  size_t maxSize;
+  GradientGraph result;
+  std::vector<NodeId> arguments;
+  std::vector<bool> varies;
+  std::vector<NodeId> scratch; // per forward node: its adjoint in the sweep in progress, else InvalidNode
+};
+
+llvm::Error Differentiator::checkSize() const {
+  size_t size = 0;
+  std::vector<size_t> lastVisit(forward.size(), SIZE_MAX); // per node: the last output whose cone holds it
+  std::vector<NodeId> pending;
+  for (size_t o = 0; o < forward.outputs().size(); ++o) {
+    NodeId root = forward.outputs()[o].node;
+    size += arguments.size();
+    if (varies[root]) {
+      lastVisit[root] = o;
+      pending.push_back(root);
+    }
+    while (!pending.empty() && size <= maxSize) {
+      NodeId id = pending.back();
+      pending.pop_back();
+      for (NodeId operand : forward.node(id).operands) {
+        if (!varies[operand])
+          continue;
+        ++size;
+        if (lastVisit[operand] != o) {
+          lastVisit[operand] = o;
+          pending.push_back(operand);
+        }
+      }
+    }
+    if (size > maxSize) {
+      const Graph::Output &output = forward.outputs()[o];
+      return makeDiagnosticError(forward.sourceFile(), output.loc,
+                                 "gradient too large: with output '" + output.name + "' (" + std::to_string(o + 1) +
+                                     " of " + std::to_string(forward.outputs().size()) + ") it takes more than " +
+                                     std::to_string(maxSize) + " chain-rule steps and gradient entries");
+    }
+  }
+  return llvm::Error::success();
+}
+
+void Differentiator::sweepOutput(size_t outputIndex) {
+  Graph &graph = result.graph;
   const Graph::Output &output = forward.outputs()[outputIndex];
-  ReverseSweep sweep;
+  ReverseSweep &sweep = result.sweeps.emplace_back();
   sweep.output = outputIndex;
-  sweep.adjoint.assign(forward.size(), InvalidNode);
 
   if (varies[output.node]) {
-    NodeId seed = graph.addConstant(1, output.loc);
-    sweep.adjoint[output.node] = seed;
-    for (NodeId id = output.node + 1; id-- > 0;) {
-      NodeId adjoint = sweep.adjoint[id];
-      if (adjoint == InvalidNode)
-        continue;
+    scratch[output.node] = graph.addConstant(1, output.loc);
+    std::priority_queue<NodeId> pending; // nodes with an adjoint, not yet visited; every consumer comes first
+    pending.push(output.node);
+    while (!pending.empty()) {
+      NodeId id = pending.top();
+      pending.pop();
+      NodeId adjoint = scratch[id]; // complete: every consumer in the cone has a larger id
+      sweep.adjoints.emplace_back(id, adjoint);
       const Node &node = forward.node(id);
       const OpInfo &info = getOpInfo(node.op);
       for (unsigned i = 0; i < node.operands.size(); ++i) {
@@ -67,7 +138,9 @@ ReverseSweep sweepOutput(Graph &graph, const Graph &forward, size_t outputIndex,
         NodeId local = info.localDerivative(builder, i);
         NodeId product = chainProduct(graph, adjoint, local, node.loc);
         sweep.steps.push_back({id, i, operand, local, product});
-        NodeId &total = sweep.adjoint[operand];
+        NodeId &total = scratch[operand];
+        if (total == InvalidNode)
+          pending.push(operand);
         total = total == InvalidNode ? product
                                      : graph.addNode(OpKind::Add, {total, product}, forward.node(operand).loc);
       }
@@ -77,25 +150,28 @@ ReverseSweep sweepOutput(Graph &graph, const Graph &forward, size_t outputIndex,
   // Name each adjoint after what it is, d out / d node, unless it is a node that already has a name. From
   // the output down: where several nodes share one adjoint node (d = a + b passes df/dd on to a and b
   // unchanged), it is named after the node closest to the output.
-  for (NodeId id = forward.size(); id-- > 0;) {
-    NodeId adjoint = sweep.adjoint[id];
-    if (adjoint != InvalidNode && adjoint >= forward.size() && graph.node(adjoint).name.empty())
+  for (auto [id, adjoint] : sweep.adjoints)
+    if (adjoint >= forward.size() && graph.node(adjoint).name.empty())
       graph.node(adjoint).name = "d" + output.name + "/d" + forward.label(id);
-  }
+  NodeId zero = InvalidNode;
   for (NodeId argument : arguments) {
-    NodeId adjoint = sweep.adjoint[argument];
-    sweep.gradient.push_back(adjoint != InvalidNode ? adjoint : graph.addConstant(0, output.loc));
+    NodeId adjoint = scratch[argument];
+    if (adjoint == InvalidNode && zero == InvalidNode)
+      zero = graph.addConstant(0, output.loc);
+    sweep.gradient.push_back(adjoint != InvalidNode ? adjoint : zero);
   }
-  return sweep;
+  for (auto [id, adjoint] : sweep.adjoints)
+    scratch[id] = InvalidNode;
 }
 
 } // namespace
 
-GradientGraph bp::buildGradientGraph(const Graph &forward) {
-  GradientGraph result{forward, forward.size(), {}};
-  std::vector<NodeId> arguments = forward.arguments();
-  std::vector<bool> varies = findVaryingNodes(forward);
-  for (size_t o = 0; o < forward.outputs().size(); ++o)
-    result.sweeps.push_back(sweepOutput(result.graph, forward, o, varies, arguments));
-  return result;
+NodeId ReverseSweep::adjoint(NodeId id) const {
+  auto found = std::lower_bound(adjoints.begin(), adjoints.end(), id,
+                                [](const std::pair<NodeId, NodeId> &entry, NodeId id) { return entry.first > id; });
+  return found != adjoints.end() && found->first == id ? found->second : InvalidNode;
+}
+
+llvm::Expected<GradientGraph> bp::buildGradientGraph(const Graph &forward, size_t maxSize) {
+  return Differentiator(forward, maxSize).run();
 }

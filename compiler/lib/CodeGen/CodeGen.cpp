@@ -49,13 +49,16 @@ namespace {
 /// each needed node's lowering rule in node order, and stores the results (to `out`) and the gradient entries
 /// (to `grad`, row-major).
 ///
-/// A large graph is cut into parts of PartSize nodes, each an internal noinline function; values that one
-/// part computes and a later part uses travel through a stack array (the "frame"). Code generation time grows
-/// faster than linearly with the size of one basic block (register allocation above all), so parts keep the
-/// compile time of big scripts linear, at the price of a load and a store per value that crosses a cut.
+/// A large graph is cut into parts of at most PartSize nodes and PartStores result stores, each an internal
+/// noinline function; values that one part computes and a later part uses travel through a stack array (the
+/// "frame"). Code generation time grows faster than linearly with the size of one basic block (register
+/// allocation, and the instruction scheduler's dependences between stores), so parts keep the compile time of
+/// big scripts, and of scripts with many results, linear, at the price of a load and a store per value that
+/// crosses a cut.
 class FunctionEmitter {
 public:
   static constexpr size_t PartSize = 2000;
+  static constexpr size_t PartStores = 250;
 
   FunctionEmitter(llvm::Module &module, const Graph &graph, const std::vector<NodeId> &arguments)
       : module(module), graph(graph), builder(module.getContext()), ir(builder, module),
@@ -72,14 +75,23 @@ private:
     unsigned pointer; // function argument: 1 (out) or 2 (grad)
     size_t index;
   };
+  /// A unit of emission: node `id`'s stores [firstStore, endStore), and its value first if firstStore is 0.
+  /// A node stored more than PartStores times (a constant 0 filling a Jacobian) takes several steps.
+  struct Step {
+    NodeId id;
+    size_t firstStore, endStore;
+    bool computes(const FunctionEmitter &emitter) const { return firstStore == 0 && !emitter.isLeaf(id); }
+  };
 
   bool isLeaf(NodeId id) const { return graph.node(id).operands.empty(); }
   llvm::Value *element(llvm::Value *base, size_t index) {
     return builder.CreateConstInBoundsGEP1_64(builder.getDoubleTy(), base, index);
   }
   llvm::Value *valueOf(NodeId id, llvm::Function *function, llvm::Value *frame);
-  void emitNodes(llvm::Function *function, llvm::Value *frame, llvm::ArrayRef<NodeId> nodes);
-  void clearValues(llvm::ArrayRef<NodeId> touched);
+  void emitSteps(llvm::Function *function, llvm::Value *frame, llvm::ArrayRef<Step> steps);
+  void clearValues();
+  /// Where each part begins in `steps`, then steps.size().
+  std::vector<size_t> cutIntoParts(const std::vector<Step> &steps) const;
 
   llvm::Module &module;
   const Graph &graph;
@@ -110,29 +122,50 @@ llvm::Value *FunctionEmitter::valueOf(NodeId id, llvm::Function *function, llvm:
   return value;
 }
 
-void FunctionEmitter::emitNodes(llvm::Function *function, llvm::Value *frame, llvm::ArrayRef<NodeId> nodes) {
+void FunctionEmitter::emitSteps(llvm::Function *function, llvm::Value *frame, llvm::ArrayRef<Step> steps) {
   llvm::SmallVector<llvm::Value *, 2> operands;
-  for (NodeId id : nodes) {
-    const Node &node = graph.node(id);
-    operands.clear();
-    for (NodeId operand : node.operands)
-      operands.push_back(valueOf(operand, function, frame));
-    llvm::Value *value = getOpInfo(node.op).lower(ir, operands);
-    if (!node.name.empty() && !llvm::isa<llvm::Constant>(value))
-      value->setName(node.name);
-    values[id] = value;
-    touched.push_back(id);
-    if (slot[id] >= 0)
-      builder.CreateStore(value, element(frame, slot[id]));
-    for (const Store &store : stores[id])
+  for (const Step &step : steps) {
+    if (step.computes(*this)) {
+      const Node &node = graph.node(step.id);
+      operands.clear();
+      for (NodeId operand : node.operands)
+        operands.push_back(valueOf(operand, function, frame));
+      llvm::Value *value = getOpInfo(node.op).lower(ir, operands);
+      if (!node.name.empty() && !llvm::isa<llvm::Constant>(value))
+        value->setName(node.name);
+      values[step.id] = value;
+      touched.push_back(step.id);
+      if (slot[step.id] >= 0)
+        builder.CreateStore(value, element(frame, slot[step.id]));
+    }
+    llvm::Value *value = valueOf(step.id, function, frame);
+    for (size_t i = step.firstStore; i < step.endStore; ++i) {
+      const Store &store = stores[step.id][i];
       builder.CreateStore(value, element(function->getArg(store.pointer), store.index));
+    }
   }
 }
 
-void FunctionEmitter::clearValues(llvm::ArrayRef<NodeId> ids) {
-  for (NodeId id : ids)
+void FunctionEmitter::clearValues() {
+  for (NodeId id : touched)
     values[id] = nullptr;
   touched.clear();
+}
+
+std::vector<size_t> FunctionEmitter::cutIntoParts(const std::vector<Step> &steps) const {
+  std::vector<size_t> begins = {0};
+  size_t nodeCount = 0, storeCount = 0;
+  for (size_t i = 0; i < steps.size(); ++i) {
+    size_t stepStores = steps[i].endStore - steps[i].firstStore;
+    if (i > begins.back() && (nodeCount == PartSize || storeCount + stepStores > PartStores)) {
+      begins.push_back(i);
+      nodeCount = storeCount = 0;
+    }
+    nodeCount += steps[i].computes(*this);
+    storeCount += stepStores;
+  }
+  begins.push_back(steps.size());
+  return begins;
 }
 
 void FunctionEmitter::emit(const std::string &name, const std::vector<NodeId> &results,
@@ -152,12 +185,10 @@ void FunctionEmitter::emit(const std::string &name, const std::vector<NodeId> &r
 
   // Which nodes some result needs, and where each result goes.
   std::vector<bool> needed(graph.size(), false);
-  std::vector<std::pair<NodeId, Store>> leafStores; // results that are inputs, params or constants
   auto addResults = [&](const std::vector<NodeId> &ids, unsigned pointer) {
     for (size_t i = 0; i < ids.size(); ++i) {
       needed[ids[i]] = true;
-      (isLeaf(ids[i]) ? leafStores.emplace_back(ids[i], Store{pointer, i}).second
-                      : stores[ids[i]].emplace_back(Store{pointer, i}));
+      stores[ids[i]].push_back({pointer, i});
     }
   };
   addResults(results, 1);
@@ -167,47 +198,66 @@ void FunctionEmitter::emit(const std::string &name, const std::vector<NodeId> &r
     if (needed[id])
       for (NodeId operand : graph.node(id).operands)
         needed[operand] = true;
-  std::vector<NodeId> order;
+  // Every needed operation in node order, then the leaves (inputs, params, constants) that are results.
+  std::vector<Step> steps;
+  auto addSteps = [&](NodeId id) {
+    size_t count = stores[id].size();
+    steps.push_back({id, 0, std::min(count, PartStores)});
+    for (size_t first = PartStores; first < count; first += PartStores)
+      steps.push_back({id, first, std::min(count, first + PartStores)});
+  };
   for (NodeId id = 0; id < graph.size(); ++id)
     if (needed[id] && !isLeaf(id))
-      order.push_back(id);
+      addSteps(id);
+  for (NodeId id = 0; id < graph.size(); ++id)
+    if (isLeaf(id) && !stores[id].empty())
+      addSteps(id);
 
-  if (order.size() <= PartSize) {
-    emitNodes(function, nullptr, order);
+  std::vector<size_t> begins = cutIntoParts(steps);
+  if (begins.size() <= 2) {
+    emitSteps(function, nullptr, steps);
   } else {
-    // Cut into parts; a value used in a later part than its own gets a frame slot.
-    std::vector<uint32_t> partOf(graph.size(), 0);
-    for (size_t i = 0; i < order.size(); ++i)
-      partOf[order[i]] = static_cast<uint32_t>(i / PartSize);
+    // One function per part; a value used in a later part than its own gets a frame slot.
+    std::vector<uint32_t> partOf(graph.size(), 0); // per node: the part that computes it
     int frameSize = 0;
-    for (NodeId id : order)
-      for (NodeId operand : graph.node(id).operands)
-        if (!isLeaf(operand) && partOf[operand] != partOf[id] && slot[operand] < 0)
-          slot[operand] = frameSize++;
+    auto useIn = [&](NodeId id, uint32_t part) {
+      if (!isLeaf(id) && partOf[id] != part && slot[id] < 0)
+        slot[id] = frameSize++;
+    };
+    for (uint32_t part = 0; part + 1 < begins.size(); ++part) {
+      for (size_t i = begins[part]; i < begins[part + 1]; ++i) {
+        const Step &step = steps[i];
+        if (!step.computes(*this)) {
+          useIn(step.id, part); // the stores of a value computed in an earlier part
+          continue;
+        }
+        partOf[step.id] = part;
+        for (NodeId operand : graph.node(step.id).operands)
+          useIn(operand, part);
+      }
+    }
     llvm::Value *frame = builder.CreateAlloca(llvm::ArrayType::get(builder.getDoubleTy(), frameSize), nullptr, "frame");
     llvm::SmallVector<llvm::Type *, 4> partParams(4, builder.getPtrTy());
     auto *partType = llvm::FunctionType::get(builder.getVoidTy(), partParams, false);
     llvm::Value *nullGrad = llvm::ConstantPointerNull::get(builder.getPtrTy());
     llvm::BasicBlock *entry = builder.GetInsertBlock();
-    for (size_t begin = 0, part = 0; begin < order.size(); begin += PartSize, ++part) {
+    for (size_t part = 0; part + 1 < begins.size(); ++part) {
       auto *partFunction = llvm::Function::Create(partType, llvm::Function::InternalLinkage,
                                                   name + ".part" + std::to_string(part), module);
       partFunction->setDoesNotThrow();
       partFunction->addFnAttr(llvm::Attribute::NoInline);
       builder.SetInsertPoint(llvm::BasicBlock::Create(context, "entry", partFunction));
-      size_t count = std::min(PartSize, order.size() - begin);
-      emitNodes(partFunction, partFunction->getArg(3), llvm::ArrayRef<NodeId>(order).slice(begin, count));
+      emitSteps(partFunction, partFunction->getArg(3),
+                llvm::ArrayRef<Step>(steps).slice(begins[part], begins[part + 1] - begins[part]));
       builder.CreateRetVoid();
-      clearValues(touched);
+      clearValues();
       builder.SetInsertPoint(entry);
       builder.CreateCall(partType, partFunction,
                          {function->getArg(0), function->getArg(1), gradients ? function->getArg(2) : nullGrad, frame});
     }
   }
-  for (const auto &[id, store] : leafStores)
-    builder.CreateStore(valueOf(id, function, nullptr), element(function->getArg(store.pointer), store.index));
   builder.CreateRetVoid();
-  clearValues(touched);
+  clearValues();
   assert(!llvm::verifyModule(module, &llvm::errs()) && "generated module is malformed");
 }
 
@@ -226,7 +276,7 @@ std::vector<NodeId> outputNodes(const Graph &graph) {
 
 } // namespace
 
-std::unique_ptr<llvm::Module> bp::generateModule(const Graph &forward, const GradientGraph &gradient,
+std::unique_ptr<llvm::Module> bp::generateModule(const Graph &forward, const GradientGraph *gradient,
                                                  const std::string &prefix, llvm::LLVMContext &context) {
   auto module = std::make_unique<llvm::Module>(prefix, context);
   if (forward.sourceFile())
@@ -235,21 +285,20 @@ std::unique_ptr<llvm::Module> bp::generateModule(const Graph &forward, const Gra
   std::vector<NodeId> results = outputNodes(forward);
   Graph forwardGraph = simplifyGraph(forward, results);
   emitFunction(*module, prefix + "_forward", forwardGraph, forwardGraph.arguments(), results, nullptr);
+  if (!gradient)
+    return module;
 
   // The gradient function's roots: the outputs, then the Jacobian row by row.
-  std::vector<NodeId> roots = outputNodes(gradient.graph);
+  std::vector<NodeId> roots = outputNodes(gradient->graph);
   size_t outputCount = roots.size();
-  for (const ReverseSweep &sweep : gradient.sweeps)
+  for (const ReverseSweep &sweep : gradient->sweeps)
     roots.insert(roots.end(), sweep.gradient.begin(), sweep.gradient.end());
-  Graph gradientGraph = simplifyGraph(gradient.graph, roots);
+  Graph gradientGraph = simplifyGraph(gradient->graph, roots);
   std::vector<NodeId> outputs(roots.begin(), roots.begin() + outputCount);
   std::vector<NodeId> jacobian(roots.begin() + outputCount, roots.end());
   emitFunction(*module, prefix + "_gradient", gradientGraph, gradientGraph.arguments(), outputs, &jacobian);
   return module;
 }
-
-/// Above this many instructions a module counts as large when choosing the optimization pipeline.
-static constexpr unsigned LargeModuleInstructions = 50000;
 
 void bp::optimizeModule(llvm::Module &module, llvm::TargetMachine *machine, unsigned level) {
   static const llvm::OptimizationLevel levels[] = {llvm::OptimizationLevel::O0, llvm::OptimizationLevel::O1,

@@ -172,12 +172,14 @@ void Graph::printDot(llvm::raw_ostream &os) const {
       continue;
     }
     const OpInfo &info = getOpInfo(node.op);
-    std::string opText = info.syntax == Syntax::Infix || info.syntax == Syntax::Prefix ? info.spelling : info.name;
+    bool operatorLike =
+        info.syntax == Syntax::Infix || info.syntax == Syntax::InternalInfix || info.syntax == Syntax::Prefix;
+    std::string opText = operatorLike ? info.spelling : info.name;
     os << "  n" << id << " [label=\"" << (node.name.empty() ? opText : node.name + "\\n" + opText)
        << "\", shape=ellipse];\n";
     for (size_t i = 0; i < node.operands.size(); ++i) {
       os << "  n" << node.operands[i] << " -> n" << id;
-      if (node.operands.size() == 2 && (info.syntax == Syntax::Infix || info.syntax == Syntax::Call))
+      if (node.operands.size() == 2 && info.syntax != Syntax::Internal)
         os << " [taillabel=\"" << i << "\", labelfontsize=8]";
       os << ";\n";
     }

@@ -190,7 +190,7 @@ constexpr OpInfo opTable[] = {
        return ir.builder.CreateSelect(takesFirst(ir, CmpInst::FCMP_ULE, x[0], x[1]), ir.constant(1), ir.constant(0));
      },
      zeroDerivative},
-    {OpKind::DMul, "dmul", "*", 2, Syntax::Internal, 2,
+    {OpKind::DMul, "dmul", "*", 2, Syntax::InternalInfix, 2,
      [](const double *x) { return dmul(x[0], x[1]); },
      [](IRLowering &ir, Operands x) {
        Value *product = ir.builder.CreateFMul(x[0], x[1]);

@@ -6,13 +6,21 @@
 #include "llvm/ExecutionEngine/Orc/LLJIT.h"
 #include "llvm/ExecutionEngine/Orc/ThreadSafeModule.h"
 
+#include <optional>
+
 using namespace bp;
 
 CompiledModel::~CompiledModel() = default;
 
-llvm::Expected<std::unique_ptr<CompiledModel>> CompiledModel::create(const Graph &forward,
-                                                                     const GradientGraph &gradient,
+llvm::Expected<std::unique_ptr<CompiledModel>> CompiledModel::create(const Graph &forward, Functions functions,
                                                                      unsigned optLevel) {
+  std::optional<GradientGraph> gradient;
+  if (functions == ForwardAndGradient) {
+    auto built = buildGradientGraph(forward);
+    if (!built)
+      return built.takeError();
+    gradient = std::move(*built);
+  }
   initializeTargets();
   auto machineBuilder = llvm::orc::JITTargetMachineBuilder::detectHost();
   if (!machineBuilder)
@@ -25,7 +33,9 @@ llvm::Expected<std::unique_ptr<CompiledModel>> CompiledModel::create(const Graph
 
   const std::string prefix = "bp_model";
   auto context = std::make_unique<llvm::LLVMContext>();
-  std::unique_ptr<llvm::Module> module = generateModule(forward, gradient, prefix, *context);
+  std::unique_ptr<llvm::Module> module =
+      generateModule(forward, gradient ? &*gradient : nullptr, prefix, *context);
+  gradient.reset(); // the module holds all that is needed from here on
   module->setDataLayout((*machine)->createDataLayout());
   module->setTargetTriple((*machine)->getTargetTriple().str());
   optimizeModule(*module, machine->get(), optLevel);
@@ -38,14 +48,15 @@ llvm::Expected<std::unique_ptr<CompiledModel>> CompiledModel::create(const Graph
   auto forwardSymbol = (*jit)->lookup(prefix + "_forward");
   if (!forwardSymbol)
     return forwardSymbol.takeError();
-  auto gradientSymbol = (*jit)->lookup(prefix + "_gradient");
-  if (!gradientSymbol)
-    return gradientSymbol.takeError();
-
   std::unique_ptr<CompiledModel> model(new CompiledModel());
+  if (functions == ForwardAndGradient) {
+    auto gradientSymbol = (*jit)->lookup(prefix + "_gradient");
+    if (!gradientSymbol)
+      return gradientSymbol.takeError();
+    model->gradientFn = gradientSymbol->toPtr<bp_gradient_fn>();
+  }
   model->jit = std::move(*jit);
   model->forwardFn = forwardSymbol->toPtr<bp_forward_fn>();
-  model->gradientFn = gradientSymbol->toPtr<bp_gradient_fn>();
   model->argumentCount = forward.arguments().size();
   model->outputCount = forward.outputs().size();
   return model;

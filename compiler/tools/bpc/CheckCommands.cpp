@@ -26,11 +26,13 @@ int graphCommand(const Options &options) {
     options.dot ? graph->printDot(llvm::outs()) : graph->print(llvm::outs());
     return ExitSuccess;
   }
-  GradientGraph gradient = buildGradientGraph(*graph);
+  auto gradient = buildGradientGraph(*graph);
+  if (!gradient)
+    return reportError(gradient.takeError());
   // The gradient graph's results: the outputs, then d output / d argument for every output and argument.
-  Graph &printed = gradient.graph;
+  Graph &printed = gradient->graph;
   std::vector<NodeId> arguments = graph->arguments();
-  for (const ReverseSweep &sweep : gradient.sweeps)
+  for (const ReverseSweep &sweep : gradient->sweeps)
     for (size_t i = 0; i < arguments.size(); ++i)
       printed.addOutput("d" + graph->outputs()[sweep.output].name + "/d" + graph->node(arguments[i]).name,
                         sweep.gradient[i], {});
@@ -42,12 +44,14 @@ int emitLLVMCommand(const Options &options) {
   auto graph = loadGraph(options);
   if (!graph)
     return reportError(graph.takeError());
-  GradientGraph gradient = buildGradientGraph(*graph);
+  auto gradient = buildGradientGraph(*graph);
+  if (!gradient)
+    return reportError(gradient.takeError());
   auto machine = createTargetMachine("", options.optLevel);
   if (!machine)
     return reportError(machine.takeError());
   llvm::LLVMContext context;
-  std::unique_ptr<llvm::Module> module = generateModule(*graph, gradient, prefixFromPath(options.file), context);
+  std::unique_ptr<llvm::Module> module = generateModule(*graph, &*gradient, prefixFromPath(options.file), context);
   module->setDataLayout((*machine)->createDataLayout());
   module->setTargetTriple((*machine)->getTargetTriple().str());
   optimizeModule(*module, machine->get(), options.optLevel);

@@ -18,6 +18,7 @@
 
 #include "llvm/Support/raw_ostream.h"
 
+#include <cmath>
 #include <map>
 
 using namespace bp;
@@ -31,17 +32,28 @@ public:
   FormulaPrinter(const Graph &graph, size_t forwardSize, const std::vector<double> &values)
       : graph(graph), forwardSize(forwardSize), values(values) {}
 
-  /// `node`'s own operation applied to its operands: "a + b", "sigmoid(%4)"; with values: "5 + -6".
+  /// `node`'s own operation applied to its operands: "a + b", "2 * %4"; with values: "5 + -6".
   std::string operation(NodeId id, bool withValues) const {
     const Node &node = graph.node(id);
     std::vector<std::string> operands;
-    for (NodeId operand : node.operands)
-      operands.push_back(withValues ? formatNumber(values[operand]) : graph.label(operand));
-    return apply(getOpInfo(node.op), operands, {5, 5});
+    std::pair<int, int> precedences{5, 5};
+    for (size_t i = 0; i < node.operands.size(); ++i) {
+      Printed operand = withValues ? Printed{formatNumber(values[node.operands[i]]), 5} : reference(node.operands[i]);
+      operands.push_back(operand.first);
+      (i == 0 ? precedences.first : precedences.second) = operand.second;
+    }
+    return apply(getOpInfo(node.op), operands, precedences);
   }
 
   /// A derivative formula: forward nodes appear by label, helper nodes built for it are spelled out.
   std::string formula(NodeId id) const { return expand(id).first; }
+
+  /// Whether a node is a number as written: an unnamed constant, or negations of one (`x ^ -0.5`).
+  bool isLiteral(NodeId id) const {
+    while (graph.node(id).name.empty() && graph.node(id).op == OpKind::Neg)
+      id = graph.node(id).operands[0];
+    return graph.node(id).name.empty() && graph.node(id).op == OpKind::Const;
+  }
 
 private:
   using Printed = std::pair<std::string, int>; // text and its precedence
@@ -54,7 +66,8 @@ private:
       return have < need ? "(" + operands[i] + ")" : operands[i];
     };
     switch (info.syntax) {
-    case Syntax::Infix: {
+    case Syntax::Infix:
+    case Syntax::InternalInfix: {
       bool rightAssociative = info.kind == OpKind::Pow;
       return wrap(0, rightAssociative) + " " + info.spelling + " " + wrap(1, !rightAssociative);
     }
@@ -72,12 +85,17 @@ private:
     return "";
   }
 
+  /// A node as an operand: a literal by its value, anything else by its label.
+  Printed reference(NodeId id) const {
+    if (isLiteral(id))
+      return {formatNumber(values[id]), std::signbit(values[id]) ? 3 : 5};
+    return {graph.label(id), 5};
+  }
+
   Printed expand(NodeId id) const {
     const Node &node = graph.node(id);
-    if (node.op == OpKind::Const && node.name.empty())
-      return {formatNumber(node.value), node.value < 0 ? 3 : 5};
     if (id < forwardSize || node.operands.empty())
-      return {graph.label(id), 5};
+      return reference(id);
     std::vector<std::string> operands;
     std::pair<int, int> precedences{5, 5};
     for (size_t i = 0; i < node.operands.size(); ++i) {
@@ -116,6 +134,8 @@ void printForwardPass(llvm::raw_ostream &os, const GradientGraph &gradient, cons
         os << "  " << node.name << " = " << value << "\n";
       continue;
     default:
+      if (printer.isLiteral(id))
+        continue;
       os << "  " << graph.label(id) << " = " << printer.operation(id, false) << " = "
          << printer.operation(id, true) << " = " << value << '\n';
     }
@@ -132,7 +152,14 @@ void printBackwardPass(llvm::raw_ostream &os, const Graph &forward, const Gradie
 
   os << "\nbackward pass for " << out << ": the chain rule, from " << out << " back to every input and param\n";
   NodeId outputNode = forward.outputs()[sweep.output].node;
-  if (sweep.steps.empty()) {
+  const Node &output = forward.node(outputNode);
+  if (output.op == OpKind::Input || output.op == OpKind::Param) {
+    std::string kind = output.op == OpKind::Input ? "input" : "param";
+    std::string what = out == output.name ? (output.op == OpKind::Input ? "an input" : "a param")
+                                          : "the " + kind + " " + output.name;
+    os << "  " << out << " is " << what << ", not computed from anything: " << adjointName(outputNode) << " = 1"
+       << (sweep.gradient.size() > 1 ? ", and 0 for every other input and param\n" : "\n");
+  } else if (sweep.steps.empty()) {
     os << "  " << out << " does not depend on any input or param: every derivative is 0\n";
   } else {
     os << "  " << adjointName(outputNode) << " = 1  (the seed: " << out << " changes one for one with itself)\n";
@@ -148,7 +175,7 @@ void printBackwardPass(llvm::raw_ostream &os, const Graph &forward, const Gradie
     os << "  " << adjointName(id) << " = ";
     for (size_t i = 0; i < contributions.size(); ++i)
       os << (i ? " + " : "") << formatNumber(values[contributions[i]->product]);
-    os << " = " << formatNumber(values[sweep.adjoint[id]]) << "  (" << forward.label(id) << " is used "
+    os << " = " << formatNumber(values[sweep.adjoint(id)]) << "  (" << forward.label(id) << " is used "
        << contributions.size() << " times: the contributions add up)\n";
   };
 
@@ -174,7 +201,7 @@ void printBackwardPass(llvm::raw_ostream &os, const Graph &forward, const Gradie
       const auto &contributions = uses[step.operand];
       bool shared = contributions.size() > 1;
       os << "    " << adjointName(step.operand) << (shared ? " += " : " = ") << adjointName(step.consumer) << " * "
-         << localName(step) << " = " << formatNumber(values[sweep.adjoint[step.consumer]]) << " * "
+         << localName(step) << " = " << formatNumber(values[sweep.adjoint(step.consumer)]) << " * "
          << formatNumber(values[step.localDerivative]) << " = " << formatNumber(values[step.product]);
       if (shared) {
         size_t which = std::find(contributions.begin(), contributions.end(), &step) - contributions.begin() + 1;
@@ -205,7 +232,10 @@ int explainCommand(const Options &options) {
   std::optional<std::vector<double>> in = bindArguments(*graph, options, exitCode);
   if (!in)
     return exitCode;
-  GradientGraph gradient = buildGradientGraph(*graph);
+  auto built = buildGradientGraph(*graph);
+  if (!built)
+    return reportError(built.takeError());
+  const GradientGraph &gradient = *built;
   std::vector<double> values = evaluateGraph(gradient.graph, *in);
   FormulaPrinter printer(gradient.graph, gradient.forwardSize, values);
   llvm::raw_ostream &os = llvm::outs();

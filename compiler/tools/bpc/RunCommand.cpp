@@ -19,15 +19,16 @@ int runCommand(const Options &options) {
   std::optional<std::vector<double>> in = bindArguments(*graph, options, exitCode);
   if (!in)
     return exitCode;
-  GradientGraph gradient = buildGradientGraph(*graph);
-  auto model = CompiledModel::create(*graph, gradient, options.optLevel);
+  // Only what is printed is compiled: without --grad nothing is differentiated.
+  auto model = CompiledModel::create(
+      *graph, options.grad ? CompiledModel::ForwardAndGradient : CompiledModel::ForwardOnly, options.optLevel);
   if (!model)
     return reportError(model.takeError());
 
   const auto &outputs = graph->outputs();
   std::vector<NodeId> arguments = graph->arguments();
   std::vector<double> out(outputs.size());
-  std::vector<double> grad(outputs.size() * arguments.size());
+  std::vector<double> grad(options.grad ? outputs.size() * arguments.size() : 0);
   if (options.grad)
     (*model)->gradient(in->data(), out.data(), grad.data());
   else

@@ -189,7 +189,7 @@ int trainCommand(const Options &options) {
   // interpreter, whose results are bit-identical to compiled code, rather than paying for a second compile.
   Graph objectiveGraph = *graph;
   objectiveGraph.keepOnlyOutput(objectiveIndex);
-  auto trainer = CompiledModel::create(objectiveGraph, buildGradientGraph(objectiveGraph), 2);
+  auto trainer = CompiledModel::create(objectiveGraph, CompiledModel::ForwardAndGradient, 2);
   if (!trainer)
     return reportError(trainer.takeError());
 
