@@ -40,6 +40,12 @@ private:
     const Node &node = simple.node(id);
     return node.op == OpKind::Const && std::memcmp(&node.value, &value, sizeof value) == 0;
   }
+  bool isFiniteConstant(NodeId id) const {
+    return simple.node(id).op == OpKind::Const && std::isfinite(simple.node(id).value);
+  }
+  bool isNonzeroConstant(NodeId id) const {
+    return simple.node(id).op == OpKind::Const && simple.node(id).value != 0; // NaN counts: it is not 0
+  }
   NodeId constant(double value, SourceLoc loc);
   /// The node for `op` over already-simplified operands: an identity, a folded constant, or a shared node.
   NodeId build(const Node &node, llvm::ArrayRef<NodeId> operands);
@@ -89,6 +95,15 @@ NodeId Simplifier::build(const Node &node, llvm::ArrayRef<NodeId> operands) {
   case OpKind::Neg:
     if (simple.node(x).op == OpKind::Neg)
       return simple.node(x).operands[0];
+    break;
+  case OpKind::DMul:
+    // dmul(a, b) differs from a * b only where a is 0 and a * b is NaN: never for a finite constant b or a
+    // nonzero constant a. Then it is a plain product (and the identities of Mul apply).
+    if (isFiniteConstant(y) || isNonzeroConstant(x)) {
+      Node product = node;
+      product.op = OpKind::Mul;
+      return build(product, operands);
+    }
     break;
   default:
     break;
