@@ -91,11 +91,11 @@ TEST(Simplify, DMulBecomesAProductOnlyWhereItCannotDiffer) {
   NodeId y = graph.addArgument(OpKind::Input, "y", {}, 0.0);
   NodeId two = graph.addConstant(2), zero = graph.addConstant(0), inf = graph.addConstant(INFINITY);
   std::vector<NodeId> roots = {graph.addNode(OpKind::DMul, {x, two}, {}), graph.addNode(OpKind::DMul, {two, x}, {}),
-                               graph.addNode(OpKind::DMul, {x, y}, {}), graph.addNode(OpKind::DMul, {zero, x}, {}),
-                               graph.addNode(OpKind::DMul, {x, inf}, {})};
+                               graph.addNode(OpKind::DMul, {x, y}, {}),   graph.addNode(OpKind::DMul, {zero, x}, {}),
+                               graph.addNode(OpKind::DMul, {x, zero}, {}), graph.addNode(OpKind::DMul, {x, inf}, {})};
   std::vector<NodeId> original = roots;
   Graph simple = simplifyGraph(graph, roots);
-  const OpKind expected[] = {OpKind::Mul, OpKind::Mul, OpKind::DMul, OpKind::DMul, OpKind::DMul};
+  const OpKind expected[] = {OpKind::Mul, OpKind::Mul, OpKind::DMul, OpKind::DMul, OpKind::DMul, OpKind::DMul};
   for (size_t i = 0; i < roots.size(); ++i)
     EXPECT_EQ(simple.node(roots[i]).op, expected[i]) << "root " << i;
   for (std::vector<double> in : {std::vector<double>{0, INFINITY}, {-0.0, NAN}, {2, 3}, {INFINITY, 0}, {NAN, 1}}) {

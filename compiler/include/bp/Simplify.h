@@ -18,7 +18,7 @@ namespace bp {
 /// copy. Every input and param is kept, in the same order, so the copy has the same arguments.
 ///
 /// The identities used: x * 1 = 1 * x = x, x / 1 = x, x - 0 = x, x + (-0) = (-0) + x = x, -(-x) = x, x ^ 1 = x,
-/// and dmul(x, c) = x * c for a finite constant c, dmul(c, x) = c * x for a nonzero constant c.
+/// and dmul(x, c) = x * c, dmul(c, x) = c * x for a finite nonzero constant c.
 /// Not used: x + 0 = x (false for x = -0), x * 0 = 0 (false for NaN, infinities and negative x), reordering.
 Graph simplifyGraph(const Graph &graph, std::vector<NodeId> &roots);
 

@@ -4,10 +4,13 @@
 // that depends on an argument add (adjoint of the node) * (local derivative from the op table) to the
 // operand's adjoint. A node used twice gets both contributions, summed in the order they were made.
 // Only nodes that lie on a path from an argument to the output get adjoints, and a sweep visits no others.
+// Past an op that selects (max, min, relu, abs), products are dmul, so a branch not taken stays an exact 0.
 //
 //===----------------------------------------------------------------------===//
 #include "bp/Autodiff.h"
 #include "bp/Diagnostics.h"
+
+#include "llvm/Support/ErrorHandling.h"
 
 #include <algorithm>
 #include <queue>
@@ -21,18 +24,55 @@ bool isConstant(const Graph &graph, NodeId id, double value) {
   return node.op == OpKind::Const && node.value == value;
 }
 
-/// adjoint * local, skipping multiplications by exactly 1 and -1 (exact in IEEE arithmetic). A local derivative
-/// that is not a constant may be infinite or NaN (sqrt at 0, a branch max did not take): the product is dmul,
-/// which keeps an exactly zero adjoint zero, so a branch that contributes nothing contributes 0, never NaN.
-NodeId chainProduct(Graph &graph, NodeId adjoint, NodeId local, SourceLoc loc) {
+/// Whether the op passes its adjoint on to only some operands, by a selection (the others get an exact 0):
+/// relu and abs at their kinks, max and min to the argument they return. Past such an op an adjoint may be 0
+/// because a branch was not taken, and the chain rule must keep that 0 a 0.
+bool selects(OpKind op) {
+  switch (op) {
+  case OpKind::Relu:
+  case OpKind::Abs:
+  case OpKind::Max:
+  case OpKind::Min:
+    return true;
+  case OpKind::Input:
+  case OpKind::Param:
+  case OpKind::Const:
+  case OpKind::Add:
+  case OpKind::Sub:
+  case OpKind::Mul:
+  case OpKind::Div:
+  case OpKind::Neg:
+  case OpKind::Pow:
+  case OpKind::Exp:
+  case OpKind::Log:
+  case OpKind::Sqrt:
+  case OpKind::Sin:
+  case OpKind::Cos:
+  case OpKind::Tan:
+  case OpKind::Tanh:
+  case OpKind::Sigmoid:
+  case OpKind::Step:
+  case OpKind::Sign:
+  case OpKind::GreaterEq:
+  case OpKind::LessEq:
+  case OpKind::DMul:
+    return false;
+  }
+  llvm_unreachable("every op is covered above");
+}
+
+/// adjoint * local, skipping multiplications by exactly 1 and -1 (exact in IEEE arithmetic). Where either factor
+/// may be a 0 from a branch not taken (`guard`), the product is dmul, which keeps 0 * inf and 0 * NaN at 0: a
+/// branch that contributes nothing contributes 0 to the gradient, never NaN, even where its own derivative is
+/// infinite (sqrt at 0 behind a max).
+NodeId chainProduct(Graph &graph, NodeId adjoint, NodeId local, SourceLoc loc, bool guard) {
   if (isConstant(graph, local, 1))
     return adjoint;
   if (isConstant(graph, adjoint, 1))
     return local;
   if (isConstant(graph, local, -1))
     return graph.addNode(OpKind::Neg, {adjoint}, loc);
-  bool finiteFactor = graph.node(local).op == OpKind::Const || graph.node(adjoint).op == OpKind::Const;
-  return graph.addNode(finiteFactor ? OpKind::Mul : OpKind::DMul, {adjoint, local}, loc);
+  return graph.addNode(guard ? OpKind::DMul : OpKind::Mul, {adjoint, local}, loc);
 }
 
 /// Whether each node's value changes with some input or param (constants and their functions do not).
@@ -54,7 +94,8 @@ class Differentiator {
 public:
   Differentiator(const Graph &forward, size_t maxSize)
       : forward(forward), maxSize(maxSize), result{forward, forward.size(), {}},
-        arguments(forward.arguments()), varies(findVaryingNodes(forward)), scratch(forward.size(), InvalidNode) {}
+        arguments(forward.arguments()), varies(findVaryingNodes(forward)), scratch(forward.size(), InvalidNode),
+        selected(forward.size(), false) {}
 
   llvm::Expected<GradientGraph> run() {
     if (llvm::Error err = checkSize())
@@ -76,6 +117,7 @@ private:
   std::vector<NodeId> arguments;
   std::vector<bool> varies;
   std::vector<NodeId> scratch; // per forward node: its adjoint in the sweep in progress, else InvalidNode
+  std::vector<bool> selected;  // per forward node: its adjoint in that sweep passed a selection (see selects)
 };
 
 llvm::Error Differentiator::checkSize() const {
@@ -130,13 +172,15 @@ void Differentiator::sweepOutput(size_t outputIndex) {
       sweep.adjoints.emplace_back(id, adjoint);
       const Node &node = forward.node(id);
       const OpInfo &info = getOpInfo(node.op);
+      bool guard = selected[id] || selects(node.op);
       for (unsigned i = 0; i < node.operands.size(); ++i) {
         NodeId operand = node.operands[i];
         if (!varies[operand])
           continue;
         DerivativeBuilder builder(graph, id);
         NodeId local = info.localDerivative(builder, i);
-        NodeId product = chainProduct(graph, adjoint, local, node.loc);
+        NodeId product = chainProduct(graph, adjoint, local, node.loc, guard);
+        selected[operand] = selected[operand] || guard;
         sweep.steps.push_back({id, i, operand, local, product});
         NodeId &total = scratch[operand];
         if (total == InvalidNode)
@@ -160,8 +204,10 @@ void Differentiator::sweepOutput(size_t outputIndex) {
       zero = graph.addConstant(0, output.loc);
     sweep.gradient.push_back(adjoint != InvalidNode ? adjoint : zero);
   }
-  for (auto [id, adjoint] : sweep.adjoints)
+  for (auto [id, adjoint] : sweep.adjoints) {
     scratch[id] = InvalidNode;
+    selected[id] = false;
+  }
 }
 
 } // namespace

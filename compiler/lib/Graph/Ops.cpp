@@ -7,8 +7,8 @@
 // Conventions at kinks: relu'(0) = 0, abs'(0) = 0, and max/min ties send the derivative to the first argument.
 // NaN: every op propagates it; max and min return NaN when either argument is NaN (as NumPy's maximum does),
 // and their derivative goes to the argument they return.
-// Zeros that stay zero: the chain rule multiplies with dmul, `a * b` except that a zero a gives 0 where b is
-// infinite or NaN, so a branch that max, min, relu or abs did not take contributes 0, never NaN.
+// Zeros that stay zero: past max, min, relu or abs the chain rule multiplies with dmul, `a * b` except that
+// 0 * inf and 0 * NaN give 0, so a branch they did not take contributes 0, never NaN.
 // pow(x, y): d/dx = y * x^(y-1) and d/dy = x^y * log(x), both with dmul (so x^0 has d/dx = 0 at x = 0, and 0^y
 // has d/dy = 0); d/dy is NaN where log(x) is (x < 0). sqrt'(x) = 0.5 / |sqrt(x)|: +inf at both +0 and -0.
 //
@@ -46,10 +46,11 @@ double relu(double x) { return !(x <= 0) ? x : 0.0; }
 double greaterEq(double x, double y) { return !(x < y) && y == y ? 1.0 : 0.0; }
 double lessEq(double x, double y) { return !(x > y) && y == y ? 1.0 : 0.0; }
 double sign(double x) { return x > 0 ? 1.0 : x < 0 ? -1.0 : 0.0; }
-// The chain rule's product: a * b, except that 0 * inf and 0 * NaN (a zero adjoint) give 0.
+// The chain rule's product where a factor may be a branch not taken: a * b, except that 0 * inf and 0 * NaN
+// (in either order) give 0.
 double dmul(double a, double b) {
   double product = a * b;
-  return product != product && a == 0 ? 0.0 : product;
+  return product != product && (a == 0 || b == 0) ? 0.0 : product;
 }
 
 using llvm::CmpInst;
@@ -193,10 +194,12 @@ constexpr OpInfo opTable[] = {
     {OpKind::DMul, "dmul", "*", 2, Syntax::InternalInfix, 2,
      [](const double *x) { return dmul(x[0], x[1]); },
      [](IRLowering &ir, Operands x) {
-       Value *product = ir.builder.CreateFMul(x[0], x[1]);
-       Value *zeroTimesNonFinite = ir.builder.CreateAnd(ir.builder.CreateFCmp(CmpInst::FCMP_UNO, product, product),
-                                                        ir.builder.CreateFCmp(CmpInst::FCMP_OEQ, x[0], ir.constant(0)));
-       return ir.builder.CreateSelect(zeroTimesNonFinite, ir.constant(0), product);
+       auto &b = ir.builder;
+       Value *product = b.CreateFMul(x[0], x[1]);
+       Value *aZeroOrBZero = b.CreateOr(b.CreateFCmp(CmpInst::FCMP_OEQ, x[0], ir.constant(0)),
+                                        b.CreateFCmp(CmpInst::FCMP_OEQ, x[1], ir.constant(0)));
+       Value *zeroTimesNonFinite = b.CreateAnd(b.CreateFCmp(CmpInst::FCMP_UNO, product, product), aZeroOrBZero);
+       return b.CreateSelect(zeroTimesNonFinite, ir.constant(0), product);
      },
      [](B &b, unsigned i) { return b.operand(1 - i); }},
 };

@@ -40,11 +40,9 @@ private:
     const Node &node = simple.node(id);
     return node.op == OpKind::Const && std::memcmp(&node.value, &value, sizeof value) == 0;
   }
-  bool isFiniteConstant(NodeId id) const {
-    return simple.node(id).op == OpKind::Const && std::isfinite(simple.node(id).value);
-  }
-  bool isNonzeroConstant(NodeId id) const {
-    return simple.node(id).op == OpKind::Const && simple.node(id).value != 0; // NaN counts: it is not 0
+  bool isFiniteNonzeroConstant(NodeId id) const {
+    const Node &node = simple.node(id);
+    return node.op == OpKind::Const && std::isfinite(node.value) && node.value != 0;
   }
   NodeId constant(double value, SourceLoc loc);
   /// The node for `op` over already-simplified operands: an identity, a folded constant, or a shared node.
@@ -97,9 +95,9 @@ NodeId Simplifier::build(const Node &node, llvm::ArrayRef<NodeId> operands) {
       return simple.node(x).operands[0];
     break;
   case OpKind::DMul:
-    // dmul(a, b) differs from a * b only where a is 0 and a * b is NaN: never for a finite constant b or a
-    // nonzero constant a. Then it is a plain product (and the identities of Mul apply).
-    if (isFiniteConstant(y) || isNonzeroConstant(x)) {
+    // dmul(a, b) differs from a * b only where a factor is 0 and the product NaN: never when either factor is
+    // a finite nonzero constant. Then it is a plain product (and the identities of Mul apply).
+    if (isFiniteNonzeroConstant(x) || isFiniteNonzeroConstant(y)) {
       Node product = node;
       product.op = OpKind::Mul;
       return build(product, operands);
