@@ -51,16 +51,18 @@ llvm::Expected<DataSet> bp::loadDataSet(const std::string &path, const Graph &gr
   std::set<std::string> seen;
   for (const Field &field : splitFields((*file)->lineText(line))) {
     SourceLoc loc{line, field.column};
-    std::optional<NodeId> id = graph.lookup(field.text);
+    std::optional<NodeId> id = graph.lookupArgument(field.text);
     if (field.text.empty())
       diags.error(loc, "empty column name in the header row");
     else if (!seen.insert(field.text).second)
       diags.error(loc, "column '" + field.text + "' appears twice in the header row");
-    else if (!id)
+    else if (!graph.lookup(field.text))
       diags.error(loc, "column '" + field.text + "' names no input of the script");
-    else if (OpKind op = graph.node(*id).op; op != OpKind::Input)
-      diags.error(loc, "column '" + field.text + "' names a " + (op == OpKind::Param ? "param" : "node") +
+    else if (!id)
+      diags.error(loc, "column '" + field.text + "' names " + graph.describeNonArgument(field.text) +
                            ", not an input; a CSV column binds an input");
+    else if (graph.node(*id).op != OpKind::Input)
+      diags.error(loc, "column '" + field.text + "' names a param, not an input; a CSV column binds an input");
     data.columns.push_back(field.text);
     data.inputs.push_back(id.value_or(InvalidNode));
   }
