@@ -77,3 +77,44 @@ std::string bp::describeBadNumber(const std::string &text) {
     return "'" + text + "' is too large to be represented as a double";
   return "'" + text + "' is not a number";
 }
+
+namespace {
+
+/// Writes the sub-tensor of `shape` starting at `offset` (the elements of one index prefix) into `text`.
+void formatAxis(std::string &text, llvm::ArrayRef<double> values, llvm::ArrayRef<int64_t> shape, size_t offset,
+                bool summarize) {
+  int64_t length = shape[0];
+  size_t stride = 1;
+  for (int64_t dimension : shape.drop_front())
+    stride *= static_cast<size_t>(dimension);
+  bool elide = summarize && length > 2 * bp::SummaryEdgeItems;
+  text += '[';
+  for (int64_t i = 0; i < length; ++i) {
+    if (elide && i == bp::SummaryEdgeItems) {
+      text += ", ...";
+      i = length - bp::SummaryEdgeItems - 1;
+      continue;
+    }
+    if (i > 0)
+      text += ", ";
+    size_t at = offset + static_cast<size_t>(i) * stride;
+    if (shape.size() == 1)
+      text += bp::formatNumber(values[at]);
+    else
+      formatAxis(text, values, shape.drop_front(), at, summarize); // recursion depth: the rank, at most 4
+  }
+  text += ']';
+}
+
+} // namespace
+
+std::string bp::formatTensor(llvm::ArrayRef<double> values, llvm::ArrayRef<int64_t> shape, bool summarize) {
+  if (shape.empty())
+    return formatNumber(values[0]);
+  int64_t count = 1;
+  for (int64_t dimension : shape)
+    count *= dimension;
+  std::string text;
+  formatAxis(text, values, shape, 0, summarize && count > SummaryThreshold);
+  return text;
+}

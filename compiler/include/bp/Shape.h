@@ -1,0 +1,60 @@
+//===- Shape.h - Static shapes and the shape rules of tensor ops -*- C++ -*-===//
+//
+// Every value in a bp graph has a static shape: [] for a scalar, [n] for a vector, [m,n] for a matrix, up to
+// rank 4. These functions are the shape rules the IR applies when it builds an op: each returns the result's
+// shape, or an error whose message names the operands' shapes, for the front end to report at the token:
+//
+//   error: cannot multiply [1,3] by [2,2]: inner dimensions 3 and 2 differ
+//
+//===----------------------------------------------------------------------===//
+#ifndef BP_SHAPE_H
+#define BP_SHAPE_H
+
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/Support/Error.h"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace bp {
+
+using Shape = std::vector<int64_t>;
+
+/// The largest rank a declaration may have.
+constexpr size_t MaxRank = 4;
+
+/// "[1,3]", or "[]" for a scalar: how shapes appear in messages and in `bpc graph`.
+std::string formatShape(llvm::ArrayRef<int64_t> shape);
+
+/// The number of elements: 1 for a scalar.
+int64_t elementCount(llvm::ArrayRef<int64_t> shape);
+
+/// NumPy's broadcasting: shapes are aligned at their last dimension; each pair of dimensions must be equal or
+/// one of them 1, and the result takes the larger; a missing dimension counts as 1. `verb` names the operation
+/// in the message ("add", "compare"): "cannot add [2,3] and [4]: dimensions 3 and 4 differ and neither is 1".
+llvm::Expected<Shape> broadcastShapes(llvm::ArrayRef<int64_t> a, llvm::ArrayRef<int64_t> b, const char *verb);
+
+/// `a @ b`: [m,k] @ [k,n] -> [m,n], [k] @ [k,n] -> [n], [m,k] @ [k] -> [m], [k] @ [k] -> [].
+llvm::Expected<Shape> matmulShape(llvm::ArrayRef<int64_t> a, llvm::ArrayRef<int64_t> b);
+
+/// An axis as written (negative counts from the end) as a position in a shape of this rank, or an error.
+llvm::Expected<size_t> normalizeAxis(int64_t axis, llvm::ArrayRef<int64_t> shape);
+
+/// A reduction (sum, mean, max, min) over every element (no axis: a scalar) or over one axis (removed).
+llvm::Expected<Shape> reductionShape(llvm::ArrayRef<int64_t> shape, std::optional<int64_t> axis);
+
+/// transpose(x): rank 2 only, [m,n] -> [n,m].
+llvm::Expected<Shape> transposeShape(llvm::ArrayRef<int64_t> shape);
+
+/// A literal index into a dimension of `size` (negative counts from the end) as a position, or an error that
+/// names the dimension.
+llvm::Expected<int64_t> normalizeIndex(int64_t index, int64_t size, size_t dimension);
+
+/// Row-major strides: the distance in elements between neighbours along each dimension.
+Shape rowMajorStrides(llvm::ArrayRef<int64_t> shape);
+
+} // namespace bp
+
+#endif // BP_SHAPE_H

@@ -1,0 +1,97 @@
+//===- Shape.cpp - Static shapes and the shape rules of tensor ops --------===//
+#include "bp/Shape.h"
+
+#include <algorithm>
+
+using namespace bp;
+
+static llvm::Error shapeError(const std::string &message) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
+}
+
+std::string bp::formatShape(llvm::ArrayRef<int64_t> shape) {
+  std::string text = "[";
+  for (size_t i = 0; i < shape.size(); ++i)
+    text += (i ? "," : "") + std::to_string(shape[i]);
+  return text + "]";
+}
+
+int64_t bp::elementCount(llvm::ArrayRef<int64_t> shape) {
+  int64_t count = 1;
+  for (int64_t dimension : shape)
+    count *= dimension;
+  return count;
+}
+
+llvm::Expected<Shape> bp::broadcastShapes(llvm::ArrayRef<int64_t> a, llvm::ArrayRef<int64_t> b, const char *verb) {
+  size_t rank = std::max(a.size(), b.size());
+  Shape result(rank);
+  for (size_t i = 0; i < rank; ++i) { // i counts from the last dimension
+    int64_t x = i < a.size() ? a[a.size() - 1 - i] : 1;
+    int64_t y = i < b.size() ? b[b.size() - 1 - i] : 1;
+    if (x != y && x != 1 && y != 1)
+      return shapeError(std::string("cannot ") + verb + " " + formatShape(a) + " and " + formatShape(b) +
+                        ": dimensions " + std::to_string(x) + " and " + std::to_string(y) +
+                        " differ and neither is 1");
+    result[rank - 1 - i] = x == 1 ? y : x;
+  }
+  return result;
+}
+
+llvm::Expected<Shape> bp::matmulShape(llvm::ArrayRef<int64_t> a, llvm::ArrayRef<int64_t> b) {
+  for (llvm::ArrayRef<int64_t> operand : {a, b})
+    if (operand.empty() || operand.size() > 2)
+      return shapeError("cannot multiply " + formatShape(a) + " by " + formatShape(b) + ": '@' takes vectors and "
+                        "matrices, not " + (operand.empty() ? std::string("scalars (use '*')")
+                                                            : "tensors of rank " + std::to_string(operand.size())));
+  int64_t inner = a.back(), otherInner = b[0]; // [k,n] and [k] both start with k
+  if (inner != otherInner)
+    return shapeError("cannot multiply " + formatShape(a) + " by " + formatShape(b) + ": inner dimensions " +
+                      std::to_string(inner) + " and " + std::to_string(otherInner) + " differ");
+  Shape result;
+  if (a.size() == 2)
+    result.push_back(a[0]);
+  if (b.size() == 2)
+    result.push_back(b[1]);
+  return result;
+}
+
+llvm::Expected<size_t> bp::normalizeAxis(int64_t axis, llvm::ArrayRef<int64_t> shape) {
+  int64_t rank = static_cast<int64_t>(shape.size());
+  if (axis < -rank || axis >= rank)
+    return shapeError("axis " + std::to_string(axis) + " is out of range for " + formatShape(shape) +
+                      (rank == 0 ? ", a scalar" : " (axes 0 to " + std::to_string(rank - 1) + ", or -1 to -" +
+                                                      std::to_string(rank) + " from the end)"));
+  return static_cast<size_t>(axis < 0 ? axis + rank : axis);
+}
+
+llvm::Expected<Shape> bp::reductionShape(llvm::ArrayRef<int64_t> shape, std::optional<int64_t> axis) {
+  if (!axis)
+    return Shape{};
+  auto position = normalizeAxis(*axis, shape);
+  if (!position)
+    return position.takeError();
+  Shape result(shape.begin(), shape.end());
+  result.erase(result.begin() + static_cast<std::ptrdiff_t>(*position));
+  return result;
+}
+
+llvm::Expected<Shape> bp::transposeShape(llvm::ArrayRef<int64_t> shape) {
+  if (shape.size() != 2)
+    return shapeError("transpose takes a matrix, not " + formatShape(shape));
+  return Shape{shape[1], shape[0]};
+}
+
+llvm::Expected<int64_t> bp::normalizeIndex(int64_t index, int64_t size, size_t dimension) {
+  if (index < -size || index >= size)
+    return shapeError("index " + std::to_string(index) + " is out of range for dimension " +
+                      std::to_string(dimension) + " of size " + std::to_string(size));
+  return index < 0 ? index + size : index;
+}
+
+Shape bp::rowMajorStrides(llvm::ArrayRef<int64_t> shape) {
+  Shape strides(shape.size(), 1);
+  for (size_t i = shape.size(); i-- > 1;)
+    strides[i - 1] = strides[i] * shape[i];
+  return strides;
+}
