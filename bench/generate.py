@@ -13,7 +13,7 @@ Every form evaluates exactly the same IEEE operations in the same order: the gen
 trees, lowers them into a node list the way bp's GraphBuilder does (left-to-right chains, one node per
 operation), and emits the .c and .ops files from that node list. The C reverse sweep replays bp's
 Autodiff.cpp: nodes from last to first, operands left to right, each operand's adjoint accumulated in that
-order, local derivatives as in compiler/lib/Graph/Ops.cpp (tanh' = 1 - t*t, sigmoid' = s*(1-s), sin' = cos).
+order, local derivatives as in compiler/lib/Autodiff/DerivativeRules.cpp (tanh' = 1 - t*t, sigmoid' = s*(1-s), sin' = cos).
 
 Usage: generate.py OUTDIR [WORKLOAD...]   (default: every workload; the seed is fixed)
 """

@@ -20,7 +20,7 @@
 
 namespace bp {
 
-/// What an op's local-derivative rule (Ops.cpp) uses to build its formula inside the gradient graph.
+/// What an op's local-derivative rule (DerivativeRules.cpp) uses to build its formula inside the gradient graph.
 class DerivativeBuilder {
 public:
   DerivativeBuilder(Graph &graph, NodeId node) : graph(graph), node(node) {}
@@ -43,6 +43,15 @@ private:
   Graph &graph;
   NodeId node;
 };
+
+/// The local derivative d(result)/d(operand #operandIndex) of the node `builder` differentiates, whose op is
+/// `op`, built as graph nodes by the op's rule (DerivativeRules.cpp).
+NodeId localDerivative(OpKind op, DerivativeBuilder &builder, unsigned operandIndex);
+
+/// Whether `op` passes its adjoint on to only some operands, by a selection (relu, abs, max, min). Past such an
+/// op an adjoint may be 0 because a branch was not taken, and the chain rule multiplies with dmul to keep that 0
+/// a 0.
+bool selects(OpKind op);
 
 /// One use of the chain rule: `consumer` uses `operand` as its operand #operandIndex, so
 ///   d out/d operand += d out/d consumer * d consumer/d operand

@@ -25,7 +25,7 @@
 
 namespace bp {
 
-/// What an op's lowering rule (Ops.cpp) uses to emit its instructions.
+/// What an op's lowering rule (Lowering.cpp) uses to emit its instructions.
 class IRLowering {
 public:
   IRLowering(llvm::IRBuilder<> &builder, llvm::Module &module) : builder(builder), module(module) {}
@@ -41,6 +41,9 @@ public:
 private:
   llvm::Module &module;
 };
+
+/// The instructions that compute `op` (not a leaf) on `operands`, as its forward rule does on doubles.
+llvm::Value *lowerOp(IRLowering &ir, OpKind op, llvm::ArrayRef<llvm::Value *> operands);
 
 /// Builds the module holding PREFIX_forward and, when `gradient` is given, PREFIX_gradient (without it, the
 /// module computes only the outputs and nothing is differentiated).

@@ -1,23 +1,22 @@
-//===- Ops.h - bp's operations and what each one means ----------*- C++ -*-===//
+//===- Ops.h - bp's operations: what the IR knows of each one ---*- C++ -*-===//
 //
-// One OpInfo per operation: its name, how it is written, its arity, its forward rule on doubles, its
-// lowering to LLVM IR, and its local derivative with respect to each operand. The rules live side by side
-// in compiler/lib/Graph/Ops.cpp; the interpreter, the code generator and autodiff all read them from there.
+// One OpInfo per operation: its name, how it is written, its arity and how it prints. The table is in
+// compiler/lib/Graph/Ops.cpp. What an op computes and how it differentiates belong to the stages that use it,
+// each in a table of its own with one row per op, in Ops.def order:
+//   forward rule on doubles     compiler/lib/Graph/Interpreter.cpp        evaluateOp (Interpreter.h)
+//   local derivatives           compiler/lib/Autodiff/DerivativeRules.cpp localDerivative (Autodiff.h)
+//   lowering to LLVM IR         compiler/lib/CodeGen/Lowering.cpp         lowerOp (CodeGen.h)
+// Every table checks itself with rowsFollowOpsDef, so an op added to Ops.def without a row in some stage
+// fails to build.
 //
 //===----------------------------------------------------------------------===//
 #ifndef BP_OPS_H
 #define BP_OPS_H
 
-#include "llvm/ADT/ArrayRef.h"
-
 #include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string_view>
-
-namespace llvm {
-class Value;
-} // namespace llvm
 
 namespace bp {
 
@@ -45,11 +44,19 @@ constexpr size_t NumOps = 0
 /// Every operation, in Ops.def order (for tests and tables that must cover each one).
 constexpr OpKind opKind(size_t index) { return static_cast<OpKind>(index); }
 
+/// Whether a per-op table (an array of rows with a `kind`) has row i for op i, for every op of Ops.def. Each
+/// stage's table asserts it together with `std::size(table) == NumOps`.
+template <typename Row, size_t N> constexpr bool rowsFollowOpsDef(const Row (&rows)[N]) {
+  if (N != NumOps)
+    return false;
+  for (size_t i = 0; i < N; ++i)
+    if (rows[i].kind != opKind(i))
+      return false;
+  return true;
+}
+
 using NodeId = uint32_t;
 constexpr NodeId InvalidNode = UINT32_MAX;
-
-class DerivativeBuilder; // Autodiff.h: builds local-derivative nodes in a gradient graph
-class IRLowering;        // CodeGen.h: emits LLVM instructions and libm calls
 
 struct OpInfo {
   OpKind kind;
@@ -58,13 +65,6 @@ struct OpInfo {
   unsigned arity;
   Syntax syntax;
   int precedence;        // for printing formulas: 1 (+ -), 2 (* /), 3 (unary -), 4 (^); 5 otherwise
-
-  /// The forward rule on doubles: the reference semantics that generated code reproduces bit for bit.
-  double (*evaluate)(const double *operands);
-  /// The same rule as LLVM IR.
-  llvm::Value *(*lower)(IRLowering &ir, llvm::ArrayRef<llvm::Value *> operands);
-  /// The local derivative d(this node)/d(operand #i), built as graph nodes.
-  NodeId (*localDerivative)(DerivativeBuilder &b, unsigned operandIndex);
 };
 
 const OpInfo &getOpInfo(OpKind kind);

@@ -1,7 +1,7 @@
 //===- Autodiff.cpp - Reverse-mode chain rule as a graph transformation ---===//
 //
 // For each output: seed d out/d out = 1, walk the forward nodes from last to first, and for every operand
-// that depends on an argument add (adjoint of the node) * (local derivative from the op table) to the
+// that depends on an argument add (adjoint of the node) * (local derivative from DerivativeRules.cpp) to the
 // operand's adjoint. A node used twice gets both contributions, summed in the order they were made.
 // Only nodes that lie on a path from an argument to the output get adjoints, and a sweep visits no others.
 // Past an op that selects (max, min, relu, abs), products are dmul, so a branch not taken stays an exact 0.
@@ -9,8 +9,6 @@
 //===----------------------------------------------------------------------===//
 #include "bp/Autodiff.h"
 #include "bp/Diagnostics.h"
-
-#include "llvm/Support/ErrorHandling.h"
 
 #include <algorithm>
 #include <queue>
@@ -22,43 +20,6 @@ namespace {
 bool isConstant(const Graph &graph, NodeId id, double value) {
   const Node &node = graph.node(id);
   return node.op == OpKind::Const && node.value == value;
-}
-
-/// Whether the op passes its adjoint on to only some operands, by a selection (the others get an exact 0):
-/// relu and abs at their kinks, max and min to the argument they return. Past such an op an adjoint may be 0
-/// because a branch was not taken, and the chain rule must keep that 0 a 0.
-bool selects(OpKind op) {
-  switch (op) {
-  case OpKind::Relu:
-  case OpKind::Abs:
-  case OpKind::Max:
-  case OpKind::Min:
-    return true;
-  case OpKind::Input:
-  case OpKind::Param:
-  case OpKind::Const:
-  case OpKind::Add:
-  case OpKind::Sub:
-  case OpKind::Mul:
-  case OpKind::Div:
-  case OpKind::Neg:
-  case OpKind::Pow:
-  case OpKind::Exp:
-  case OpKind::Log:
-  case OpKind::Sqrt:
-  case OpKind::Sin:
-  case OpKind::Cos:
-  case OpKind::Tan:
-  case OpKind::Tanh:
-  case OpKind::Sigmoid:
-  case OpKind::Step:
-  case OpKind::Sign:
-  case OpKind::GreaterEq:
-  case OpKind::LessEq:
-  case OpKind::DMul:
-    return false;
-  }
-  llvm_unreachable("every op is covered above");
 }
 
 /// adjoint * local, skipping multiplications by exactly 1 and -1 (exact in IEEE arithmetic). Where either factor
@@ -171,14 +132,13 @@ void Differentiator::sweepOutput(size_t outputIndex) {
       NodeId adjoint = scratch[id]; // complete: every consumer in the cone has a larger id
       sweep.adjoints.emplace_back(id, adjoint);
       const Node &node = forward.node(id);
-      const OpInfo &info = getOpInfo(node.op);
       bool guard = selected[id] || selects(node.op);
       for (unsigned i = 0; i < node.operands.size(); ++i) {
         NodeId operand = node.operands[i];
         if (!varies[operand])
           continue;
         DerivativeBuilder builder(graph, id);
-        NodeId local = info.localDerivative(builder, i);
+        NodeId local = localDerivative(node.op, builder, i);
         NodeId product = chainProduct(graph, adjoint, local, node.loc, guard);
         selected[operand] = selected[operand] || guard;
         sweep.steps.push_back({id, i, operand, local, product});

@@ -1,7 +1,7 @@
 //===- CodeGen.cpp - Graphs to LLVM IR, optimization, target machines -----===//
 //
-// Emits each graph as one straight-line function: load the arguments, apply each op's lowering rule from
-// the op table in node order, store the results. Nothing here knows what an op means.
+// Emits each graph as one straight-line function: load the arguments, apply each op's lowering rule
+// (Lowering.cpp) in node order, store the results. Nothing here knows what an op means.
 //
 //===----------------------------------------------------------------------===//
 #include "bp/CodeGen.h"
@@ -23,25 +23,6 @@
 #include <mutex>
 
 using namespace bp;
-
-llvm::Value *IRLowering::constant(double value) {
-  return llvm::ConstantFP::get(builder.getDoubleTy(), value);
-}
-
-llvm::Value *IRLowering::intrinsic(llvm::Intrinsic::ID id, llvm::ArrayRef<llvm::Value *> operands) {
-  return builder.CreateIntrinsic(id, {builder.getDoubleTy()}, operands);
-}
-
-llvm::Value *IRLowering::libm(const char *name, llvm::ArrayRef<llvm::Value *> operands) {
-  llvm::SmallVector<llvm::Type *, 2> params(operands.size(), builder.getDoubleTy());
-  auto *type = llvm::FunctionType::get(builder.getDoubleTy(), params, false);
-  llvm::FunctionCallee callee = module.getOrInsertFunction(name, type);
-  if (auto *function = llvm::dyn_cast<llvm::Function>(callee.getCallee())) {
-    function->setDoesNotThrow();
-    function->setWillReturn();
-  }
-  return builder.CreateCall(callee, operands);
-}
 
 namespace {
 
@@ -130,7 +111,7 @@ void FunctionEmitter::emitSteps(llvm::Function *function, llvm::Value *frame, ll
       operands.clear();
       for (NodeId operand : node.operands)
         operands.push_back(valueOf(operand, function, frame));
-      llvm::Value *value = getOpInfo(node.op).lower(ir, operands);
+      llvm::Value *value = lowerOp(ir, node.op, operands);
       if (!node.name.empty() && !llvm::isa<llvm::Constant>(value))
         value->setName(node.name);
       values[step.id] = value;

@@ -1,5 +1,6 @@
 //===- Simplify.cpp - Dead nodes, common subexpressions, folding ----------===//
 #include "bp/Simplify.h"
+#include "bp/Interpreter.h"
 
 #include <cmath>
 #include <cstring>
@@ -114,7 +115,7 @@ NodeId Simplifier::build(const Node &node, llvm::ArrayRef<NodeId> operands) {
     values[i] = simple.node(operands[i]).value;
   }
   if (allConstant)
-    return constant(getOpInfo(node.op).evaluate(values), node.loc);
+    return constant(evaluateOp(node.op, values), node.loc);
 
   NodeKey key{node.op, x, y, 0};
   auto found = existing.find(key);
