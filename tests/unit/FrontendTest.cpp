@@ -113,15 +113,20 @@ TEST(Frontend, DefSizesCountNestedCallsAndConstants) {
 }
 
 TEST(Frontend, DeepSyntaxTreesAreFreedWithoutRecursion) {
-  // 300,000 levels of call, sum, product and negation: freed recursively, they would overflow the 8 MiB stack
-  // of the thread running this test.
-  ExprPtr expr = std::make_unique<Expr>(SourceLoc{1, 1}, NameExpr{"x"});
+  // 500,000 levels of call, product, negation, indexing and comparison: freed recursively, they would overflow
+  // the 8 MiB stack of the thread running this test.
+  auto leaf = [] { return std::make_unique<Expr>(SourceLoc{1, 1}, NameExpr{"x"}); };
+  ExprPtr expr = leaf();
   for (int i = 0; i < 100000; ++i) {
-    CallExpr call{"sin", {}};
+    CallExpr call{"sin", {}, std::nullopt};
     call.args.push_back(std::move(expr));
     ChainExpr product{std::make_unique<Expr>(SourceLoc{1, 1}, NumberExpr{2}), {}};
     product.rest.push_back({'*', {1, 1}, std::make_unique<Expr>(SourceLoc{1, 1}, std::move(call))});
     expr = std::make_unique<Expr>(SourceLoc{1, 1}, NegateExpr{1, std::make_unique<Expr>(SourceLoc{1, 1}, std::move(product))});
+    IndexExpr index{leaf(), {}};
+    index.items.push_back({{1, 1}, std::move(expr), std::nullopt});
+    CompareExpr compare{CompareOp::Less, {1, 1}, std::make_unique<Expr>(SourceLoc{1, 1}, std::move(index)), leaf()};
+    expr = std::make_unique<Expr>(SourceLoc{1, 1}, std::move(compare));
   }
   expr.reset();
   EXPECT_EQ(expr, nullptr);
@@ -133,4 +138,21 @@ TEST(Frontend, LongSumsAreFlatChains) {
     sum += " + a";
   Graph graph = compileOrFail("input a = 1\nnode s = " + sum + "\noutput s\n");
   EXPECT_EQ(graph.size(), 20000u); // a, then 19,999 adds
+}
+
+TEST(Frontend, InitializerNamesAreNotReserved) {
+  // `normal` and `uniform` mean something only after '=' in a shaped declaration.
+  Graph graph = compileOrFail("input normal = 1\ninput uniform = 2\nnode f = normal + uniform\noutput f\n");
+  EXPECT_TRUE(graph.lookup("normal").has_value());
+}
+
+TEST(Frontend, TensorBuiltinsAreReservedAndNotSupportedYet) {
+  EXPECT_THAT(diagnosticsFor("input x = 1\nnode where = x\noutput where\n"),
+              HasSubstr("2:6: error: 'where' is the name of a builtin function and cannot be redefined"));
+  EXPECT_THAT(diagnosticsFor("input x = 1\nnode f = argmax(x) + transpose\noutput f\n"),
+              HasSubstr("2:10: error: tensors are not supported yet: 'argmax'"));
+  EXPECT_THAT(diagnosticsFor("input x = 1\nnode f = min(x)\noutput f\n"),
+              HasSubstr("2:10: error: tensors are not supported yet: 'min' as a reduction"));
+  EXPECT_THAT(diagnosticsFor("input x = 1\ndef g(t) = t\nnode f = g(x, axis=1)\noutput f\n"),
+              HasSubstr("3:15: error: def 'g' takes no 'axis' argument"));
 }

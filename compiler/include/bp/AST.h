@@ -10,6 +10,7 @@
 
 #include "bp/Source.h"
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -31,10 +32,46 @@ struct NameExpr {
   std::string name;
 };
 
-/// `callee(arg, ...)`: a builtin or a def. `loc` of the Expr is the callee's name.
+/// A keyword argument `axis=K` (the only keyword; K an integer literal, sign included).
+struct AxisArg {
+  int64_t value;
+  SourceLoc loc;      // the word 'axis'
+  SourceLoc valueLoc; // the integer
+};
+
+/// `callee(arg, ..., axis=K)`: a builtin or a def. `loc` of the Expr is the callee's name.
 struct CallExpr {
   std::string callee;
-  std::vector<ExprPtr> args;
+  std::vector<ExprPtr> args;   // the positional arguments
+  std::optional<AxisArg> axis; // after them, if written
+};
+
+/// `base[item, ...]`: indexing. `loc` of the Expr is the '['.
+struct IndexExpr {
+  /// A slice `lo:hi` with integer literal bounds (sign included), either of them left out.
+  struct Slice {
+    SourceLoc colonLoc;
+    std::optional<int64_t> lo, hi;
+    SourceLoc loLoc, hiLoc; // valid where the bound is written
+  };
+  /// One index: an expression (`index`; a literal one is an integer), or a slice.
+  struct Item {
+    SourceLoc loc; // its first token
+    ExprPtr index; // null for a slice
+    std::optional<Slice> slice;
+  };
+  ExprPtr base;
+  std::vector<Item> items;
+};
+
+/// The comparisons, which give 1 or 0.
+enum class CompareOp { Less, LessEqual, Greater, GreaterEqual, Equal, NotEqual };
+
+/// `lhs op rhs` with a comparison operator; binds looser than '+' and '-', and does not chain.
+struct CompareExpr {
+  CompareOp op;
+  SourceLoc opLoc;
+  ExprPtr lhs, rhs;
 };
 
 /// `count` unary minuses applied to `operand` (kept as a count so `- - - x` does not nest).
@@ -43,10 +80,10 @@ struct NegateExpr {
   ExprPtr operand;
 };
 
-/// A left-associative chain `first op1 rest1 op2 rest2 ...` of '+'/'-' or '*'/'/'.
+/// A left-associative chain `first op1 rest1 op2 rest2 ...` of '+'/'-' or of '*'/'/'/'@'.
 struct ChainExpr {
   struct Link {
-    char op;          // '+', '-', '*' or '/'
+    char op;          // '+', '-', '*', '/' or '@' (matrix product)
     SourceLoc opLoc;  // where the operator is written
     ExprPtr operand;
   };
@@ -67,7 +104,8 @@ struct PowerExpr {
 };
 
 struct Expr {
-  using Kind = std::variant<NumberExpr, NameExpr, CallExpr, NegateExpr, ChainExpr, PowerExpr>;
+  using Kind =
+      std::variant<NumberExpr, NameExpr, CallExpr, NegateExpr, ChainExpr, PowerExpr, IndexExpr, CompareExpr>;
 
   Expr(SourceLoc loc, Kind kind) : loc(loc), kind(std::move(kind)) {}
   Expr(const Expr &) = delete;
@@ -96,6 +134,13 @@ inline Expr::~Expr() {
       pending.push_back(std::move(power->base));
       for (PowerExpr::Link &link : power->exponents)
         pending.push_back(std::move(link.operand));
+    } else if (auto *index = std::get_if<IndexExpr>(&expr.kind)) {
+      pending.push_back(std::move(index->base));
+      for (IndexExpr::Item &item : index->items)
+        pending.push_back(std::move(item.index));
+    } else if (auto *compare = std::get_if<CompareExpr>(&expr.kind)) {
+      pending.push_back(std::move(compare->lhs));
+      pending.push_back(std::move(compare->rhs));
     }
   };
   detachChildren(*this);
@@ -120,16 +165,45 @@ struct ValueSpan {
   uint32_t length = 0;
 };
 
+/// A stretch of source text that may span lines: `begin` is its first character, `end` just past its last.
+struct SourceRange {
+  SourceLoc begin, end;
+};
+
+/// The shape of a tensor declaration, `[d1, ..., dk]`: rank 1 to 4, every dimension positive.
+struct Shape {
+  SourceLoc loc; // the '['
+  std::vector<int64_t> dims;
+  std::vector<SourceLoc> dimLocs;
+};
+
+/// A tensor's initial value, checked against its declared shape.
+struct TensorInit {
+  enum Kind { Fill, Literal, Normal, Uniform } kind;
+  /// Fill: the one number; Literal: every element, row-major; Normal: {mean, std}; Uniform: {low, high}.
+  std::vector<double> values;
+  /// The whole initializer as written (a literal may span lines): a later rewrite replaces exactly this.
+  SourceRange range;
+};
+
+/// What a shaped declaration (`input X[1,3] = [[2, 4, -2]]`) adds to a scalar one.
+struct TensorDecl {
+  Shape shape;
+  std::optional<TensorInit> init; // absent only on an input without a default
+};
+
 struct InputDecl {
   Name name;
   std::optional<double> defaultValue;
-  ValueSpan valueSpan; // the default; or, without one, loc is just past the name
+  ValueSpan valueSpan; // the default; or, without one, loc is just past the name (or its shape)
+  std::optional<TensorDecl> tensor; // a shaped input: its default, if any, is tensor->init
 };
 
 struct ParamDecl {
   Name name;
   double initialValue;
   ValueSpan valueSpan;
+  std::optional<TensorDecl> tensor; // a shaped param: its value is tensor->init, initialValue is 0
 };
 
 struct NodeDecl {

@@ -7,12 +7,18 @@
 #include "bp/Graph.h"
 
 #include <optional>
+#include <string_view>
 
 namespace bp {
 
 /// Scripts whose defs expand to more nodes than this are refused (defs are inlined at every call, so a few
 /// lines can describe an exponential number of nodes).
 constexpr size_t MaxGraphNodes = 4'000'000;
+
+/// The builtins of tensor scripts (`sum`, `softmax`, `where`, ...) that the graph does not have yet. They are
+/// reserved words already, so that no script that works today changes meaning when they arrive; calling one
+/// is "not supported yet".
+bool isTensorBuiltin(std::string_view name);
 
 /// Checks a parsed script (names, arity, recursion, outputs) and builds its graph, inlining every def.
 /// Every semantic error is reported in `diags`; the graph is returned only when there were none.

@@ -5,6 +5,8 @@
 #include "bp/AST.h"
 #include "bp/Diagnostics.h"
 
+#include <cstdint>
+
 namespace bp {
 
 /// How deeply parentheses and calls may nest. The parser, the parse-tree converter and the graph builder
@@ -23,6 +25,12 @@ constexpr size_t MaxStatementTokens = 1'000'000;
 /// The most tokens a script may have. Its syntax tree, kept whole for the graph builder, takes up to about 60
 /// bytes per token; the limit leaves room for scripts that reach MaxGraphNodes without defs.
 constexpr size_t MaxScriptTokens = 10'000'000;
+
+/// The most dimensions a tensor may have.
+constexpr size_t MaxTensorRank = 4;
+
+/// The most elements a declared tensor may have.
+constexpr int64_t MaxTensorElements = INT32_MAX;
 
 /// Parses a whole script. Syntax errors in one statement do not stop the others from being parsed: every
 /// error is reported in `diags`, and the statements that parsed cleanly are returned.

@@ -25,6 +25,29 @@ std::string plural(size_t count, const char *word) {
   return std::to_string(count) + " " + word + (count == 1 ? "" : "s");
 }
 
+/// Names scripts cannot declare: keywords, builtins, and the tensor builtins to come.
+bool isReserved(std::string_view name) { return isReservedWord(name) || isTensorBuiltin(name); }
+
+bool isBuiltin(std::string_view name) { return lookupBuiltin(name) || isTensorBuiltin(name); }
+
+const char *spelling(CompareOp op) {
+  switch (op) {
+  case CompareOp::Less:
+    return "<";
+  case CompareOp::LessEqual:
+    return "<=";
+  case CompareOp::Greater:
+    return ">";
+  case CompareOp::GreaterEqual:
+    return ">=";
+  case CompareOp::Equal:
+    return "==";
+  case CompareOp::NotEqual:
+    return "!=";
+  }
+  llvm_unreachable("every comparison is spelled above");
+}
+
 class GraphBuilder {
 public:
   GraphBuilder(const Script &script, DiagnosticEngine &diags)
@@ -58,6 +81,13 @@ private:
   void declareDef(const DefDecl &decl);
 
   bool checkNewName(const Name &name);
+  bool declareTensor(const Name &name, const std::optional<TensorDecl> &tensor);
+  /// Tensor syntax that parses but has no graph yet: one message per statement, at the construct.
+  void notSupported(const Scope &scope, SourceLoc loc, const std::string &construct) {
+    if (!reportedNotSupported)
+      error(scope, loc, "tensors are not supported yet: " + construct);
+    reportedNotSupported = reportedNotSupported || scope.report;
+  }
   void reportTooLarge(SourceLoc loc) {
     if (!reportedTooLarge)
       diags.error(loc, "script expands to more than " + std::to_string(MaxGraphNodes) +
@@ -72,6 +102,7 @@ private:
   NodeId lower(const Expr &expr, Scope &scope);
   NodeId lowerName(const Expr &expr, const NameExpr &name, Scope &scope);
   NodeId lowerCall(const Expr &expr, const CallExpr &call, Scope &scope);
+  NodeId lowerTensorSyntax(const Expr &expr, Scope &scope);
   NodeId apply(Scope &scope, OpKind op, llvm::ArrayRef<NodeId> operands, SourceLoc loc);
 
   Graph graph;
@@ -85,10 +116,11 @@ private:
   SourceLoc inlineSite;     // the call that started the outermost of them
   bool reportedTooLarge = false;
   bool reportedTooDeep = false;
+  bool reportedNotSupported = false; // in the current statement
 };
 
 bool GraphBuilder::checkNewName(const Name &name) {
-  if (lookupBuiltin(name.text)) {
+  if (isBuiltin(name.text)) {
     diags.error(name.loc, "'" + name.text + "' is the name of a builtin function and cannot be redefined");
     return false;
   }
@@ -105,15 +137,27 @@ bool GraphBuilder::checkNewName(const Name &name) {
   return true;
 }
 
+/// A shaped input or param: checked as a name, then refused; the name is poisoned so that its uses are not
+/// reported again. False for a scalar declaration.
+bool GraphBuilder::declareTensor(const Name &name, const std::optional<TensorDecl> &tensor) {
+  if (!tensor)
+    return false;
+  if (checkNewName(name)) {
+    notSupported(Scope{&graph, nullptr, {}, true}, tensor->shape.loc, "shaped declarations");
+    poisoned.insert(name.text);
+  }
+  return true;
+}
+
 void GraphBuilder::declareInput(const InputDecl &decl) {
-  if (!checkNewName(decl.name))
+  if (declareTensor(decl.name, decl.tensor) || !checkNewName(decl.name))
     return;
   NodeId id = graph.addArgument(OpKind::Input, decl.name.text, decl.name.loc, decl.defaultValue);
   symbols[decl.name.text] = {Symbol::Value, id, nullptr, decl.name.loc};
 }
 
 void GraphBuilder::declareParam(const ParamDecl &decl) {
-  if (!checkNewName(decl.name))
+  if (declareTensor(decl.name, decl.tensor) || !checkNewName(decl.name))
     return;
   NodeId id = graph.addArgument(OpKind::Param, decl.name.text, decl.name.loc, decl.initialValue);
   symbols[decl.name.text] = {Symbol::Value, id, nullptr, decl.name.loc};
@@ -164,7 +208,7 @@ void GraphBuilder::declareDef(const DefDecl &decl) {
   bool ok = checkNewName(decl.name);
   std::unordered_map<std::string, SourceLoc> seen;
   for (const Name &param : decl.params) {
-    if (isReservedWord(param.text)) {
+    if (isReserved(param.text)) {
       diags.error(param.loc, "'" + param.text + "' is a reserved word and cannot be used as a parameter name");
       ok = false;
     } else if (auto previous = seen.find(param.text); previous != seen.end()) {
@@ -181,7 +225,7 @@ void GraphBuilder::declareDef(const DefDecl &decl) {
     scope.bindings.push_back(scratch.addArgument(OpKind::Input, param.text, param.loc, 0.0));
   if (lower(*decl.body, scope) == InvalidNode)
     ok = false;
-  if (symbols.count(decl.name.text) || isReservedWord(decl.name.text))
+  if (symbols.count(decl.name.text) || isReserved(decl.name.text))
     return; // already reported as a redefinition
   symbols[decl.name.text] = {Symbol::Def, InvalidNode, ok ? &decl : nullptr, decl.name.loc, scope.expandedSize};
 }
@@ -225,6 +269,8 @@ NodeId GraphBuilder::lower(const Expr &expr, Scope &scope) {
     return lowerName(expr, *name, scope);
   if (auto *call = std::get_if<CallExpr>(&expr.kind))
     return lowerCall(expr, *call, scope);
+  if (std::holds_alternative<IndexExpr>(expr.kind) || std::holds_alternative<CompareExpr>(expr.kind))
+    return lowerTensorSyntax(expr, scope);
   if (auto *negate = std::get_if<NegateExpr>(&expr.kind)) {
     NodeId value = lower(*negate->operand, scope);
     for (unsigned i = 0; i < negate->count; ++i)
@@ -234,6 +280,12 @@ NodeId GraphBuilder::lower(const Expr &expr, Scope &scope) {
   if (auto *chain = std::get_if<ChainExpr>(&expr.kind)) {
     NodeId value = lower(*chain->first, scope);
     for (const ChainExpr::Link &link : chain->rest) {
+      if (link.op == '@') {
+        notSupported(scope, link.opLoc, "'@'");
+        lower(*link.operand, scope);
+        value = InvalidNode;
+        continue;
+      }
       OpKind op = link.op == '+' ? OpKind::Add : link.op == '-' ? OpKind::Sub
                 : link.op == '*' ? OpKind::Mul : OpKind::Div;
       NodeId operand = lower(*link.operand, scope);
@@ -256,6 +308,23 @@ NodeId GraphBuilder::lower(const Expr &expr, Scope &scope) {
   return value;
 }
 
+/// Indexing and comparisons: refused (the outermost first), then their operands are checked all the same.
+NodeId GraphBuilder::lowerTensorSyntax(const Expr &expr, Scope &scope) {
+  if (auto *index = std::get_if<IndexExpr>(&expr.kind)) {
+    notSupported(scope, expr.loc, "indexing");
+    lower(*index->base, scope);
+    for (const IndexExpr::Item &item : index->items)
+      if (item.index)
+        lower(*item.index, scope);
+    return InvalidNode;
+  }
+  const auto &compare = std::get<CompareExpr>(expr.kind);
+  notSupported(scope, compare.opLoc, std::string("comparison '") + spelling(compare.op) + "'");
+  lower(*compare.lhs, scope);
+  lower(*compare.rhs, scope);
+  return InvalidNode;
+}
+
 NodeId GraphBuilder::lowerName(const Expr &expr, const NameExpr &name, Scope &scope) {
   const std::string &text = name.name;
   if (scope.def) {
@@ -263,7 +332,7 @@ NodeId GraphBuilder::lowerName(const Expr &expr, const NameExpr &name, Scope &sc
       if (scope.def->params[i].text == text)
         return scope.bindings[i];
   }
-  if (lookupBuiltin(text)) {
+  if (isBuiltin(text)) {
     error(scope, expr.loc, "'" + text + "' is a builtin function; call it with arguments, as in " + text + "(x)");
     return InvalidNode;
   }
@@ -301,7 +370,21 @@ NodeId GraphBuilder::lowerCall(const Expr &expr, const CallExpr &call, Scope &sc
     return false;
   };
 
+  if (isTensorBuiltin(callee) || ((callee == "max" || callee == "min") && (call.args.size() == 1 || call.axis))) {
+    notSupported(scope, expr.loc, isTensorBuiltin(callee) ? "'" + callee + "'" : "'" + callee + "' as a reduction");
+    lowerArgs();
+    return InvalidNode;
+  }
+  auto refuseAxis = [&](const char *what) {
+    if (!call.axis)
+      return false;
+    error(scope, call.axis->loc, std::string(what) + " '" + callee + "' takes no 'axis' argument");
+    lowerArgs();
+    return true;
+  };
   if (std::optional<OpKind> builtin = lookupBuiltin(callee)) {
+    if (refuseAxis("builtin"))
+      return InvalidNode;
     bool arityOk = checkArity(getOpInfo(*builtin).arity, "builtin");
     std::vector<NodeId> args = lowerArgs();
     if (!arityOk)
@@ -325,6 +408,8 @@ NodeId GraphBuilder::lowerCall(const Expr &expr, const CallExpr &call, Scope &sc
     lowerArgs();
     return InvalidNode;
   }
+  if (refuseAxis("def"))
+    return InvalidNode;
   const DefDecl *def = symbol->second.def;
   bool arityOk = !def || checkArity(def->params.size(), "def");
   std::vector<NodeId> args = lowerArgs();
@@ -360,6 +445,7 @@ NodeId GraphBuilder::lowerCall(const Expr &expr, const CallExpr &call, Scope &sc
 std::optional<Graph> GraphBuilder::build(const Script &script) {
   bool hadSyntaxErrors = diags.hasErrors();
   for (const Statement &statement : script.statements) {
+    reportedNotSupported = false;
     std::visit(
         [&](const auto &decl) {
           using T = std::decay_t<decltype(decl)>;
@@ -384,6 +470,14 @@ std::optional<Graph> GraphBuilder::build(const Script &script) {
 }
 
 } // namespace
+
+bool bp::isTensorBuiltin(std::string_view name) {
+  for (std::string_view builtin :
+       {"sum", "mean", "softmax", "log_softmax", "logsumexp", "transpose", "argmax", "where"})
+    if (name == builtin)
+      return true;
+  return false;
+}
 
 std::optional<Graph> bp::buildGraph(const Script &script, DiagnosticEngine &diags) {
   std::optional<Graph> result;

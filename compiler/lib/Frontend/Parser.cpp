@@ -96,40 +96,45 @@ std::string describeToken(const antlr4::Token *token) {
   }
 }
 
+/// The token type of a literal token of the grammar ("'('"), or 0.
+size_t literalType(const antlr4::dfa::Vocabulary &vocab, std::string_view literal) {
+  for (size_t type = 1; type <= vocab.getMaxTokenType(); ++type)
+    if (vocab.getLiteralName(type) == literal)
+      return type;
+  return 0;
+}
+
 /// Words for the set of tokens the parser would have accepted: groups such as "an expression" instead of
 /// a raw list of token names.
 std::string describeExpected(const antlr4::misc::IntervalSet &expected, const antlr4::dfa::Vocabulary &vocab) {
-  auto has = [&](size_t type) { return expected.contains(type); };
+  auto has = [&](size_t type) { return type != 0 && expected.contains(type); };
   std::vector<std::string> parts;
   std::vector<size_t> covered;
   auto cover = [&](std::initializer_list<size_t> types, const char *words) {
     parts.push_back(words);
     covered.insert(covered.end(), types);
   };
-  size_t minus = 0, plus = 0, star = 0, slash = 0, caret = 0, lparen = 0, equals = 0;
-  for (size_t type = 1; type <= vocab.getMaxTokenType(); ++type) {
-    std::string literal = vocab.getLiteralName(type);
-    if (literal == "'-'") minus = type;
-    else if (literal == "'+'") plus = type;
-    else if (literal == "'*'") star = type;
-    else if (literal == "'/'") slash = type;
-    else if (literal == "'^'") caret = type;
-    else if (literal == "'('") lparen = type;
-    else if (literal == "'='") equals = type;
-  }
+  auto type = [&](std::string_view literal) { return literalType(vocab, literal); };
+  size_t minus = type("'-'"), plus = type("'+'"), star = type("'*'"), slash = type("'/'"), caret = type("'^'");
+  size_t lparen = type("'('"), lbracket = type("'['"), equals = type("'='"), at = type("'@'");
   if (has(BPLexer::INPUT) && has(BPLexer::PARAM) && has(BPLexer::NODE) && has(BPLexer::OUTPUT) &&
       has(BPLexer::DEF) && !has(BPLexer::ID))
     cover({BPLexer::INPUT, BPLexer::PARAM, BPLexer::NODE, BPLexer::OUTPUT, BPLexer::DEF},
           "a statement ('input', 'param', 'node', 'output' or 'def')");
   if (has(BPLexer::NUMBER) && has(BPLexer::ID) && has(lparen))
     cover({BPLexer::NUMBER, BPLexer::ID, lparen, minus}, "an expression");
+  else if (has(BPLexer::NUMBER) && has(BPLexer::ID) && has(lbracket))
+    cover({BPLexer::NUMBER, BPLexer::ID, lbracket, minus, plus},
+          "a number, a '[...]' literal, normal(MEAN, STD) or uniform(LOW, HIGH)");
   else if (has(BPLexer::ID))
     cover({BPLexer::ID, BPLexer::INPUT, BPLexer::PARAM, BPLexer::NODE, BPLexer::OUTPUT, BPLexer::DEF},
           "a name");
   if (has(BPLexer::NUMBER) && !has(BPLexer::ID))
     cover({BPLexer::NUMBER, minus, plus}, "a number");
   if (has(plus) && has(minus) && has(star) && has(slash))
-    cover({plus, minus, star, slash, caret}, "an operator");
+    cover({plus, minus, star, slash, caret, at, type("'<'"), type("'<='"), type("'>'"), type("'>='"), type("'=='"),
+           type("'!='")},
+          "an operator");
   bool endsStatement = has(BPLexer::NEWLINE) || has(BPLexer::SEMI) || has(antlr4::Token::EOF);
   for (ssize_t type : expected.toList()) {
     if (type <= 0 || std::find(covered.begin(), covered.end(), static_cast<size_t>(type)) != covered.end())
@@ -155,19 +160,25 @@ std::string describeExpected(const antlr4::misc::IntervalSet &expected, const an
 /// Thrown from a recursion that has run out of stack; caught where the statement's parse started.
 struct StackExhausted {};
 
-/// Records the first syntax error of the statement being parsed, in bp's words.
+/// The first syntax error of a statement, in bp's words; the caller decides whether to report it or to
+/// blame a bracket that was never closed.
+struct SyntaxError {
+  SourceLoc loc;
+  std::string message;
+  size_t tokenIndex;                  // of the offending token within the statement
+  antlr4::misc::IntervalSet expected; // what the parser would have accepted there
+};
+
+/// Records the first syntax error of the statement being parsed.
 class SyntaxErrorListener : public antlr4::BaseErrorListener {
 public:
-  explicit SyntaxErrorListener(DiagnosticEngine &diags) : diags(diags) {}
-
-  void startStatement() { reported = false; }
-  bool sawError() const { return reported; }
+  void startStatement() { first.reset(); }
+  const std::optional<SyntaxError> &error() const { return first; }
 
   void syntaxError(antlr4::Recognizer *recognizer, antlr4::Token *offending, size_t, size_t,
                    const std::string &, std::exception_ptr e) override {
-    if (reported || !offending)
+    if (first || !offending)
       return;
-    reported = true;
     auto *parser = static_cast<antlr4::Parser *>(recognizer);
     antlr4::misc::IntervalSet expected;
     try {
@@ -179,16 +190,18 @@ public:
     } catch (...) {
       expected = parser->getExpectedTokens();
     }
-    diags.error(locOf(offending), "expected " + describeExpected(expected, parser->getVocabulary()) +
-                                      ", found " + describeToken(offending));
+    first = SyntaxError{locOf(offending),
+                        "expected " + describeExpected(expected, parser->getVocabulary()) + ", found " +
+                            describeToken(offending),
+                        offending->getTokenIndex(), expected};
   }
 
 private:
-  DiagnosticEngine &diags;
-  bool reported = false;
+  std::optional<SyntaxError> first;
 };
 
-/// Converts the parse tree of one statement into AST form, reporting bad number literals.
+/// Converts the parse tree of one statement into AST form, reporting what the grammar leaves to the front end:
+/// bad number literals, shapes and initializers, chained comparisons, slice bounds and keyword arguments.
 class TreeConverter {
 public:
   explicit TreeConverter(DiagnosticEngine &diags) : diags(diags) {}
@@ -198,18 +211,23 @@ public:
     Statement statement;
     statement.loc = locOf(ctx->getStart());
     if (auto *input = dynamic_cast<BPParser::InputStatementContext *>(ctx)) {
-      InputDecl decl{name(input->declName()), std::nullopt, {}};
+      InputDecl decl{name(input->declName()), std::nullopt, {}, std::nullopt};
       if (input->signedNumber()) {
         decl.defaultValue = signedNumber(input->signedNumber());
         decl.valueSpan = span(input->signedNumber());
       } else {
-        decl.valueSpan.loc = decl.name.loc;
-        decl.valueSpan.loc.column += static_cast<uint32_t>(decl.name.text.size());
+        decl.valueSpan.loc = endOf(input->declName()->getStop());
       }
       statement.kind = std::move(decl);
     } else if (auto *param = dynamic_cast<BPParser::ParamStatementContext *>(ctx)) {
       statement.kind = ParamDecl{name(param->declName()), signedNumber(param->signedNumber()),
-                                 span(param->signedNumber())};
+                                 span(param->signedNumber()), std::nullopt};
+    } else if (auto *input = dynamic_cast<BPParser::TensorInputStatementContext *>(ctx)) {
+      InputDecl decl{name(input->declName()), std::nullopt, {}, tensorDecl(input->shape(), input->initializer())};
+      decl.valueSpan.loc = endOf(input->shape()->getStop());
+      statement.kind = std::move(decl);
+    } else if (auto *param = dynamic_cast<BPParser::TensorParamStatementContext *>(ctx)) {
+      statement.kind = ParamDecl{name(param->declName()), 0.0, {}, tensorDecl(param->shape(), param->initializer())};
     } else if (auto *node = dynamic_cast<BPParser::NodeStatementContext *>(ctx)) {
       statement.kind = NodeDecl{name(node->declName()), expr(node->expr())};
     } else if (auto *output = dynamic_cast<BPParser::OutputStatementContext *>(ctx)) {
@@ -230,13 +248,26 @@ public:
   }
 
 private:
+  void error(SourceLoc loc, const std::string &message) {
+    if (!failed) // one message per statement: the rest would often follow from the first
+      diags.error(loc, message);
+    failed = true;
+  }
+
   Name name(BPParser::DeclNameContext *ctx) { return {ctx->getText(), locOf(ctx->getStart())}; }
+
+  /// Just past a token (the tokens the callers pass never span lines).
+  static SourceLoc endOf(antlr4::Token *token) {
+    SourceLoc loc = locOf(token);
+    loc.column += static_cast<uint32_t>(token->getText().size());
+    return loc;
+  }
 
   double number(antlr4::Token *token, bool negative) {
     const std::string &text = token->getText();
     errno = 0;
     double value = std::strtod(text.c_str(), nullptr);
-    if (errno == ERANGE && std::isinf(value)) {
+    if (errno == ERANGE && std::isinf(value)) { // each one is reported: they are independent
       diags.error(locOf(token), "number '" + text + "' is too large to be represented as a double");
       failed = true;
     }
@@ -245,38 +276,219 @@ private:
 
   /// The columns a signed number covers (a sign and its number may be apart: `- 5`).
   static ValueSpan span(BPParser::SignedNumberContext *ctx) {
-    antlr4::Token *first = ctx->getStart(), *last = ctx->getStop();
-    SourceLoc loc = locOf(first);
-    uint32_t end = locOf(last).column + static_cast<uint32_t>(last->getText().size());
-    return {loc, end - loc.column};
+    SourceLoc loc = locOf(ctx->getStart());
+    return {loc, endOf(ctx->getStop()).column - loc.column};
   }
 
   double signedNumber(BPParser::SignedNumberContext *ctx) {
     return number(ctx->NUMBER()->getSymbol(), ctx->sign && ctx->sign->getText() == "-");
   }
 
+  /// The value of an integer literal (digits only), or nullopt after reporting `what` at `loc`.
+  std::optional<int64_t> integer(antlr4::Token *number, bool negative, SourceLoc loc, const std::string &what) {
+    const std::string &text = number->getText();
+    std::string shown = (negative ? "-" : "") + text;
+    if (text.find_first_not_of("0123456789") != std::string::npos) {
+      error(loc, what + " must be an integer, found '" + shown + "'");
+      return std::nullopt;
+    }
+    if (text.size() > 18) {
+      error(loc, what + " '" + shown + "' is too large");
+      return std::nullopt;
+    }
+    int64_t value = std::stoll(text);
+    return negative ? -value : value;
+  }
+
+  std::optional<int64_t> integer(BPParser::SignedNumberContext *ctx, const std::string &what) {
+    return integer(ctx->NUMBER()->getSymbol(), ctx->sign && ctx->sign->getText() == "-", locOf(ctx->getStart()),
+                   what);
+  }
+
+  /// The NUMBER token of an expression that is a literal, minus signs allowed (`-3`), else null.
+  static antlr4::Token *literalOf(BPParser::ExprContext *ctx, bool &negative) {
+    if (!ctx->binOp.empty())
+      return nullptr;
+    BPParser::FactorContext *factor = ctx->factor(0);
+    if (!factor->powerTail().empty() || !factor->postfix()->index().empty())
+      return nullptr;
+    auto *number = dynamic_cast<BPParser::NumberExprContext *>(factor->postfix()->primary());
+    if (!number)
+      return nullptr;
+    negative = factor->negs.size() % 2 == 1;
+    return number->NUMBER()->getSymbol();
+  }
+
+  /// An expression that must be an integer literal (an axis, a slice bound).
+  std::optional<int64_t> integerLiteral(BPParser::ExprContext *ctx, const std::string &what) {
+    bool negative = false;
+    antlr4::Token *number = literalOf(ctx, negative);
+    if (!number) {
+      error(locOf(ctx->getStart()), what + " must be an integer literal");
+      return std::nullopt;
+    }
+    return integer(number, negative, locOf(ctx->getStart()), what);
+  }
+
+  static std::string shapeText(const Shape &shape) {
+    std::string text = "[";
+    for (size_t i = 0; i < shape.dims.size(); ++i)
+      text += (i ? "," : "") + std::to_string(shape.dims[i]);
+    return text + "]";
+  }
+
+  /// `[d1, ..., dk]`: rank 1 to MaxTensorRank, positive dimensions, at most MaxTensorElements elements.
+  Shape shape(BPParser::ShapeContext *ctx) {
+    Shape result{locOf(ctx->getStart()), {}, {}};
+    std::vector<BPParser::SignedNumberContext *> dims = ctx->signedNumber();
+    if (dims.empty())
+      error(result.loc, "a shape needs 1 to " + std::to_string(MaxTensorRank) + " dimensions, found none");
+    if (dims.size() > MaxTensorRank)
+      error(locOf(dims[MaxTensorRank]->getStart()), "a shape has at most " + std::to_string(MaxTensorRank) +
+                                                      " dimensions, found " + std::to_string(dims.size()));
+    int64_t elements = 1;
+    for (auto *dim : dims) {
+      std::optional<int64_t> value = integer(dim, "a dimension");
+      if (!value)
+        return result;
+      if (*value <= 0) {
+        error(locOf(dim->getStart()), "a dimension must be positive, found '" + std::to_string(*value) + "'");
+        return result;
+      }
+      if (*value > MaxTensorElements / elements) {
+        error(locOf(dim->getStart()), "a tensor may have at most " + std::to_string(MaxTensorElements) +
+                                          " elements; this shape has more");
+        return result;
+      }
+      elements *= *value;
+      result.dims.push_back(*value);
+      result.dimLocs.push_back(locOf(dim->getStart()));
+    }
+    return result;
+  }
+
+  TensorDecl tensorDecl(BPParser::ShapeContext *shapeCtx, BPParser::InitializerContext *ctx) {
+    TensorDecl decl{shape(shapeCtx), std::nullopt};
+    if (!ctx || failed)
+      return decl;
+    TensorInit init{TensorInit::Fill, {}, {locOf(ctx->getStart()), endOf(ctx->getStop())}};
+    if (auto *fill = dynamic_cast<BPParser::FillInitContext *>(ctx)) {
+      init.values.push_back(signedNumber(fill->signedNumber()));
+    } else if (auto *literalCtx = dynamic_cast<BPParser::LiteralInitContext *>(ctx)) {
+      init.kind = TensorInit::Literal;
+      literal(literalCtx->tensorLiteral(), decl.shape, 0, init.values);
+    } else {
+      randomInit(static_cast<BPParser::RandomInitContext *>(ctx), init);
+    }
+    decl.init = std::move(init);
+    return decl;
+  }
+
+  /// `normal(MEAN, STD)` or `uniform(LOW, HIGH)`.
+  void randomInit(BPParser::RandomInitContext *ctx, TensorInit &init) {
+    std::string callee = ctx->ID()->getText();
+    SourceLoc loc = locOf(ctx->ID()->getSymbol());
+    if (callee != "normal" && callee != "uniform")
+      return error(loc, "unknown initializer '" + callee + "'; expected normal(MEAN, STD) or uniform(LOW, HIGH)");
+    init.kind = callee == "normal" ? TensorInit::Normal : TensorInit::Uniform;
+    std::vector<BPParser::SignedNumberContext *> args = ctx->signedNumber();
+    if (args.size() != 2)
+      return error(loc, "'" + callee + "' takes 2 arguments (" + (callee == "normal" ? "MEAN, STD" : "LOW, HIGH") +
+                            "), but " + std::to_string(args.size()) + (args.size() == 1 ? " was" : " were") +
+                            " given");
+    for (auto *arg : args)
+      init.values.push_back(signedNumber(arg));
+    if (init.kind == TensorInit::Normal && init.values[1] < 0)
+      error(locOf(args[1]->getStart()), "the standard deviation of 'normal' must not be negative, found '" +
+                                            args[1]->getText() + "'");
+    if (init.kind == TensorInit::Uniform && init.values[0] > init.values[1])
+      error(locOf(args[0]->getStart()), "'uniform' needs LOW <= HIGH, found " + args[0]->getText() + " > " +
+                                            args[1]->getText());
+  }
+
+  /// Checks one list of a literal against dimension `depth` of `shape` and appends its numbers, row-major.
+  void literal(BPParser::TensorLiteralContext *ctx, const Shape &shape, size_t depth, std::vector<double> &values) {
+    if (failed)
+      return; // the shape itself was refused
+    std::vector<BPParser::LiteralItemContext *> items = ctx->literalItem();
+    bool innermost = depth + 1 == shape.dims.size();
+    for (auto *item : items) {
+      if (innermost && item->tensorLiteral())
+        return error(locOf(item->getStart()), "expected a number, found a list: shape " + shapeText(shape) +
+                                                  " has " + std::to_string(shape.dims.size()) + " dimension" +
+                                                  (shape.dims.size() == 1 ? "" : "s"));
+      if (!innermost && !item->tensorLiteral())
+        return error(locOf(item->getStart()), "expected a list of " + std::to_string(shape.dims[depth + 1]) +
+                                                  (shape.dims[depth + 1] == 1 ? " element" : " elements") +
+                                                  " for dimension " + std::to_string(depth + 1) + " of shape " +
+                                                  shapeText(shape) + ", found a number");
+    }
+    size_t expected = static_cast<size_t>(shape.dims[depth]);
+    if (items.size() != expected) {
+      // Too many: at the first one too many; too few: at the ']' that comes too soon.
+      SourceLoc at = items.size() > expected ? locOf(items[expected]->getStart()) : locOf(ctx->getStop());
+      return error(at, "expected " + std::to_string(expected) + " element" + (expected == 1 ? "" : "s") +
+                           " along dimension " + std::to_string(depth) + " of shape " + shapeText(shape) +
+                           ", found " + std::to_string(items.size()));
+    }
+    for (auto *item : items) {
+      if (innermost)
+        values.push_back(signedNumber(item->signedNumber()));
+      else
+        literal(item->tensorLiteral(), shape, depth + 1, values);
+    }
+  }
+
   static ExprPtr make(SourceLoc loc, Expr::Kind kind) {
     return std::make_unique<Expr>(loc, std::move(kind));
   }
 
-  static bool isProductOp(antlr4::Token *op) {
-    char c = op->getText()[0];
-    return c == '*' || c == '/';
+  /// Binary operators bind in three levels: comparisons, then '+' '-', then '*' '/' '@'.
+  enum Level { Comparison, Sum, Product };
+  static Level levelOf(antlr4::Token *op) {
+    switch (op->getText()[0]) {
+    case '*':
+    case '/':
+    case '@':
+      return Product;
+    case '+':
+    case '-':
+      return Sum;
+    default:
+      return Comparison;
+    }
   }
 
-  /// The grammar leaves `a + b * c - d` as one flat list; precedence is applied here: each maximal run of
-  /// '*' and '/' becomes one product chain, and the products form the sum chain.
+  static CompareOp compareOp(const std::string &text) {
+    if (text == "<")
+      return CompareOp::Less;
+    if (text == "<=")
+      return CompareOp::LessEqual;
+    if (text == ">")
+      return CompareOp::Greater;
+    if (text == ">=")
+      return CompareOp::GreaterEqual;
+    if (text == "==")
+      return CompareOp::Equal;
+    assert(text == "!=" && "the grammar has no other comparison");
+    return CompareOp::NotEqual;
+  }
+
+  /// The grammar leaves `a + b * c < d` as one flat list; precedence is applied here: each maximal run of
+  /// '*', '/' and '@' becomes one product chain, the products form a sum chain, and two sums may be compared.
   ExprPtr expr(BPParser::ExprContext *ctx) {
     if (stackNearlyExhausted())
       throw StackExhausted{};
     std::vector<BPParser::FactorContext *> factors = ctx->factor();
     const std::vector<antlr4::Token *> &ops = ctx->binOp; // ops[i] stands between factors i and i + 1
     size_t next = 0;
-    auto chain = [&](ExprPtr first, auto operand, bool products) {
-      if (next == factors.size() || isProductOp(ops[next - 1]) != products)
+    auto atLevel = [&](Level level) { return next < factors.size() && levelOf(ops[next - 1]) == level; };
+    auto chain = [&](Level level, auto operand) {
+      ExprPtr first = operand();
+      if (!atLevel(level))
         return first;
       ChainExpr chain{std::move(first), {}};
-      while (next < factors.size() && isProductOp(ops[next - 1]) == products) {
+      while (atLevel(level)) {
         antlr4::Token *op = ops[next - 1];
         ExprPtr rhs = operand();
         chain.rest.push_back({op->getText()[0], locOf(op), std::move(rhs)});
@@ -284,38 +496,95 @@ private:
       SourceLoc loc = chain.rest[0].opLoc; // read before `chain` is moved from
       return make(loc, std::move(chain));
     };
-    auto product = [&] {
-      auto nextFactor = [&] { return factor(factors[next++]); };
-      return chain(nextFactor(), nextFactor, true);
-    };
-    return chain(product(), product, false);
+    auto product = [&] { return chain(Product, [&] { return factor(factors[next++]); }); };
+    auto sum = [&] { return chain(Sum, product); };
+    ExprPtr lhs = sum();
+    if (!atLevel(Comparison))
+      return lhs;
+    antlr4::Token *op = ops[next - 1];
+    ExprPtr rhs = sum();
+    if (atLevel(Comparison))
+      error(locOf(ops[next - 1]), "comparisons do not chain; parenthesize one, as in (a < b) == c, or multiply "
+                                  "two: (a < b) * (b < c)");
+    return make(locOf(op), CompareExpr{compareOp(op->getText()), locOf(op), std::move(lhs), std::move(rhs)});
   }
 
   ExprPtr factor(BPParser::FactorContext *ctx) {
     unsigned negations = static_cast<unsigned>(ctx->negs.size());
     std::vector<BPParser::PowerTailContext *> tails = ctx->powerTail();
     // A negative literal is a constant, not a negation node: `-6` reads as the number -6 (bit-identical).
-    auto *numberCtx = dynamic_cast<BPParser::NumberExprContext *>(ctx->primary());
-    if (negations > 0 && numberCtx && tails.empty()) {
+    auto *numberCtx = dynamic_cast<BPParser::NumberExprContext *>(ctx->postfix()->primary());
+    if (negations > 0 && numberCtx && tails.empty() && ctx->postfix()->index().empty()) {
       bool negative = negations % 2 == 1;
       return make(locOf(ctx->negs[0]), NumberExpr{number(numberCtx->NUMBER()->getSymbol(), negative)});
     }
-    ExprPtr operand = power(ctx->primary(), tails);
+    ExprPtr operand = power(ctx->postfix(), tails);
     if (negations == 0)
       return operand;
     return make(locOf(ctx->negs[0]), NegateExpr{negations, std::move(operand)});
   }
 
-  ExprPtr power(BPParser::PrimaryContext *baseCtx, const std::vector<BPParser::PowerTailContext *> &tails) {
-    ExprPtr base = primary(baseCtx);
+  ExprPtr power(BPParser::PostfixContext *baseCtx, const std::vector<BPParser::PowerTailContext *> &tails) {
+    ExprPtr base = postfix(baseCtx);
     if (tails.empty())
       return base;
     PowerExpr chain{std::move(base), {}};
     for (auto *tail : tails)
       chain.exponents.push_back({locOf(tail->getStart()), static_cast<unsigned>(tail->negs.size()),
-                                 primary(tail->primary())});
+                                 postfix(tail->postfix())});
     SourceLoc loc = chain.exponents[0].opLoc;
     return make(loc, std::move(chain));
+  }
+
+  /// `primary[index, ...]`.
+  ExprPtr postfix(BPParser::PostfixContext *ctx) {
+    ExprPtr base = primary(ctx->primary());
+    if (ctx->index().empty())
+      return base;
+    IndexExpr index{std::move(base), {}};
+    for (auto *item : ctx->index())
+      index.items.push_back(indexItem(item));
+    return make(locOf(bracketAfter(ctx)), std::move(index));
+  }
+
+  /// The '[' that opens a postfix's index list.
+  static antlr4::Token *bracketAfter(BPParser::PostfixContext *ctx) {
+    auto *bracket = dynamic_cast<antlr4::tree::TerminalNode *>(ctx->children[1]);
+    assert(bracket && "an index list starts with '['");
+    return bracket->getSymbol();
+  }
+
+  IndexExpr::Item indexItem(BPParser::IndexContext *ctx) {
+    IndexExpr::Item item{locOf(ctx->getStart()), nullptr, std::nullopt};
+    BPParser::ExprContext *lo = nullptr, *hi = nullptr;
+    antlr4::Token *colon = nullptr;
+    if (auto *open = dynamic_cast<BPParser::OpenSliceContext *>(ctx)) {
+      colon = open->colon;
+      hi = open->hi;
+    } else {
+      auto *indexOrSlice = static_cast<BPParser::IndexOrSliceContext *>(ctx);
+      lo = indexOrSlice->lo;
+      colon = indexOrSlice->colon;
+      hi = indexOrSlice->hi;
+    }
+    if (!colon) {
+      bool negative = false;
+      if (antlr4::Token *number = literalOf(lo, negative))
+        integer(number, negative, item.loc, "an index");
+      item.index = expr(lo);
+      return item;
+    }
+    IndexExpr::Slice slice{locOf(colon), std::nullopt, std::nullopt, {}, {}};
+    if (lo) {
+      slice.lo = integerLiteral(lo, "a slice bound");
+      slice.loLoc = locOf(lo->getStart());
+    }
+    if (hi) {
+      slice.hi = integerLiteral(hi, "a slice bound");
+      slice.hiLoc = locOf(hi->getStart());
+    }
+    item.slice = slice;
+    return item;
   }
 
   ExprPtr primary(BPParser::PrimaryContext *ctx) {
@@ -324,14 +593,33 @@ private:
       return make(loc, NumberExpr{number(numberCtx->NUMBER()->getSymbol(), false)});
     if (auto *nameCtx = dynamic_cast<BPParser::NameExprContext *>(ctx))
       return make(loc, NameExpr{nameCtx->ID()->getText()});
-    if (auto *call = dynamic_cast<BPParser::CallExprContext *>(ctx)) {
-      CallExpr callExpr{call->ID()->getText(), {}};
-      for (auto *arg : call->expr())
-        callExpr.args.push_back(expr(arg));
-      return make(loc, std::move(callExpr));
-    }
+    if (auto *call = dynamic_cast<BPParser::CallExprContext *>(ctx))
+      return make(loc, callExpr(call));
     auto *paren = static_cast<BPParser::ParenExprContext *>(ctx);
     return expr(paren->expr());
+  }
+
+  /// `callee(arg, ..., axis=K)`: positional arguments first, then at most one `axis`.
+  CallExpr callExpr(BPParser::CallExprContext *ctx) {
+    CallExpr call{ctx->ID()->getText(), {}, std::nullopt};
+    for (auto *arg : ctx->argument()) {
+      if (auto *keyword = dynamic_cast<BPParser::KeywordArgumentContext *>(arg)) {
+        std::string word = keyword->ID()->getText();
+        SourceLoc loc = locOf(keyword->ID()->getSymbol());
+        if (word != "axis")
+          error(loc, "unknown keyword argument '" + word + "'; the only keyword is 'axis'");
+        else if (call.axis)
+          error(loc, "'axis' is given twice");
+        else if (std::optional<int64_t> value = integerLiteral(keyword->expr(), "axis"))
+          call.axis = AxisArg{*value, loc, locOf(keyword->expr()->getStart())};
+        continue;
+      }
+      auto *positional = static_cast<BPParser::PositionalArgumentContext *>(arg);
+      if (call.axis)
+        error(locOf(positional->getStart()), "positional argument after the keyword argument 'axis'");
+      call.args.push_back(expr(positional->expr()));
+    }
+    return call;
   }
 
   DiagnosticEngine &diags;
@@ -375,23 +663,27 @@ private:
   BPLexer &lexer;
 };
 
+/// A '(' or '[' of the statement being read that is not closed yet.
+struct OpenBracket {
+  char text;
+  SourceLoc loc;
+};
+
 /// Lexes a script and parses it one statement at a time into `script`.
 class ScriptParser {
 public:
   ScriptParser(const SourceFileRef &file, DiagnosticEngine &diags, Script &script)
-      : input(file->text()), lexer(&input), parser(nullptr), listener(diags), converter(diags), diags(diags),
-        script(script), nestingLimit(bp::nestingLimit()) {
+      : input(file->text()), lexer(&input), parser(nullptr), diags(diags), converter(diags), script(script),
+        nestingLimit(bp::nestingLimit()) {
     lexer.removeErrorListeners(); // UNKNOWN catches every character no other rule matches
     parser.removeErrorListeners();
     parser.addErrorListener(&listener);
-    // The token types of '(' and ')' (implicit literal tokens in the grammar), looked up once.
+    // The token types of the brackets (implicit literal tokens in the grammar), looked up once.
     const antlr4::dfa::Vocabulary &vocabulary = lexer.getVocabulary();
-    for (size_t type = 1; type <= vocabulary.getMaxTokenType(); ++type) {
-      if (vocabulary.getLiteralName(type) == "'('")
-        openType = type;
-      if (vocabulary.getLiteralName(type) == "')'")
-        closeType = type;
-    }
+    openParen = literalType(vocabulary, "'('");
+    closeParen = literalType(vocabulary, "')'");
+    openBracket = literalType(vocabulary, "'['");
+    closeBracket = literalType(vocabulary, "']'");
   }
 
   void parseAll();
@@ -403,17 +695,19 @@ private:
     if (!name.empty())
       script.poisonedNames.push_back(name);
   }
-  void parseStatement(TokenList tokens);
+  void reportSyntaxError(const SyntaxError &error, size_t endIndex, const std::vector<OpenBracket> &open,
+                         bool continued);
+  void parseStatement(TokenList tokens, const std::vector<OpenBracket> &open, bool continued);
 
   antlr4::ANTLRInputStream input;
   BPLexer lexer;
   GuardedParser parser;
   SyntaxErrorListener listener;
-  TreeConverter converter;
   DiagnosticEngine &diags;
+  TreeConverter converter;
   Script &script;
   unsigned nestingLimit;
-  size_t openType = 0, closeType = 0;
+  size_t openParen = 0, closeParen = 0, openBracket = 0, closeBracket = 0;
 };
 
 /// Tokens that the grammar lexes only to report: an unknown character or a number with an empty exponent.
@@ -435,21 +729,21 @@ bool ScriptParser::reportBadTokens(const TokenList &tokens) {
   return false;
 }
 
-/// Parentheses and calls are the only constructs the parser recurses on; refuse statements deeper than the
-/// nesting limit before parsing them.
+/// Parentheses, brackets and calls are the only constructs the parser recurses on; refuse statements deeper
+/// than the nesting limit before parsing them.
 bool ScriptParser::reportDeepNesting(const TokenList &tokens) {
   unsigned depth = 0;
   for (const auto &token : tokens) {
     size_t type = token->getType();
-    if (type == openType && ++depth > nestingLimit) {
+    if ((type == openParen || type == openBracket) && ++depth > nestingLimit) {
       std::string message = "expression is nested too deeply (more than " + std::to_string(nestingLimit) +
-                            " levels of parentheses";
+                            (type == openParen ? " levels of parentheses" : " levels of brackets");
       if (nestingLimit < MaxNestingDepth)
         message += "; the system allowed bp only a " + std::to_string(currentStackBytes() >> 20) + " MiB stack";
       diags.error(locOf(token.get()), message + ")");
       return true;
     }
-    if (type == closeType && depth > 0)
+    if ((type == closeParen || type == closeBracket) && depth > 0)
       --depth;
   }
   return false;
@@ -463,12 +757,27 @@ std::string declaredName(const TokenList &tokens) {
   return tokens[1]->getType() == BPLexer::ID ? tokens[1]->getText() : "";
 }
 
-/// Parses one statement: `tokens` ends with the token that ends it.
-void ScriptParser::parseStatement(TokenList tokens) {
+/// A statement that ends with brackets still open fails where it ends; the bracket is the better place to
+/// point at, unless the statement is one line whose parser message already names the missing ')' or ']'.
+void ScriptParser::reportSyntaxError(const SyntaxError &error, size_t endIndex, const std::vector<OpenBracket> &open,
+                                     bool continued) {
+  if (open.empty() || error.tokenIndex < endIndex)
+    return diags.error(error.loc, error.message);
+  const OpenBracket &innermost = open.back();
+  size_t closer = innermost.text == '(' ? closeParen : closeBracket;
+  if (!continued && error.expected.size() == 1 && error.expected.contains(closer))
+    return diags.error(error.loc, error.message);
+  diags.error(innermost.loc, std::string("'") + innermost.text + "' is never closed");
+}
+
+/// Parses one statement: `tokens` ends with the token that ends it; `open` are the brackets still open
+/// there; `continued` says whether the statement went on past a newline inside brackets.
+void ScriptParser::parseStatement(TokenList tokens, const std::vector<OpenBracket> &open, bool continued) {
   std::string declared = declaredName(tokens);
   if (reportBadTokens(tokens) || reportDeepNesting(tokens))
     return poison(declared);
   SourceLoc start = locOf(tokens.front().get());
+  size_t endIndex = tokens.size() - 1;
   StatementTokenSource source(std::move(tokens), lexer);
   antlr4::CommonTokenStream stream(&source);
   parser.setTokenStream(&stream); // also frees the previous statement's parse tree
@@ -476,7 +785,9 @@ void ScriptParser::parseStatement(TokenList tokens) {
   std::optional<Statement> statement;
   try {
     BPParser::StatementLineContext *tree = parser.statementLine();
-    if (!listener.sawError())
+    if (const std::optional<SyntaxError> &error = listener.error())
+      reportSyntaxError(*error, endIndex, open, continued);
+    else
       statement = converter.convert(tree->statement());
   } catch (StackExhausted &) {
     diags.error(start, "expression is nested too deeply for the " + std::to_string(currentStackBytes() >> 20) +
@@ -489,37 +800,66 @@ void ScriptParser::parseStatement(TokenList tokens) {
     poison(declared);
 }
 
+/// Splits the token stream into statements. A newline ends a statement except inside brackets; there, a
+/// line that starts with a keyword still begins a new statement (the unclosed one ends before it), so one
+/// missing ')' or ']' does not swallow the rest of the script.
 void ScriptParser::parseAll() {
   TokenList tokens;
+  std::vector<OpenBracket> open;
+  std::unique_ptr<antlr4::Token> heldNewline; // the first newline inside brackets, until the next line is seen
+  bool continued = false;
   size_t statementTokens = 0, scriptTokens = 0;
+  auto finish = [&](std::unique_ptr<antlr4::Token> end) {
+    if (!tokens.empty()) {
+      tokens.push_back(std::move(end));
+      parseStatement(std::move(tokens), open, continued);
+      tokens.clear();
+    }
+    open.clear();
+    heldNewline.reset();
+    continued = false;
+    statementTokens = 0;
+  };
   while (true) {
     std::unique_ptr<antlr4::Token> token = lexer.nextToken();
     size_t type = token->getType();
-    if (!isStatementEnd(type)) {
-      if (++scriptTokens > MaxScriptTokens) {
-        diags.error(locOf(token.get()), "script has more than " + std::to_string(MaxScriptTokens) + " tokens");
-        return;
-      }
-      if (++statementTokens <= MaxStatementTokens) {
-        tokens.push_back(std::move(token));
-        continue;
-      }
-      if (!tokens.empty()) { // the first token too many: report, then skip to the statement's end
-        diags.error(locOf(tokens.front().get()), "statement has more than " + std::to_string(MaxStatementTokens) +
-                                                     " tokens; split it into several nodes");
-        poison(declaredName(tokens));
-        tokens.clear();
-      }
+    if (!open.empty() && type == BPLexer::NEWLINE) {
+      if (!heldNewline)
+        heldNewline = std::move(token);
       continue;
     }
-    if (!tokens.empty()) {
+    if (heldNewline) {
+      if (isKeyword(type) || type == antlr4::Token::EOF) {
+        finish(std::move(heldNewline));
+      } else {
+        heldNewline.reset();
+        continued = true;
+      }
+    }
+    if (isStatementEnd(type)) {
+      finish(std::move(token));
+      if (type == antlr4::Token::EOF)
+        return;
+      continue;
+    }
+    if (++scriptTokens > MaxScriptTokens) {
+      diags.error(locOf(token.get()), "script has more than " + std::to_string(MaxScriptTokens) + " tokens");
+      return;
+    }
+    if (type == openParen || type == openBracket)
+      open.push_back({type == openParen ? '(' : '[', locOf(token.get())});
+    else if ((type == closeParen || type == closeBracket) && !open.empty())
+      open.pop_back();
+    if (++statementTokens <= MaxStatementTokens) {
       tokens.push_back(std::move(token));
-      parseStatement(std::move(tokens));
+      continue;
+    }
+    if (!tokens.empty()) { // the first token too many: report, then skip to the statement's end
+      diags.error(locOf(tokens.front().get()), "statement has more than " + std::to_string(MaxStatementTokens) +
+                                                   " tokens; split it into several nodes");
+      poison(declaredName(tokens));
       tokens.clear();
     }
-    statementTokens = 0;
-    if (type == antlr4::Token::EOF)
-      return;
   }
 }
 

@@ -36,16 +36,22 @@ llvm::Expected<std::string> bp::rewriteValues(const SourceFileRef &file, const s
     const Name *name = nullptr;
     ValueSpan span;
     bool hasValue = true;
+    bool tensor = false;
     if (auto *input = std::get_if<InputDecl>(&statement.kind)) {
       name = &input->name;
       span = input->valueSpan;
       hasValue = input->defaultValue.has_value();
+      tensor = input->tensor.has_value();
     } else if (auto *param = std::get_if<ParamDecl>(&statement.kind)) {
       name = &param->name;
       span = param->valueSpan;
+      tensor = param->tensor.has_value();
     }
     if (!name || !pending.count(name->text))
       continue;
+    if (tensor)
+      return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                     "'" + name->text + "' is a tensor; writing tensor values back is not supported yet");
     size_t offset = lineOffsets[span.loc.line - 1] + span.loc.column - 1;
     std::string number = formatNumber(pending[name->text]);
     edits.push_back({offset, span.length, hasValue ? number : " = " + number});
