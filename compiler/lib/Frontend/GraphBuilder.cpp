@@ -331,7 +331,10 @@ NodeId GraphBuilder::lowerName(const Expr &expr, const NameExpr &name, Scope &sc
         return scope.bindings[i];
   }
   if (isBuiltin(text)) {
-    error(scope, expr.loc, "'" + text + "' is a builtin function; call it with arguments, as in " + text + "(x)");
+    std::optional<OpKind> builtin = lookupBuiltin(text);
+    unsigned arity = builtin ? getOpInfo(*builtin).arity : 1;
+    const char *arguments = arity == 1 ? "(x)" : arity == 2 ? "(x, y)" : "(c, x, y)";
+    error(scope, expr.loc, "'" + text + "' is a builtin function; call it with arguments, as in " + text + arguments);
     return InvalidNode;
   }
   auto symbol = symbols.find(text);
