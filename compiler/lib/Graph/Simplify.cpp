@@ -12,6 +12,7 @@ namespace {
 
 /// What makes two nodes compute the same value: the op, the operands (in order) and, for constants, the bits.
 struct NodeKey {
+  static_assert(MaxArity <= 3, "a key holds at most three operands");
   OpKind op;
   NodeId first, second, third;
   uint64_t bits;
