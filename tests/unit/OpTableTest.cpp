@@ -16,6 +16,7 @@
 #include "bp/Interpreter.h"
 #include "bp/JIT.h"
 
+#include <array>
 #include <cmath>
 #include <limits>
 #include <optional>
@@ -28,7 +29,8 @@ using bp::test::sameValue;
 namespace {
 
 /// How a script writes `info` over inputs x and y ("x + y", "-x", "exp(x)", "max(x, y)"); empty for leaves
-/// and for internal ops, which only gradient graphs contain.
+/// and for internal ops, which only gradient graphs contain. The one ternary, where, gets a condition that holds
+/// at about half the points (x > y), so that both of its branches are checked.
 std::string scriptExpression(const OpInfo &info) {
   std::string spelling = info.spelling;
   switch (info.syntax) {
@@ -37,7 +39,7 @@ std::string scriptExpression(const OpInfo &info) {
   case Syntax::Prefix:
     return spelling + "x";
   case Syntax::Call:
-    return spelling + (info.arity == 1 ? "(x)" : "(x, y)");
+    return spelling + (info.arity == 1 ? "(x)" : info.arity == 2 ? "(x, y)" : "(x > y, x * y, y - x)");
   case Syntax::Leaf:
   case Syntax::Internal:
   case Syntax::InternalInfix:
@@ -46,8 +48,9 @@ std::string scriptExpression(const OpInfo &info) {
   return "";
 }
 
-/// Where a script op's derivative is compared with central differences: away from poles and kinks (random
-/// points hit a kink with probability 0).
+/// Where a script op's derivative is compared with central differences: away from poles, kinks and jumps
+/// (random points hit one, or come within the difference's step of it, with probability about 1e-6; a
+/// comparison's derivative is 0 away from equality, where its difference quotient is 0 too).
 struct Domain {
   double low, high;
 };
@@ -66,6 +69,13 @@ std::optional<Domain> derivativeDomain(OpKind kind) {
   case OpKind::Abs:
   case OpKind::Max:
   case OpKind::Min:
+  case OpKind::Less:
+  case OpKind::LessEqual:
+  case OpKind::Greater:
+  case OpKind::GreaterEqual:
+  case OpKind::Equal:
+  case OpKind::NotEqual:
+  case OpKind::Where:
     return Domain{-2, 2};
   case OpKind::Div:
   case OpKind::Pow:
@@ -87,12 +97,12 @@ std::optional<Domain> derivativeDomain(OpKind kind) {
   return std::nullopt;
 }
 
-/// `op` applied to inputs x (and y), as the only output: any op, internal ones included.
+/// `op` applied to inputs x (, y, z), as the only output: any op, internal ones included.
 Graph singleOpGraph(OpKind op) {
   Graph graph;
-  std::vector<NodeId> operands = {graph.addArgument(OpKind::Input, "x", {1, 1}, 0.0)};
-  if (getOpInfo(op).arity == 2)
-    operands.push_back(graph.addArgument(OpKind::Input, "y", {1, 1}, 0.0));
+  std::vector<NodeId> operands;
+  for (unsigned i = 0; i < getOpInfo(op).arity; ++i)
+    operands.push_back(graph.addArgument(OpKind::Input, std::string(1, "xyz"[i]), {1, 1}, 0.0));
   NodeId result = graph.addNode(op, operands, {1, 1});
   graph.node(result).name = "f";
   graph.addOutput("f", result, {1, 1});
@@ -103,13 +113,14 @@ Graph singleOpGraph(OpKind op) {
 
 TEST(OpTable, EveryOpCompilesToTheInterpretersNumbers) {
   const double inf = std::numeric_limits<double>::infinity(), nan = std::numeric_limits<double>::quiet_NaN();
-  std::vector<std::pair<double, double>> points = {{0, 0},   {1, 1},    {-0.0, 2}, {0, -0.0}, {2, -0.0},
-                                                   {0, inf}, {0, nan},  {-0.0, inf}, {nan, 1}, {1, nan},
-                                                   {inf, -1}, {-inf, 0}, {3, 3}};
+  static_assert(MaxArity == 3, "points have one coordinate per operand");
+  std::vector<std::array<double, 3>> points = {
+      {0, 0, 1},      {1, 1, nan},    {-0.0, 2, inf}, {0, -0.0, nan}, {2, -0.0, 3}, {0, inf, -1}, {0, nan, 2},
+      {-0.0, inf, nan}, {nan, 1, 2},  {1, nan, inf},  {inf, -1, nan}, {-inf, 0, 1}, {3, 3, 3}};
   std::mt19937 random(7);
   std::uniform_real_distribution<double> draw(-3, 3);
   for (int i = 0; i < 12; ++i)
-    points.push_back({draw(random), draw(random)});
+    points.push_back({draw(random), draw(random), draw(random)});
 
   size_t checked = 0;
   for (size_t k = 0; k < NumOps; ++k) {
@@ -123,19 +134,20 @@ TEST(OpTable, EveryOpCompilesToTheInterpretersNumbers) {
     for (unsigned optLevel : {0u, 2u}) {
       auto model = CompiledModel::create(graph, CompiledModel::ForwardAndGradient, optLevel);
       ASSERT_TRUE(bool(model)) << info.name << ": " << llvm::toString(model.takeError());
-      for (auto [x, y] : points) {
-        std::vector<double> in = {x, y};
+      for (auto [x, y, z] : points) {
+        std::vector<double> in = {x, y, z};
         in.resize(info.arity);
         std::vector<double> expected = evaluateGraph(gradient.graph, in);
-        double out, outFromGradient, grad[2];
+        double out, outFromGradient, grad[MaxArity];
         (*model)->forward(in.data(), &out);
         (*model)->gradient(in.data(), &outFromGradient, grad);
         NodeId f = graph.outputs()[0].node;
-        EXPECT_TRUE(sameValue(out, expected[f])) << info.name << " -O" << optLevel << " at " << x << ", " << y;
+        EXPECT_TRUE(sameValue(out, expected[f]))
+            << info.name << " -O" << optLevel << " at " << x << ", " << y << ", " << z;
         EXPECT_TRUE(sameValue(outFromGradient, expected[f])) << info.name << " -O" << optLevel;
         for (size_t a = 0; a < info.arity; ++a)
           EXPECT_TRUE(sameValue(grad[a], expected[gradient.sweeps[0].gradient[a]]))
-              << info.name << " -O" << optLevel << " d/d" << (a ? "y" : "x") << " at " << x << ", " << y;
+              << info.name << " -O" << optLevel << " d/d" << "xyz"[a] << " at " << x << ", " << y << ", " << z;
       }
     }
     ++checked;
@@ -176,5 +188,5 @@ TEST(OpTable, EveryScriptOpHasTheDerivativeOfItsForwardRule) {
     }
     ++checked;
   }
-  EXPECT_GE(checked, 18u); // + - * / ^, unary -, and the 12 builtins
+  EXPECT_GE(checked, 25u); // + - * / ^, unary -, the 6 comparisons, and the 13 builtins
 }

@@ -48,9 +48,9 @@ private:
 /// `op`, built as graph nodes by the op's rule (DerivativeRules.cpp).
 NodeId localDerivative(OpKind op, DerivativeBuilder &builder, unsigned operandIndex);
 
-/// Whether `op` passes its adjoint on to only some operands, by a selection (relu, abs, max, min). Past such an
-/// op an adjoint may be 0 because a branch was not taken, and the chain rule multiplies with dmul to keep that 0
-/// a 0.
+/// Whether `op` passes its adjoint on to only some operands, by a selection (relu, abs, max, min, where, and the
+/// comparisons, which pass it to none). Past such an op an adjoint may be 0 because a branch was not taken, and
+/// the chain rule multiplies with dmul to keep that 0 a 0.
 bool selects(OpKind op);
 
 /// One use of the chain rule: `consumer` uses `operand` as its operand #operandIndex, so

@@ -15,7 +15,7 @@ namespace bp {
 /// lines can describe an exponential number of nodes).
 constexpr size_t MaxGraphNodes = 4'000'000;
 
-/// The builtins of tensor scripts (`sum`, `softmax`, `where`, ...) that the graph does not have yet. They are
+/// The builtins of tensor scripts (`sum`, `softmax`, `argmax`, ...) that the graph does not have yet. They are
 /// reserved words already, so that no script that works today changes meaning when they arrive; calling one
 /// is "not supported yet".
 bool isTensorBuiltin(std::string_view name);

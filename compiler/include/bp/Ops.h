@@ -55,6 +55,22 @@ template <typename Row, size_t N> constexpr bool rowsFollowOpsDef(const Row (&ro
   return true;
 }
 
+/// The most operands an operation takes (where's three).
+constexpr unsigned MaxArity = [] {
+  constexpr unsigned arities[] = {
+#define BP_OP(Kind, name, arity) arity,
+#include "bp/Ops.def"
+  };
+  unsigned most = 0;
+  for (unsigned arity : arities)
+    most = arity > most ? arity : most;
+  return most;
+}();
+
+/// The precedence of the comparisons, the loosest operators: they do not chain, so a comparison operand of a
+/// comparison prints in parentheses, on either side.
+constexpr int ComparisonPrecedence = 0;
+
 using NodeId = uint32_t;
 constexpr NodeId InvalidNode = UINT32_MAX;
 
@@ -64,7 +80,7 @@ struct OpInfo {
   const char *spelling;  // as written in scripts: "+", "sigmoid"
   unsigned arity;
   Syntax syntax;
-  int precedence;        // for printing formulas: 1 (+ -), 2 (* /), 3 (unary -), 4 (^); 5 otherwise
+  int precedence;        // for printing formulas: 0 (comparisons), 1 (+ -), 2 (* /), 3 (unary -), 4 (^); 5 otherwise
 };
 
 const OpInfo &getOpInfo(OpKind kind);

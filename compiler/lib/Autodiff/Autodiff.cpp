@@ -4,7 +4,8 @@
 // that depends on an argument add (adjoint of the node) * (local derivative from DerivativeRules.cpp) to the
 // operand's adjoint. A node used twice gets both contributions, summed in the order they were made.
 // Only nodes that lie on a path from an argument to the output get adjoints, and a sweep visits no others.
-// Past an op that selects (max, min, relu, abs), products are dmul, so a branch not taken stays an exact 0.
+// Past an op that selects (max, min, relu, abs, where, comparisons), products are dmul, so a branch not taken
+// stays an exact 0.
 //
 //===----------------------------------------------------------------------===//
 #include "bp/Autodiff.h"

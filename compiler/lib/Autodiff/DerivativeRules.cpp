@@ -6,8 +6,11 @@
 // Conventions at kinks: relu'(0) = 0, abs'(0) = 0, and max/min ties send the derivative to the first argument.
 // NaN: max and min return NaN when either argument is NaN, and their derivative goes to the argument they
 // return.
-// Zeros that stay zero: past max, min, relu or abs the chain rule multiplies with dmul, `a * b` except that
-// 0 * inf and 0 * NaN give 0, so a branch they did not take contributes 0, never NaN.
+// Comparisons are piecewise constant: derivative 0 with respect to both operands, also at the threshold, where
+// they jump. where(c, a, b) passes its adjoint to a where c != 0 (NaN included), to b where c == 0, and 0 to c.
+// Zeros that stay zero: past max, min, relu, abs, a comparison or where the chain rule multiplies with dmul,
+// `a * b` except that 0 * inf and 0 * NaN give 0, so a branch they did not take contributes 0, never NaN
+// (`where(x > 0, sqrt(x), 0)` has derivative 0 at x = 0, and `(sqrt(x) > 1) * 5` too).
 // pow(x, y): d/dx = y * x^(y-1) and d/dy = x^y * log(x), both with dmul (so x^0 has d/dx = 0 at x = 0, and 0^y
 // has d/dy = 0); d/dy is NaN where log(x) is (x < 0). sqrt'(x) = 0.5 / |sqrt(x)|: +inf at both +0 and -0.
 //
@@ -24,13 +27,15 @@ using B = DerivativeBuilder;
 namespace {
 
 NodeId noDerivative(B &, unsigned) { llvm_unreachable("leaves have no operands"); }
-// The internal selector ops are piecewise constant: derivative 0 wherever it exists.
+// Comparisons and the internal selector ops are piecewise constant: derivative 0 wherever it exists (and bp
+// takes 0 where they jump).
 NodeId zeroDerivative(B &b, unsigned) { return b.constant(0); }
 
 struct DerivativeRule {
   OpKind kind;
   /// Whether the op passes its adjoint on to only some operands, by a selection (the others get an exact 0):
-  /// relu and abs at their kinks, max and min to the argument they return.
+  /// relu and abs at their kinks, max and min to the argument they return, where to the branch it takes; a
+  /// comparison passes it to none.
   bool selects;
   NodeId (*localDerivative)(B &b, unsigned operandIndex);
 };
@@ -76,6 +81,20 @@ constexpr DerivativeRule derivativeRules[] = {
      [](B &b, unsigned i) {
        NodeId takesFirst = b.apply(OpKind::LessEq, {b.operand(0), b.operand(1)});
        return i == 0 ? takesFirst : b.sub(b.constant(1), takesFirst);
+     }},
+
+    {OpKind::Less, true, zeroDerivative},
+    {OpKind::LessEqual, true, zeroDerivative},
+    {OpKind::Greater, true, zeroDerivative},
+    {OpKind::GreaterEqual, true, zeroDerivative},
+    {OpKind::Equal, true, zeroDerivative},
+    {OpKind::NotEqual, true, zeroDerivative},
+    {OpKind::Where, true,
+     [](B &b, unsigned i) {
+       if (i == 0)
+         return b.constant(0);
+       // c != 0 for a, c == 0 for b: exactly one of them is 1, NaN c counting as nonzero.
+       return b.apply(i == 1 ? OpKind::NotEqual : OpKind::Equal, {b.operand(0), b.constant(0)});
      }},
 
     {OpKind::Step, false, zeroDerivative},

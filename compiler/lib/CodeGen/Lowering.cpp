@@ -50,6 +50,11 @@ Value *takesFirst(IRLowering &ir, CmpInst::Predicate unordered, Value *x, Value 
                               ir.builder.CreateFCmp(CmpInst::FCMP_ORD, y, y));
 }
 
+/// A comparison as IEEE 754 makes it (ordered predicates are false on NaN, FCMP_UNE true), as 1.0 or 0.0.
+template <CmpInst::Predicate predicate> Value *comparison(IRLowering &ir, Operands x) {
+  return select(ir, predicate, x[0], x[1], ir.constant(1), ir.constant(0));
+}
+
 struct Lowering {
   OpKind kind;
   Value *(*lower)(IRLowering &ir, Operands operands);
@@ -92,6 +97,15 @@ constexpr Lowering lowerings[] = {
      [](IRLowering &ir, Operands x) {
        return ir.builder.CreateSelect(takesFirst(ir, CmpInst::FCMP_ULE, x[0], x[1]), x[0], x[1]);
      }},
+
+    {OpKind::Less, comparison<CmpInst::FCMP_OLT>},
+    {OpKind::LessEqual, comparison<CmpInst::FCMP_OLE>},
+    {OpKind::Greater, comparison<CmpInst::FCMP_OGT>},
+    {OpKind::GreaterEqual, comparison<CmpInst::FCMP_OGE>},
+    {OpKind::Equal, comparison<CmpInst::FCMP_OEQ>},
+    {OpKind::NotEqual, comparison<CmpInst::FCMP_UNE>},
+    {OpKind::Where,
+     [](IRLowering &ir, Operands x) { return select(ir, CmpInst::FCMP_UNE, x[0], ir.constant(0), x[1], x[2]); }},
 
     {OpKind::Step,
      [](IRLowering &ir, Operands x) {

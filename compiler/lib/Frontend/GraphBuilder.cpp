@@ -30,22 +30,22 @@ bool isReserved(std::string_view name) { return isReservedWord(name) || isTensor
 
 bool isBuiltin(std::string_view name) { return lookupBuiltin(name) || isTensorBuiltin(name); }
 
-const char *spelling(CompareOp op) {
+OpKind compareOpKind(CompareOp op) {
   switch (op) {
   case CompareOp::Less:
-    return "<";
+    return OpKind::Less;
   case CompareOp::LessEqual:
-    return "<=";
+    return OpKind::LessEqual;
   case CompareOp::Greater:
-    return ">";
+    return OpKind::Greater;
   case CompareOp::GreaterEqual:
-    return ">=";
+    return OpKind::GreaterEqual;
   case CompareOp::Equal:
-    return "==";
+    return OpKind::Equal;
   case CompareOp::NotEqual:
-    return "!=";
+    return OpKind::NotEqual;
   }
-  llvm_unreachable("every comparison is spelled above");
+  llvm_unreachable("every comparison has an op above");
 }
 
 class GraphBuilder {
@@ -102,7 +102,7 @@ private:
   NodeId lower(const Expr &expr, Scope &scope);
   NodeId lowerName(const Expr &expr, const NameExpr &name, Scope &scope);
   NodeId lowerCall(const Expr &expr, const CallExpr &call, Scope &scope);
-  NodeId lowerTensorSyntax(const Expr &expr, Scope &scope);
+  NodeId lowerIndex(const Expr &expr, const IndexExpr &index, Scope &scope);
   NodeId apply(Scope &scope, OpKind op, llvm::ArrayRef<NodeId> operands, SourceLoc loc);
 
   Graph graph;
@@ -269,8 +269,13 @@ NodeId GraphBuilder::lower(const Expr &expr, Scope &scope) {
     return lowerName(expr, *name, scope);
   if (auto *call = std::get_if<CallExpr>(&expr.kind))
     return lowerCall(expr, *call, scope);
-  if (std::holds_alternative<IndexExpr>(expr.kind) || std::holds_alternative<CompareExpr>(expr.kind))
-    return lowerTensorSyntax(expr, scope);
+  if (auto *index = std::get_if<IndexExpr>(&expr.kind))
+    return lowerIndex(expr, *index, scope);
+  if (auto *compare = std::get_if<CompareExpr>(&expr.kind)) {
+    NodeId lhs = lower(*compare->lhs, scope);
+    NodeId rhs = lower(*compare->rhs, scope);
+    return apply(scope, compareOpKind(compare->op), {lhs, rhs}, compare->opLoc);
+  }
   if (auto *negate = std::get_if<NegateExpr>(&expr.kind)) {
     NodeId value = lower(*negate->operand, scope);
     for (unsigned i = 0; i < negate->count; ++i)
@@ -308,20 +313,13 @@ NodeId GraphBuilder::lower(const Expr &expr, Scope &scope) {
   return value;
 }
 
-/// Indexing and comparisons: refused (the outermost first), then their operands are checked all the same.
-NodeId GraphBuilder::lowerTensorSyntax(const Expr &expr, Scope &scope) {
-  if (auto *index = std::get_if<IndexExpr>(&expr.kind)) {
-    notSupported(scope, expr.loc, "indexing");
-    lower(*index->base, scope);
-    for (const IndexExpr::Item &item : index->items)
-      if (item.index)
-        lower(*item.index, scope);
-    return InvalidNode;
-  }
-  const auto &compare = std::get<CompareExpr>(expr.kind);
-  notSupported(scope, compare.opLoc, std::string("comparison '") + spelling(compare.op) + "'");
-  lower(*compare.lhs, scope);
-  lower(*compare.rhs, scope);
+/// Indexing: refused (the outermost first), then its operands are checked all the same.
+NodeId GraphBuilder::lowerIndex(const Expr &expr, const IndexExpr &index, Scope &scope) {
+  notSupported(scope, expr.loc, "indexing");
+  lower(*index.base, scope);
+  for (const IndexExpr::Item &item : index.items)
+    if (item.index)
+      lower(*item.index, scope);
   return InvalidNode;
 }
 
@@ -333,7 +331,10 @@ NodeId GraphBuilder::lowerName(const Expr &expr, const NameExpr &name, Scope &sc
         return scope.bindings[i];
   }
   if (isBuiltin(text)) {
-    error(scope, expr.loc, "'" + text + "' is a builtin function; call it with arguments, as in " + text + "(x)");
+    std::optional<OpKind> builtin = lookupBuiltin(text);
+    unsigned arity = builtin ? getOpInfo(*builtin).arity : 1;
+    const char *arguments = arity == 1 ? "(x)" : arity == 2 ? "(x, y)" : "(c, x, y)";
+    error(scope, expr.loc, "'" + text + "' is a builtin function; call it with arguments, as in " + text + arguments);
     return InvalidNode;
   }
   auto symbol = symbols.find(text);
@@ -473,7 +474,7 @@ std::optional<Graph> GraphBuilder::build(const Script &script) {
 
 bool bp::isTensorBuiltin(std::string_view name) {
   for (std::string_view builtin :
-       {"sum", "mean", "softmax", "log_softmax", "logsumexp", "transpose", "argmax", "where"})
+       {"sum", "mean", "softmax", "log_softmax", "logsumexp", "transpose", "argmax"})
     if (name == builtin)
       return true;
   return false;

@@ -179,7 +179,7 @@ void Graph::printDot(llvm::raw_ostream &os) const {
        << "\", shape=ellipse];\n";
     for (size_t i = 0; i < node.operands.size(); ++i) {
       os << "  n" << node.operands[i] << " -> n" << id;
-      if (node.operands.size() == 2 && info.syntax != Syntax::Internal)
+      if (node.operands.size() >= 2 && info.syntax != Syntax::Internal)
         os << " [taillabel=\"" << i << "\", labelfontsize=8]";
       os << ";\n";
     }

@@ -3,7 +3,10 @@
 // The interpreter's column of the op table: one forward rule per operation of Ops.def, the reference
 // semantics that `bpc explain` prints, Simplify folds constants with, and generated code (Lowering.cpp)
 // reproduces bit for bit.
-// NaN: every op propagates it; max and min return NaN when either argument is NaN (as NumPy's maximum does).
+// NaN: every arithmetic op propagates it; max and min return NaN when either argument is NaN (as NumPy's maximum
+// does). Comparisons give 1 or 0 as IEEE 754 compares, NaN included: every comparison with NaN is 0 but `!=`,
+// which is 1 (so `x == x` tests for NaN). where(c, a, b) picks a where c != 0, so a NaN c picks a (as NumPy's
+// where does), and a NaN in the branch not taken does not come out.
 // dmul is `a * b` except that 0 * inf and 0 * NaN (either order) give 0.
 //
 //===----------------------------------------------------------------------===//
@@ -29,6 +32,7 @@ double relu(double x) { return !(x <= 0) ? x : 0.0; }
 // they return y, so NaN in either argument comes out.
 double greaterEq(double x, double y) { return !(x < y) && y == y ? 1.0 : 0.0; }
 double lessEq(double x, double y) { return !(x > y) && y == y ? 1.0 : 0.0; }
+double indicator(bool holds) { return holds ? 1.0 : 0.0; }
 double sign(double x) { return x > 0 ? 1.0 : x < 0 ? -1.0 : 0.0; }
 // The chain rule's product where a factor may be a branch not taken: a * b, except that 0 * inf and 0 * NaN
 // (in either order) give 0.
@@ -67,6 +71,14 @@ constexpr ForwardRule forwardRules[] = {
     {OpKind::Max, [](const double *x) { return greaterEq(x[0], x[1]) != 0 ? x[0] : x[1]; }},
     {OpKind::Min, [](const double *x) { return lessEq(x[0], x[1]) != 0 ? x[0] : x[1]; }},
 
+    {OpKind::Less, [](const double *x) { return indicator(x[0] < x[1]); }},
+    {OpKind::LessEqual, [](const double *x) { return indicator(x[0] <= x[1]); }},
+    {OpKind::Greater, [](const double *x) { return indicator(x[0] > x[1]); }},
+    {OpKind::GreaterEqual, [](const double *x) { return indicator(x[0] >= x[1]); }},
+    {OpKind::Equal, [](const double *x) { return indicator(x[0] == x[1]); }},
+    {OpKind::NotEqual, [](const double *x) { return indicator(x[0] != x[1]); }},
+    {OpKind::Where, [](const double *x) { return x[0] != 0 ? x[1] : x[2]; }},
+
     {OpKind::Step, [](const double *x) { return x[0] > 0 ? 1.0 : 0.0; }},
     {OpKind::Sign, [](const double *x) { return sign(x[0]); }},
     {OpKind::GreaterEq, [](const double *x) { return greaterEq(x[0], x[1]); }},
@@ -88,7 +100,7 @@ std::vector<double> bp::evaluateGraph(const Graph &graph, llvm::ArrayRef<double>
   std::vector<double> values(graph.size());
   for (size_t i = 0; i < arguments.size(); ++i)
     values[arguments[i]] = argumentValues[i];
-  double operands[2];
+  double operands[MaxArity];
   for (NodeId id = 0; id < graph.size(); ++id) {
     const Node &node = graph.node(id);
     if (node.op == OpKind::Input || node.op == OpKind::Param)

@@ -39,6 +39,14 @@ constexpr OpInfo opTable[] = {
     {OpKind::Max, "max", "max", 2, Syntax::Call, 5},
     {OpKind::Min, "min", "min", 2, Syntax::Call, 5},
 
+    {OpKind::Less, "less", "<", 2, Syntax::Infix, ComparisonPrecedence},
+    {OpKind::LessEqual, "less_equal", "<=", 2, Syntax::Infix, ComparisonPrecedence},
+    {OpKind::Greater, "greater", ">", 2, Syntax::Infix, ComparisonPrecedence},
+    {OpKind::GreaterEqual, "greater_equal", ">=", 2, Syntax::Infix, ComparisonPrecedence},
+    {OpKind::Equal, "equal", "==", 2, Syntax::Infix, ComparisonPrecedence},
+    {OpKind::NotEqual, "not_equal", "!=", 2, Syntax::Infix, ComparisonPrecedence},
+    {OpKind::Where, "where", "where", 3, Syntax::Call, 5},
+
     {OpKind::Step, "step", "step", 1, Syntax::Internal, 5},
     {OpKind::Sign, "sign", "sign", 1, Syntax::Internal, 5},
     {OpKind::GreaterEq, "ge", "ge", 2, Syntax::Internal, 5},

@@ -12,19 +12,21 @@ namespace {
 
 /// What makes two nodes compute the same value: the op, the operands (in order) and, for constants, the bits.
 struct NodeKey {
+  static_assert(MaxArity <= 3, "a key holds at most three operands");
   OpKind op;
-  NodeId first, second;
+  NodeId first, second, third;
   uint64_t bits;
 
   bool operator==(const NodeKey &other) const {
-    return op == other.op && first == other.first && second == other.second && bits == other.bits;
+    return op == other.op && first == other.first && second == other.second && third == other.third &&
+           bits == other.bits;
   }
 };
 
 struct NodeKeyHash {
   size_t operator()(const NodeKey &key) const {
     size_t hash = static_cast<size_t>(key.op);
-    for (uint64_t part : {uint64_t(key.first), uint64_t(key.second), key.bits})
+    for (uint64_t part : {uint64_t(key.first), uint64_t(key.second), uint64_t(key.third), key.bits})
       hash = hash * 0x9E3779B97F4A7C15ull + part + (hash >> 29);
     return hash;
   }
@@ -57,7 +59,7 @@ private:
 NodeId Simplifier::constant(double value, SourceLoc loc) {
   uint64_t bits;
   std::memcpy(&bits, &value, sizeof bits);
-  NodeKey key{OpKind::Const, InvalidNode, InvalidNode, bits};
+  NodeKey key{OpKind::Const, InvalidNode, InvalidNode, InvalidNode, bits};
   auto found = existing.find(key);
   if (found != existing.end())
     return found->second;
@@ -69,6 +71,7 @@ NodeId Simplifier::constant(double value, SourceLoc loc) {
 NodeId Simplifier::build(const Node &node, llvm::ArrayRef<NodeId> operands) {
   NodeId x = operands.size() > 0 ? operands[0] : InvalidNode;
   NodeId y = operands.size() > 1 ? operands[1] : InvalidNode;
+  NodeId z = operands.size() > 2 ? operands[2] : InvalidNode;
   switch (node.op) {
   case OpKind::Mul:
     if (isConstant(y, 1.0))
@@ -95,6 +98,10 @@ NodeId Simplifier::build(const Node &node, llvm::ArrayRef<NodeId> operands) {
     if (simple.node(x).op == OpKind::Neg)
       return simple.node(x).operands[0];
     break;
+  case OpKind::Where:
+    if (simple.node(x).op == OpKind::Const)
+      return simple.node(x).value != 0 ? y : z; // NaN != 0: a NaN condition picks the first branch
+    break;
   case OpKind::DMul:
     // dmul(a, b) differs from a * b only where a factor is 0 and the product NaN: never when either factor is
     // a finite nonzero constant. Then it is a plain product (and the identities of Mul apply).
@@ -109,7 +116,7 @@ NodeId Simplifier::build(const Node &node, llvm::ArrayRef<NodeId> operands) {
   }
 
   bool allConstant = true;
-  double values[2] = {0, 0};
+  double values[MaxArity] = {};
   for (size_t i = 0; i < operands.size(); ++i) {
     allConstant = allConstant && simple.node(operands[i]).op == OpKind::Const;
     values[i] = simple.node(operands[i]).value;
@@ -117,7 +124,7 @@ NodeId Simplifier::build(const Node &node, llvm::ArrayRef<NodeId> operands) {
   if (allConstant)
     return constant(evaluateOp(node.op, values), node.loc);
 
-  NodeKey key{node.op, x, y, 0};
+  NodeKey key{node.op, x, y, z, 0};
   auto found = existing.find(key);
   if (found != existing.end())
     return found->second;

@@ -28,6 +28,8 @@ namespace {
 
 /// Formulas over graph nodes: forward nodes by their labels (or values), derivative helpers expanded.
 class FormulaPrinter {
+  using Printed = std::pair<std::string, int>; // text and its precedence
+
 public:
   FormulaPrinter(const Graph &graph, size_t forwardSize, const std::vector<double> &values)
       : graph(graph), forwardSize(forwardSize), values(values) {}
@@ -35,14 +37,10 @@ public:
   /// `node`'s own operation applied to its operands: "a + b", "2 * %4"; with values: "5 + -6".
   std::string operation(NodeId id, bool withValues) const {
     const Node &node = graph.node(id);
-    std::vector<std::string> operands;
-    std::pair<int, int> precedences{5, 5};
-    for (size_t i = 0; i < node.operands.size(); ++i) {
-      Printed operand = withValues ? Printed{formatNumber(values[node.operands[i]]), 5} : reference(node.operands[i]);
-      operands.push_back(operand.first);
-      (i == 0 ? precedences.first : precedences.second) = operand.second;
-    }
-    return apply(getOpInfo(node.op), operands, precedences);
+    std::vector<Printed> operands;
+    for (NodeId operand : node.operands)
+      operands.push_back(withValues ? Printed{formatNumber(values[operand]), 5} : reference(operand));
+    return apply(getOpInfo(node.op), operands);
   }
 
   /// A derivative formula: forward nodes appear by label, helper nodes built for it are spelled out.
@@ -56,20 +54,18 @@ public:
   }
 
 private:
-  using Printed = std::pair<std::string, int>; // text and its precedence
-
-  static std::string apply(const OpInfo &info, const std::vector<std::string> &operands,
-                           std::pair<int, int> precedences) {
+  static std::string apply(const OpInfo &info, const std::vector<Printed> &operands) {
     auto wrap = [&](size_t i, bool tighter) {
       int need = info.precedence + (tighter ? 1 : 0);
-      int have = i == 0 ? precedences.first : precedences.second;
-      return have < need ? "(" + operands[i] + ")" : operands[i];
+      return operands[i].second < need ? "(" + operands[i].first + ")" : operands[i].first;
     };
     switch (info.syntax) {
     case Syntax::Infix:
     case Syntax::InternalInfix: {
-      bool rightAssociative = info.kind == OpKind::Pow;
-      return wrap(0, rightAssociative) + " " + info.spelling + " " + wrap(1, !rightAssociative);
+      // Left-associative but for ^; comparisons do not chain, so a comparison on either side is parenthesized.
+      bool tighterLeft = info.kind == OpKind::Pow || info.precedence == ComparisonPrecedence;
+      bool tighterRight = info.kind != OpKind::Pow;
+      return wrap(0, tighterLeft) + " " + info.spelling + " " + wrap(1, tighterRight);
     }
     case Syntax::Prefix:
       return std::string(info.spelling) + wrap(0, false);
@@ -78,7 +74,7 @@ private:
     case Syntax::Leaf: {
       std::string text = std::string(info.name) + "(";
       for (size_t i = 0; i < operands.size(); ++i)
-        text += (i ? ", " : "") + operands[i];
+        text += (i ? ", " : "") + operands[i].first;
       return text + ")";
     }
     }
@@ -86,25 +82,21 @@ private:
   }
 
   /// A node as an operand: a literal by its value, anything else by its label.
-  Printed reference(NodeId id) const {
-    if (isLiteral(id))
-      return {formatNumber(values[id]), std::signbit(values[id]) ? 3 : 5};
-    return {graph.label(id), 5};
-  }
+  Printed reference(NodeId id) const { return isLiteral(id) ? number(id) : Printed{graph.label(id), 5}; }
+
+  Printed number(NodeId id) const { return {formatNumber(values[id]), std::signbit(values[id]) ? 3 : 5}; }
 
   Printed expand(NodeId id) const {
     const Node &node = graph.node(id);
-    if (id < forwardSize || node.operands.empty())
+    if (id < forwardSize)
       return reference(id);
-    std::vector<std::string> operands;
-    std::pair<int, int> precedences{5, 5};
-    for (size_t i = 0; i < node.operands.size(); ++i) {
-      Printed operand = expand(node.operands[i]);
-      operands.push_back(operand.first);
-      (i == 0 ? precedences.first : precedences.second) = operand.second;
-    }
+    if (node.op == OpKind::Const) // by its value, even where it is named as an adjoint too (ds/d%2 = 0)
+      return number(id);
+    std::vector<Printed> operands;
+    for (NodeId operand : node.operands)
+      operands.push_back(expand(operand));
     const OpInfo &info = getOpInfo(node.op);
-    return {apply(info, operands, precedences), info.precedence};
+    return {apply(info, operands), info.precedence};
   }
 
   const Graph &graph;

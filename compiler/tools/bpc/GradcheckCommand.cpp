@@ -9,7 +9,10 @@
 // of two slopes, which no derivative equals. So an entry over tolerance gets a second look: one-sided
 // differences of the same order of accuracy, (-3 f(x) + 4 f(x + h) - f(x + 2h)) / (2h) on the right and its
 // mirror on the left. If they disagree (the slope changes within 2h of x) and the analytic value matches one
-// of them, the entry is reported as "cannot confirm" with the reason, not as a failure.
+// of them, the entry is reported as "cannot confirm" with the reason, not as a failure. A jump (a comparison, or
+// where switching branches, within 2h of x) is handled the same way: the one-sided difference that spans it
+// is huge, the other is the slope of the side it does not reach, which the analytic derivative matches (a
+// comparison's derivative 0; where's, the derivative of the branch taken at x).
 //
 //===----------------------------------------------------------------------===//
 #include "Commands.h"
@@ -145,7 +148,7 @@ int gradcheckCommand(const Options &options) {
           "d" + outputs[o].name + "/d" + name + " cannot be confirmed: within " + scientific(2 * differences.step(a)) +
           " of " + name + " = " + formatNumber((*in)[a]) + " the slope of " + outputs[o].name + " changes (" +
           scientific(left[o]) + " on the left, " + scientific(right[o]) +
-          " on the right), a kink that the central difference straddles; the analytic value " +
+          " on the right), a kink or a jump that the central difference straddles; the analytic value " +
           formatNumber(analytic(o, a)) + " is the slope on the " + (matchesRight ? "right" : "left");
     }
   }
@@ -199,7 +202,7 @@ int gradcheckCommand(const Options &options) {
   if (failures)
     os << ", " << failures << " over tolerance";
   if (unconfirmed)
-    os << ", " << unconfirmed << " cannot be confirmed at a kink (not counted as failures)";
+    os << ", " << unconfirmed << " cannot be confirmed at a kink or jump (not counted as failures)";
   os << '\n';
   return failures ? ExitFailure : ExitSuccess;
 }
