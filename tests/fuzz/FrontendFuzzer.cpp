@@ -8,6 +8,8 @@
 //   - the gradient graph's forward part computes exactly what the forward graph computes;
 //   - graph simplification changes no output and no gradient entry (bit for bit, NaN as NaN);
 //   - for small graphs, the JIT-compiled forward and gradient functions reproduce the interpreter.
+// Tensor graphs are not differentiated or compiled yet: they are evaluated with the interpreter alone, and
+// autodiff and the JIT must refuse them with an error.
 // A violated property aborts with a message, so libFuzzer keeps the input and the replay fails.
 //
 // Built two ways: with -DBP_FUZZ=ON (clang, libFuzzer) as bp_fuzz_frontend, and always as
@@ -58,7 +60,7 @@ std::vector<bp::NodeId> gradientRoots(const bp::GradientGraph &gradient) {
   return roots;
 }
 
-void checkCompiledCode(const bp::Graph &graph, const std::vector<double> &in, const std::vector<double> &expected,
+void checkCompiledCode(const bp::Graph &graph, const std::vector<double> &in, const bp::Values &expected,
                        const std::vector<bp::NodeId> &roots) {
   auto model = bp::CompiledModel::create(graph, bp::CompiledModel::ForwardAndGradient, 2);
   if (!model) {
@@ -76,6 +78,32 @@ void checkCompiledCode(const bp::Graph &graph, const std::vector<double> &in, co
     if (i < outputs)
       require(sameValue(out[i], outFromGradient[i]), "forward and gradient functions agree on output #" +
                                                          std::to_string(i), out[i], outFromGradient[i]);
+  }
+}
+
+/// A tensor graph: its leaves' data match their shapes (Graph::verify), the interpreter evaluates it, and
+/// autodiff and code generation refuse it.
+void checkTensorGraph(const bp::Graph &graph) {
+  if (llvm::Error err = graph.verify()) {
+    llvm::errs() << "property violated: a built graph verifies: " << llvm::toString(std::move(err)) << '\n';
+    std::abort();
+  }
+  std::vector<double> in;
+  for (bp::NodeId id : graph.arguments()) {
+    const bp::Node &node = graph.node(id);
+    if (node.type.isScalar())
+      in.push_back(node.value);
+    else if (node.hasValue)
+      in.insert(in.end(), node.data.begin(), node.data.end());
+    else
+      in.resize(in.size() + static_cast<size_t>(bp::elementCount(node.type.shape)), 1.0);
+  }
+  bp::evaluateGraph(graph, in);
+  bool refused = llvm::errorToBool(bp::buildGradientGraph(graph).takeError()) &&
+                 llvm::errorToBool(bp::CompiledModel::create(graph, bp::CompiledModel::ForwardOnly, 0).takeError());
+  if (!refused) {
+    llvm::errs() << "property violated: autodiff and the JIT refuse tensor graphs\n";
+    std::abort();
   }
 }
 
@@ -99,6 +127,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   // Differentiating millions of nodes is correct but slow; the fuzzer's time is better spent elsewhere.
   if (graph->size() > 100000)
     return 0;
+  if (graph->firstTensorNode()) {
+    checkTensorGraph(*graph);
+    return 0;
+  }
   auto gradient = bp::buildGradientGraph(*graph);
   if (!gradient) {
     llvm::consumeError(gradient.takeError());
@@ -107,9 +139,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   std::vector<double> in;
   for (bp::NodeId id : graph->arguments())
     in.push_back(graph->node(id).value);
-  std::vector<double> values = bp::evaluateGraph(gradient->graph, in);
+  bp::Values values = bp::evaluateGraph(gradient->graph, in);
 
-  std::vector<double> forwardValues = bp::evaluateGraph(*graph, in);
+  bp::Values forwardValues = bp::evaluateGraph(*graph, in);
   for (bp::NodeId id = 0; id < graph->size(); ++id)
     require(sameValue(forwardValues[id], values[id]), "the gradient graph keeps forward node %" + std::to_string(id),
             forwardValues[id], values[id]);
@@ -117,7 +149,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   std::vector<bp::NodeId> roots = gradientRoots(*gradient);
   std::vector<bp::NodeId> simplifiedRoots = roots;
   bp::Graph simplified = bp::simplifyGraph(gradient->graph, simplifiedRoots);
-  std::vector<double> simplifiedValues = bp::evaluateGraph(simplified, in);
+  bp::Values simplifiedValues = bp::evaluateGraph(simplified, in);
   for (size_t i = 0; i < roots.size(); ++i)
     require(sameValue(values[roots[i]], simplifiedValues[simplifiedRoots[i]]),
             "simplification keeps result #" + std::to_string(i), values[roots[i]], simplifiedValues[simplifiedRoots[i]]);

@@ -21,7 +21,7 @@ namespace {
 /// d output[o] / d argument[a] for every o and a, row-major.
 std::vector<double> gradientAt(const Graph &graph, const std::vector<double> &in) {
   GradientGraph gradient = llvm::cantFail(buildGradientGraph(graph));
-  std::vector<double> values = evaluateGraph(gradient.graph, in);
+  Values values = evaluateGraph(gradient.graph, in);
   std::vector<double> result;
   for (const ReverseSweep &sweep : gradient.sweeps)
     for (NodeId id : sweep.gradient)
@@ -122,7 +122,7 @@ TEST(Autodiff, EachSweepHoldsOnlyItsOutputsCone) {
   GradientGraph gradient = llvm::cantFail(buildGradientGraph(graph));
   ASSERT_EQ(gradient.sweeps.size(), 2000u);
   NodeId x = *graph.lookup("x"), y = *graph.lookup("y");
-  std::vector<double> values = evaluateGraph(gradient.graph, {1.5, 2});
+  Values values = evaluateGraph(gradient.graph, {1.5, 2});
   for (size_t o = 0; o < 2000; ++o) {
     const ReverseSweep &sweep = gradient.sweeps[o];
     NodeId output = graph.outputs()[o].node;

@@ -44,7 +44,7 @@ TEST(CodeGen, ComposedOpsMatchTheInterpreterBitForBit) {
       for (int i = 0; i < 20; ++i)
         points.push_back({draw(random), draw(random)});
       for (const std::vector<double> &in : points) {
-        std::vector<double> expected = evaluateGraph(gradient.graph, in);
+        Values expected = evaluateGraph(gradient.graph, in);
         double out, outFromGradient, grad[2];
         model->forward(in.data(), &out);
         model->gradient(in.data(), &outFromGradient, grad);
@@ -88,7 +88,7 @@ TEST(CodeGen, ModuleOverTheSLPCutOffMatchesTheInterpreterBitForBit) {
     double forwardOut, out, grad;
     model->forward(&in, &forwardOut);
     model->gradient(&in, &out, &grad);
-    std::vector<double> expected = evaluateGraph(gradient.graph, {in});
+    Values expected = evaluateGraph(gradient.graph, {in});
     EXPECT_TRUE(sameValue(forwardOut, expected[graph.outputs()[0].node])) << in;
     EXPECT_TRUE(sameValue(out, expected[graph.outputs()[0].node])) << in;
     EXPECT_TRUE(sameValue(grad, expected[gradient.sweeps[0].gradient[0]])) << in;
@@ -123,7 +123,7 @@ TEST(CodeGen, ManyResultsAreCutIntoPartsBitForBit) {
   std::vector<double> forwardOut(outputCount), out(outputCount), grad(outputCount * arguments.size());
   model->forward(in.data(), forwardOut.data());
   model->gradient(in.data(), out.data(), grad.data());
-  std::vector<double> expected = evaluateGraph(gradient.graph, in);
+  Values expected = evaluateGraph(gradient.graph, in);
   for (size_t o = 0; o < outputCount; ++o) {
     EXPECT_TRUE(sameValue(forwardOut[o], expected[graph.outputs()[o].node])) << "output " << o;
     EXPECT_TRUE(sameValue(out[o], expected[graph.outputs()[o].node])) << "output " << o;

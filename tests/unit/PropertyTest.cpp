@@ -132,7 +132,7 @@ TEST(Property, ScriptsAbovePartSizeMatchTheInterpreterBitForBit) {
       std::vector<double> in;
       for (size_t a = 0; a < arguments.size(); ++a)
         in.push_back(value(random));
-      std::vector<double> expected = evaluateGraph(gradient.graph, in);
+      Values expected = evaluateGraph(gradient.graph, in);
       std::vector<double> forwardOut(outputs), out(outputs), grad(outputs * arguments.size());
       (*model)->forward(in.data(), forwardOut.data());
       (*model)->gradient(in.data(), out.data(), grad.data());

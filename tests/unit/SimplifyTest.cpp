@@ -55,7 +55,7 @@ TEST(Simplify, AppliesOnlyExactIdentities) {
     EXPECT_EQ(s.roots[i], x) << graph.outputs()[i].name;
   // x + 0 is not x: at x = -0 it is +0.
   EXPECT_NE(s.roots[7], x);
-  std::vector<double> values = evaluateGraph(s.graph, {-0.0});
+  Values values = evaluateGraph(s.graph, {-0.0});
   EXPECT_TRUE(sameValue(values[s.roots[7]], 0.0));
   EXPECT_TRUE(sameValue(values[s.roots[0]], -0.0));
 }
@@ -79,7 +79,7 @@ TEST(Simplify, GradientGraphsKeepEveryValueBitForBit) {
   Graph simple = simplifyGraph(gradient.graph, roots);
   EXPECT_LT(simple.size(), gradient.graph.size());
   for (std::vector<double> in : {std::vector<double>{0.3, -1.2}, {-0.0, 0.0}, {NAN, 1}, {INFINITY, 2}, {5, 5}}) {
-    std::vector<double> before = evaluateGraph(gradient.graph, in), after = evaluateGraph(simple, in);
+    Values before = evaluateGraph(gradient.graph, in), after = evaluateGraph(simple, in);
     for (size_t i = 0; i < roots.size(); ++i)
       EXPECT_TRUE(sameValue(before[original[i]], after[roots[i]])) << "entry " << i << " at " << in[0] << ", " << in[1];
   }
@@ -99,7 +99,7 @@ TEST(Simplify, DMulBecomesAProductOnlyWhereItCannotDiffer) {
   for (size_t i = 0; i < roots.size(); ++i)
     EXPECT_EQ(simple.node(roots[i]).op, expected[i]) << "root " << i;
   for (std::vector<double> in : {std::vector<double>{0, INFINITY}, {-0.0, NAN}, {2, 3}, {INFINITY, 0}, {NAN, 1}}) {
-    std::vector<double> before = evaluateGraph(graph, in), after = evaluateGraph(simple, in);
+    Values before = evaluateGraph(graph, in), after = evaluateGraph(simple, in);
     for (size_t i = 0; i < roots.size(); ++i)
       EXPECT_TRUE(sameValue(before[original[i]], after[roots[i]])) << "root " << i << " at " << in[0] << ", " << in[1];
   }

@@ -171,7 +171,7 @@ struct SourceRange {
 };
 
 /// The shape of a tensor declaration, `[d1, ..., dk]`: rank 1 to 4, every dimension positive.
-struct Shape {
+struct ShapeDecl {
   SourceLoc loc; // the '['
   std::vector<int64_t> dims;
   std::vector<SourceLoc> dimLocs;
@@ -188,7 +188,7 @@ struct TensorInit {
 
 /// What a shaped declaration (`input X[1,3] = [[2, 4, -2]]`) adds to a scalar one.
 struct TensorDecl {
-  Shape shape;
+  ShapeDecl shape;
   std::optional<TensorInit> init; // absent only on an input without a default
 };
 

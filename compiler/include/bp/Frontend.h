@@ -15,17 +15,18 @@ namespace bp {
 /// lines can describe an exponential number of nodes).
 constexpr size_t MaxGraphNodes = 4'000'000;
 
-/// The builtins of tensor scripts (`sum`, `softmax`, `argmax`, ...) that the graph does not have yet. They are
+/// The builtins of tensor scripts (`softmax`, `transpose`, `argmax`, ...) that the graph does not have yet. They are
 /// reserved words already, so that no script that works today changes meaning when they arrive; calling one
 /// is "not supported yet".
 bool isTensorBuiltin(std::string_view name);
 
 /// Checks a parsed script (names, arity, recursion, outputs) and builds its graph, inlining every def.
-/// Every semantic error is reported in `diags`; the graph is returned only when there were none.
-std::optional<Graph> buildGraph(const Script &script, DiagnosticEngine &diags);
+/// Every semantic error is reported in `diags`; the graph is returned only when there were none. `normal` and
+/// `uniform` initializers draw from one RandomStream(seed), in declaration order, each tensor row-major.
+std::optional<Graph> buildGraph(const Script &script, DiagnosticEngine &diags, uint64_t seed = 0);
 
 /// The whole front end: parse, check and build. On failure the error holds every diagnostic for the file.
-llvm::Expected<Graph> compileScript(const SourceFileRef &file);
+llvm::Expected<Graph> compileScript(const SourceFileRef &file, uint64_t seed = 0);
 
 } // namespace bp
 

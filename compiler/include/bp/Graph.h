@@ -9,6 +9,7 @@
 #define BP_GRAPH_H
 
 #include "bp/Ops.h"
+#include "bp/Shape.h"
 #include "bp/Source.h"
 
 #include "llvm/ADT/SmallVector.h"
@@ -21,10 +22,10 @@
 
 namespace bp {
 
-/// The type of a value. Today every value is an f64 scalar; the shape is here so that vectors and matrices
-/// can be added without changing every pass.
+/// The type of a value: f64 elements in a static shape, set when the node is added (from the op's shape
+/// rule, resultShape) and checked by Graph::verify.
 struct Type {
-  std::vector<int64_t> shape; // empty: a scalar
+  Shape shape; // empty: a scalar
 
   bool isScalar() const { return shape.empty(); }
   std::string str() const;
@@ -33,12 +34,21 @@ struct Type {
 struct Node {
   OpKind op;
   llvm::SmallVector<NodeId, 2> operands;
-  double value = 0;        // Const: the value; Input: the default; Param: the initial value
+  double value = 0;        // Const: the value; Input: the default; Param: the initial value (scalars)
   bool hasValue = false;   // false only for an input declared without a default
+  llvm::SmallVector<int64_t, 4> attrs; // what the op reads besides its operands (Ops.def says, per op)
+  std::vector<double> data; // a tensor leaf's value (as `value` above), row-major; empty for scalars
   std::string name;        // empty for intermediate values
   SourceLoc loc;
   Type type;
 };
+
+class Graph;
+
+/// The shape of `op` applied to these operands of `graph` with these attrs (the op's shape rule: broadcasting
+/// for elementwise ops, matmulShape, reductionShape), or an error that names the operands' shapes.
+llvm::Expected<Shape> resultShape(const Graph &graph, OpKind op, llvm::ArrayRef<NodeId> operands,
+                                  llvm::ArrayRef<int64_t> attrs);
 
 class Graph {
 public:
@@ -50,10 +60,28 @@ public:
 
   explicit Graph(SourceFileRef file = nullptr) : file(std::move(file)) {}
 
+  /// Adds an op on scalars (or a leaf), of shape []. Ops on tensors go through addOp.
   NodeId addNode(OpKind op, llvm::ArrayRef<NodeId> operands, SourceLoc loc, double value = 0);
+  /// Adds an op with its result shape from resultShape, or returns the shape rule's error (a leaf: a scalar).
+  llvm::Expected<NodeId> addOp(OpKind op, llvm::ArrayRef<NodeId> operands, SourceLoc loc,
+                               llvm::ArrayRef<int64_t> attrs = {});
   NodeId addConstant(double value, SourceLoc loc = {});
   /// Adds a named input (declared with or without a default) or param.
   NodeId addArgument(OpKind inputOrParam, std::string name, SourceLoc loc, std::optional<double> value);
+  /// Adds a named tensor input or param of `shape`, with `data` (row-major, elementCount(shape) numbers) as
+  /// its default or initial value; an input without a default has none.
+  NodeId addTensorArgument(OpKind inputOrParam, std::string name, SourceLoc loc, Shape shape,
+                           std::optional<std::vector<double>> data);
+
+  /// Recomputes every node's shape from its operands and attrs and checks it against the node's type, and
+  /// every leaf's data against its shape: an error names the first node that differs.
+  llvm::Error verify() const;
+  /// The first node that is not a scalar or whose op is a tensor op (isTensorOp), if any: what the stages
+  /// that do not handle tensors yet (autodiff, code generation) refuse.
+  std::optional<NodeId> firstTensorNode() const;
+  /// Success for a graph without tensors; else an error at the first tensor node, "'y' has shape [1,2]:
+  /// tensors are not supported yet by BY" (BY: "autodiff", "'bpc build'", ...).
+  llvm::Error refuseTensors(llvm::StringRef by) const;
 
   const Node &node(NodeId id) const { return nodes[id]; }
   Node &node(NodeId id) { return nodes[id]; }
@@ -63,6 +91,16 @@ public:
   std::vector<NodeId> arguments() const;
   /// The position of argument `id` in arguments() (and so in the compiled functions' `in` array).
   size_t argumentIndex(NodeId id) const;
+  /// Where each argument starts in the flat `in` array of the compiled functions and of evaluateGraph: each
+  /// takes elementCount(shape) consecutive doubles, in arguments() order. One entry per argument, then the
+  /// total. argumentOffset(i) and argumentSize(i) are for one argument #i.
+  std::vector<size_t> argumentOffsets() const;
+  size_t argumentOffset(size_t index) const { return argumentOffsets()[index]; }
+  size_t argumentSize(size_t index) const;
+  /// The same for the flat `out` array: output #o takes elementCount of its node's shape.
+  std::vector<size_t> outputOffsets() const;
+  size_t outputOffset(size_t index) const { return outputOffsets()[index]; }
+  size_t outputSize(size_t index) const;
   /// The same arguments in the order the script declares them.
   const std::vector<NodeId> &declaredArguments() const { return argumentsInOrder; }
   const std::vector<Output> &outputs() const { return outputList; }

@@ -31,6 +31,7 @@ enum class Syntax : uint8_t {
   Infix,    // a + b
   Prefix,   // -a
   Call,     // exp(a): a builtin that scripts may call
+  Index,    // x[0, 1]: indexing, the indices in Node::attrs
   Internal, // step(a): appears only in gradient graphs
   InternalInfix, // a * b: appears only in gradient graphs, and prints like the operator it refines (dmul)
 };
@@ -80,10 +81,14 @@ struct OpInfo {
   const char *spelling;  // as written in scripts: "+", "sigmoid"
   unsigned arity;
   Syntax syntax;
-  int precedence;        // for printing formulas: 0 (comparisons), 1 (+ -), 2 (* /), 3 (unary -), 4 (^); 5 otherwise
+  int precedence;        // for printing formulas: 0 (comparisons), 1 (+ -), 2 (* / @), 3 (unary -), 4 (^); 5 otherwise
 };
 
 const OpInfo &getOpInfo(OpKind kind);
+
+/// The ops that exist for tensors (`@`, sum, mean): not elementwise, and not yet differentiated or compiled.
+/// A graph with one is a tensor graph even where every shape is [] (`sum(x)` of a scalar x).
+bool isTensorOp(OpKind kind);
 
 /// The builtin function a script calls by this name (`exp`, `max`, ...), if any.
 std::optional<OpKind> lookupBuiltin(std::string_view name);

@@ -180,5 +180,7 @@ NodeId ReverseSweep::adjoint(NodeId id) const {
 }
 
 llvm::Expected<GradientGraph> bp::buildGradientGraph(const Graph &forward, size_t maxSize) {
+  if (llvm::Error refused = forward.refuseTensors("autodiff"))
+    return refused;
   return Differentiator(forward, maxSize).run();
 }

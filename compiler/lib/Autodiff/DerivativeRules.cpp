@@ -30,6 +30,10 @@ NodeId noDerivative(B &, unsigned) { llvm_unreachable("leaves have no operands")
 // Comparisons and the internal selector ops are piecewise constant: derivative 0 wherever it exists (and bp
 // takes 0 where they jump).
 NodeId zeroDerivative(B &b, unsigned) { return b.constant(0); }
+// The tensor ops' derivatives are vector-Jacobian products, which local derivatives cannot express; until
+// they are, buildGradientGraph refuses every graph with a tensor op or a tensor value (Graph::firstTensorNode),
+// so these rows are never reached.
+NodeId tensorDerivative(B &, unsigned) { llvm_unreachable("tensor graphs are refused before differentiation"); }
 
 struct DerivativeRule {
   OpKind kind;
@@ -96,6 +100,11 @@ constexpr DerivativeRule derivativeRules[] = {
        // c != 0 for a, c == 0 for b: exactly one of them is 1, NaN c counting as nonzero.
        return b.apply(i == 1 ? OpKind::NotEqual : OpKind::Equal, {b.operand(0), b.constant(0)});
      }},
+
+    {OpKind::MatMul, false, tensorDerivative},
+    {OpKind::Sum, false, tensorDerivative},
+    {OpKind::Mean, false, tensorDerivative},
+    {OpKind::Index, false, tensorDerivative},
 
     {OpKind::Step, false, zeroDerivative},
     {OpKind::Sign, false, zeroDerivative},

@@ -259,6 +259,7 @@ std::vector<NodeId> outputNodes(const Graph &graph) {
 
 std::unique_ptr<llvm::Module> bp::generateModule(const Graph &forward, const GradientGraph *gradient,
                                                  const std::string &prefix, llvm::LLVMContext &context) {
+  assert(!forward.firstTensorNode() && "tensor graphs are refused before codegen (Graph::refuseTensors)");
   auto module = std::make_unique<llvm::Module>(prefix, context);
   if (forward.sourceFile())
     module->setSourceFileName(forward.sourceFile()->name());

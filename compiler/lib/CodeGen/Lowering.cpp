@@ -39,6 +39,10 @@ namespace {
 
 // Leaves are not lowered by rule: their values are loaded or are constants.
 Value *leafLowering(IRLowering &, Operands) { llvm_unreachable("leaves are not lowered by rule"); }
+// Tensor ops lower to loop nests, which are not written yet: CompiledModel::create and the commands that
+// generate code refuse every graph with a tensor op or a tensor value (Graph::firstTensorNode), so these rows
+// are never reached.
+Value *tensorLowering(IRLowering &, Operands) { llvm_unreachable("tensor graphs are refused before codegen"); }
 
 Value *select(IRLowering &ir, CmpInst::Predicate predicate, Value *lhs, Value *rhs, Value *ifTrue, Value *ifFalse) {
   return ir.builder.CreateSelect(ir.builder.CreateFCmp(predicate, lhs, rhs), ifTrue, ifFalse);
@@ -106,6 +110,11 @@ constexpr Lowering lowerings[] = {
     {OpKind::NotEqual, comparison<CmpInst::FCMP_UNE>},
     {OpKind::Where,
      [](IRLowering &ir, Operands x) { return select(ir, CmpInst::FCMP_UNE, x[0], ir.constant(0), x[1], x[2]); }},
+
+    {OpKind::MatMul, tensorLowering},
+    {OpKind::Sum, tensorLowering},
+    {OpKind::Mean, tensorLowering},
+    {OpKind::Index, tensorLowering},
 
     {OpKind::Step,
      [](IRLowering &ir, Operands x) {

@@ -8,6 +8,7 @@
 #include "bp/Frontend.h"
 #include "bp/LargeStack.h"
 #include "bp/Parser.h"
+#include "bp/Random.h"
 
 #include <algorithm>
 #include <unordered_map>
@@ -50,9 +51,9 @@ OpKind compareOpKind(CompareOp op) {
 
 class GraphBuilder {
 public:
-  GraphBuilder(const Script &script, DiagnosticEngine &diags)
+  GraphBuilder(const Script &script, DiagnosticEngine &diags, uint64_t seed)
       : graph(script.file), diags(diags), poisoned(script.poisonedNames.begin(), script.poisonedNames.end()),
-        maxDepth(LoweringDepthPerNestingLevel * nestingLimit()) {}
+        maxDepth(LoweringDepthPerNestingLevel * nestingLimit()), random(seed) {}
 
   std::optional<Graph> build(const Script &script);
 
@@ -81,7 +82,7 @@ private:
   void declareDef(const DefDecl &decl);
 
   bool checkNewName(const Name &name);
-  bool declareTensor(const Name &name, const std::optional<TensorDecl> &tensor);
+  bool declareTensor(OpKind kind, const Name &name, const std::optional<TensorDecl> &tensor);
   /// Tensor syntax that parses but has no graph yet: one message per statement, at the construct.
   void notSupported(const Scope &scope, SourceLoc loc, const std::string &construct) {
     if (!reportedNotSupported)
@@ -94,6 +95,8 @@ private:
                            " nodes (defs are inlined at every call)");
     reportedTooLarge = true;
   }
+  /// A shape rule's error: at `loc`, or, inside an inlined def, at the call with a note at `loc`.
+  void shapeError(const Scope &scope, SourceLoc loc, std::string message);
   void error(const Scope &scope, SourceLoc loc, std::string message) {
     if (scope.report)
       diags.error(loc, std::move(message));
@@ -103,7 +106,9 @@ private:
   NodeId lowerName(const Expr &expr, const NameExpr &name, Scope &scope);
   NodeId lowerCall(const Expr &expr, const CallExpr &call, Scope &scope);
   NodeId lowerIndex(const Expr &expr, const IndexExpr &index, Scope &scope);
-  NodeId apply(Scope &scope, OpKind op, llvm::ArrayRef<NodeId> operands, SourceLoc loc);
+  NodeId lowerReduction(const Expr &expr, const CallExpr &call, OpKind op, Scope &scope);
+  NodeId apply(Scope &scope, OpKind op, llvm::ArrayRef<NodeId> operands, SourceLoc loc,
+               llvm::ArrayRef<int64_t> attrs = {});
 
   Graph graph;
   DiagnosticEngine &diags;
@@ -117,6 +122,7 @@ private:
   bool reportedTooLarge = false;
   bool reportedTooDeep = false;
   bool reportedNotSupported = false; // in the current statement
+  RandomStream random; // normal() and uniform() initializers draw from it, in declaration order
 };
 
 bool GraphBuilder::checkNewName(const Name &name) {
@@ -137,27 +143,47 @@ bool GraphBuilder::checkNewName(const Name &name) {
   return true;
 }
 
-/// A shaped input or param: checked as a name, then refused; the name is poisoned so that its uses are not
-/// reported again. False for a scalar declaration.
-bool GraphBuilder::declareTensor(const Name &name, const std::optional<TensorDecl> &tensor) {
+/// A shaped input or param, with its value: a literal (the parser checked its shape), one number for every
+/// element, or numbers drawn row-major from the script's random stream. False for a scalar declaration.
+bool GraphBuilder::declareTensor(OpKind kind, const Name &name, const std::optional<TensorDecl> &tensor) {
   if (!tensor)
     return false;
-  if (checkNewName(name)) {
-    notSupported(Scope{&graph, nullptr, {}, true}, tensor->shape.loc, "shaped declarations");
-    poisoned.insert(name.text);
+  const Shape &shape = tensor->shape.dims;
+  std::optional<std::vector<double>> data;
+  if (const std::optional<TensorInit> &init = tensor->init) {
+    size_t count = static_cast<size_t>(elementCount(shape));
+    switch (init->kind) {
+    case TensorInit::Literal:
+      data = init->values;
+      break;
+    case TensorInit::Fill:
+      data = std::vector<double>(count, init->values[0]);
+      break;
+    case TensorInit::Normal:
+    case TensorInit::Uniform:
+      data.emplace(count);
+      for (double &element : *data)
+        element = init->kind == TensorInit::Normal ? random.normal(init->values[0], init->values[1])
+                                                   : random.uniform(init->values[0], init->values[1]);
+      break;
+    }
   }
+  if (!checkNewName(name))
+    return true;
+  NodeId id = graph.addTensorArgument(kind, name.text, name.loc, shape, std::move(data));
+  symbols[name.text] = {Symbol::Value, id, nullptr, name.loc};
   return true;
 }
 
 void GraphBuilder::declareInput(const InputDecl &decl) {
-  if (declareTensor(decl.name, decl.tensor) || !checkNewName(decl.name))
+  if (declareTensor(OpKind::Input, decl.name, decl.tensor) || !checkNewName(decl.name))
     return;
   NodeId id = graph.addArgument(OpKind::Input, decl.name.text, decl.name.loc, decl.defaultValue);
   symbols[decl.name.text] = {Symbol::Value, id, nullptr, decl.name.loc};
 }
 
 void GraphBuilder::declareParam(const ParamDecl &decl) {
-  if (declareTensor(decl.name, decl.tensor) || !checkNewName(decl.name))
+  if (declareTensor(OpKind::Param, decl.name, decl.tensor) || !checkNewName(decl.name))
     return;
   NodeId id = graph.addArgument(OpKind::Param, decl.name.text, decl.name.loc, decl.initialValue);
   symbols[decl.name.text] = {Symbol::Value, id, nullptr, decl.name.loc};
@@ -230,7 +256,10 @@ void GraphBuilder::declareDef(const DefDecl &decl) {
   symbols[decl.name.text] = {Symbol::Def, InvalidNode, ok ? &decl : nullptr, decl.name.loc, scope.expandedSize};
 }
 
-NodeId GraphBuilder::apply(Scope &scope, OpKind op, llvm::ArrayRef<NodeId> operands, SourceLoc loc) {
+/// Adds `op` with its shape from the op's shape rule; a rule's error (shapes that do not broadcast or
+/// multiply) is reported at the operator (shapeError).
+NodeId GraphBuilder::apply(Scope &scope, OpKind op, llvm::ArrayRef<NodeId> operands, SourceLoc loc,
+                           llvm::ArrayRef<int64_t> attrs) {
   for (NodeId operand : operands)
     if (operand == InvalidNode)
       return InvalidNode;
@@ -239,7 +268,26 @@ NodeId GraphBuilder::apply(Scope &scope, OpKind op, llvm::ArrayRef<NodeId> opera
     return InvalidNode;
   }
   scope.expandedSize = std::min(scope.expandedSize + 1, MaxGraphNodes + 1);
-  return scope.target->addNode(op, operands, loc);
+  auto id = scope.target->addOp(op, operands, loc, attrs);
+  if (id)
+    return *id;
+  // A def's body is checked with scalar placeholders for its parameters, whose shapes are known only at each
+  // call: there a placeholder stands for the result, and the shapes are checked where the body is inlined.
+  if (scope.def && scope.report) {
+    llvm::consumeError(id.takeError());
+    return scope.target->addNode(OpKind::Const, {}, loc);
+  }
+  shapeError(scope, loc, llvm::toString(id.takeError()));
+  return InvalidNode;
+}
+
+void GraphBuilder::shapeError(const Scope &scope, SourceLoc loc, std::string message) {
+  if (scope.report) {
+    diags.error(loc, std::move(message));
+    return;
+  }
+  diags.error(inlineSite, std::move(message));
+  diags.note(loc, "in def '" + scope.def->name.text + "', inlined here");
 }
 
 NodeId GraphBuilder::lower(const Expr &expr, Scope &scope) {
@@ -285,14 +333,8 @@ NodeId GraphBuilder::lower(const Expr &expr, Scope &scope) {
   if (auto *chain = std::get_if<ChainExpr>(&expr.kind)) {
     NodeId value = lower(*chain->first, scope);
     for (const ChainExpr::Link &link : chain->rest) {
-      if (link.op == '@') {
-        notSupported(scope, link.opLoc, "'@'");
-        lower(*link.operand, scope);
-        value = InvalidNode;
-        continue;
-      }
       OpKind op = link.op == '+' ? OpKind::Add : link.op == '-' ? OpKind::Sub
-                : link.op == '*' ? OpKind::Mul : OpKind::Div;
+                : link.op == '*' ? OpKind::Mul : link.op == '/' ? OpKind::Div : OpKind::MatMul;
       NodeId operand = lower(*link.operand, scope);
       value = apply(scope, op, {value, operand}, link.opLoc);
     }
@@ -313,14 +355,67 @@ NodeId GraphBuilder::lower(const Expr &expr, Scope &scope) {
   return value;
 }
 
-/// Indexing: refused (the outermost first), then its operands are checked all the same.
+/// Indexing with integer literals, one per leading dimension (`yo[0, 0]`, `x[-1]`; negative counts from the
+/// end), each indexed dimension dropped. Slices and indices computed at run time are refused (the outermost
+/// first), and their operands checked all the same.
 NodeId GraphBuilder::lowerIndex(const Expr &expr, const IndexExpr &index, Scope &scope) {
-  notSupported(scope, expr.loc, "indexing");
-  lower(*index.base, scope);
-  for (const IndexExpr::Item &item : index.items)
-    if (item.index)
-      lower(*item.index, scope);
-  return InvalidNode;
+  for (const IndexExpr::Item &item : index.items) {
+    if (item.index && std::holds_alternative<NumberExpr>(item.index->kind))
+      continue;
+    notSupported(scope, item.loc, item.slice ? "slices" : "indices computed at run time");
+    lower(*index.base, scope);
+    for (const IndexExpr::Item &other : index.items)
+      if (other.index)
+        lower(*other.index, scope);
+    return InvalidNode;
+  }
+  NodeId base = lower(*index.base, scope);
+  if (base == InvalidNode)
+    return InvalidNode;
+  if (scope.def && scope.report) // a def's parameters have their shapes at each call
+    return scope.target->addNode(OpKind::Const, {}, expr.loc);
+  const Shape &shape = scope.target->node(base).type.shape;
+  if (index.items.size() > shape.size()) {
+    shapeError(scope, expr.loc, "cannot index " + formatShape(shape) + " with " +
+                                    std::to_string(index.items.size()) +
+                                    (index.items.size() == 1 ? " index" : " indices") +
+                                    (shape.empty() ? ": it is a scalar" : ""));
+    return InvalidNode;
+  }
+  std::vector<int64_t> attrs;
+  for (size_t d = 0; d < index.items.size(); ++d) {
+    double written = std::get<NumberExpr>(index.items[d].index->kind).value;
+    auto position = normalizeIndex(static_cast<int64_t>(std::clamp(written, -9e18, 9e18)), shape[d], d);
+    if (!position) {
+      shapeError(scope, index.items[d].loc, llvm::toString(position.takeError()));
+      return InvalidNode;
+    }
+    attrs.insert(attrs.end(), {0, *position, *position + 1});
+  }
+  return apply(scope, OpKind::Index, {base}, expr.loc, attrs);
+}
+
+/// sum(x), mean(x): every element, or with `axis=K` the one axis K (negative counts from the end), which the
+/// node keeps as attrs {axis}, counted from 0.
+NodeId GraphBuilder::lowerReduction(const Expr &expr, const CallExpr &call, OpKind op, Scope &scope) {
+  std::vector<NodeId> args;
+  for (const ExprPtr &arg : call.args)
+    args.push_back(lower(*arg, scope));
+  if (args.size() != 1) {
+    error(scope, expr.loc, "builtin '" + call.callee + "' takes 1 argument, but " + std::to_string(args.size()) +
+                               (args.size() == 1 ? " was" : " were") + " given");
+    return InvalidNode;
+  }
+  if (args[0] == InvalidNode)
+    return InvalidNode;
+  if (!call.axis || (scope.def && scope.report)) // a def's parameters have their shapes at each call
+    return apply(scope, op, args, expr.loc);
+  auto axis = normalizeAxis(call.axis->value, scope.target->node(args[0]).type.shape);
+  if (!axis) {
+    shapeError(scope, call.axis->valueLoc, llvm::toString(axis.takeError()));
+    return InvalidNode;
+  }
+  return apply(scope, op, args, expr.loc, {static_cast<int64_t>(*axis)});
 }
 
 NodeId GraphBuilder::lowerName(const Expr &expr, const NameExpr &name, Scope &scope) {
@@ -371,6 +466,8 @@ NodeId GraphBuilder::lowerCall(const Expr &expr, const CallExpr &call, Scope &sc
     return false;
   };
 
+  if (callee == "sum" || callee == "mean")
+    return lowerReduction(expr, call, callee == "sum" ? OpKind::Sum : OpKind::Mean, scope);
   if (isTensorBuiltin(callee) || ((callee == "max" || callee == "min") && (call.args.size() == 1 || call.axis))) {
     notSupported(scope, expr.loc, isTensorBuiltin(callee) ? "'" + callee + "'" : "'" + callee + "' as a reduction");
     lowerArgs();
@@ -467,6 +564,7 @@ std::optional<Graph> GraphBuilder::build(const Script &script) {
     diags.error({}, "script has no output; name its results with a line such as 'output f'");
   if (diags.hasErrors())
     return std::nullopt;
+  assert(!llvm::errorToBool(graph.verify()) && "the graph builder sets every node's shape by its op's rule");
   return std::move(graph);
 }
 
@@ -474,23 +572,23 @@ std::optional<Graph> GraphBuilder::build(const Script &script) {
 
 bool bp::isTensorBuiltin(std::string_view name) {
   for (std::string_view builtin :
-       {"sum", "mean", "softmax", "log_softmax", "logsumexp", "transpose", "argmax"})
+       {"softmax", "log_softmax", "logsumexp", "transpose", "argmax"})
     if (name == builtin)
       return true;
   return false;
 }
 
-std::optional<Graph> bp::buildGraph(const Script &script, DiagnosticEngine &diags) {
+std::optional<Graph> bp::buildGraph(const Script &script, DiagnosticEngine &diags, uint64_t seed) {
   std::optional<Graph> result;
   // Lowering recurses once per level of nesting (and per inlined def): give it the large stack too.
-  runWithLargeStack([&] { result = GraphBuilder(script, diags).build(script); });
+  runWithLargeStack([&] { result = GraphBuilder(script, diags, seed).build(script); });
   return result;
 }
 
-llvm::Expected<Graph> bp::compileScript(const SourceFileRef &file) {
+llvm::Expected<Graph> bp::compileScript(const SourceFileRef &file, uint64_t seed) {
   DiagnosticEngine diags(file);
   Script script = parseScript(file, diags);
-  std::optional<Graph> graph = buildGraph(script, diags);
+  std::optional<Graph> graph = buildGraph(script, diags, seed);
   if (llvm::Error err = diags.takeError())
     return err;
   return std::move(*graph);

@@ -330,7 +330,7 @@ private:
     return integer(number, negative, locOf(ctx->getStart()), what);
   }
 
-  static std::string shapeText(const Shape &shape) {
+  static std::string shapeText(const ShapeDecl &shape) {
     std::string text = "[";
     for (size_t i = 0; i < shape.dims.size(); ++i)
       text += (i ? "," : "") + std::to_string(shape.dims[i]);
@@ -338,8 +338,8 @@ private:
   }
 
   /// `[d1, ..., dk]`: rank 1 to MaxTensorRank, positive dimensions, at most MaxTensorElements elements.
-  Shape shape(BPParser::ShapeContext *ctx) {
-    Shape result{locOf(ctx->getStart()), {}, {}};
+  ShapeDecl shape(BPParser::ShapeContext *ctx) {
+    ShapeDecl result{locOf(ctx->getStart()), {}, {}};
     std::vector<BPParser::SignedNumberContext *> dims = ctx->signedNumber();
     if (dims.empty())
       error(result.loc, "a shape needs 1 to " + std::to_string(MaxTensorRank) + " dimensions, found none");
@@ -407,7 +407,7 @@ private:
   }
 
   /// Checks one list of a literal against dimension `depth` of `shape` and appends its numbers, row-major.
-  void literal(BPParser::TensorLiteralContext *ctx, const Shape &shape, size_t depth, std::vector<double> &values) {
+  void literal(BPParser::TensorLiteralContext *ctx, const ShapeDecl &shape, size_t depth, std::vector<double> &values) {
     if (failed)
       return; // the shape itself was refused
     std::vector<BPParser::LiteralItemContext *> items = ctx->literalItem();

@@ -1,5 +1,6 @@
 //===- Graph.cpp - The IR graph, its text form and its DOT form -----------===//
 #include "bp/Graph.h"
+#include "bp/Diagnostics.h"
 #include "bp/NumberFormat.h"
 
 #include "llvm/Support/ErrorHandling.h"
@@ -20,12 +21,81 @@ std::string Type::str() const {
   return text + ']';
 }
 
+/// Indexing: every attrs triple {0, i, i + 1} drops one leading dimension, in which i must lie.
+static llvm::Expected<Shape> indexShape(llvm::ArrayRef<int64_t> shape, llvm::ArrayRef<int64_t> attrs) {
+  size_t count = attrs.size() / 3;
+  if (attrs.size() % 3 != 0 || count > shape.size())
+    return llvm::createStringError(llvm::inconvertibleErrorCode(), "cannot index " + formatShape(shape) + " with " +
+                                                                       std::to_string(count) + " indices");
+  for (size_t d = 0; d < count; ++d) {
+    const int64_t *item = &attrs[d * 3];
+    if (item[0] != 0 || item[2] != item[1] + 1)
+      return llvm::createStringError(llvm::inconvertibleErrorCode(), "slices are not supported yet");
+    auto position = normalizeIndex(item[1], shape[d], d);
+    if (!position)
+      return position.takeError();
+    if (*position != item[1])
+      return llvm::createStringError(llvm::inconvertibleErrorCode(), "index attrs must count from 0");
+  }
+  return Shape(shape.begin() + static_cast<std::ptrdiff_t>(count), shape.end());
+}
+
+/// The verb of an elementwise op's broadcasting message: "cannot add [2,3] and [4]: ...".
+static const char *broadcastVerb(OpKind op) {
+  switch (op) {
+  case OpKind::Add:
+    return "add";
+  case OpKind::Sub:
+    return "subtract";
+  case OpKind::Mul:
+  case OpKind::DMul:
+    return "multiply";
+  case OpKind::Div:
+    return "divide";
+  case OpKind::Pow:
+    return "raise";
+  case OpKind::Max:
+    return "take the max of";
+  case OpKind::Min:
+    return "take the min of";
+  case OpKind::Where:
+    return "select between";
+  default:
+    return "compare"; // the comparisons and the internal selectors; unary ops never fail to broadcast
+  }
+}
+
+llvm::Expected<Shape> bp::resultShape(const Graph &graph, OpKind op, llvm::ArrayRef<NodeId> operands,
+                                      llvm::ArrayRef<int64_t> attrs) {
+  auto shapeOf = [&](size_t i) -> llvm::ArrayRef<int64_t> { return graph.node(operands[i]).type.shape; };
+  assert(!operands.empty() && "a leaf's shape is declared, not computed");
+  if (op == OpKind::MatMul)
+    return matmulShape(shapeOf(0), shapeOf(1));
+  if (op == OpKind::Sum || op == OpKind::Mean)
+    return reductionShape(shapeOf(0), attrs.empty() ? std::nullopt : std::optional<int64_t>(attrs[0]));
+  if (op == OpKind::Index)
+    return indexShape(shapeOf(0), attrs);
+  // Elementwise: NumPy broadcasting of every operand (where's branches first, then its condition).
+  Shape shape = shapeOf(0);
+  if (op == OpKind::Where)
+    shape = shapeOf(1);
+  for (size_t i = 1; i < operands.size(); ++i) {
+    size_t next = op == OpKind::Where ? (i == 1 ? 2 : 0) : i;
+    auto broadcast = broadcastShapes(shape, shapeOf(next), broadcastVerb(op));
+    if (!broadcast)
+      return broadcast.takeError();
+    shape = std::move(*broadcast);
+  }
+  return shape;
+}
+
 NodeId Graph::addNode(OpKind op, llvm::ArrayRef<NodeId> operands, SourceLoc loc, double value) {
   assert(operands.size() == getOpInfo(op).arity && "wrong number of operands");
   NodeId id = static_cast<NodeId>(nodes.size());
   for (NodeId operand : operands) {
     (void)operand;
     assert(operand < id && "operands must precede their users");
+    assert(nodes[operand].type.isScalar() && "addNode builds scalar ops; ops on tensors go through addOp");
   }
   Node node;
   node.op = op;
@@ -33,6 +103,25 @@ NodeId Graph::addNode(OpKind op, llvm::ArrayRef<NodeId> operands, SourceLoc loc,
   node.value = value;
   node.hasValue = op == OpKind::Const || op == OpKind::Param;
   node.loc = loc;
+  nodes.push_back(std::move(node));
+  return id;
+}
+
+llvm::Expected<NodeId> Graph::addOp(OpKind op, llvm::ArrayRef<NodeId> operands, SourceLoc loc,
+                                    llvm::ArrayRef<int64_t> attrs) {
+  assert(operands.size() == getOpInfo(op).arity && "wrong number of operands");
+  if (operands.empty())
+    return addNode(op, {}, loc); // a scalar leaf
+  auto shape = resultShape(*this, op, operands, attrs);
+  if (!shape)
+    return shape.takeError();
+  NodeId id = static_cast<NodeId>(nodes.size());
+  Node node;
+  node.op = op;
+  node.operands.assign(operands.begin(), operands.end());
+  node.attrs.assign(attrs.begin(), attrs.end());
+  node.loc = loc;
+  node.type.shape = std::move(*shape);
   nodes.push_back(std::move(node));
   return id;
 }
@@ -47,6 +136,87 @@ NodeId Graph::addArgument(OpKind inputOrParam, std::string name, SourceLoc loc, 
   names[name] = id;
   argumentsInOrder.push_back(id);
   return id;
+}
+
+NodeId Graph::addTensorArgument(OpKind inputOrParam, std::string name, SourceLoc loc, Shape shape,
+                                std::optional<std::vector<double>> data) {
+  assert((!data || data->size() == static_cast<size_t>(elementCount(shape))) && "one number per element");
+  NodeId id = addArgument(inputOrParam, std::move(name), loc, data ? std::optional<double>(0) : std::nullopt);
+  nodes[id].type.shape = std::move(shape);
+  if (data)
+    nodes[id].data = std::move(*data);
+  return id;
+}
+
+static llvm::Error verifyError(const Graph &graph, NodeId id, const std::string &message) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                 "graph node " + graph.label(id) + " (" + getOpInfo(graph.node(id).op).name +
+                                     "): " + message);
+}
+
+llvm::Error Graph::verify() const {
+  for (NodeId id = 0; id < nodes.size(); ++id) {
+    const Node &node = nodes[id];
+    if (node.operands.size() != getOpInfo(node.op).arity)
+      return verifyError(*this, id, "has " + std::to_string(node.operands.size()) + " operands");
+    for (NodeId operand : node.operands)
+      if (operand >= id)
+        return verifyError(*this, id, "uses %" + std::to_string(operand) + ", which does not precede it");
+    if (node.operands.empty()) {
+      size_t expected = node.hasValue && !node.type.isScalar() ? static_cast<size_t>(elementCount(node.type.shape)) : 0;
+      if (node.data.size() != expected)
+        return verifyError(*this, id, "holds " + std::to_string(node.data.size()) + " numbers for shape " +
+                                          formatShape(node.type.shape));
+      continue;
+    }
+    auto shape = resultShape(*this, node.op, node.operands, node.attrs);
+    if (!shape)
+      return verifyError(*this, id, llvm::toString(shape.takeError()));
+    if (*shape != node.type.shape)
+      return verifyError(*this, id, "has shape " + formatShape(node.type.shape) + ", but its operands give " +
+                                        formatShape(*shape));
+  }
+  return llvm::Error::success();
+}
+
+std::optional<NodeId> Graph::firstTensorNode() const {
+  for (NodeId id = 0; id < nodes.size(); ++id)
+    if (!nodes[id].type.isScalar() || isTensorOp(nodes[id].op))
+      return id;
+  return std::nullopt;
+}
+
+llvm::Error Graph::refuseTensors(llvm::StringRef by) const {
+  std::optional<NodeId> id = firstTensorNode();
+  if (!id)
+    return llvm::Error::success();
+  const Node &node = nodes[*id];
+  std::string what = node.name.empty() ? "a value" : "'" + node.name + "'";
+  std::string why = node.type.isScalar() ? what + " is a " + getOpInfo(node.op).name
+                                         : what + " has shape " + formatShape(node.type.shape);
+  return makeDiagnosticError(file, node.loc, why + ": tensors are not supported yet by " + by.str());
+}
+
+std::vector<size_t> Graph::argumentOffsets() const {
+  std::vector<size_t> offsets{0};
+  for (NodeId id : arguments())
+    offsets.push_back(offsets.back() + static_cast<size_t>(elementCount(nodes[id].type.shape)));
+  return offsets;
+}
+
+size_t Graph::argumentSize(size_t index) const {
+  return static_cast<size_t>(elementCount(nodes[arguments()[index]].type.shape));
+}
+
+std::vector<size_t> Graph::outputOffsets() const {
+  std::vector<size_t> offsets{0};
+  for (const Output &output : outputList)
+    offsets.push_back(offsets.back() + static_cast<size_t>(elementCount(nodes[output.node].type.shape)));
+  return offsets;
+}
+
+size_t Graph::outputSize(size_t index) const {
+  return static_cast<size_t>(elementCount(nodes[outputList[index].node].type.shape));
 }
 
 std::vector<NodeId> Graph::arguments() const {
@@ -103,8 +273,26 @@ std::string Graph::label(NodeId id) const {
 static std::string describeLeaf(const Node &node) {
   std::string text = getOpInfo(node.op).name;
   if (node.hasValue)
-    text += " " + formatNumber(node.value);
+    text += " " + (node.type.isScalar() ? formatNumber(node.value)
+                                        : formatTensor(node.data, node.type.shape, /*summarize=*/true));
   return text;
+}
+
+/// A node's attrs as they print after its operands: ", axis=1" for a reduction over one axis.
+static std::string describeAttrs(const Node &node) {
+  if ((node.op == OpKind::Sum || node.op == OpKind::Mean) && !node.attrs.empty())
+    return ", axis=" + std::to_string(node.attrs[0]);
+  if (node.op != OpKind::Index)
+    return "";
+  std::string text = ", [";
+  for (size_t d = 0; d * 3 < node.attrs.size(); ++d)
+    text += (d ? ", " : "") + std::to_string(node.attrs[d * 3 + 1]);
+  return text + "]";
+}
+
+/// "\n[1,3]": the shape line of a tensor's DOT label; nothing for a scalar.
+static std::string dotShape(const Node &node) {
+  return node.type.isScalar() ? "" : "\\n" + formatShape(node.type.shape);
 }
 
 void Graph::print(llvm::raw_ostream &os) const {
@@ -129,6 +317,7 @@ void Graph::print(llvm::raw_ostream &os) const {
       line += getOpInfo(node.op).name;
       for (size_t i = 0; i < node.operands.size(); ++i)
         line += (i ? ", " : " ") + label(node.operands[i]);
+      line += describeAttrs(node);
     }
     width = std::max(width, std::min<size_t>(line.size(), 48));
     lines.push_back(std::move(line));
@@ -158,7 +347,7 @@ void Graph::printDot(llvm::raw_ostream &os) const {
     for (NodeId arg : argumentsInOrder)
       if (nodes[arg].op == kind)
         os << "    n" << arg << " [label=\"" << label(arg) << "\\n" << describeLeaf(nodes[arg])
-           << "\", shape=box, style=filled, fillcolor=\"" << color << "\"];\n";
+           << dotShape(nodes[arg]) << "\", shape=box, style=filled, fillcolor=\"" << color << "\"];\n";
     os << "  }\n";
   };
   cluster("inputs", "inputs", OpKind::Input, "#d8ecff");
@@ -176,7 +365,7 @@ void Graph::printDot(llvm::raw_ostream &os) const {
         info.syntax == Syntax::Infix || info.syntax == Syntax::InternalInfix || info.syntax == Syntax::Prefix;
     std::string opText = operatorLike ? info.spelling : info.name;
     os << "  n" << id << " [label=\"" << (node.name.empty() ? opText : node.name + "\\n" + opText)
-       << "\", shape=ellipse];\n";
+       << describeAttrs(node) << dotShape(node) << "\", shape=ellipse];\n";
     for (size_t i = 0; i < node.operands.size(); ++i) {
       os << "  n" << node.operands[i] << " -> n" << id;
       if (node.operands.size() >= 2 && info.syntax != Syntax::Internal)

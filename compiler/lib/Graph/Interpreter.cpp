@@ -8,11 +8,17 @@
 // which is 1 (so `x == x` tests for NaN). where(c, a, b) picks a where c != 0, so a NaN c picks a (as NumPy's
 // where does), and a NaN in the branch not taken does not come out.
 // dmul is `a * b` except that 0 * inf and 0 * NaN (either order) give 0.
+// Tensors: an elementwise op runs over its result in row-major order, each operand read with NumPy's
+// broadcasting (stride 0 along a dimension it stretches). `@` sums each result element's products in k order
+// from +0, sum adds its terms in index order from +0, and mean is that sum divided by the number of terms: the
+// order generated code follows too, so the results are the same bits. Indexing copies.
 //
 //===----------------------------------------------------------------------===//
 #include "bp/Interpreter.h"
 
 #include "llvm/Support/ErrorHandling.h"
+
+#include <algorithm>
 
 #include <cassert>
 #include <cmath>
@@ -24,6 +30,7 @@ namespace {
 
 // Leaves have no forward rule of their own: their values come from outside.
 double leafValue(const double *) { llvm_unreachable("leaves are not evaluated by rule"); }
+double tensorOpValue(const double *) { llvm_unreachable("tensor ops are evaluated whole, by evaluateTensorOp"); }
 
 double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 // relu passes NaN through (`x > 0` is false for NaN, so test "not x <= 0").
@@ -79,6 +86,12 @@ constexpr ForwardRule forwardRules[] = {
     {OpKind::NotEqual, [](const double *x) { return indicator(x[0] != x[1]); }},
     {OpKind::Where, [](const double *x) { return x[0] != 0 ? x[1] : x[2]; }},
 
+    // Not elementwise: evaluated whole, by evaluateTensorOp.
+    {OpKind::MatMul, tensorOpValue},
+    {OpKind::Sum, tensorOpValue},
+    {OpKind::Mean, tensorOpValue},
+    {OpKind::Index, tensorOpValue},
+
     {OpKind::Step, [](const double *x) { return x[0] > 0 ? 1.0 : 0.0; }},
     {OpKind::Sign, [](const double *x) { return sign(x[0]); }},
     {OpKind::GreaterEq, [](const double *x) { return greaterEq(x[0], x[1]); }},
@@ -94,24 +107,155 @@ double bp::evaluateOp(OpKind op, const double *operands) {
   return forwardRules[static_cast<size_t>(op)].evaluate(operands);
 }
 
-std::vector<double> bp::evaluateGraph(const Graph &graph, llvm::ArrayRef<double> argumentValues) {
+namespace {
+
+/// An elementwise op over tensors: the result's elements in row-major order, each operand's element found by
+/// its broadcast strides (0 along a dimension of size 1 or missing).
+void evaluateElementwise(const Graph &graph, NodeId id, Values &values) {
+  const Node &node = graph.node(id);
+  llvm::ArrayRef<int64_t> shape = node.type.shape;
+  size_t rank = shape.size(), arity = node.operands.size();
+  llvm::SmallVector<llvm::ArrayRef<double>, MaxArity> inputs;
+  llvm::SmallVector<Shape, MaxArity> strides; // per operand, one per result dimension
+  for (NodeId operand : node.operands) {
+    llvm::ArrayRef<int64_t> operandShape = graph.node(operand).type.shape;
+    Shape own = rowMajorStrides(operandShape), stride(rank, 0);
+    for (size_t d = 0; d < operandShape.size(); ++d) // operand dimension d is result dimension d + shift
+      if (operandShape[d] != 1)
+        stride[rank - operandShape.size() + d] = own[d];
+    inputs.push_back(values.tensor(operand));
+    strides.push_back(std::move(stride));
+  }
+  llvm::MutableArrayRef<double> result = values.tensor(id);
+  Shape index(rank, 0);
+  int64_t positions[MaxArity] = {};
+  double operands[MaxArity];
+  for (double &element : result) {
+    for (size_t i = 0; i < arity; ++i)
+      operands[i] = inputs[i][static_cast<size_t>(positions[i])];
+    element = evaluateOp(node.op, operands);
+    // Step the row-major index, and every operand's position with it.
+    for (size_t d = rank; d-- > 0;) {
+      for (size_t i = 0; i < arity; ++i)
+        positions[i] += strides[i][d];
+      if (++index[d] < shape[d])
+        break;
+      for (size_t i = 0; i < arity; ++i)
+        positions[i] -= strides[i][d] * shape[d];
+      index[d] = 0;
+    }
+  }
+}
+
+/// a @ b, each result element summed in k order from +0. A vector operand is a matrix of one row (on the left)
+/// or one column (on the right).
+void evaluateMatMul(llvm::ArrayRef<double> a, llvm::ArrayRef<int64_t> aShape, llvm::ArrayRef<double> b,
+                    llvm::ArrayRef<int64_t> bShape, llvm::MutableArrayRef<double> result) {
+  int64_t m = aShape.size() == 2 ? aShape[0] : 1, k = aShape.back(), n = bShape.size() == 2 ? bShape[1] : 1;
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      double sum = 0.0;
+      for (int64_t p = 0; p < k; ++p)
+        sum += a[static_cast<size_t>(i * k + p)] * b[static_cast<size_t>(p * n + j)];
+      result[static_cast<size_t>(i * n + j)] = sum;
+    }
+}
+
+/// sum or mean over one axis (attrs {axis}) or every element: each result element adds its terms in index
+/// order from +0; mean divides that sum by the number of terms.
+void evaluateReduction(const Node &node, llvm::ArrayRef<double> x, llvm::ArrayRef<int64_t> shape,
+                       llvm::MutableArrayRef<double> result) {
+  int64_t outer = 1, length = elementCount(shape), inner = 1;
+  if (!node.attrs.empty()) {
+    size_t axis = static_cast<size_t>(node.attrs[0]);
+    outer = elementCount(shape.take_front(axis));
+    length = shape[axis];
+    inner = elementCount(shape.drop_front(axis + 1));
+  }
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t i = 0; i < inner; ++i) {
+      double sum = 0.0;
+      for (int64_t j = 0; j < length; ++j)
+        sum += x[static_cast<size_t>((o * length + j) * inner + i)];
+      result[static_cast<size_t>(o * inner + i)] = node.op == OpKind::Mean ? sum / static_cast<double>(length) : sum;
+    }
+}
+
+} // namespace
+
+Values::Values(const Graph &graph) : sizes(graph.size()) {
+  bool allScalars = true;
+  for (NodeId id = 0; id < graph.size(); ++id) {
+    sizes[id] = static_cast<uint32_t>(elementCount(graph.node(id).type.shape));
+    allScalars = allScalars && sizes[id] == 1;
+  }
+  if (allScalars) {
+    buffer.resize(graph.size());
+    return;
+  }
+  offsets.resize(graph.size());
+  size_t total = 0;
+  for (NodeId id = 0; id < graph.size(); ++id) {
+    offsets[id] = total;
+    total += sizes[id];
+  }
+  buffer.resize(total);
+}
+
+Values bp::evaluateGraph(const Graph &graph, llvm::ArrayRef<double> argumentValues) {
   std::vector<NodeId> arguments = graph.arguments();
-  assert(arguments.size() == argumentValues.size() && "one value per argument");
-  std::vector<double> values(graph.size());
-  for (size_t i = 0; i < arguments.size(); ++i)
-    values[arguments[i]] = argumentValues[i];
+  Values values(graph);
+  size_t next = 0;
+  for (NodeId argument : arguments) {
+    llvm::MutableArrayRef<double> element = values.tensor(argument);
+    assert(next + element.size() <= argumentValues.size() && "elementCount(shape) values per argument");
+    std::copy_n(argumentValues.begin() + next, element.size(), element.begin());
+    next += element.size();
+  }
+  assert(next == argumentValues.size() && "elementCount(shape) values per argument");
   double operands[MaxArity];
   for (NodeId id = 0; id < graph.size(); ++id) {
     const Node &node = graph.node(id);
     if (node.op == OpKind::Input || node.op == OpKind::Param)
       continue;
     if (node.op == OpKind::Const) {
-      values[id] = node.value;
+      llvm::MutableArrayRef<double> result = values.tensor(id);
+      if (node.type.isScalar())
+        result[0] = node.value;
+      else
+        std::copy(node.data.begin(), node.data.end(), result.begin());
+      continue;
+    }
+    if (node.op == OpKind::MatMul) {
+      const Node &a = graph.node(node.operands[0]), &b = graph.node(node.operands[1]);
+      evaluateMatMul(values.tensor(node.operands[0]), a.type.shape, values.tensor(node.operands[1]), b.type.shape,
+                     values.tensor(id));
+      continue;
+    }
+    if (node.op == OpKind::Sum || node.op == OpKind::Mean) {
+      evaluateReduction(node, values.tensor(node.operands[0]), graph.node(node.operands[0]).type.shape,
+                        values.tensor(id));
+      continue;
+    }
+    if (node.op == OpKind::Index) {
+      // The indexed dimensions lead, so the result is one contiguous run of the operand's elements.
+      llvm::ArrayRef<int64_t> shape = graph.node(node.operands[0]).type.shape;
+      Shape strides = rowMajorStrides(shape);
+      int64_t start = 0;
+      for (size_t d = 0; d * 3 < node.attrs.size(); ++d)
+        start += node.attrs[d * 3 + 1] * strides[d];
+      llvm::MutableArrayRef<double> result = values.tensor(id);
+      llvm::ArrayRef<double> source = values.tensor(node.operands[0]).slice(static_cast<size_t>(start), result.size());
+      std::copy(source.begin(), source.end(), result.begin());
+      continue;
+    }
+    if (!node.type.isScalar()) {
+      evaluateElementwise(graph, id, values);
       continue;
     }
     for (size_t i = 0; i < node.operands.size(); ++i)
       operands[i] = values[node.operands[i]];
-    values[id] = evaluateOp(node.op, operands);
+    values.tensor(id)[0] = evaluateOp(node.op, operands);
   }
   return values;
 }

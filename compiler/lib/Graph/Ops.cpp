@@ -47,6 +47,11 @@ constexpr OpInfo opTable[] = {
     {OpKind::NotEqual, "not_equal", "!=", 2, Syntax::Infix, ComparisonPrecedence},
     {OpKind::Where, "where", "where", 3, Syntax::Call, 5},
 
+    {OpKind::MatMul, "matmul", "@", 2, Syntax::Infix, 2},
+    {OpKind::Sum, "sum", "sum", 1, Syntax::Call, 5},
+    {OpKind::Mean, "mean", "mean", 1, Syntax::Call, 5},
+    {OpKind::Index, "index", "[]", 1, Syntax::Index, 5},
+
     {OpKind::Step, "step", "step", 1, Syntax::Internal, 5},
     {OpKind::Sign, "sign", "sign", 1, Syntax::Internal, 5},
     {OpKind::GreaterEq, "ge", "ge", 2, Syntax::Internal, 5},
@@ -73,6 +78,10 @@ static_assert(aritiesFollowOpsDef(), "opTable rows must have the arities of Ops.
 
 const OpInfo &bp::getOpInfo(OpKind kind) {
   return opTable[static_cast<size_t>(kind)];
+}
+
+bool bp::isTensorOp(OpKind kind) {
+  return kind == OpKind::MatMul || kind == OpKind::Sum || kind == OpKind::Mean || kind == OpKind::Index;
 }
 
 std::optional<OpKind> bp::lookupBuiltin(std::string_view name) {

@@ -14,6 +14,8 @@ CompiledModel::~CompiledModel() = default;
 
 llvm::Expected<std::unique_ptr<CompiledModel>> CompiledModel::create(const Graph &forward, Functions functions,
                                                                      unsigned optLevel) {
+  if (llvm::Error refused = forward.refuseTensors("code generation"))
+    return refused;
   std::optional<GradientGraph> gradient;
   if (functions == ForwardAndGradient) {
     auto built = buildGradientGraph(forward);

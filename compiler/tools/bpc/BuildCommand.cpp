@@ -37,7 +37,7 @@ int buildCommand(const Options &options) {
     llvm::sys::path::replace_extension(path, ".h");
     headerPath = path.str().str();
   }
-  auto graph = loadGraph(options);
+  auto graph = loadGraph(options, "bpc build");
   if (!graph)
     return reportError(graph.takeError());
   // Compared as files, not as names: "x.o" and "./x.o", links, and the script under another name.

@@ -19,7 +19,7 @@ int checkCommand(const Options &options) {
 }
 
 int graphCommand(const Options &options) {
-  auto graph = loadGraph(options);
+  auto graph = loadGraph(options, options.grad ? "bpc graph --grad" : nullptr);
   if (!graph)
     return reportError(graph.takeError());
   if (!options.grad) {
@@ -41,7 +41,7 @@ int graphCommand(const Options &options) {
 }
 
 int emitLLVMCommand(const Options &options) {
-  auto graph = loadGraph(options);
+  auto graph = loadGraph(options, "bpc emit-llvm");
   if (!graph)
     return reportError(graph.takeError());
   auto gradient = buildGradientGraph(*graph);

@@ -46,7 +46,7 @@ struct Options {
   std::string data;              // train --data FILE.csv
   std::string optimizer = "sgd"; // train --optimizer
   size_t batch = 0;              // train --batch (0: every row)
-  uint64_t seed = 0;             // train --seed
+  uint64_t seed = 0;             // run and train --seed: normal()/uniform() initializers; train: shuffling
   bool seedGiven = false;
   std::string save;              // train --save OUT.bp
   bool quiet = false;            // train --quiet
@@ -69,10 +69,13 @@ int reportError(llvm::Error error);
 /// Prints "bpc: error: message" and returns `code`.
 int reportError(const std::string &message, int code = ExitFailure);
 
-/// Loads, parses and checks options.file.
-llvm::Expected<bp::Graph> loadGraph(const Options &options);
+/// Loads, parses and checks options.file (random initializers seeded by options.seed). With `command` (a
+/// command that differentiates or compiles, "bpc build"), a graph with tensors is refused: "'W' has shape
+/// [3,2]: tensors are not supported yet by 'bpc build'".
+llvm::Expected<bp::Graph> loadGraph(const Options &options, const char *command = nullptr);
 
-/// One value per argument (Graph::arguments() order): defaults, overridden by --set. Inputs that `data` binds
+/// The arguments' values, flat (Graph::argumentOffsets): defaults, overridden by --set (a number fills a
+/// tensor; a nested list `[[1,2,3]]` gives one of exactly its shape). Inputs that `data` binds
 /// (the columns of options.data) need no default and cannot be --set. Malformed --set options are usage
 /// errors (exit 2); unknown names, names that are not inputs or params (aliases included) and inputs without
 /// a value are diagnostics (exit 1). On failure the error has been printed and `exitCode` says which.

@@ -27,29 +27,117 @@ int reportError(const std::string &message, int code) {
   return code;
 }
 
-llvm::Expected<Graph> loadGraph(const Options &options) {
+llvm::Expected<Graph> loadGraph(const Options &options, const char *command) {
   auto file = loadSourceFile(options.file);
   if (!file)
     return file.takeError();
-  return compileScript(*file);
+  auto graph = compileScript(*file, options.seed);
+  if (!graph || !command)
+    return graph;
+  if (llvm::Error refused = graph->refuseTensors(std::string("'") + command + "'"))
+    return refused;
+  return graph;
 }
+
+namespace {
+
+/// A --set value: one number (`5`, which fills a tensor), or a nested list of numbers (`[[1,2,3]]`) with its
+/// shape. Lists are at most MaxRank deep and rectangular.
+struct SetValue {
+  Shape shape;                // empty for a number
+  std::vector<double> values; // row-major
+  bool isList = false;
+};
+
+/// Parses `[...]` at text[pos]: its elements go to `value`, its shape at `depth` is checked against (or sets)
+/// value.shape[depth]. An error is the reason the text is not a list of numbers.
+std::optional<std::string> parseList(const std::string &text, size_t &pos, size_t depth, SetValue &value) {
+  auto skipSpaces = [&] {
+    while (pos < text.size() && text[pos] == ' ')
+      ++pos;
+  };
+  if (depth >= MaxRank)
+    return "lists nest at most " + std::to_string(MaxRank) + " deep";
+  ++pos; // '['
+  bool firstAtDepth = depth == value.shape.size(); // the first list at this depth sets its length
+  if (firstAtDepth)
+    value.shape.push_back(0);
+  int64_t count = 0;
+  skipSpaces();
+  while (pos < text.size() && text[pos] != ']') {
+    if (count > 0) {
+      if (text[pos] != ',')
+        return "expected ',' or ']' at '" + text.substr(pos) + "'";
+      ++pos;
+      skipSpaces();
+    }
+    bool nested = pos < text.size() && text[pos] == '[';
+    if ((count > 0 || !firstAtDepth) && nested != (depth + 1 < value.shape.size()))
+      return std::string("the list is ragged: a level mixes numbers and lists");
+    if (nested) {
+      if (auto error = parseList(text, pos, depth + 1, value))
+        return error;
+    } else {
+      size_t end = std::min(text.find_first_of(",]", pos), text.size());
+      std::string number = text.substr(pos, end - pos);
+      while (!number.empty() && number.back() == ' ')
+        number.pop_back();
+      double element;
+      if (!parseNumber(number, element))
+        return describeBadNumber(number);
+      value.values.push_back(element);
+      pos = end;
+    }
+    ++count;
+    skipSpaces();
+  }
+  if (pos >= text.size())
+    return std::string("'[' is never closed");
+  ++pos; // ']'
+  if (count == 0)
+    return std::string("an empty list has no elements");
+  if (!firstAtDepth && value.shape[depth] != count)
+    return "the list is ragged: lists of " + std::to_string(value.shape[depth]) + " and " + std::to_string(count) +
+           " elements at the same level";
+  value.shape[depth] = count;
+  return std::nullopt;
+}
+
+/// A --set value's text as a number or a nested list, or the reason it is neither.
+std::optional<std::string> parseSetValue(const std::string &text, SetValue &value) {
+  if (text.empty() || text[0] != '[') {
+    value.values.resize(1);
+    if (!parseNumber(text, value.values[0]))
+      return describeBadNumber(text);
+    return std::nullopt;
+  }
+  value.isList = true;
+  size_t pos = 0;
+  if (auto error = parseList(text, pos, 0, value))
+    return error;
+  if (pos != text.size())
+    return "unexpected '" + text.substr(pos) + "' after the list";
+  return std::nullopt;
+}
+
+} // namespace
 
 std::optional<std::vector<double>> bindArguments(const Graph &graph, const Options &options, int &exitCode,
                                                  const DataSet *data) {
-  std::map<std::string, double> overrides;
+  std::map<std::string, SetValue> overrides;
   for (const std::string &set : options.sets) {
     size_t equals = set.find('=');
-    double value;
+    SetValue value;
     if (equals == std::string::npos || equals == 0) {
       exitCode = reportError("invalid --set '" + set + "': expected NAME=VALUE, as in --set a=5", ExitUsage);
       return std::nullopt;
     }
     std::string name = set.substr(0, equals), text = set.substr(equals + 1);
-    if (!parseNumber(text, value)) {
-      exitCode = reportError("invalid --set '" + set + "': " + describeBadNumber(text), ExitUsage);
+    if (std::optional<std::string> error = parseSetValue(text, value)) {
+      exitCode = reportError("invalid --set '" + set + "': " + *error, ExitUsage);
       return std::nullopt;
     }
-    if (!overrides.emplace(name, value).second) {
+    if (!overrides.emplace(name, std::move(value)).second) {
       exitCode = reportError("--set gives '" + name + "' a value twice", ExitUsage);
       return std::nullopt;
     }
@@ -57,6 +145,13 @@ std::optional<std::vector<double>> bindArguments(const Graph &graph, const Optio
 
   for (const auto &[name, value] : overrides) {
     std::optional<NodeId> id = graph.lookupArgument(name);
+    const Shape &shape = id ? graph.node(*id).type.shape : Shape();
+    if (id && value.isList && value.shape != shape) {
+      exitCode = reportError("--set " + name + ": the value has shape " + formatShape(value.shape) + ", but '" +
+                             name + "' has shape " + formatShape(shape) +
+                             (shape.empty() ? " (a scalar takes a number)" : ""));
+      return std::nullopt;
+    }
     if (!id) {
       std::string what = graph.describeNonArgument(name);
       exitCode = reportError("--set " + name + ": " +
@@ -78,14 +173,20 @@ std::optional<std::vector<double>> bindArguments(const Graph &graph, const Optio
     const Node &node = graph.node(id);
     auto override = overrides.find(node.name);
     bool boundByData = data && std::find(data->inputs.begin(), data->inputs.end(), id) != data->inputs.end();
+    size_t count = static_cast<size_t>(elementCount(node.type.shape));
     if (override != overrides.end()) {
-      values.push_back(override->second);
+      const std::vector<double> &given = override->second.values; // a list of the shape, or one number
+      for (size_t i = 0; i < count; ++i)
+        values.push_back(given[given.size() == 1 ? 0 : i]);
     } else if (node.hasValue || boundByData) {
-      values.push_back(node.value); // a column's value replaces it row by row
+      if (node.type.isScalar())
+        values.push_back(node.value); // a column's value replaces it row by row
+      else
+        values.insert(values.end(), node.data.begin(), node.data.end());
     } else {
       diags.error(node.loc, "input '" + node.name + "' has no value; give it a default or pass --set " +
                                 node.name + "=VALUE");
-      values.push_back(0);
+      values.resize(values.size() + count, 0.0);
     }
   }
   if (llvm::Error err = diags.takeError()) {

@@ -31,7 +31,7 @@ class FormulaPrinter {
   using Printed = std::pair<std::string, int>; // text and its precedence
 
 public:
-  FormulaPrinter(const Graph &graph, size_t forwardSize, const std::vector<double> &values)
+  FormulaPrinter(const Graph &graph, size_t forwardSize, const Values &values)
       : graph(graph), forwardSize(forwardSize), values(values) {}
 
   /// `node`'s own operation applied to its operands: "a + b", "2 * %4"; with values: "5 + -6".
@@ -70,6 +70,7 @@ private:
     case Syntax::Prefix:
       return std::string(info.spelling) + wrap(0, false);
     case Syntax::Call:
+    case Syntax::Index: // tensor ops: explain refuses tensor graphs, so this only keeps the switch whole
     case Syntax::Internal:
     case Syntax::Leaf: {
       std::string text = std::string(info.name) + "(";
@@ -101,7 +102,7 @@ private:
 
   const Graph &graph;
   size_t forwardSize;
-  const std::vector<double> &values;
+  const Values &values;
 };
 
 std::string ordinal(size_t n) {
@@ -110,7 +111,7 @@ std::string ordinal(size_t n) {
 }
 
 void printForwardPass(llvm::raw_ostream &os, const GradientGraph &gradient, const FormulaPrinter &printer,
-                      const std::vector<double> &values) {
+                      const Values &values) {
   const Graph &graph = gradient.graph;
   os << "forward pass: every node's value, from the inputs to the outputs\n";
   for (NodeId id = 0; id < gradient.forwardSize; ++id) {
@@ -135,7 +136,7 @@ void printForwardPass(llvm::raw_ostream &os, const GradientGraph &gradient, cons
 }
 
 void printBackwardPass(llvm::raw_ostream &os, const Graph &forward, const GradientGraph &gradient,
-                       const ReverseSweep &sweep, const FormulaPrinter &printer, const std::vector<double> &values) {
+                       const ReverseSweep &sweep, const FormulaPrinter &printer, const Values &values) {
   const std::string &out = forward.outputs()[sweep.output].name;
   auto adjointName = [&](NodeId id) { return "d" + out + "/d" + forward.label(id); };
   auto localName = [&](const ChainRuleStep &step) {
@@ -217,7 +218,7 @@ void printBackwardPass(llvm::raw_ostream &os, const Graph &forward, const Gradie
 } // namespace
 
 int explainCommand(const Options &options) {
-  auto graph = loadGraph(options);
+  auto graph = loadGraph(options, "bpc explain");
   if (!graph)
     return reportError(graph.takeError());
   int exitCode = ExitSuccess;
@@ -228,7 +229,7 @@ int explainCommand(const Options &options) {
   if (!built)
     return reportError(built.takeError());
   const GradientGraph &gradient = *built;
-  std::vector<double> values = evaluateGraph(gradient.graph, *in);
+  Values values = evaluateGraph(gradient.graph, *in);
   FormulaPrinter printer(gradient.graph, gradient.forwardSize, values);
   llvm::raw_ostream &os = llvm::outs();
   printForwardPass(os, gradient, printer, values);

@@ -101,7 +101,7 @@ enum class Verdict { Ok, Fail, Unconfirmed };
 } // namespace
 
 int gradcheckCommand(const Options &options) {
-  auto graph = loadGraph(options);
+  auto graph = loadGraph(options, "bpc gradcheck");
   if (!graph)
     return reportError(graph.takeError());
   if (!(options.tolerance >= 0) || !std::isfinite(options.tolerance))

@@ -39,6 +39,36 @@ public:
   }
   void number(const std::string &name, double value, const std::string &what) {
     separate(&name);
+    write(value, what);
+  }
+  /// A tensor as nested arrays (`[[1,2],[3,4]]`), a scalar (empty shape) as a number.
+  void tensor(const std::string &name, llvm::ArrayRef<double> values, llvm::ArrayRef<int64_t> shape,
+              const std::string &what) {
+    separate(&name);
+    size_t next = 0;
+    writeAxis(values, shape, next, what);
+  }
+  void raw(const std::string &name, const std::string &text) {
+    separate(&name);
+    os << text;
+  }
+
+private:
+  void writeAxis(llvm::ArrayRef<double> values, llvm::ArrayRef<int64_t> shape, size_t &next,
+                 const std::string &what) {
+    if (shape.empty()) {
+      write(values[next++], what);
+      return;
+    }
+    os << '[';
+    for (int64_t i = 0; i < shape[0]; ++i) {
+      if (i)
+        os << ',';
+      writeAxis(values, shape.drop_front(), next, what);
+    }
+    os << ']';
+  }
+  void write(double value, const std::string &what) {
     if (std::isfinite(value)) {
       os << bp::formatNumber(value);
       return;
@@ -47,12 +77,6 @@ public:
     llvm::errs() << "bpc: warning: " << what << " is " << bp::formatNumber(value)
                  << "; JSON has no such number, so it is written as null\n";
   }
-  void raw(const std::string &name, const std::string &text) {
-    separate(&name);
-    os << text;
-  }
-
-private:
   void separate(const std::string *name) {
     if (!first && !afterKey)
       os << ',';

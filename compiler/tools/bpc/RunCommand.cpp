@@ -2,6 +2,7 @@
 #include "Commands.h"
 #include "Json.h"
 
+#include "bp/Interpreter.h"
 #include "bp/JIT.h"
 #include "bp/NumberFormat.h"
 
@@ -11,28 +12,53 @@ using namespace bp;
 
 namespace bpc {
 
+namespace {
+
+/// Every output's elements, flat (Graph::outputOffsets), from the interpreter: how tensor scripts run until
+/// code generation handles them. Its numbers are the ones compiled code gives, bit for bit.
+std::vector<double> interpretOutputs(const Graph &graph, llvm::ArrayRef<double> in) {
+  Values values = evaluateGraph(graph, in);
+  std::vector<double> out;
+  for (const Graph::Output &output : graph.outputs()) {
+    llvm::ArrayRef<double> elements = values.tensor(output.node);
+    out.insert(out.end(), elements.begin(), elements.end());
+  }
+  return out;
+}
+
+} // namespace
+
 int runCommand(const Options &options) {
-  auto graph = loadGraph(options);
+  auto graph = loadGraph(options, options.grad ? "bpc run --grad" : nullptr);
   if (!graph)
     return reportError(graph.takeError());
   int exitCode = ExitSuccess;
   std::optional<std::vector<double>> in = bindArguments(*graph, options, exitCode);
   if (!in)
     return exitCode;
-  // Only what is printed is compiled: without --grad nothing is differentiated.
-  auto model = CompiledModel::create(
-      *graph, options.grad ? CompiledModel::ForwardAndGradient : CompiledModel::ForwardOnly, options.optLevel);
-  if (!model)
-    return reportError(model.takeError());
 
   const auto &outputs = graph->outputs();
   std::vector<NodeId> arguments = graph->arguments();
-  std::vector<double> out(outputs.size());
+  std::vector<size_t> outputOffsets = graph->outputOffsets();
+  std::vector<double> out(outputOffsets.back());
   std::vector<double> grad(options.grad ? outputs.size() * arguments.size() : 0);
-  if (options.grad)
-    (*model)->gradient(in->data(), out.data(), grad.data());
-  else
-    (*model)->forward(in->data(), out.data());
+  if (graph->firstTensorNode()) {
+    out = interpretOutputs(*graph, *in);
+  } else {
+    // Only what is printed is compiled: without --grad nothing is differentiated.
+    auto model = CompiledModel::create(
+        *graph, options.grad ? CompiledModel::ForwardAndGradient : CompiledModel::ForwardOnly, options.optLevel);
+    if (!model)
+      return reportError(model.takeError());
+    if (options.grad)
+      (*model)->gradient(in->data(), out.data(), grad.data());
+    else
+      (*model)->forward(in->data(), out.data());
+  }
+  auto outputValue = [&](size_t o) {
+    return llvm::ArrayRef<double>(out).slice(outputOffsets[o], outputOffsets[o + 1] - outputOffsets[o]);
+  };
+  auto outputShape = [&](size_t o) -> llvm::ArrayRef<int64_t> { return graph->node(outputs[o].node).type.shape; };
 
   // Gradients are listed in declaration order; `grad` is in argument (inputs, then params) order.
   std::vector<size_t> declared;
@@ -45,7 +71,7 @@ int runCommand(const Options &options) {
   llvm::raw_ostream &os = llvm::outs();
   if (!options.json) {
     for (size_t o = 0; o < outputs.size(); ++o)
-      os << outputs[o].name << " = " << formatNumber(out[o]) << '\n';
+      os << outputs[o].name << " = " << formatTensor(outputValue(o), outputShape(o)) << '\n';
     if (options.grad)
       for (size_t o = 0; o < outputs.size(); ++o)
         for (size_t a : declared)
@@ -58,7 +84,7 @@ int runCommand(const Options &options) {
   json.key("outputs");
   json.beginObject();
   for (size_t o = 0; o < outputs.size(); ++o)
-    json.number(outputs[o].name, out[o], "output '" + outputs[o].name + "'");
+    json.tensor(outputs[o].name, outputValue(o), outputShape(o), "output '" + outputs[o].name + "'");
   json.endObject();
   if (options.grad) {
     json.key("gradients");

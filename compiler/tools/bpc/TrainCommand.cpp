@@ -136,7 +136,7 @@ std::string describeValues(const Graph &graph, const std::vector<NodeId> &argume
 } // namespace
 
 int trainCommand(const Options &options) {
-  auto graph = loadGraph(options);
+  auto graph = loadGraph(options, "bpc train");
   if (!graph)
     return reportError(graph.takeError());
   if (!std::isfinite(options.rate) || options.rate <= 0)
@@ -267,7 +267,7 @@ int trainCommand(const Options &options) {
   std::vector<double> finalOutputs(outputs.size(), 0.0);
   for (size_t r = 0; r < rows.rowCount(); ++r) {
     rows.bindRow(r, columnArgument);
-    std::vector<double> nodeValues = evaluateGraph(*graph, values);
+    Values nodeValues = evaluateGraph(*graph, values);
     for (size_t o = 0; o < outputs.size(); ++o)
       finalOutputs[o] += nodeValues[outputs[o].node];
   }

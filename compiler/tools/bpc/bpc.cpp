@@ -122,6 +122,9 @@ int main(int argc, char **argv) {
   addSetOption(run, options);
   run->add_flag("--grad", options.grad, "also print d output / d x for every input and param");
   run->add_flag("--json", options.json, "print one JSON object");
+  run->add_option("--seed", options.seed, "seed of normal() and uniform() initializers (default 0)")
+      ->type_name("S")
+      ->check(wholeNumber(true));
   addOptLevelOption(run, options);
 
   CLI::App *emitLLVM = addScriptCommand(app, "emit-llvm", "print the LLVM IR of the forward and gradient functions",
