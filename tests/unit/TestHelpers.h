@@ -20,14 +20,15 @@ inline bool sameValue(double a, double b) {
   return std::memcmp(&a, &b, sizeof a) == 0 || (std::isnan(a) && std::isnan(b));
 }
 
-/// Compiles `text` as a script; fails the test with the diagnostics if it does not compile.
-inline Graph compileOrFail(const std::string &text) {
+/// Compiles `text` as a script (random initializers seeded by `seed`); fails the test with the diagnostics if
+/// it does not compile.
+inline Graph compileOrFail(const std::string &text, uint64_t seed = 0) {
   auto file = makeSourceFile("test.bp", text);
   if (!file) {
     ADD_FAILURE() << llvm::toString(file.takeError());
     return Graph();
   }
-  auto graph = compileScript(*file);
+  auto graph = compileScript(*file, seed);
   if (!graph) {
     ADD_FAILURE() << llvm::toString(graph.takeError());
     return Graph();

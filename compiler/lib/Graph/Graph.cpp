@@ -278,13 +278,13 @@ static std::string describeLeaf(const Node &node) {
   return text;
 }
 
-/// A node's attrs as they print after its operands: ", axis=1" for a reduction over one axis.
+/// A node's attrs as they print after its op: "axis=1" for a reduction over one axis, "[0, 2]" for indexing.
 static std::string describeAttrs(const Node &node) {
   if ((node.op == OpKind::Sum || node.op == OpKind::Mean) && !node.attrs.empty())
-    return ", axis=" + std::to_string(node.attrs[0]);
+    return "axis=" + std::to_string(node.attrs[0]);
   if (node.op != OpKind::Index)
     return "";
-  std::string text = ", [";
+  std::string text = "[";
   for (size_t d = 0; d * 3 < node.attrs.size(); ++d)
     text += (d ? ", " : "") + std::to_string(node.attrs[d * 3 + 1]);
   return text + "]";
@@ -317,7 +317,8 @@ void Graph::print(llvm::raw_ostream &os) const {
       line += getOpInfo(node.op).name;
       for (size_t i = 0; i < node.operands.size(); ++i)
         line += (i ? ", " : " ") + label(node.operands[i]);
-      line += describeAttrs(node);
+      if (std::string attrs = describeAttrs(node); !attrs.empty())
+        line += ", " + attrs;
     }
     width = std::max(width, std::min<size_t>(line.size(), 48));
     lines.push_back(std::move(line));
@@ -365,7 +366,7 @@ void Graph::printDot(llvm::raw_ostream &os) const {
         info.syntax == Syntax::Infix || info.syntax == Syntax::InternalInfix || info.syntax == Syntax::Prefix;
     std::string opText = operatorLike ? info.spelling : info.name;
     os << "  n" << id << " [label=\"" << (node.name.empty() ? opText : node.name + "\\n" + opText)
-       << describeAttrs(node) << dotShape(node) << "\", shape=ellipse];\n";
+       << (describeAttrs(node).empty() ? "" : " " + describeAttrs(node)) << dotShape(node) << "\", shape=ellipse];\n";
     for (size_t i = 0; i < node.operands.size(); ++i) {
       os << "  n" << node.operands[i] << " -> n" << id;
       if (node.operands.size() >= 2 && info.syntax != Syntax::Internal)
