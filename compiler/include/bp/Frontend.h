@@ -15,6 +15,10 @@ namespace bp {
 /// lines can describe an exponential number of nodes).
 constexpr size_t MaxGraphNodes = 4'000'000;
 
+/// Scripts whose values (every element of every node, tensors included) add up to more numbers than this are
+/// refused: 800 MB of doubles, so that a few declarations cannot ask the interpreter for unbounded memory.
+constexpr size_t MaxGraphElements = 100'000'000;
+
 /// The builtins of tensor scripts (`softmax`, `transpose`, `argmax`, ...) that the graph does not have yet. They are
 /// reserved words already, so that no script that works today changes meaning when they arrive; calling one
 /// is "not supported yet".

@@ -123,7 +123,24 @@ private:
   bool reportedTooDeep = false;
   bool reportedNotSupported = false; // in the current statement
   RandomStream random; // normal() and uniform() initializers draw from it, in declaration order
+  size_t elements = 0; // numbers in the script's values so far, at most MaxGraphElements
+  /// Counts a value of `shape` added to the script's graph; false (and an error at `loc`, once) past the limit.
+  bool countElements(const Scope &scope, llvm::ArrayRef<int64_t> shape, SourceLoc loc);
+  bool reportedTooManyElements = false;
 };
+
+bool GraphBuilder::countElements(const Scope &scope, llvm::ArrayRef<int64_t> shape, SourceLoc loc) {
+  if (scope.target != &graph)
+    return true; // a def's scratch graph
+  elements += static_cast<size_t>(elementCount(shape));
+  if (elements <= MaxGraphElements)
+    return true;
+  if (!reportedTooManyElements)
+    diags.error(scope.report ? loc : inlineSite, "the script's values take more than " +
+                                                     std::to_string(MaxGraphElements) + " numbers in all");
+  reportedTooManyElements = true;
+  return false;
+}
 
 bool GraphBuilder::checkNewName(const Name &name) {
   if (isBuiltin(name.text)) {
@@ -149,6 +166,10 @@ bool GraphBuilder::declareTensor(OpKind kind, const Name &name, const std::optio
   if (!tensor)
     return false;
   const Shape &shape = tensor->shape.dims;
+  if (!countElements(Scope{&graph, nullptr, {}, true}, shape, tensor->shape.loc)) {
+    poisoned.insert(name.text);
+    return true;
+  }
   std::optional<std::vector<double>> data;
   if (const std::optional<TensorInit> &init = tensor->init) {
     size_t count = static_cast<size_t>(elementCount(shape));
@@ -270,7 +291,7 @@ NodeId GraphBuilder::apply(Scope &scope, OpKind op, llvm::ArrayRef<NodeId> opera
   scope.expandedSize = std::min(scope.expandedSize + 1, MaxGraphNodes + 1);
   auto id = scope.target->addOp(op, operands, loc, attrs);
   if (id)
-    return *id;
+    return countElements(scope, scope.target->node(*id).type.shape, loc) ? *id : InvalidNode;
   // A def's body is checked with scalar placeholders for its parameters, whose shapes are known only at each
   // call: there a placeholder stands for the result, and the shapes are checked where the body is inlined.
   if (scope.def && scope.report) {
