@@ -36,7 +36,8 @@ struct Node {
   llvm::SmallVector<NodeId, 2> operands;
   double value = 0;        // Const: the value; Input: the default; Param: the initial value (scalars)
   bool hasValue = false;   // false only for an input declared without a default
-  llvm::SmallVector<int64_t, 4> attrs; // what the op reads besides its operands (Ops.def says, per op)
+  llvm::SmallVector<int64_t, 0> attrs; // what the op reads besides its operands (Ops.def says, per op); few
+                                       // ops have any, so none are stored inline
   std::vector<double> data; // a tensor leaf's value (as `value` above), row-major; empty for scalars
   std::string name;        // empty for intermediate values
   SourceLoc loc;
