@@ -8,8 +8,8 @@
 //   - the gradient graph's forward part computes exactly what the forward graph computes;
 //   - graph simplification changes no output and no gradient entry (bit for bit, NaN as NaN);
 //   - for small graphs, the JIT-compiled forward and gradient functions reproduce the interpreter.
-// Tensor graphs are not differentiated or compiled yet: they are evaluated with the interpreter alone, and
-// autodiff and the JIT must refuse them with an error.
+// Tensor graphs are not differentiated yet: autodiff and the JIT's gradient must refuse them with an error; their
+// compiled forward function (for small graphs) reproduces the interpreter.
 // A violated property aborts with a message, so libFuzzer keeps the input and the replay fails.
 //
 // Built two ways: with -DBP_FUZZ=ON (clang, libFuzzer) as bp_fuzz_frontend, and always as
@@ -39,6 +39,8 @@ namespace {
 /// Graphs up to this size are also JIT-compiled (a compile takes milliseconds; fuzzing needs thousands of
 /// inputs a second, so larger graphs only go through the interpreter).
 constexpr size_t MaxCompiledNodes = 300;
+/// Tensor graphs are compiled (forward only) when their arguments have at most this many elements in all.
+constexpr size_t MaxCompiledElements = 10000;
 
 bool sameValue(double a, double b) { return std::memcmp(&a, &b, sizeof a) == 0 || (std::isnan(a) && std::isnan(b)); }
 
@@ -81,8 +83,9 @@ void checkCompiledCode(const bp::Graph &graph, const std::vector<double> &in, co
   }
 }
 
-/// A tensor graph: its leaves' data match their shapes (Graph::verify), the interpreter evaluates it, and
-/// autodiff and code generation refuse it.
+/// A tensor graph: its leaves' data match their shapes (Graph::verify), the interpreter evaluates it, autodiff
+/// and the gradient function's code generation refuse it, and its compiled forward function gives the
+/// interpreter's outputs.
 void checkTensorGraph(const bp::Graph &graph) {
   if (llvm::Error err = graph.verify()) {
     llvm::errs() << "property violated: a built graph verifies: " << llvm::toString(std::move(err)) << '\n';
@@ -98,12 +101,30 @@ void checkTensorGraph(const bp::Graph &graph) {
     else
       in.resize(in.size() + static_cast<size_t>(bp::elementCount(node.type.shape)), 1.0);
   }
-  bp::evaluateGraph(graph, in);
+  bp::Values values = bp::evaluateGraph(graph, in);
   bool refused = llvm::errorToBool(bp::buildGradientGraph(graph).takeError()) &&
-                 llvm::errorToBool(bp::CompiledModel::create(graph, bp::CompiledModel::ForwardOnly, 0).takeError());
+                 llvm::errorToBool(
+                     bp::CompiledModel::create(graph, bp::CompiledModel::ForwardAndGradient, 0).takeError());
   if (!refused) {
-    llvm::errs() << "property violated: autodiff and the JIT refuse tensor graphs\n";
+    llvm::errs() << "property violated: autodiff and the JIT's gradient refuse tensor graphs\n";
     std::abort();
+  }
+  if (graph.size() > MaxCompiledNodes || in.size() > MaxCompiledElements)
+    return;
+  auto model = bp::CompiledModel::create(graph, bp::CompiledModel::ForwardOnly, 2);
+  if (!model) {
+    llvm::errs() << "property violated: a tensor graph's forward function compiles: "
+                 << llvm::toString(model.takeError()) << '\n';
+    std::abort();
+  }
+  std::vector<size_t> offsets = graph.outputOffsets();
+  std::vector<double> out(offsets.back());
+  (*model)->forward(in.data(), out.data());
+  for (size_t o = 0; o < graph.outputs().size(); ++o) {
+    llvm::ArrayRef<double> expected = values.tensor(graph.outputs()[o].node);
+    for (size_t i = 0; i < expected.size(); ++i)
+      require(sameValue(expected[i], out[offsets[o] + i]), "compiled tensor output #" + std::to_string(o) +
+                                                               " equals the interpreter's", expected[i], out[offsets[o] + i]);
   }
 }
 

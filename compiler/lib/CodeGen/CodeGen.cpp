@@ -1,10 +1,12 @@
 //===- CodeGen.cpp - Graphs to LLVM IR, optimization, target machines -----===//
 //
-// Emits each graph as one straight-line function: load the arguments, apply each op's lowering rule
-// (Lowering.cpp) in node order, store the results. Nothing here knows what an op means.
+// Emits each graph as one function: load the arguments, apply each op's lowering rule (Lowering.cpp) in node
+// order, store the results. A graph of scalars is straight-line code. A tensor node is a buffer of doubles and
+// its op a loop nest over its result (TensorLowering.cpp); the scalar ops inside the loops are the same rules.
 //
 //===----------------------------------------------------------------------===//
 #include "bp/CodeGen.h"
+#include "TensorLowering.h"
 #include "bp/Simplify.h"
 
 #include "llvm/Analysis/CGSCCPassManager.h"
@@ -30,6 +32,13 @@ namespace {
 /// each needed node's lowering rule in node order, and stores the results (to `out`) and the gradient entries
 /// (to `grad`, row-major).
 ///
+/// Tensors: each tensor node has a Location, fixed before any code is emitted: an argument's elements in `in`,
+/// a constant's private global, a literal index's run of its operand's elements (no copy), an output's
+/// elements in `out` (computed there; a second store of it is a copy), or else its own buffer in the
+/// workspace, one block of doubles for the whole function: an alloca up to WorkspaceStackBytes, else malloc'd
+/// and freed around the body, so functions stay reentrant. A tensor's location is the same in every part, so
+/// tensors never go through the frame; scalar results of tensor ops (sum(x)) are values like any other.
+///
 /// A large graph is cut into parts of at most PartSize nodes and PartStores result stores, each an internal
 /// noinline function; values that one part computes and a later part uses travel through a stack array (the
 /// "frame"). Code generation time grows faster than linearly with the size of one basic block (register
@@ -40,13 +49,17 @@ class FunctionEmitter {
 public:
   static constexpr size_t PartSize = 2000;
   static constexpr size_t PartStores = 250;
+  static constexpr uint64_t WorkspaceStackBytes = 64 * 1024;
 
   FunctionEmitter(llvm::Module &module, const Graph &graph, const std::vector<NodeId> &arguments)
       : module(module), graph(graph), builder(module.getContext()), ir(builder, module),
         argumentIndex(graph.size(), -1), stores(graph.size()), slot(graph.size(), -1),
-        values(graph.size(), nullptr) {
-    for (size_t i = 0; i < arguments.size(); ++i)
-      argumentIndex[arguments[i]] = static_cast<int>(i);
+        values(graph.size(), nullptr), locations(graph.size()) {
+    int64_t offset = 0; // each argument takes elementCount(shape) doubles of `in`
+    for (NodeId argument : arguments) {
+      argumentIndex[argument] = offset;
+      offset += elementCount(graph.node(argument).type.shape);
+    }
   }
 
   void emit(const std::string &name, const std::vector<NodeId> &results, const std::vector<NodeId> *gradients);
@@ -54,7 +67,13 @@ public:
 private:
   struct Store {
     unsigned pointer; // function argument: 1 (out) or 2 (grad)
-    size_t index;
+    size_t index;     // the first element
+  };
+  /// Where a tensor node's elements are: `offset` doubles into `base`.
+  struct Location {
+    enum Base { None, In, Out, Global, Workspace } base = None;
+    int64_t offset = 0;
+    NodeId global = InvalidNode; // Global: the constant node whose data it holds
   };
   /// A unit of emission: node `id`'s stores [firstStore, endStore), and its value first if firstStore is 0.
   /// A node stored more than PartStores times (a constant 0 filling a Jacobian) takes several steps.
@@ -65,11 +84,18 @@ private:
   };
 
   bool isLeaf(NodeId id) const { return graph.node(id).operands.empty(); }
+  bool isTensor(NodeId id) const { return !graph.node(id).type.isScalar(); }
   llvm::Value *element(llvm::Value *base, size_t index) {
     return builder.CreateConstInBoundsGEP1_64(builder.getDoubleTy(), base, index);
   }
   llvm::Value *valueOf(NodeId id, llvm::Function *function, llvm::Value *frame);
   void emitSteps(llvm::Function *function, llvm::Value *frame, llvm::ArrayRef<Step> steps);
+  /// Sets every needed tensor node's location; returns the workspace's size in doubles.
+  int64_t placeTensors(const std::vector<bool> &needed);
+  llvm::Value *pointerTo(const Location &location, llvm::Function *function);
+  /// Allocates the workspace in the function's entry (for `size` doubles); freeWorkspace before its return.
+  void allocateWorkspace(int64_t size);
+  void freeWorkspace(int64_t size);
   void clearValues();
   /// Where each part begins in `steps`, then steps.size().
   std::vector<size_t> cutIntoParts(const std::vector<Step> &steps) const;
@@ -78,11 +104,14 @@ private:
   const Graph &graph;
   llvm::IRBuilder<> builder;
   IRLowering ir;
-  std::vector<int> argumentIndex;          // per node: its index in `in`, or -1
+  std::vector<int64_t> argumentIndex;      // per node: its first element in `in`, or -1
   std::vector<std::vector<Store>> stores;  // per node: where it is stored as a result
   std::vector<int> slot;                   // per node: its frame slot, or -1 if it never crosses a cut
   std::vector<llvm::Value *> values;       // per node: its value in the function being emitted
   std::vector<NodeId> touched;             // nodes with an entry in `values`
+  std::vector<Location> locations;         // per tensor node
+  std::vector<llvm::GlobalVariable *> globals; // per constant tensor node, once emitted
+  llvm::Value *workspace = nullptr;        // in the function being emitted
 };
 
 llvm::Value *FunctionEmitter::valueOf(NodeId id, llvm::Function *function, llvm::Value *frame) {
@@ -90,7 +119,9 @@ llvm::Value *FunctionEmitter::valueOf(NodeId id, llvm::Function *function, llvm:
     return values[id];
   const Node &node = graph.node(id);
   llvm::Value *value;
-  if (node.op == OpKind::Const) {
+  if (isTensor(id)) {
+    value = pointerTo(locations[id], function);
+  } else if (node.op == OpKind::Const) {
     value = ir.constant(node.value);
   } else if (argumentIndex[id] >= 0) {
     value = builder.CreateLoad(builder.getDoubleTy(), element(function->getArg(0), argumentIndex[id]), node.name);
@@ -111,8 +142,14 @@ void FunctionEmitter::emitSteps(llvm::Function *function, llvm::Value *frame, ll
       operands.clear();
       for (NodeId operand : node.operands)
         operands.push_back(valueOf(operand, function, frame));
-      llvm::Value *value = lowerOp(ir, node.op, operands);
-      if (!node.name.empty() && !llvm::isa<llvm::Constant>(value))
+      llvm::Value *value;
+      if (isTensor(step.id) || isTensorOp(node.op)) {
+        llvm::Value *result = isTensor(step.id) ? valueOf(step.id, function, frame) : nullptr;
+        value = lowerTensorOp(ir, graph, step.id, operands, result);
+      } else {
+        value = lowerOp(ir, node.op, operands);
+      }
+      if (!node.name.empty() && !isTensor(step.id) && !llvm::isa<llvm::Constant>(value))
         value->setName(node.name);
       values[step.id] = value;
       touched.push_back(step.id);
@@ -122,7 +159,16 @@ void FunctionEmitter::emitSteps(llvm::Function *function, llvm::Value *frame, ll
     llvm::Value *value = valueOf(step.id, function, frame);
     for (size_t i = step.firstStore; i < step.endStore; ++i) {
       const Store &store = stores[step.id][i];
-      builder.CreateStore(value, element(function->getArg(store.pointer), store.index));
+      if (!isTensor(step.id)) {
+        builder.CreateStore(value, element(function->getArg(store.pointer), store.index));
+        continue;
+      }
+      const Location &location = locations[step.id];
+      if (store.pointer == 1 && location.base == Location::Out && location.offset == int64_t(store.index))
+        continue; // computed in place
+      uint64_t bytes = uint64_t(elementCount(graph.node(step.id).type.shape)) * sizeof(double);
+      builder.CreateMemCpy(element(function->getArg(store.pointer), store.index), llvm::MaybeAlign(8), value,
+                           llvm::MaybeAlign(8), bytes);
     }
   }
 }
@@ -167,9 +213,11 @@ void FunctionEmitter::emit(const std::string &name, const std::vector<NodeId> &r
   // Which nodes some result needs, and where each result goes.
   std::vector<bool> needed(graph.size(), false);
   auto addResults = [&](const std::vector<NodeId> &ids, unsigned pointer) {
-    for (size_t i = 0; i < ids.size(); ++i) {
-      needed[ids[i]] = true;
-      stores[ids[i]].push_back({pointer, i});
+    size_t offset = 0; // each result takes elementCount(shape) doubles
+    for (NodeId id : ids) {
+      needed[id] = true;
+      stores[id].push_back({pointer, offset});
+      offset += static_cast<size_t>(elementCount(graph.node(id).type.shape));
     }
   };
   addResults(results, 1);
@@ -194,6 +242,8 @@ void FunctionEmitter::emit(const std::string &name, const std::vector<NodeId> &r
     if (isLeaf(id) && !stores[id].empty())
       addSteps(id);
 
+  int64_t workspaceSize = placeTensors(needed);
+  allocateWorkspace(workspaceSize);
   std::vector<size_t> begins = cutIntoParts(steps);
   if (begins.size() <= 2) {
     emitSteps(function, nullptr, steps);
@@ -202,7 +252,7 @@ void FunctionEmitter::emit(const std::string &name, const std::vector<NodeId> &r
     std::vector<uint32_t> partOf(graph.size(), 0); // per node: the part that computes it
     int frameSize = 0;
     auto useIn = [&](NodeId id, uint32_t part) {
-      if (!isLeaf(id) && partOf[id] != part && slot[id] < 0)
+      if (!isLeaf(id) && !isTensor(id) && partOf[id] != part && slot[id] < 0)
         slot[id] = frameSize++;
     };
     for (uint32_t part = 0; part + 1 < begins.size(); ++part) {
@@ -218,28 +268,118 @@ void FunctionEmitter::emit(const std::string &name, const std::vector<NodeId> &r
       }
     }
     llvm::Value *frame = builder.CreateAlloca(llvm::ArrayType::get(builder.getDoubleTy(), frameSize), nullptr, "frame");
-    llvm::SmallVector<llvm::Type *, 4> partParams(4, builder.getPtrTy());
+    // (in, out, grad, frame), and the workspace where there is one.
+    llvm::SmallVector<llvm::Type *, 5> partParams(workspace ? 5 : 4, builder.getPtrTy());
     auto *partType = llvm::FunctionType::get(builder.getVoidTy(), partParams, false);
     llvm::Value *nullGrad = llvm::ConstantPointerNull::get(builder.getPtrTy());
     llvm::BasicBlock *entry = builder.GetInsertBlock();
+    llvm::Value *mainWorkspace = workspace;
     for (size_t part = 0; part + 1 < begins.size(); ++part) {
       auto *partFunction = llvm::Function::Create(partType, llvm::Function::InternalLinkage,
                                                   name + ".part" + std::to_string(part), module);
       partFunction->setDoesNotThrow();
       partFunction->addFnAttr(llvm::Attribute::NoInline);
       builder.SetInsertPoint(llvm::BasicBlock::Create(context, "entry", partFunction));
+      if (mainWorkspace)
+        workspace = partFunction->getArg(4);
       emitSteps(partFunction, partFunction->getArg(3),
                 llvm::ArrayRef<Step>(steps).slice(begins[part], begins[part + 1] - begins[part]));
       builder.CreateRetVoid();
       clearValues();
       builder.SetInsertPoint(entry);
-      builder.CreateCall(partType, partFunction,
-                         {function->getArg(0), function->getArg(1), gradients ? function->getArg(2) : nullGrad, frame});
+      workspace = mainWorkspace;
+      llvm::SmallVector<llvm::Value *, 5> partArgs = {function->getArg(0), function->getArg(1),
+                                                      gradients ? function->getArg(2) : nullGrad, frame};
+      if (workspace)
+        partArgs.push_back(workspace);
+      builder.CreateCall(partType, partFunction, partArgs);
     }
   }
+  freeWorkspace(workspaceSize);
   builder.CreateRetVoid();
   clearValues();
   assert(!llvm::verifyModule(module, &llvm::errs()) && "generated module is malformed");
+}
+
+int64_t FunctionEmitter::placeTensors(const std::vector<bool> &needed) {
+  int64_t size = 0;
+  for (NodeId id = 0; id < graph.size(); ++id) {
+    if (!needed[id] || !isTensor(id))
+      continue;
+    const Node &node = graph.node(id);
+    Location &location = locations[id];
+    if (argumentIndex[id] >= 0) {
+      location = {Location::In, argumentIndex[id]};
+    } else if (node.op == OpKind::Const) {
+      location = {Location::Global, 0, id};
+    } else if (node.op == OpKind::Index) {
+      location = locations[node.operands[0]];
+      location.offset += indexStart(graph, id);
+    } else if (auto out = llvm::find_if(stores[id], [](const Store &store) { return store.pointer == 1; });
+               out != stores[id].end()) {
+      location = {Location::Out, static_cast<int64_t>(out->index)};
+    } else {
+      location = {Location::Workspace, size};
+      size += elementCount(node.type.shape);
+    }
+  }
+  return size;
+}
+
+llvm::Value *FunctionEmitter::pointerTo(const Location &location, llvm::Function *function) {
+  llvm::Value *base = nullptr;
+  switch (location.base) {
+  case Location::In:
+    base = function->getArg(0);
+    break;
+  case Location::Out:
+    base = function->getArg(1);
+    break;
+  case Location::Workspace:
+    base = workspace;
+    break;
+  case Location::Global: {
+    if (globals.empty())
+      globals.resize(graph.size(), nullptr);
+    llvm::GlobalVariable *&global = globals[location.global];
+    if (!global) {
+      llvm::Constant *data = llvm::ConstantDataArray::get(module.getContext(), llvm::ArrayRef(graph.node(location.global).data));
+      global = new llvm::GlobalVariable(module, data->getType(), /*isConstant=*/true,
+                                        llvm::GlobalValue::PrivateLinkage, data, "tensor");
+      global->setUnnamedAddr(llvm::GlobalValue::UnnamedAddr::Global);
+      global->setAlignment(llvm::Align(8));
+    }
+    base = global;
+    break;
+  }
+  case Location::None:
+    llvm_unreachable("every needed tensor node is placed before emission");
+  }
+  return location.offset ? element(base, static_cast<size_t>(location.offset)) : base;
+}
+
+void FunctionEmitter::allocateWorkspace(int64_t size) {
+  if (size == 0)
+    return;
+  uint64_t bytes = uint64_t(size) * sizeof(double);
+  if (bytes <= WorkspaceStackBytes) {
+    auto *alloca = builder.CreateAlloca(llvm::ArrayType::get(builder.getDoubleTy(), uint64_t(size)), nullptr,
+                                        "workspace");
+    alloca->setAlignment(llvm::Align(16));
+    workspace = alloca;
+    return;
+  }
+  llvm::FunctionCallee malloc = module.getOrInsertFunction(
+      "malloc", llvm::FunctionType::get(builder.getPtrTy(), {builder.getInt64Ty()}, false));
+  workspace = builder.CreateCall(malloc, {builder.getInt64(bytes)}, "workspace");
+}
+
+void FunctionEmitter::freeWorkspace(int64_t size) {
+  if (size == 0 || uint64_t(size) * sizeof(double) <= WorkspaceStackBytes)
+    return;
+  llvm::FunctionCallee free = module.getOrInsertFunction(
+      "free", llvm::FunctionType::get(builder.getVoidTy(), {builder.getPtrTy()}, false));
+  builder.CreateCall(free, {workspace});
 }
 
 void emitFunction(llvm::Module &module, const std::string &name, const Graph &graph,
@@ -259,12 +399,18 @@ std::vector<NodeId> outputNodes(const Graph &graph) {
 
 std::unique_ptr<llvm::Module> bp::generateModule(const Graph &forward, const GradientGraph *gradient,
                                                  const std::string &prefix, llvm::LLVMContext &context) {
-  assert(!forward.firstTensorNode() && "tensor graphs are refused before codegen (Graph::refuseTensors)");
+  assert((!gradient || !forward.firstTensorNode()) && "the gradients of tensor graphs are not compiled yet");
   auto module = std::make_unique<llvm::Module>(prefix, context);
   if (forward.sourceFile())
     module->setSourceFileName(forward.sourceFile()->name());
 
   std::vector<NodeId> results = outputNodes(forward);
+  if (forward.firstTensorNode()) {
+    // simplifyGraph knows scalars only; dead nodes are left out all the same (only what the results need is
+    // emitted).
+    emitFunction(*module, prefix + "_forward", forward, forward.arguments(), results, nullptr);
+    return module;
+  }
   Graph forwardGraph = simplifyGraph(forward, results);
   emitFunction(*module, prefix + "_forward", forwardGraph, forwardGraph.arguments(), results, nullptr);
   if (!gradient)

@@ -14,10 +14,11 @@ CompiledModel::~CompiledModel() = default;
 
 llvm::Expected<std::unique_ptr<CompiledModel>> CompiledModel::create(const Graph &forward, Functions functions,
                                                                      unsigned optLevel) {
-  if (llvm::Error refused = forward.refuseTensors("code generation"))
-    return refused;
   std::optional<GradientGraph> gradient;
   if (functions == ForwardAndGradient) {
+    // The forward function of a tensor graph compiles; its gradient function not yet.
+    if (llvm::Error refused = forward.refuseTensors("code generation"))
+      return refused;
     auto built = buildGradientGraph(forward);
     if (!built)
       return built.takeError();

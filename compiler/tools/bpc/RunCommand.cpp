@@ -2,7 +2,6 @@
 #include "Commands.h"
 #include "Json.h"
 
-#include "bp/Interpreter.h"
 #include "bp/JIT.h"
 #include "bp/NumberFormat.h"
 
@@ -11,22 +10,6 @@
 using namespace bp;
 
 namespace bpc {
-
-namespace {
-
-/// Every output's elements, flat (Graph::outputOffsets), from the interpreter: how tensor scripts run until
-/// code generation handles them. Its numbers are the ones compiled code gives, bit for bit.
-std::vector<double> interpretOutputs(const Graph &graph, llvm::ArrayRef<double> in) {
-  Values values = evaluateGraph(graph, in);
-  std::vector<double> out;
-  for (const Graph::Output &output : graph.outputs()) {
-    llvm::ArrayRef<double> elements = values.tensor(output.node);
-    out.insert(out.end(), elements.begin(), elements.end());
-  }
-  return out;
-}
-
-} // namespace
 
 int runCommand(const Options &options) {
   auto graph = loadGraph(options, options.grad ? "bpc run --grad" : nullptr);
@@ -42,19 +25,15 @@ int runCommand(const Options &options) {
   std::vector<size_t> outputOffsets = graph->outputOffsets();
   std::vector<double> out(outputOffsets.back());
   std::vector<double> grad(options.grad ? outputs.size() * arguments.size() : 0);
-  if (graph->firstTensorNode()) {
-    out = interpretOutputs(*graph, *in);
-  } else {
-    // Only what is printed is compiled: without --grad nothing is differentiated.
-    auto model = CompiledModel::create(
-        *graph, options.grad ? CompiledModel::ForwardAndGradient : CompiledModel::ForwardOnly, options.optLevel);
-    if (!model)
-      return reportError(model.takeError());
-    if (options.grad)
-      (*model)->gradient(in->data(), out.data(), grad.data());
-    else
-      (*model)->forward(in->data(), out.data());
-  }
+  // Only what is printed is compiled: without --grad nothing is differentiated.
+  auto model = CompiledModel::create(
+      *graph, options.grad ? CompiledModel::ForwardAndGradient : CompiledModel::ForwardOnly, options.optLevel);
+  if (!model)
+    return reportError(model.takeError());
+  if (options.grad)
+    (*model)->gradient(in->data(), out.data(), grad.data());
+  else
+    (*model)->forward(in->data(), out.data());
   auto outputValue = [&](size_t o) {
     return llvm::ArrayRef<double>(out).slice(outputOffsets[o], outputOffsets[o + 1] - outputOffsets[o]);
   };

@@ -1,0 +1,229 @@
+//===- TensorLowering.cpp - Tensor ops as loop nests ----------------------===//
+//
+// Each tensor op becomes a loop nest over its result, never unrolled per element, so the size of the code (and
+// the time to compile it) does not depend on the sizes of the tensors. Every loop visits its elements in the
+// interpreter's order and adds terms as it does (Interpreter.cpp): elementwise ops apply the scalar lowering
+// rows (Lowering.cpp) to each element, reading broadcast operands with stride 0; `@` is the nest i, k, j with
+// C[i,j] += A[i,k] * B[k,j] after C[i,j] = +0, so each C[i,j] adds its products in k order while the inner loop
+// over j can be vectorized without reassociating anything; sum adds in index order from +0, and mean divides
+// that sum once.
+//
+//===----------------------------------------------------------------------===//
+#include "TensorLowering.h"
+
+#include "llvm/ADT/STLFunctionalExtras.h"
+
+using namespace bp;
+using llvm::Value;
+
+namespace {
+
+using Carried = llvm::SmallVector<Value *, 1>;
+
+class LoopEmitter {
+public:
+  explicit LoopEmitter(IRLowering &ir) : ir(ir), builder(ir.builder) {}
+
+  /// `for (i = 0; i < count; ++i) carried = body(i, carried)` (count >= 1), tested at the bottom: one block with a
+  /// phi for `i` and each carried value, and a back edge. Returns the carried values after the loop.
+  Carried loop(int64_t count, llvm::ArrayRef<Value *> initial,
+               llvm::function_ref<Carried(Value *i, llvm::ArrayRef<Value *> carried)> body) {
+    llvm::BasicBlock *preheader = builder.GetInsertBlock();
+    llvm::Function *function = preheader->getParent();
+    auto *header = llvm::BasicBlock::Create(builder.getContext(), "loop", function);
+    auto *exit = llvm::BasicBlock::Create(builder.getContext(), "loop.end", function);
+    builder.CreateBr(header);
+    builder.SetInsertPoint(header);
+    llvm::PHINode *i = builder.CreatePHI(builder.getInt64Ty(), 2, "i");
+    i->addIncoming(builder.getInt64(0), preheader);
+    llvm::SmallVector<llvm::PHINode *, 1> phis;
+    Carried current;
+    for (Value *value : initial) {
+      phis.push_back(builder.CreatePHI(value->getType(), 2));
+      phis.back()->addIncoming(value, preheader);
+      current.push_back(phis.back());
+    }
+    Carried next = body(i, current);
+    llvm::BasicBlock *latch = builder.GetInsertBlock();
+    Value *incremented = builder.CreateAdd(i, builder.getInt64(1), "i.next", /*HasNUW=*/true, /*HasNSW=*/true);
+    i->addIncoming(incremented, latch);
+    for (size_t c = 0; c < phis.size(); ++c)
+      phis[c]->addIncoming(next[c], latch);
+    builder.CreateCondBr(builder.CreateICmpULT(incremented, builder.getInt64(count)), header, exit);
+    builder.SetInsertPoint(exit);
+    return next;
+  }
+
+  /// body(index) for every index of `shape` in row-major order: one loop per dimension.
+  void loopNest(llvm::ArrayRef<int64_t> shape, llvm::function_ref<void(llvm::ArrayRef<Value *> index)> body) {
+    llvm::SmallVector<Value *, MaxRank> index;
+    nest(shape, index, body);
+  }
+
+  /// sum of index[d] * strides[d] (an element's position), with `start` added.
+  Value *position(llvm::ArrayRef<Value *> index, llvm::ArrayRef<int64_t> strides, Value *start = nullptr) {
+    Value *sum = start;
+    for (size_t d = 0; d < index.size(); ++d) {
+      if (strides[d] == 0)
+        continue;
+      Value *term = strides[d] == 1 ? index[d] : builder.CreateMul(index[d], builder.getInt64(strides[d]), "", true, true);
+      sum = sum ? builder.CreateAdd(sum, term, "", true, true) : term;
+    }
+    return sum ? sum : builder.getInt64(0);
+  }
+  Value *position(Value *index, int64_t stride, Value *start = nullptr) {
+    return position(llvm::ArrayRef<Value *>(index), llvm::ArrayRef<int64_t>(stride), start);
+  }
+
+  Value *address(Value *base, Value *position) {
+    return builder.CreateInBoundsGEP(builder.getDoubleTy(), base, position);
+  }
+  Value *load(Value *base, Value *position) { return builder.CreateLoad(builder.getDoubleTy(), address(base, position)); }
+  void store(Value *value, Value *base, Value *position) { builder.CreateStore(value, address(base, position)); }
+
+  IRLowering &ir;
+  llvm::IRBuilder<> &builder;
+
+private:
+  void nest(llvm::ArrayRef<int64_t> shape, llvm::SmallVectorImpl<Value *> &index,
+            llvm::function_ref<void(llvm::ArrayRef<Value *>)> body) {
+    if (index.size() == shape.size())
+      return body(index);
+    loop(shape[index.size()], {}, [&](Value *i, llvm::ArrayRef<Value *>) {
+      index.push_back(i);
+      nest(shape, index, body);
+      index.pop_back();
+      return Carried{};
+    });
+  }
+};
+
+/// An elementwise op over a tensor result: each operand read with its broadcast strides (0 along a dimension
+/// it stretches), a scalar operand used as it is. Without broadcasting, one loop over every element.
+Value *lowerElementwise(LoopEmitter &loops, const Graph &graph, const Node &node, llvm::ArrayRef<Value *> operands,
+                        Value *result) {
+  Shape shape = node.type.shape;
+  bool broadcasts = llvm::any_of(node.operands, [&](NodeId operand) {
+    const Shape &own = graph.node(operand).type.shape;
+    return !own.empty() && own != shape;
+  });
+  if (!broadcasts)
+    shape = {elementCount(shape)};
+  size_t rank = shape.size();
+  llvm::SmallVector<Shape, MaxArity> strides; // per operand, one per (looped) result dimension
+  for (NodeId operand : node.operands) {
+    llvm::ArrayRef<int64_t> operandShape = graph.node(operand).type.shape;
+    if (!broadcasts) {
+      strides.push_back({operandShape.empty() ? 0 : 1});
+      continue;
+    }
+    Shape own = rowMajorStrides(operandShape), stride(rank, 0);
+    for (size_t d = 0; d < operandShape.size(); ++d)
+      if (operandShape[d] != 1)
+        stride[rank - operandShape.size() + d] = own[d];
+    strides.push_back(std::move(stride));
+  }
+  Shape resultStrides = rowMajorStrides(shape);
+  loops.loopNest(shape, [&](llvm::ArrayRef<Value *> index) {
+    llvm::SmallVector<Value *, MaxArity> elements;
+    for (size_t i = 0; i < operands.size(); ++i)
+      elements.push_back(graph.node(node.operands[i]).type.isScalar()
+                             ? operands[i]
+                             : loops.load(operands[i], loops.position(index, strides[i])));
+    loops.store(lowerOp(loops.ir, node.op, elements), result, loops.position(index, resultStrides));
+  });
+  return result;
+}
+
+/// a @ b. A vector is a matrix of one row (on the left) or one column (on the right); [k] @ [k] is one sum.
+Value *lowerMatMul(LoopEmitter &loops, const Graph &graph, const Node &node, llvm::ArrayRef<Value *> operands,
+                   Value *result) {
+  llvm::IRBuilder<> &b = loops.builder;
+  Value *a = operands[0], *bm = operands[1];
+  llvm::ArrayRef<int64_t> aShape = graph.node(node.operands[0]).type.shape;
+  llvm::ArrayRef<int64_t> bShape = graph.node(node.operands[1]).type.shape;
+  int64_t m = aShape.size() == 2 ? aShape[0] : 1, k = aShape.back(), n = bShape.size() == 2 ? bShape[1] : 1;
+  if (!result)
+    return loops.loop(k, {loops.ir.constant(0)}, [&](Value *p, llvm::ArrayRef<Value *> sum) {
+      return Carried{b.CreateFAdd(sum[0], b.CreateFMul(loops.load(a, p), loops.load(bm, p)))};
+    })[0];
+  loops.loop(m, {}, [&](Value *i, llvm::ArrayRef<Value *>) {
+    Value *row = loops.position(i, n);
+    loops.loop(n, {}, [&](Value *j, llvm::ArrayRef<Value *>) {
+      loops.store(loops.ir.constant(0), result, loops.position(j, 1, row));
+      return Carried{};
+    });
+    loops.loop(k, {}, [&](Value *p, llvm::ArrayRef<Value *>) {
+      Value *aip = loops.load(a, loops.position({i, p}, {k, 1}));
+      Value *bRow = loops.position(p, n);
+      loops.loop(n, {}, [&](Value *j, llvm::ArrayRef<Value *>) {
+        Value *at = loops.position(j, 1, row);
+        Value *product = b.CreateFMul(aip, loops.load(bm, loops.position(j, 1, bRow)));
+        loops.store(b.CreateFAdd(loops.load(result, at), product), result, at);
+        return Carried{};
+      });
+      return Carried{};
+    });
+    return Carried{};
+  });
+  return result;
+}
+
+/// sum or mean over one axis (attrs {axis}) or every element: each result element adds its terms in index
+/// order from +0, and mean divides that sum by the number of terms.
+Value *lowerReduction(LoopEmitter &loops, const Graph &graph, const Node &node, llvm::ArrayRef<Value *> operands,
+                      Value *result) {
+  llvm::IRBuilder<> &b = loops.builder;
+  const Node &x = graph.node(node.operands[0]);
+  llvm::ArrayRef<int64_t> shape = x.type.shape;
+  int64_t outer = 1, length = elementCount(shape), inner = 1;
+  if (!node.attrs.empty()) {
+    size_t axis = static_cast<size_t>(node.attrs[0]);
+    outer = elementCount(shape.take_front(axis));
+    length = shape[axis];
+    inner = elementCount(shape.drop_front(axis + 1));
+  }
+  auto reduce = [&](Value *first) { // the sum (or mean) of the terms from position `first` on, `inner` apart
+    Value *sum = loops.loop(length, {loops.ir.constant(0)}, [&](Value *j, llvm::ArrayRef<Value *> partial) {
+      Value *term = x.type.isScalar() ? operands[0] : loops.load(operands[0], loops.position(j, inner, first));
+      return Carried{b.CreateFAdd(partial[0], term)};
+    })[0];
+    return node.op == OpKind::Mean ? b.CreateFDiv(sum, loops.ir.constant(static_cast<double>(length))) : sum;
+  };
+  if (!result)
+    return reduce(nullptr);
+  loops.loopNest({outer, inner}, [&](llvm::ArrayRef<Value *> index) {
+    loops.store(reduce(loops.position(index, {length * inner, 1})), result, loops.position(index, {inner, 1}));
+  });
+  return result;
+}
+
+} // namespace
+
+int64_t bp::indexStart(const Graph &graph, NodeId id) {
+  const Node &node = graph.node(id);
+  Shape strides = rowMajorStrides(graph.node(node.operands[0]).type.shape);
+  int64_t start = 0;
+  for (size_t d = 0; d * 3 < node.attrs.size(); ++d)
+    start += node.attrs[d * 3 + 1] * strides[d];
+  return start;
+}
+
+Value *bp::lowerTensorOp(IRLowering &ir, const Graph &graph, NodeId id, llvm::ArrayRef<Value *> operands,
+                         Value *result) {
+  LoopEmitter loops(ir);
+  const Node &node = graph.node(id);
+  switch (node.op) {
+  case OpKind::MatMul:
+    return lowerMatMul(loops, graph, node, operands, result);
+  case OpKind::Sum:
+  case OpKind::Mean:
+    return lowerReduction(loops, graph, node, operands, result);
+  case OpKind::Index:
+    // A tensor result is a run of the operand's elements, where the emitter placed it (no copy).
+    return result ? result : loops.load(operands[0], ir.builder.getInt64(indexStart(graph, id)));
+  default:
+    assert(!isTensorOp(node.op) && result && "an elementwise op with a tensor result");
+    return lowerElementwise(loops, graph, node, operands, result);
+  }
+}

@@ -1,0 +1,21 @@
+//===- TensorLowering.h - Tensor ops as loop nests --------------*- C++ -*-===//
+#ifndef BP_CODEGEN_TENSORLOWERING_H
+#define BP_CODEGEN_TENSORLOWERING_H
+
+#include "bp/CodeGen.h"
+
+namespace bp {
+
+/// Where the literal index `id` (an Index node) starts in its operand's elements, row-major: its result is the
+/// run of elements from there on.
+int64_t indexStart(const Graph &graph, NodeId id);
+
+/// Emits node `id` of `graph`, a tensor op or an elementwise op with a tensor result, as a loop nest over its
+/// result. `operands` holds, per operand, its double (a scalar) or a pointer to its elements (a tensor);
+/// `result` is where a tensor result's elements go (null for a scalar result). Returns `result`, or the scalar.
+llvm::Value *lowerTensorOp(IRLowering &ir, const Graph &graph, NodeId id, llvm::ArrayRef<llvm::Value *> operands,
+                           llvm::Value *result);
+
+} // namespace bp
+
+#endif // BP_CODEGEN_TENSORLOWERING_H
