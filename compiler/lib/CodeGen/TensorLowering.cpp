@@ -31,7 +31,6 @@ public:
     llvm::BasicBlock *preheader = builder.GetInsertBlock();
     llvm::Function *function = preheader->getParent();
     auto *header = llvm::BasicBlock::Create(builder.getContext(), "loop", function);
-    auto *exit = llvm::BasicBlock::Create(builder.getContext(), "loop.end", function);
     builder.CreateBr(header);
     builder.SetInsertPoint(header);
     llvm::PHINode *i = builder.CreatePHI(builder.getInt64Ty(), 2, "i");
@@ -49,6 +48,7 @@ public:
     i->addIncoming(incremented, latch);
     for (size_t c = 0; c < phis.size(); ++c)
       phis[c]->addIncoming(next[c], latch);
+    auto *exit = llvm::BasicBlock::Create(builder.getContext(), "loop.end", function); // after the body's blocks
     builder.CreateCondBr(builder.CreateICmpULT(incremented, builder.getInt64(count)), header, exit);
     builder.SetInsertPoint(exit);
     return next;

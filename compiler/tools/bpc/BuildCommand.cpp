@@ -37,7 +37,7 @@ int buildCommand(const Options &options) {
     llvm::sys::path::replace_extension(path, ".h");
     headerPath = path.str().str();
   }
-  auto graph = loadGraph(options, "bpc build");
+  auto graph = loadGraph(options, nullptr);
   if (!graph)
     return reportError(graph.takeError());
   // Compared as files, not as names: "x.o" and "./x.o", links, and the script under another name.
@@ -53,11 +53,17 @@ int buildCommand(const Options &options) {
   if (!machine)
     return reportError(machine.takeError());
 
-  auto gradient = buildGradientGraph(*graph);
-  if (!gradient)
-    return reportError(gradient.takeError());
+  // A tensor script gets its forward function only (the header says so): gradients of tensors are not compiled
+  // yet.
+  std::optional<GradientGraph> gradient;
+  if (!graph->firstTensorNode()) {
+    auto built = buildGradientGraph(*graph);
+    if (!built)
+      return reportError(built.takeError());
+    gradient = std::move(*built);
+  }
   llvm::LLVMContext context;
-  std::unique_ptr<llvm::Module> module = generateModule(*graph, &*gradient, prefix, context);
+  std::unique_ptr<llvm::Module> module = generateModule(*graph, gradient ? &*gradient : nullptr, prefix, context);
   module->setDataLayout((*machine)->createDataLayout());
   module->setTargetTriple((*machine)->getTargetTriple().str());
   optimizeModule(*module, machine->get(), options.optLevel);
