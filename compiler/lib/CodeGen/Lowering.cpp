@@ -39,10 +39,8 @@ namespace {
 
 // Leaves are not lowered by rule: their values are loaded or are constants.
 Value *leafLowering(IRLowering &, Operands) { llvm_unreachable("leaves are not lowered by rule"); }
-// Tensor ops lower to loop nests, which are not written yet: CompiledModel::create and the commands that
-// generate code refuse every graph with a tensor op or a tensor value (Graph::firstTensorNode), so these rows
-// are never reached.
-Value *tensorLowering(IRLowering &, Operands) { llvm_unreachable("tensor graphs are refused before codegen"); }
+// Tensor ops lower whole, to loop nests (lowerTensorOp, TensorLowering.cpp), never element by element here.
+Value *tensorLowering(IRLowering &, Operands) { llvm_unreachable("tensor ops are lowered by lowerTensorOp"); }
 
 Value *select(IRLowering &ir, CmpInst::Predicate predicate, Value *lhs, Value *rhs, Value *ifTrue, Value *ifFalse) {
   return ir.builder.CreateSelect(ir.builder.CreateFCmp(predicate, lhs, rhs), ifTrue, ifFalse);
