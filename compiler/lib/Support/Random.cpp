@@ -1,7 +1,7 @@
 //===- Random.cpp - Reproducible random numbers for initializers ----------===//
 //
-// Built with -ffp-contract=off (compiler/CMakeLists.txt): no fused multiply-add may change a result between
-// machines that have one and machines that do not.
+// The bp library is built with -ffp-contract=off (compiler/CMakeLists.txt): no fused multiply-add may change a
+// result between machines that have one and machines that do not.
 //
 //===----------------------------------------------------------------------===//
 #include "bp/Random.h"
