@@ -81,8 +81,9 @@ void checkCompiledCode(const bp::Graph &graph, const std::vector<double> &in, co
   }
 }
 
-/// A tensor graph: its leaves' data match their shapes (Graph::verify), the interpreter evaluates it, and
-/// autodiff and code generation refuse it.
+/// A tensor graph: its leaves' data match their shapes (Graph::verify), the interpreter evaluates it, code
+/// generation refuses it, and autodiff refuses it if an output is a tensor; else its gradient graph verifies,
+/// keeps the forward values, evaluates, and gives each argument a gradient of the argument's shape.
 void checkTensorGraph(const bp::Graph &graph) {
   if (llvm::Error err = graph.verify()) {
     llvm::errs() << "property violated: a built graph verifies: " << llvm::toString(std::move(err)) << '\n';
@@ -98,13 +99,38 @@ void checkTensorGraph(const bp::Graph &graph) {
     else
       in.resize(in.size() + static_cast<size_t>(bp::elementCount(node.type.shape)), 1.0);
   }
-  bp::evaluateGraph(graph, in);
-  bool refused = llvm::errorToBool(bp::buildGradientGraph(graph).takeError()) &&
-                 llvm::errorToBool(bp::CompiledModel::create(graph, bp::CompiledModel::ForwardOnly, 0).takeError());
-  if (!refused) {
-    llvm::errs() << "property violated: autodiff and the JIT refuse tensor graphs\n";
+  bp::Values forwardValues = bp::evaluateGraph(graph, in);
+  if (!llvm::errorToBool(bp::CompiledModel::create(graph, bp::CompiledModel::ForwardOnly, 0).takeError())) {
+    llvm::errs() << "property violated: the JIT refuses tensor graphs\n";
     std::abort();
   }
+  bool tensorOutput = false;
+  for (const bp::Graph::Output &output : graph.outputs())
+    tensorOutput = tensorOutput || !graph.node(output.node).type.isScalar();
+  auto gradient = bp::buildGradientGraph(graph);
+  if (!gradient) {
+    std::string message = llvm::toString(gradient.takeError());
+    require(tensorOutput || message.find("gradient too large") != std::string::npos,
+            "autodiff refuses a tensor graph only for a tensor output or its size", 0, 0);
+    return;
+  }
+  require(!tensorOutput, "autodiff refuses tensor outputs", 0, 0);
+  if (llvm::Error err = gradient->graph.verify()) {
+    llvm::errs() << "property violated: a gradient graph verifies: " << llvm::toString(std::move(err)) << '\n';
+    std::abort();
+  }
+  bp::Values values = bp::evaluateGraph(gradient->graph, in);
+  for (bp::NodeId id = 0; id < graph.size(); ++id) {
+    llvm::ArrayRef<double> before = forwardValues.tensor(id), after = values.tensor(id);
+    for (size_t i = 0; i < before.size(); ++i)
+      require(sameValue(before[i], after[i]), "the gradient graph keeps forward node %" + std::to_string(id),
+              before[i], after[i]);
+  }
+  std::vector<bp::NodeId> arguments = graph.arguments();
+  for (const bp::ReverseSweep &sweep : gradient->sweeps)
+    for (size_t a = 0; a < arguments.size(); ++a)
+      require(gradient->graph.node(sweep.gradient[a]).type.shape == graph.node(arguments[a]).type.shape,
+              "a gradient has its argument's shape", 0, 0);
 }
 
 } // namespace

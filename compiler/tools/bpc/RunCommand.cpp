@@ -2,6 +2,7 @@
 #include "Commands.h"
 #include "Json.h"
 
+#include "bp/Autodiff.h"
 #include "bp/Interpreter.h"
 #include "bp/JIT.h"
 #include "bp/NumberFormat.h"
@@ -26,10 +27,32 @@ std::vector<double> interpretOutputs(const Graph &graph, llvm::ArrayRef<double> 
   return out;
 }
 
+/// The same, and every output's gradient into `grad` (as the compiled gradient function lays it out: per
+/// output, every argument's elements, Graph::argumentOffsets), from the interpreter evaluating the gradient
+/// graph. Only scalar outputs have gradients so far.
+llvm::Error interpretGradients(const Graph &graph, llvm::ArrayRef<double> in, std::vector<double> &out,
+                               std::vector<double> &grad) {
+  auto gradient = buildGradientGraph(graph);
+  if (!gradient)
+    return gradient.takeError();
+  Values values = evaluateGraph(gradient->graph, in);
+  out.clear();
+  grad.clear();
+  for (const ReverseSweep &sweep : gradient->sweeps) {
+    llvm::ArrayRef<double> elements = values.tensor(graph.outputs()[sweep.output].node);
+    out.insert(out.end(), elements.begin(), elements.end());
+    for (NodeId entry : sweep.gradient) {
+      llvm::ArrayRef<double> derivative = values.tensor(entry);
+      grad.insert(grad.end(), derivative.begin(), derivative.end());
+    }
+  }
+  return llvm::Error::success();
+}
+
 } // namespace
 
 int runCommand(const Options &options) {
-  auto graph = loadGraph(options, options.grad ? "bpc run --grad" : nullptr);
+  auto graph = loadGraph(options, nullptr);
   if (!graph)
     return reportError(graph.takeError());
   int exitCode = ExitSuccess;
@@ -40,9 +63,13 @@ int runCommand(const Options &options) {
   const auto &outputs = graph->outputs();
   std::vector<NodeId> arguments = graph->arguments();
   std::vector<size_t> outputOffsets = graph->outputOffsets();
+  std::vector<size_t> argumentOffsets = graph->argumentOffsets();
   std::vector<double> out(outputOffsets.back());
-  std::vector<double> grad(options.grad ? outputs.size() * arguments.size() : 0);
-  if (graph->firstTensorNode()) {
+  std::vector<double> grad(options.grad ? outputs.size() * argumentOffsets.back() : 0);
+  if (graph->firstTensorNode() && options.grad) {
+    if (llvm::Error error = interpretGradients(*graph, *in, out, grad))
+      return reportError(std::move(error));
+  } else if (graph->firstTensorNode()) {
     out = interpretOutputs(*graph, *in);
   } else {
     // Only what is printed is compiled: without --grad nothing is differentiated.
@@ -67,6 +94,11 @@ int runCommand(const Options &options) {
   auto gradientName = [&](size_t o, size_t a) {
     return "d" + outputs[o].name + "/d" + graph->node(arguments[a]).name;
   };
+  auto gradientValue = [&](size_t o, size_t a) {
+    return llvm::ArrayRef<double>(grad).slice(o * argumentOffsets.back() + argumentOffsets[a],
+                                              argumentOffsets[a + 1] - argumentOffsets[a]);
+  };
+  auto argumentShape = [&](size_t a) -> llvm::ArrayRef<int64_t> { return graph->node(arguments[a]).type.shape; };
 
   llvm::raw_ostream &os = llvm::outs();
   if (!options.json) {
@@ -75,7 +107,7 @@ int runCommand(const Options &options) {
     if (options.grad)
       for (size_t o = 0; o < outputs.size(); ++o)
         for (size_t a : declared)
-          os << gradientName(o, a) << " = " << formatNumber(grad[o * arguments.size() + a]) << '\n';
+          os << gradientName(o, a) << " = " << formatTensor(gradientValue(o, a), argumentShape(a)) << '\n';
     return ExitSuccess;
   }
 
@@ -93,7 +125,7 @@ int runCommand(const Options &options) {
       json.key(outputs[o].name);
       json.beginObject();
       for (size_t a : declared)
-        json.number(graph->node(arguments[a]).name, grad[o * arguments.size() + a], gradientName(o, a));
+        json.tensor(graph->node(arguments[a]).name, gradientValue(o, a), argumentShape(a), gradientName(o, a));
       json.endObject();
     }
     json.endObject();
