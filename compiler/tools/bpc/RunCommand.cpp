@@ -2,8 +2,6 @@
 #include "Commands.h"
 #include "Json.h"
 
-#include "bp/Autodiff.h"
-#include "bp/Interpreter.h"
 #include "bp/JIT.h"
 #include "bp/NumberFormat.h"
 
@@ -12,44 +10,6 @@
 using namespace bp;
 
 namespace bpc {
-
-namespace {
-
-/// Every output's elements, flat (Graph::outputOffsets), from the interpreter: how tensor scripts run until
-/// code generation handles them. Its numbers are the ones compiled code gives, bit for bit.
-std::vector<double> interpretOutputs(const Graph &graph, llvm::ArrayRef<double> in) {
-  Values values = evaluateGraph(graph, in);
-  std::vector<double> out;
-  for (const Graph::Output &output : graph.outputs()) {
-    llvm::ArrayRef<double> elements = values.tensor(output.node);
-    out.insert(out.end(), elements.begin(), elements.end());
-  }
-  return out;
-}
-
-/// The same, and every output's gradient into `grad` (as the compiled gradient function lays it out: per
-/// output, every argument's elements, Graph::argumentOffsets), from the interpreter evaluating the gradient
-/// graph. Only scalar outputs have gradients so far.
-llvm::Error interpretGradients(const Graph &graph, llvm::ArrayRef<double> in, std::vector<double> &out,
-                               std::vector<double> &grad) {
-  auto gradient = buildGradientGraph(graph);
-  if (!gradient)
-    return gradient.takeError();
-  Values values = evaluateGraph(gradient->graph, in);
-  out.clear();
-  grad.clear();
-  for (const ReverseSweep &sweep : gradient->sweeps) {
-    llvm::ArrayRef<double> elements = values.tensor(graph.outputs()[sweep.output].node);
-    out.insert(out.end(), elements.begin(), elements.end());
-    for (NodeId entry : sweep.gradient) {
-      llvm::ArrayRef<double> derivative = values.tensor(entry);
-      grad.insert(grad.end(), derivative.begin(), derivative.end());
-    }
-  }
-  return llvm::Error::success();
-}
-
-} // namespace
 
 int runCommand(const Options &options) {
   auto graph = loadGraph(options, nullptr);
