@@ -23,7 +23,7 @@ namespace {
 
 bool isConstant(const Graph &graph, NodeId id, double value) {
   const Node &node = graph.node(id);
-  return node.op == OpKind::Const && node.value == value;
+  return node.op == OpKind::Const && node.type.isScalar() && node.value == value;
 }
 
 /// adjoint * local, skipping multiplications by exactly 1 and -1 (exact in IEEE arithmetic). Where either factor
