@@ -27,12 +27,14 @@ public:
 
   /// The node being differentiated, and its operands.
   NodeId result() const { return node; }
+  const Node &resultNode() const { return graph.node(node); }
   NodeId operand(unsigned i) const { return graph.node(node).operands[i]; }
 
+  const Shape &shape(NodeId id) const { return graph.node(id).type.shape; }
+
   NodeId constant(double value) { return graph.addConstant(value, graph.node(node).loc); }
-  NodeId apply(OpKind op, llvm::ArrayRef<NodeId> operands) {
-    return graph.addNode(op, operands, graph.node(node).loc);
-  }
+  /// `op` on these operands, of the shape its rule gives (broadcasting, or the attrs of an internal tensor op).
+  NodeId apply(OpKind op, llvm::ArrayRef<NodeId> operands, llvm::ArrayRef<int64_t> attrs = {});
   NodeId add(NodeId a, NodeId b) { return apply(OpKind::Add, {a, b}); }
   NodeId sub(NodeId a, NodeId b) { return apply(OpKind::Sub, {a, b}); }
   NodeId mul(NodeId a, NodeId b) { return apply(OpKind::Mul, {a, b}); }
@@ -45,8 +47,15 @@ private:
 };
 
 /// The local derivative d(result)/d(operand #operandIndex) of the node `builder` differentiates, whose op is
-/// `op`, built as graph nodes by the op's rule (DerivativeRules.cpp).
+/// `op`, built as graph nodes by the op's rule (DerivativeRules.cpp). For an elementwise op (not isTensorOp).
 NodeId localDerivative(OpKind op, DerivativeBuilder &builder, unsigned operandIndex);
+
+/// The vector-Jacobian product of a tensor op (isTensorOp, but for the internal ones of gradient graphs): from
+/// `adjoint`, d out/d result with the result's shape, the contribution d out/d result * d result/d operand
+/// with the shape of operand #operandIndex (DerivativeRules.cpp). `guard` as in selects: the elementwise
+/// products it makes are dmul.
+NodeId vectorJacobianProduct(OpKind op, DerivativeBuilder &builder, unsigned operandIndex, NodeId adjoint,
+                             bool guard);
 
 /// Whether `op` passes its adjoint on to only some operands, by a selection (relu, abs, max, min, where, and the
 /// comparisons, which pass it to none). Past such an op an adjoint may be 0 because a branch was not taken, and
@@ -56,6 +65,8 @@ bool selects(OpKind op);
 /// One use of the chain rule: `consumer` uses `operand` as its operand #operandIndex, so
 ///   d out/d operand += d out/d consumer * d consumer/d operand
 ///                      (adjoint)           (localDerivative)  = product
+/// `product` has the operand's shape: where the consumer broadcast the operand, it is summed back (sum_to).
+/// A tensor op has no local derivative (InvalidNode): its product is its vectorJacobianProduct.
 struct ChainRuleStep {
   NodeId consumer;
   unsigned operandIndex;

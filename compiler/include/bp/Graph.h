@@ -78,7 +78,7 @@ public:
   /// every leaf's data against its shape: an error names the first node that differs.
   llvm::Error verify() const;
   /// The first node that is not a scalar or whose op is a tensor op (isTensorOp), if any: what the stages
-  /// that do not handle tensors yet (autodiff, code generation) refuse.
+  /// that do not handle tensors yet (code generation, explain, gradcheck) refuse.
   std::optional<NodeId> firstTensorNode() const;
   /// Success for a graph without tensors; else an error at the first tensor node, "'y' has shape [1,2]:
   /// tensors are not supported yet by BY" (BY: "autodiff", "'bpc build'", ...).

@@ -86,8 +86,10 @@ struct OpInfo {
 
 const OpInfo &getOpInfo(OpKind kind);
 
-/// The ops that exist for tensors (`@`, sum, mean): not elementwise, and not yet differentiated or compiled.
-/// A graph with one is a tensor graph even where every shape is [] (`sum(x)` of a scalar x).
+/// The ops that exist for tensors (`@`, sum, mean, indexing, and the internal ops of their gradients): not
+/// elementwise (but broadcast_to, which the interpreter runs as one), differentiated by vector-Jacobian
+/// products, not yet compiled. A graph with one is a tensor graph even where every shape is [] (`sum(x)` of a
+/// scalar x).
 bool isTensorOp(OpKind kind);
 
 /// The builtin function a script calls by this name (`exp`, `max`, ...), if any.

@@ -6,6 +6,9 @@
 // Only nodes that lie on a path from an argument to the output get adjoints, and a sweep visits no others.
 // Past an op that selects (max, min, relu, abs, where, comparisons), products are dmul, so a branch not taken
 // stays an exact 0.
+// Tensors: every adjoint has its node's shape. An elementwise op's product is its local derivative times the
+// adjoint, elementwise, summed back (sum_to) to the operand's shape where the op broadcast the operand; a
+// tensor op's product is its vector-Jacobian product. Only scalar outputs are differentiated so far.
 //
 //===----------------------------------------------------------------------===//
 #include "bp/Autodiff.h"
@@ -20,21 +23,28 @@ namespace {
 
 bool isConstant(const Graph &graph, NodeId id, double value) {
   const Node &node = graph.node(id);
-  return node.op == OpKind::Const && node.value == value;
+  return node.op == OpKind::Const && node.type.isScalar() && node.value == value;
 }
 
 /// adjoint * local, skipping multiplications by exactly 1 and -1 (exact in IEEE arithmetic). Where either factor
 /// may be a 0 from a branch not taken (`guard`), the product is dmul, which keeps 0 * inf and 0 * NaN at 0: a
 /// branch that contributes nothing contributes 0 to the gradient, never NaN, even where its own derivative is
 /// infinite (sqrt at 0 behind a max).
-NodeId chainProduct(Graph &graph, NodeId adjoint, NodeId local, SourceLoc loc, bool guard) {
+NodeId chainProduct(DerivativeBuilder &builder, Graph &graph, NodeId adjoint, NodeId local, bool guard) {
   if (isConstant(graph, local, 1))
     return adjoint;
   if (isConstant(graph, adjoint, 1))
     return local;
   if (isConstant(graph, local, -1))
-    return graph.addNode(OpKind::Neg, {adjoint}, loc);
-  return graph.addNode(guard ? OpKind::DMul : OpKind::Mul, {adjoint, local}, loc);
+    return builder.neg(adjoint);
+  return builder.apply(guard ? OpKind::DMul : OpKind::Mul, {adjoint, local});
+}
+
+/// Two contributions to one adjoint, of the same shape.
+NodeId addAdjoints(Graph &graph, NodeId total, NodeId product, SourceLoc loc) {
+  if (graph.node(total).type.isScalar())
+    return graph.addNode(OpKind::Add, {total, product}, loc);
+  return llvm::cantFail(graph.addOp(OpKind::Add, {total, product}, loc));
 }
 
 /// Whether each node's value changes with some input or param (constants and their functions do not).
@@ -139,15 +149,22 @@ void Differentiator::sweepOutput(size_t outputIndex) {
         if (!varies[operand])
           continue;
         DerivativeBuilder builder(graph, id);
-        NodeId local = localDerivative(node.op, builder, i);
-        NodeId product = chainProduct(graph, adjoint, local, node.loc, guard);
+        NodeId local = InvalidNode, product;
+        if (isTensorOp(node.op)) {
+          product = vectorJacobianProduct(node.op, builder, i, adjoint, guard);
+        } else {
+          local = localDerivative(node.op, builder, i);
+          product = chainProduct(builder, graph, adjoint, local, guard);
+        }
+        const Shape &shape = forward.node(operand).type.shape;
+        if (graph.node(product).type.shape != shape) // the op broadcast the operand
+          product = builder.apply(OpKind::SumTo, {product}, shape);
         selected[operand] = selected[operand] || guard;
         sweep.steps.push_back({id, i, operand, local, product});
         NodeId &total = scratch[operand];
         if (total == InvalidNode)
           pending.push(operand);
-        total = total == InvalidNode ? product
-                                     : graph.addNode(OpKind::Add, {total, product}, forward.node(operand).loc);
+        total = total == InvalidNode ? product : addAdjoints(graph, total, product, forward.node(operand).loc);
       }
     }
   }
@@ -163,6 +180,9 @@ void Differentiator::sweepOutput(size_t outputIndex) {
     NodeId adjoint = scratch[argument];
     if (adjoint == InvalidNode && zero == InvalidNode)
       zero = graph.addConstant(0, output.loc);
+    const Shape &shape = forward.node(argument).type.shape;
+    if (adjoint == InvalidNode && !shape.empty()) // zeros of the argument's shape
+      adjoint = llvm::cantFail(graph.addOp(OpKind::BroadcastTo, {zero}, output.loc, shape));
     sweep.gradient.push_back(adjoint != InvalidNode ? adjoint : zero);
   }
   for (auto [id, adjoint] : sweep.adjoints) {
@@ -180,7 +200,12 @@ NodeId ReverseSweep::adjoint(NodeId id) const {
 }
 
 llvm::Expected<GradientGraph> bp::buildGradientGraph(const Graph &forward, size_t maxSize) {
-  if (llvm::Error refused = forward.refuseTensors("autodiff"))
-    return refused;
+  for (const Graph::Output &output : forward.outputs()) {
+    const Shape &shape = forward.node(output.node).type.shape;
+    if (!shape.empty())
+      return makeDiagnosticError(forward.sourceFile(), output.loc,
+                                 "output '" + output.name + "' has shape " + formatShape(shape) +
+                                     ": gradients of tensor outputs are not supported yet");
+  }
   return Differentiator(forward, maxSize).run();
 }

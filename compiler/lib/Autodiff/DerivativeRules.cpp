@@ -13,11 +13,18 @@
 // (`where(x > 0, sqrt(x), 0)` has derivative 0 at x = 0, and `(sqrt(x) > 1) * 5` too).
 // pow(x, y): d/dx = y * x^(y-1) and d/dy = x^y * log(x), both with dmul (so x^0 has d/dx = 0 at x = 0, and 0^y
 // has d/dy = 0); d/dy is NaN where log(x) is (x < 0). sqrt'(x) = 0.5 / |sqrt(x)|: +inf at both +0 and -0.
+// Tensor ops have vector-Jacobian products instead, from the result's adjoint g to the operand's shape:
+// a @ b gives g @ b^T and a^T @ g (for vectors: b @ g, g @ a, outer products, g * b and g * a); sum gives g
+// broadcast to the operand's shape (with an axis: g with a 1 inserted at the axis, then broadcast); mean that
+// divided by the number of terms (g / n, then broadcast); indexing gives index_grad, g placed among zeros.
 //
 //===----------------------------------------------------------------------===//
 #include "bp/Autodiff.h"
 
+#include "llvm/ADT/STLExtras.h"
 #include "llvm/Support/ErrorHandling.h"
+
+#include <cassert>
 
 #include <iterator>
 
@@ -30,10 +37,63 @@ NodeId noDerivative(B &, unsigned) { llvm_unreachable("leaves have no operands")
 // Comparisons and the internal selector ops are piecewise constant: derivative 0 wherever it exists (and bp
 // takes 0 where they jump).
 NodeId zeroDerivative(B &b, unsigned) { return b.constant(0); }
-// The tensor ops' derivatives are vector-Jacobian products, which local derivatives cannot express; until
-// they are, buildGradientGraph refuses every graph with a tensor op or a tensor value (Graph::firstTensorNode),
-// so these rows are never reached.
-NodeId tensorDerivative(B &, unsigned) { llvm_unreachable("tensor graphs are refused before differentiation"); }
+// The tensor ops' derivatives are vector-Jacobian products (their own column), which local derivatives cannot
+// express.
+NodeId tensorDerivative(B &, unsigned) { llvm_unreachable("tensor ops differentiate by their vjp"); }
+
+using Vjp = NodeId (*)(B &b, unsigned operandIndex, NodeId adjoint, bool guard);
+
+// Ops without a vector-Jacobian product: the elementwise ops (local derivatives instead), and the internal
+// tensor ops, which appear only in gradient graphs, never differentiated.
+constexpr Vjp noVjp = nullptr;
+
+NodeId product(B &b, NodeId x, NodeId y, bool guard) { return b.apply(guard ? OpKind::DMul : OpKind::Mul, {x, y}); }
+
+/// `x` (a vector) as a column, [k] -> [k,1], so that x times a row broadcasts to an outer product.
+NodeId column(B &b, NodeId x) { return b.apply(OpKind::Reshape, {x}, {b.shape(x)[0], 1}); }
+
+NodeId matmulVjp(B &b, unsigned i, NodeId g, bool guard) {
+  NodeId a = b.operand(0), c = b.operand(1);
+  size_t aRank = b.shape(a).size(), cRank = b.shape(c).size();
+  if (aRank == 1 && cRank == 1) // [k] @ [k] -> []: g * c and g * a
+    return product(b, g, i == 0 ? c : a, guard);
+  if (aRank == 2 && cRank == 2) // [m,k] @ [k,n]: g @ c^T and a^T @ g
+    return i == 0 ? b.apply(OpKind::MatMul, {g, b.apply(OpKind::Transpose, {c})})
+                  : b.apply(OpKind::MatMul, {b.apply(OpKind::Transpose, {a}), g});
+  if (aRank == 1) // [k] @ [k,n] -> [n]: c @ g, and the outer product a g
+    return i == 0 ? b.apply(OpKind::MatMul, {c, g}) : product(b, column(b, a), g, guard);
+  // [m,k] @ [k] -> [m]: the outer product g c, and g @ a
+  return i == 0 ? product(b, column(b, g), c, guard) : b.apply(OpKind::MatMul, {g, a});
+}
+
+/// g (of the reduction's result) broadcast back to the operand's shape, through a 1 at the reduced axis.
+NodeId unreduce(B &b, NodeId g) {
+  const Node &node = b.resultNode();
+  const Shape &shape = b.shape(b.operand(0));
+  if (!node.attrs.empty()) {
+    Shape kept = shape;
+    kept[static_cast<size_t>(node.attrs[0])] = 1;
+    g = b.apply(OpKind::Reshape, {g}, kept);
+  }
+  return b.apply(OpKind::BroadcastTo, {g}, shape);
+}
+
+NodeId sumVjp(B &b, unsigned, NodeId g, bool) { return unreduce(b, g); }
+
+NodeId meanVjp(B &b, unsigned, NodeId g, bool) {
+  const Shape &shape = b.shape(b.operand(0));
+  const Node &node = b.resultNode();
+  int64_t terms = node.attrs.empty() ? elementCount(shape) : shape[static_cast<size_t>(node.attrs[0])];
+  return unreduce(b, b.div(g, b.constant(static_cast<double>(terms))));
+}
+
+NodeId indexVjp(B &b, unsigned, NodeId g, bool) {
+  const Shape &shape = b.shape(b.operand(0));
+  llvm::SmallVector<int64_t, 16> attrs{static_cast<int64_t>(shape.size())};
+  attrs.append(shape.begin(), shape.end());
+  attrs.append(b.resultNode().attrs.begin(), b.resultNode().attrs.end());
+  return b.apply(OpKind::IndexGrad, {g}, attrs);
+}
 
 struct DerivativeRule {
   OpKind kind;
@@ -42,6 +102,7 @@ struct DerivativeRule {
   /// comparison passes it to none.
   bool selects;
   NodeId (*localDerivative)(B &b, unsigned operandIndex);
+  Vjp vjp = noVjp;
 };
 
 constexpr DerivativeRule derivativeRules[] = {
@@ -101,16 +162,23 @@ constexpr DerivativeRule derivativeRules[] = {
        return b.apply(i == 1 ? OpKind::NotEqual : OpKind::Equal, {b.operand(0), b.constant(0)});
      }},
 
-    {OpKind::MatMul, false, tensorDerivative},
-    {OpKind::Sum, false, tensorDerivative},
-    {OpKind::Mean, false, tensorDerivative},
-    {OpKind::Index, false, tensorDerivative},
+    {OpKind::MatMul, false, tensorDerivative, matmulVjp},
+    {OpKind::Sum, false, tensorDerivative, sumVjp},
+    {OpKind::Mean, false, tensorDerivative, meanVjp},
+    {OpKind::Index, false, tensorDerivative, indexVjp},
 
     {OpKind::Step, false, zeroDerivative},
     {OpKind::Sign, false, zeroDerivative},
     {OpKind::GreaterEq, false, zeroDerivative},
     {OpKind::LessEq, false, zeroDerivative},
     {OpKind::DMul, false, [](B &b, unsigned i) { return b.operand(1 - i); }},
+
+    // Internal tensor ops: gradient graphs are not differentiated again.
+    {OpKind::SumTo, false, tensorDerivative},
+    {OpKind::BroadcastTo, false, tensorDerivative},
+    {OpKind::Reshape, false, tensorDerivative},
+    {OpKind::Transpose, false, tensorDerivative},
+    {OpKind::IndexGrad, false, tensorDerivative},
 };
 static_assert(std::size(derivativeRules) == NumOps, "derivativeRules needs exactly one row per line of Ops.def");
 static_assert(rowsFollowOpsDef(derivativeRules), "derivativeRules rows must follow the order of Ops.def");
@@ -119,6 +187,22 @@ static_assert(rowsFollowOpsDef(derivativeRules), "derivativeRules rows must foll
 
 NodeId bp::localDerivative(OpKind op, DerivativeBuilder &builder, unsigned operandIndex) {
   return derivativeRules[static_cast<size_t>(op)].localDerivative(builder, operandIndex);
+}
+
+NodeId bp::vectorJacobianProduct(OpKind op, DerivativeBuilder &builder, unsigned operandIndex, NodeId adjoint,
+                                  bool guard) {
+  Vjp vjp = derivativeRules[static_cast<size_t>(op)].vjp;
+  assert(vjp && "a tensor op of a script");
+  return vjp(builder, operandIndex, adjoint, guard);
+}
+
+NodeId DerivativeBuilder::apply(OpKind op, llvm::ArrayRef<NodeId> operands, llvm::ArrayRef<int64_t> attrs) {
+  SourceLoc loc = graph.node(node).loc;
+  bool scalars = attrs.empty() && !isTensorOp(op) &&
+                 llvm::all_of(operands, [&](NodeId id) { return graph.node(id).type.isScalar(); });
+  if (scalars) // the common case, and all of a scalar script: no shape rule to run
+    return graph.addNode(op, operands, loc);
+  return llvm::cantFail(graph.addOp(op, operands, loc, attrs));
 }
 
 bool bp::selects(OpKind op) {

@@ -140,6 +140,12 @@ constexpr Lowering lowerings[] = {
        Value *zeroTimesNonFinite = b.CreateAnd(b.CreateFCmp(CmpInst::FCMP_UNO, product, product), aZeroOrBZero);
        return b.CreateSelect(zeroTimesNonFinite, ir.constant(0), product);
      }},
+
+    {OpKind::SumTo, tensorLowering},
+    {OpKind::BroadcastTo, tensorLowering},
+    {OpKind::Reshape, tensorLowering},
+    {OpKind::Transpose, tensorLowering},
+    {OpKind::IndexGrad, tensorLowering},
 };
 static_assert(std::size(lowerings) == NumOps, "lowerings needs exactly one row per line of Ops.def");
 static_assert(rowsFollowOpsDef(lowerings), "lowerings rows must follow the order of Ops.def");

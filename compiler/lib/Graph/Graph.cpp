@@ -40,6 +40,33 @@ static llvm::Expected<Shape> indexShape(llvm::ArrayRef<int64_t> shape, llvm::Arr
   return Shape(shape.begin() + static_cast<std::ptrdiff_t>(count), shape.end());
 }
 
+/// SumTo and BroadcastTo: `to` (attrs) and the operand's shape broadcast to `to`.
+static llvm::Expected<Shape> broadcastTargetShape(llvm::ArrayRef<int64_t> shape, llvm::ArrayRef<int64_t> to) {
+  auto broadcast = broadcastShapes(shape, to, "broadcast");
+  if (!broadcast)
+    return broadcast.takeError();
+  if (llvm::ArrayRef<int64_t>(*broadcast) != to)
+    return llvm::createStringError(llvm::inconvertibleErrorCode(), "cannot broadcast " + formatShape(shape) +
+                                                                       " to " + formatShape(to));
+  return Shape(to.begin(), to.end());
+}
+
+/// IndexGrad: attrs {rank, the source's dimensions, then Index's attrs}, with the operand of the shape that
+/// Index of the source gives.
+static llvm::Expected<Shape> indexGradShape(llvm::ArrayRef<int64_t> shape, llvm::ArrayRef<int64_t> attrs) {
+  if (attrs.empty() || attrs[0] < 0 || static_cast<size_t>(attrs[0]) >= attrs.size())
+    return llvm::createStringError(llvm::inconvertibleErrorCode(), "index_grad needs its source's shape");
+  llvm::ArrayRef<int64_t> source = attrs.slice(1, static_cast<size_t>(attrs[0]));
+  auto indexed = indexShape(source, attrs.drop_front(1 + source.size()));
+  if (!indexed)
+    return indexed.takeError();
+  if (llvm::ArrayRef<int64_t>(*indexed) != shape)
+    return llvm::createStringError(llvm::inconvertibleErrorCode(), "index_grad of " + formatShape(shape) +
+                                                                       " into " + formatShape(source) +
+                                                                       " needs " + formatShape(*indexed));
+  return Shape(source.begin(), source.end());
+}
+
 /// The verb of an elementwise op's broadcasting message: "cannot add [2,3] and [4]: ...".
 static const char *broadcastVerb(OpKind op) {
   switch (op) {
@@ -75,6 +102,23 @@ llvm::Expected<Shape> bp::resultShape(const Graph &graph, OpKind op, llvm::Array
     return reductionShape(shapeOf(0), attrs.empty() ? std::nullopt : std::optional<int64_t>(attrs[0]));
   if (op == OpKind::Index)
     return indexShape(shapeOf(0), attrs);
+  if (op == OpKind::SumTo) { // the result's shape (attrs) broadcasts to the operand's
+    if (auto error = broadcastTargetShape(attrs, shapeOf(0)).takeError())
+      return error;
+    return Shape(attrs.begin(), attrs.end());
+  }
+  if (op == OpKind::BroadcastTo)
+    return broadcastTargetShape(shapeOf(0), attrs);
+  if (op == OpKind::Reshape) {
+    if (elementCount(attrs) != elementCount(shapeOf(0)))
+      return llvm::createStringError(llvm::inconvertibleErrorCode(), "cannot reshape " + formatShape(shapeOf(0)) +
+                                                                         " to " + formatShape(attrs));
+    return Shape(attrs.begin(), attrs.end());
+  }
+  if (op == OpKind::Transpose)
+    return transposeShape(shapeOf(0));
+  if (op == OpKind::IndexGrad)
+    return indexGradShape(shapeOf(0), attrs);
   // Elementwise: NumPy broadcasting of every operand (where's branches first, then its condition).
   Shape shape = shapeOf(0);
   if (op == OpKind::Where)

@@ -11,7 +11,9 @@
 // Tensors: an elementwise op runs over its result in row-major order, each operand read with NumPy's
 // broadcasting (stride 0 along a dimension it stretches). `@` sums each result element's products in k order
 // from +0, sum adds its terms in index order from +0, and mean is that sum divided by the number of terms: the
-// order generated code follows too, so the results are the same bits. Indexing copies.
+// order generated code follows too, so the results are the same bits. Indexing copies. The internal ops of
+// gradient graphs: sum_to adds each result element's terms in row-major order of its operand from +0,
+// broadcast_to repeats, reshape and transpose copy, index_grad places its operand among zeros.
 //
 //===----------------------------------------------------------------------===//
 #include "bp/Interpreter.h"
@@ -97,6 +99,12 @@ constexpr ForwardRule forwardRules[] = {
     {OpKind::GreaterEq, [](const double *x) { return greaterEq(x[0], x[1]); }},
     {OpKind::LessEq, [](const double *x) { return lessEq(x[0], x[1]); }},
     {OpKind::DMul, [](const double *x) { return dmul(x[0], x[1]); }},
+
+    {OpKind::SumTo, tensorOpValue},
+    {OpKind::BroadcastTo, [](const double *x) { return x[0]; }}, // elementwise: the operand, broadcast
+    {OpKind::Reshape, tensorOpValue},
+    {OpKind::Transpose, tensorOpValue},
+    {OpKind::IndexGrad, tensorOpValue},
 };
 static_assert(std::size(forwardRules) == NumOps, "forwardRules needs exactly one row per line of Ops.def");
 static_assert(rowsFollowOpsDef(forwardRules), "forwardRules rows must follow the order of Ops.def");
@@ -109,8 +117,18 @@ double bp::evaluateOp(OpKind op, const double *operands) {
 
 namespace {
 
+/// The strides of a value of `shape` read as broadcast to a shape of `rank` dimensions: 0 along a dimension of
+/// size 1 or missing.
+Shape broadcastStrides(llvm::ArrayRef<int64_t> shape, size_t rank) {
+  Shape own = rowMajorStrides(shape), stride(rank, 0);
+  for (size_t d = 0; d < shape.size(); ++d) // dimension d is dimension d + shift of the broadcast shape
+    if (shape[d] != 1)
+      stride[rank - shape.size() + d] = own[d];
+  return stride;
+}
+
 /// An elementwise op over tensors: the result's elements in row-major order, each operand's element found by
-/// its broadcast strides (0 along a dimension of size 1 or missing).
+/// its broadcast strides.
 void evaluateElementwise(const Graph &graph, NodeId id, Values &values) {
   const Node &node = graph.node(id);
   llvm::ArrayRef<int64_t> shape = node.type.shape;
@@ -118,13 +136,8 @@ void evaluateElementwise(const Graph &graph, NodeId id, Values &values) {
   llvm::SmallVector<llvm::ArrayRef<double>, MaxArity> inputs;
   llvm::SmallVector<Shape, MaxArity> strides; // per operand, one per result dimension
   for (NodeId operand : node.operands) {
-    llvm::ArrayRef<int64_t> operandShape = graph.node(operand).type.shape;
-    Shape own = rowMajorStrides(operandShape), stride(rank, 0);
-    for (size_t d = 0; d < operandShape.size(); ++d) // operand dimension d is result dimension d + shift
-      if (operandShape[d] != 1)
-        stride[rank - operandShape.size() + d] = own[d];
     inputs.push_back(values.tensor(operand));
-    strides.push_back(std::move(stride));
+    strides.push_back(broadcastStrides(graph.node(operand).type.shape, rank));
   }
   llvm::MutableArrayRef<double> result = values.tensor(id);
   Shape index(rank, 0);
@@ -181,6 +194,78 @@ void evaluateReduction(const Node &node, llvm::ArrayRef<double> x, llvm::ArrayRe
     }
 }
 
+/// sum_to: the operand's elements in row-major order, each added to the result element it broadcasts from, so
+/// every result element adds its terms in that order from +0.
+void evaluateSumTo(llvm::ArrayRef<double> x, llvm::ArrayRef<int64_t> shape, llvm::ArrayRef<int64_t> resultShape,
+                   llvm::MutableArrayRef<double> result) {
+  size_t rank = shape.size();
+  Shape stride = broadcastStrides(resultShape, rank), index(rank, 0);
+  std::fill(result.begin(), result.end(), 0.0);
+  int64_t position = 0;
+  for (double element : x) {
+    result[static_cast<size_t>(position)] += element;
+    for (size_t d = rank; d-- > 0;) {
+      position += stride[d];
+      if (++index[d] < shape[d])
+        break;
+      position -= stride[d] * shape[d];
+      index[d] = 0;
+    }
+  }
+}
+
+/// Where Index with these attrs (a {kind, begin, end} triple per leading dimension) starts reading a source of
+/// `shape`: the indexed dimensions lead, so what it reads is one contiguous run.
+size_t indexStart(llvm::ArrayRef<int64_t> shape, llvm::ArrayRef<int64_t> attrs) {
+  Shape strides = rowMajorStrides(shape);
+  int64_t start = 0;
+  for (size_t d = 0; d * 3 < attrs.size(); ++d)
+    start += attrs[d * 3 + 1] * strides[d];
+  return static_cast<size_t>(start);
+}
+
+/// The ops that are not elementwise, each over its whole result.
+void evaluateTensorOp(const Graph &graph, NodeId id, Values &values) {
+  const Node &node = graph.node(id);
+  llvm::ArrayRef<int64_t> shape = graph.node(node.operands[0]).type.shape;
+  llvm::ArrayRef<double> x = values.tensor(node.operands[0]);
+  llvm::MutableArrayRef<double> result = values.tensor(id);
+  switch (node.op) {
+  case OpKind::MatMul:
+    evaluateMatMul(x, shape, values.tensor(node.operands[1]), graph.node(node.operands[1]).type.shape, result);
+    return;
+  case OpKind::Sum:
+  case OpKind::Mean:
+    evaluateReduction(node, x, shape, result);
+    return;
+  case OpKind::Index: {
+    llvm::ArrayRef<double> source = x.slice(indexStart(shape, node.attrs), result.size());
+    std::copy(source.begin(), source.end(), result.begin());
+    return;
+  }
+  case OpKind::SumTo:
+    evaluateSumTo(x, shape, node.type.shape, result);
+    return;
+  case OpKind::Reshape:
+    std::copy(x.begin(), x.end(), result.begin());
+    return;
+  case OpKind::Transpose:
+    for (int64_t i = 0; i < shape[0]; ++i)
+      for (int64_t j = 0; j < shape[1]; ++j)
+        result[static_cast<size_t>(j * shape[0] + i)] = x[static_cast<size_t>(i * shape[1] + j)];
+    return;
+  case OpKind::IndexGrad: {
+    llvm::ArrayRef<int64_t> attrs = node.attrs;
+    size_t start = indexStart(node.type.shape, attrs.drop_front(1 + static_cast<size_t>(attrs[0])));
+    std::fill(result.begin(), result.end(), 0.0);
+    std::copy(x.begin(), x.end(), result.begin() + static_cast<std::ptrdiff_t>(start));
+    return;
+  }
+  default:
+    llvm_unreachable("not a tensor op evaluated whole");
+  }
+}
+
 } // namespace
 
 Values::Values(const Graph &graph) : sizes(graph.size()) {
@@ -226,27 +311,8 @@ Values bp::evaluateGraph(const Graph &graph, llvm::ArrayRef<double> argumentValu
         std::copy(node.data.begin(), node.data.end(), result.begin());
       continue;
     }
-    if (node.op == OpKind::MatMul) {
-      const Node &a = graph.node(node.operands[0]), &b = graph.node(node.operands[1]);
-      evaluateMatMul(values.tensor(node.operands[0]), a.type.shape, values.tensor(node.operands[1]), b.type.shape,
-                     values.tensor(id));
-      continue;
-    }
-    if (node.op == OpKind::Sum || node.op == OpKind::Mean) {
-      evaluateReduction(node, values.tensor(node.operands[0]), graph.node(node.operands[0]).type.shape,
-                        values.tensor(id));
-      continue;
-    }
-    if (node.op == OpKind::Index) {
-      // The indexed dimensions lead, so the result is one contiguous run of the operand's elements.
-      llvm::ArrayRef<int64_t> shape = graph.node(node.operands[0]).type.shape;
-      Shape strides = rowMajorStrides(shape);
-      int64_t start = 0;
-      for (size_t d = 0; d * 3 < node.attrs.size(); ++d)
-        start += node.attrs[d * 3 + 1] * strides[d];
-      llvm::MutableArrayRef<double> result = values.tensor(id);
-      llvm::ArrayRef<double> source = values.tensor(node.operands[0]).slice(static_cast<size_t>(start), result.size());
-      std::copy(source.begin(), source.end(), result.begin());
+    if (isTensorOp(node.op) && node.op != OpKind::BroadcastTo) {
+      evaluateTensorOp(graph, id, values);
       continue;
     }
     if (!node.type.isScalar()) {

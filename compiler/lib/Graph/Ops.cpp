@@ -57,6 +57,12 @@ constexpr OpInfo opTable[] = {
     {OpKind::GreaterEq, "ge", "ge", 2, Syntax::Internal, 5},
     {OpKind::LessEq, "le", "le", 2, Syntax::Internal, 5},
     {OpKind::DMul, "dmul", "*", 2, Syntax::InternalInfix, 2},
+
+    {OpKind::SumTo, "sum_to", "sum_to", 1, Syntax::Internal, 5},
+    {OpKind::BroadcastTo, "broadcast_to", "broadcast_to", 1, Syntax::Internal, 5},
+    {OpKind::Reshape, "reshape", "reshape", 1, Syntax::Internal, 5},
+    {OpKind::Transpose, "transpose", "transpose", 1, Syntax::Internal, 5},
+    {OpKind::IndexGrad, "index_grad", "index_grad", 1, Syntax::Internal, 5},
 };
 
 // The table checks itself: one row per line of Ops.def, in its order, with its arity.
@@ -81,7 +87,8 @@ const OpInfo &bp::getOpInfo(OpKind kind) {
 }
 
 bool bp::isTensorOp(OpKind kind) {
-  return kind == OpKind::MatMul || kind == OpKind::Sum || kind == OpKind::Mean || kind == OpKind::Index;
+  return kind == OpKind::MatMul || kind == OpKind::Sum || kind == OpKind::Mean || kind == OpKind::Index ||
+         kind >= OpKind::SumTo;
 }
 
 std::optional<OpKind> bp::lookupBuiltin(std::string_view name) {

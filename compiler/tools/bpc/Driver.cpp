@@ -4,6 +4,7 @@
 #include "bp/DataSet.h"
 #include "bp/Diagnostics.h"
 #include "bp/Frontend.h"
+#include "bp/Interpreter.h"
 #include "bp/NumberFormat.h"
 
 #include "llvm/Support/WithColor.h"
@@ -194,6 +195,35 @@ std::optional<std::vector<double>> bindArguments(const Graph &graph, const Optio
     return std::nullopt;
   }
   return values;
+}
+
+std::vector<double> interpretOutputs(const Graph &graph, llvm::ArrayRef<double> in) {
+  Values values = evaluateGraph(graph, in);
+  std::vector<double> out;
+  for (const Graph::Output &output : graph.outputs()) {
+    llvm::ArrayRef<double> elements = values.tensor(output.node);
+    out.insert(out.end(), elements.begin(), elements.end());
+  }
+  return out;
+}
+
+llvm::Error interpretGradients(const Graph &graph, llvm::ArrayRef<double> in, std::vector<double> &out,
+                               std::vector<double> &grad) {
+  auto gradient = buildGradientGraph(graph);
+  if (!gradient)
+    return gradient.takeError();
+  Values values = evaluateGraph(gradient->graph, in);
+  out.clear();
+  grad.clear();
+  for (const ReverseSweep &sweep : gradient->sweeps) {
+    llvm::ArrayRef<double> elements = values.tensor(graph.outputs()[sweep.output].node);
+    out.insert(out.end(), elements.begin(), elements.end());
+    for (NodeId entry : sweep.gradient) {
+      llvm::ArrayRef<double> derivative = values.tensor(entry);
+      grad.insert(grad.end(), derivative.begin(), derivative.end());
+    }
+  }
+  return llvm::Error::success();
 }
 
 } // namespace bpc

@@ -14,6 +14,9 @@
 // is huge, the other is the slope of the side it does not reach, which the analytic derivative matches (a
 // comparison's derivative 0; where's, the derivative of the branch taken at x).
 //
+// A tensor script is checked the same way, element by element (`W[1,0]`), with the interpreter's forward
+// values and gradient graph in place of compiled code, until code generation handles tensors.
+//
 //===----------------------------------------------------------------------===//
 #include "Commands.h"
 
@@ -26,6 +29,7 @@
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
+#include <functional>
 
 using namespace bp;
 
@@ -50,13 +54,17 @@ std::string scientific(double value) {
   return text;
 }
 
-/// Finite differences of every output with respect to one argument at a time, from the forward function.
+/// The forward function: every output's elements from every argument's.
+using Forward = std::function<void(const double *in, double *out)>;
+
+/// Finite differences of every output with respect to one argument element at a time, from the forward
+/// function.
 class FiniteDifferences {
 public:
-  FiniteDifferences(const CompiledModel &model, const std::vector<double> &in, const std::vector<double> &out)
-      : model(model), point(in), out(out), outputCount(out.size()) {}
+  FiniteDifferences(Forward forward, const std::vector<double> &in, const std::vector<double> &out)
+      : forward(std::move(forward)), point(in), out(out), outputCount(out.size()) {}
 
-  /// The step for argument `a`.
+  /// The step for argument element `a`.
   double step(size_t a) const { return std::cbrt(DBL_EPSILON) * std::max(1.0, std::fabs(point[a])); }
 
   /// (f(x + h) - f(x - h)) / (2h) for every output, x being argument `a`.
@@ -85,12 +93,12 @@ private:
     double x = point[a];
     point[a] = x + offset;
     double taken = point[a] - x;
-    model.forward(point.data(), values.data());
+    forward(point.data(), values.data());
     point[a] = x;
     return taken;
   }
 
-  const CompiledModel &model;
+  Forward forward;
   std::vector<double> point;
   const std::vector<double> &out;
   size_t outputCount;
@@ -98,10 +106,21 @@ private:
 
 enum class Verdict { Ok, Fail, Unconfirmed };
 
+/// The name of element `e` (row-major) of an argument: the name itself for a scalar, `W[1,0]` for a tensor.
+std::string elementName(const std::string &name, llvm::ArrayRef<int64_t> shape, size_t e) {
+  if (shape.empty())
+    return name;
+  Shape strides = rowMajorStrides(shape);
+  std::string text = name + "[";
+  for (size_t d = 0; d < shape.size(); ++d)
+    text += (d ? "," : "") + std::to_string(static_cast<int64_t>(e) / strides[d] % shape[d]);
+  return text + "]";
+}
+
 } // namespace
 
 int gradcheckCommand(const Options &options) {
-  auto graph = loadGraph(options, "bpc gradcheck");
+  auto graph = loadGraph(options);
   if (!graph)
     return reportError(graph.takeError());
   if (!(options.tolerance >= 0) || !std::isfinite(options.tolerance))
@@ -110,29 +129,48 @@ int gradcheckCommand(const Options &options) {
   std::optional<std::vector<double>> in = bindArguments(*graph, options, exitCode);
   if (!in)
     return exitCode;
-  auto model = CompiledModel::create(*graph, CompiledModel::ForwardAndGradient, options.optLevel);
-  if (!model)
-    return reportError(model.takeError());
-
   const auto &outputs = graph->outputs();
   std::vector<NodeId> arguments = graph->arguments();
-  std::vector<double> out(outputs.size()), grad(outputs.size() * arguments.size());
-  (*model)->gradient(in->data(), out.data(), grad.data());
-  auto analytic = [&](size_t o, size_t a) { return grad[o * arguments.size() + a]; };
+  std::vector<size_t> offsets = graph->argumentOffsets();
+  size_t elements = offsets.back(); // every argument's, flat: the entries of one output's gradient
+  std::vector<double> out(outputs.size()), grad(outputs.size() * elements);
+  Forward forward;
+  std::unique_ptr<CompiledModel> model;
+  if (graph->firstTensorNode()) {
+    if (llvm::Error error = interpretGradients(*graph, *in, out, grad))
+      return reportError(std::move(error));
+    forward = [&](const double *x, double *y) {
+      std::vector<double> values = interpretOutputs(*graph, llvm::ArrayRef<double>(x, elements));
+      std::copy(values.begin(), values.end(), y);
+    };
+  } else {
+    auto compiled = CompiledModel::create(*graph, CompiledModel::ForwardAndGradient, options.optLevel);
+    if (!compiled)
+      return reportError(compiled.takeError());
+    model = std::move(*compiled);
+    model->gradient(in->data(), out.data(), grad.data());
+    forward = [&](const double *x, double *y) { model->forward(x, y); };
+  }
+  auto analytic = [&](size_t o, size_t a) { return grad[o * elements + a]; };
+  // The name of argument element a (an index into the flat arguments).
+  std::vector<std::string> names;
+  for (size_t i = 0; i < arguments.size(); ++i)
+    for (size_t e = 0; e < offsets[i + 1] - offsets[i]; ++e)
+      names.push_back(elementName(graph->node(arguments[i]).name, graph->node(arguments[i]).type.shape, e));
 
   // numeric[a][o] by central differences; verdicts and notes per entry, one-sided differences only where an
-  // argument has an entry over tolerance.
-  FiniteDifferences differences(**model, *in, out);
-  std::vector<std::vector<double>> numeric(arguments.size());
+  // argument element has an entry over tolerance.
+  FiniteDifferences differences(forward, *in, out);
+  std::vector<std::vector<double>> numeric(elements);
   std::vector<Verdict> verdicts(grad.size(), Verdict::Ok);
   std::vector<std::string> notes(grad.size()); // why an entry cannot be confirmed
-  for (size_t a = 0; a < arguments.size(); ++a) {
+  for (size_t a = 0; a < elements; ++a) {
     numeric[a] = differences.central(a);
     std::vector<double> right, left;
     for (size_t o = 0; o < outputs.size(); ++o) {
       if (difference(analytic(o, a), numeric[a][o]) <= options.tolerance) // false for NaN
         continue;
-      Verdict &verdict = verdicts[o * arguments.size() + a];
+      Verdict &verdict = verdicts[o * elements + a];
       verdict = Verdict::Fail;
       if (right.empty()) {
         right = differences.oneSidedSlopes(a, 1);
@@ -143,8 +181,8 @@ int gradcheckCommand(const Options &options) {
       if (difference(right[o], left[o]) <= options.tolerance || !(matchesRight || matchesLeft))
         continue;
       verdict = Verdict::Unconfirmed;
-      const std::string &name = graph->node(arguments[a]).name;
-      notes[o * arguments.size() + a] =
+      const std::string &name = names[a];
+      notes[o * elements + a] =
           "d" + outputs[o].name + "/d" + name + " cannot be confirmed: within " + scientific(2 * differences.step(a)) +
           " of " + name + " = " + formatNumber((*in)[a]) + " the slope of " + outputs[o].name + " changes (" +
           scientific(left[o]) + " on the left, " + scientific(right[o]) +
@@ -163,15 +201,17 @@ int gradcheckCommand(const Options &options) {
   size_t failures = 0, unconfirmed = 0;
   for (size_t o = 0; o < outputs.size(); ++o) {
     for (NodeId id : graph->declaredArguments()) {
-      size_t a = graph->argumentIndex(id);
-      double error = difference(analytic(o, a), numeric[a][o]);
-      Verdict verdict = verdicts[o * arguments.size() + a];
-      failures += verdict == Verdict::Fail;
-      unconfirmed += verdict == Verdict::Unconfirmed;
-      if (verdict != Verdict::Unconfirmed && (std::isnan(error) || (!std::isnan(worst) && error > worst)))
-        worst = error;
-      rows.push_back({outputs[o].name, graph->node(id).name, formatNumber(analytic(o, a)),
-                      formatNumber(numeric[a][o]), scientific(error), verdict, &notes[o * arguments.size() + a]});
+      size_t i = graph->argumentIndex(id);
+      for (size_t a = offsets[i]; a < offsets[i + 1]; ++a) {
+        double error = difference(analytic(o, a), numeric[a][o]);
+        Verdict verdict = verdicts[o * elements + a];
+        failures += verdict == Verdict::Fail;
+        unconfirmed += verdict == Verdict::Unconfirmed;
+        if (verdict != Verdict::Unconfirmed && (std::isnan(error) || (!std::isnan(worst) && error > worst)))
+          worst = error;
+        rows.push_back({outputs[o].name, names[a], formatNumber(analytic(o, a)), formatNumber(numeric[a][o]),
+                        scientific(error), verdict, &notes[o * elements + a]});
+      }
     }
   }
 

@@ -12,7 +12,7 @@ using namespace bp;
 namespace bpc {
 
 int runCommand(const Options &options) {
-  auto graph = loadGraph(options, options.grad ? "bpc run --grad" : nullptr);
+  auto graph = loadGraph(options, nullptr);
   if (!graph)
     return reportError(graph.takeError());
   int exitCode = ExitSuccess;
@@ -23,17 +23,24 @@ int runCommand(const Options &options) {
   const auto &outputs = graph->outputs();
   std::vector<NodeId> arguments = graph->arguments();
   std::vector<size_t> outputOffsets = graph->outputOffsets();
+  std::vector<size_t> argumentOffsets = graph->argumentOffsets();
   std::vector<double> out(outputOffsets.back());
-  std::vector<double> grad(options.grad ? outputs.size() * arguments.size() : 0);
-  // Only what is printed is compiled: without --grad nothing is differentiated.
-  auto model = CompiledModel::create(
-      *graph, options.grad ? CompiledModel::ForwardAndGradient : CompiledModel::ForwardOnly, options.optLevel);
-  if (!model)
-    return reportError(model.takeError());
-  if (options.grad)
-    (*model)->gradient(in->data(), out.data(), grad.data());
-  else
-    (*model)->forward(in->data(), out.data());
+  std::vector<double> grad(options.grad ? outputs.size() * argumentOffsets.back() : 0);
+  if (graph->firstTensorNode() && options.grad) {
+    // Gradients of tensor scripts are not compiled yet: the interpreter's are bit-identical.
+    if (llvm::Error error = interpretGradients(*graph, *in, out, grad))
+      return reportError(std::move(error));
+  } else {
+    // Only what is printed is compiled: without --grad nothing is differentiated.
+    auto model = CompiledModel::create(
+        *graph, options.grad ? CompiledModel::ForwardAndGradient : CompiledModel::ForwardOnly, options.optLevel);
+    if (!model)
+      return reportError(model.takeError());
+    if (options.grad)
+      (*model)->gradient(in->data(), out.data(), grad.data());
+    else
+      (*model)->forward(in->data(), out.data());
+  }
   auto outputValue = [&](size_t o) {
     return llvm::ArrayRef<double>(out).slice(outputOffsets[o], outputOffsets[o + 1] - outputOffsets[o]);
   };
@@ -46,6 +53,11 @@ int runCommand(const Options &options) {
   auto gradientName = [&](size_t o, size_t a) {
     return "d" + outputs[o].name + "/d" + graph->node(arguments[a]).name;
   };
+  auto gradientValue = [&](size_t o, size_t a) {
+    return llvm::ArrayRef<double>(grad).slice(o * argumentOffsets.back() + argumentOffsets[a],
+                                              argumentOffsets[a + 1] - argumentOffsets[a]);
+  };
+  auto argumentShape = [&](size_t a) -> llvm::ArrayRef<int64_t> { return graph->node(arguments[a]).type.shape; };
 
   llvm::raw_ostream &os = llvm::outs();
   if (!options.json) {
@@ -54,7 +66,7 @@ int runCommand(const Options &options) {
     if (options.grad)
       for (size_t o = 0; o < outputs.size(); ++o)
         for (size_t a : declared)
-          os << gradientName(o, a) << " = " << formatNumber(grad[o * arguments.size() + a]) << '\n';
+          os << gradientName(o, a) << " = " << formatTensor(gradientValue(o, a), argumentShape(a)) << '\n';
     return ExitSuccess;
   }
 
@@ -72,7 +84,7 @@ int runCommand(const Options &options) {
       json.key(outputs[o].name);
       json.beginObject();
       for (size_t a : declared)
-        json.number(graph->node(arguments[a]).name, grad[o * arguments.size() + a], gradientName(o, a));
+        json.tensor(graph->node(arguments[a]).name, gradientValue(o, a), argumentShape(a), gradientName(o, a));
       json.endObject();
     }
     json.endObject();
