@@ -20,25 +20,12 @@ using bp::test::sameValue;
 
 namespace {
 
-/// The script's own argument values, flat (Graph::argumentOffsets).
-std::vector<double> defaultArguments(const Graph &graph) {
-  std::vector<double> in;
-  for (NodeId id : graph.arguments()) {
-    const Node &node = graph.node(id);
-    if (node.type.isScalar())
-      in.push_back(node.value);
-    else
-      in.insert(in.end(), node.data.begin(), node.data.end());
-  }
-  return in;
-}
-
 /// Compiles `script`'s forward function at -O0 and -O2 and checks every output element against the
 /// interpreter, at the script's values and at values drawn with special ones mixed in.
 void expectCompiledMatchesInterpreter(const std::string &script) {
   Graph graph = compileOrFail(script);
   ASSERT_GT(graph.size(), 0u) << script;
-  std::vector<std::vector<double>> points = {defaultArguments(graph)};
+  std::vector<std::vector<double>> points = {graph.argumentDefaults()};
   std::mt19937 random(11);
   std::uniform_real_distribution<double> draw(-3, 3);
   const double specials[] = {0.0, -0.0, INFINITY, -INFINITY, NAN, 1.0, -1.0};
@@ -121,7 +108,7 @@ TEST(TensorCodeGen, FurtherExampleLoss) {
   expectCompiledMatchesInterpreter(further);
   Graph graph = compileOrFail(further);
   auto model = llvm::cantFail(CompiledModel::create(graph, CompiledModel::ForwardOnly));
-  std::vector<double> in = defaultArguments(graph);
+  std::vector<double> in = graph.argumentDefaults();
   double loss;
   model->forward(in.data(), &loss);
   EXPECT_EQ(loss, 0.07164469196766994);

@@ -20,18 +20,6 @@ using ::testing::HasSubstr;
 
 namespace {
 
-std::vector<double> defaults(const Graph &graph) {
-  std::vector<double> in;
-  for (NodeId id : graph.arguments()) {
-    const Node &node = graph.node(id);
-    if (node.type.isScalar())
-      in.push_back(node.value);
-    else
-      in.insert(in.end(), node.data.begin(), node.data.end());
-  }
-  return in;
-}
-
 /// The gradient of the script's one (scalar) output with respect to each argument, flat in argument order.
 std::vector<double> gradientOf(const Graph &graph, const std::vector<double> &in) {
   auto gradient = buildGradientGraph(graph);
@@ -55,7 +43,7 @@ std::vector<double> gradientOf(const Graph &graph, const std::vector<double> &in
 void expectDifferencesAgree(const std::string &script) {
   SCOPED_TRACE(script);
   Graph graph = compileOrFail(script);
-  std::vector<double> in = defaults(graph);
+  std::vector<double> in = graph.argumentDefaults();
   std::vector<double> analytic = gradientOf(graph, in);
   ASSERT_EQ(analytic.size(), in.size());
   NodeId f = graph.outputs()[0].node;
@@ -90,7 +78,7 @@ TEST(TensorGrad, ComparisonsAndWhereSelectElementwise) {
                                                "output l\n");
   // The branch not taken contributes an exact zero, even where its derivative is infinite.
   Graph graph = compileOrFail("input x[3] = [0, -1, 4]\nnode l = sum(where(x > 0, sqrt(x), 0))\noutput l\n");
-  EXPECT_THAT(gradientOf(graph, defaults(graph)), ElementsAre(0, 0, 0.25));
+  EXPECT_THAT(gradientOf(graph, graph.argumentDefaults()), ElementsAre(0, 0, 0.25));
 }
 
 TEST(TensorGrad, MatMulInItsFourRankCases) {
@@ -115,14 +103,14 @@ TEST(TensorGrad, SumAndMeanOverEveryElementOrOneAxis) {
 TEST(TensorGrad, LiteralIndexingPlacesTheAdjoint) {
   expectDifferencesAgree(std::string(Matrix) + "node l = sin(a[1, 2]) * a[0, -1] + sum(a[-1] * a[0])\noutput l\n");
   Graph graph = compileOrFail(std::string(Matrix) + "node l = a[1, 0] * 3\noutput l\n");
-  EXPECT_THAT(gradientOf(graph, defaults(graph)), ElementsAre(0, 0, 0, 3, 0, 0));
+  EXPECT_THAT(gradientOf(graph, graph.argumentDefaults()), ElementsAre(0, 0, 0, 3, 0, 0));
 }
 
 TEST(TensorGrad, FurtherBpGivesTheSpecsGradient) {
   Graph graph = compileOrFail("input X[1,3] = [[2, 4, -2]]\n"
                               "param W[3,2] = [[0.5, -0.3], [0.1, 0.8], [-0.6, 0.2]]\n"
                               "node y = X @ W\nnode yo = sigmoid(y)\nnode loss = -log(yo[0, 0])\noutput loss\n");
-  std::vector<double> grad = gradientOf(graph, defaults(graph));
+  std::vector<double> grad = gradientOf(graph, graph.argumentDefaults());
   ASSERT_EQ(grad.size(), 9u);
   EXPECT_THAT(llvm::ArrayRef<double>(grad).drop_front(3),
               ElementsAre(-0.13827684068669388, 0, -0.27655368137338776, 0, 0.13827684068669388, 0));

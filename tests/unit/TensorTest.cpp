@@ -19,22 +19,9 @@ using ::testing::HasSubstr;
 
 namespace {
 
-/// The defaults of every argument, flat (Graph::argumentOffsets).
-std::vector<double> defaults(const Graph &graph) {
-  std::vector<double> in;
-  for (NodeId id : graph.arguments()) {
-    const Node &node = graph.node(id);
-    if (node.type.isScalar())
-      in.push_back(node.value);
-    else
-      in.insert(in.end(), node.data.begin(), node.data.end());
-  }
-  return in;
-}
-
 /// Every output's elements, evaluated at the defaults.
 std::vector<std::vector<double>> outputsOf(const Graph &graph) {
-  Values values = evaluateGraph(graph, defaults(graph));
+  Values values = evaluateGraph(graph, graph.argumentDefaults());
   std::vector<std::vector<double>> result;
   for (const Graph::Output &output : graph.outputs()) {
     llvm::ArrayRef<double> elements = values.tensor(output.node);

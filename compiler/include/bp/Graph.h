@@ -95,6 +95,9 @@ public:
   /// Where each argument starts in the flat `in` array of the compiled functions and of evaluateGraph: each
   /// takes elementCount(shape) consecutive doubles, in arguments() order. One entry per argument, then the
   /// total. argumentOffset(i) and argumentSize(i) are for one argument #i.
+  /// The script's own values of every argument, flat in argumentOffsets() order: defaults and initial values
+  /// (0 for an input declared without a default).
+  std::vector<double> argumentDefaults() const;
   std::vector<size_t> argumentOffsets() const;
   size_t argumentOffset(size_t index) const { return argumentOffsets()[index]; }
   size_t argumentSize(size_t index) const;

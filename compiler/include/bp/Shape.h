@@ -52,6 +52,13 @@ llvm::Expected<Shape> transposeShape(llvm::ArrayRef<int64_t> shape);
 /// names the dimension.
 llvm::Expected<int64_t> normalizeIndex(int64_t index, int64_t size, size_t dimension);
 
+/// A reduction's view of its operand: `outer` independent groups, each of `length` terms `inner` elements apart
+/// (row-major). Over every element (no axis): one group of all elements, adjacent.
+struct ReductionExtent {
+  int64_t outer, length, inner;
+};
+ReductionExtent reductionExtent(llvm::ArrayRef<int64_t> shape, std::optional<size_t> axis);
+
 /// Row-major strides: the distance in elements between neighbours along each dimension.
 Shape rowMajorStrides(llvm::ArrayRef<int64_t> shape);
 

@@ -176,13 +176,8 @@ Value *lowerReduction(LoopEmitter &loops, const Graph &graph, const Node &node, 
   llvm::IRBuilder<> &b = loops.builder;
   const Node &x = graph.node(node.operands[0]);
   llvm::ArrayRef<int64_t> shape = x.type.shape;
-  int64_t outer = 1, length = elementCount(shape), inner = 1;
-  if (!node.attrs.empty()) {
-    size_t axis = static_cast<size_t>(node.attrs[0]);
-    outer = elementCount(shape.take_front(axis));
-    length = shape[axis];
-    inner = elementCount(shape.drop_front(axis + 1));
-  }
+  auto [outer, length, inner] =
+      reductionExtent(shape, node.attrs.empty() ? std::nullopt : std::optional<size_t>(node.attrs[0]));
   auto reduce = [&](Value *first) { // the sum (or mean) of the terms from position `first` on, `inner` apart
     Value *sum = loops.loop(length, {loops.ir.constant(0)}, [&](Value *j, llvm::ArrayRef<Value *> partial) {
       Value *term = x.type.isScalar() ? operands[0] : loops.load(operands[0], loops.position(j, inner, first));

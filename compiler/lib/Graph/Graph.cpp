@@ -427,3 +427,15 @@ void Graph::printDot(llvm::raw_ostream &os) const {
     os << "  n" << outputList[i].node << " -> out" << i << ";\n";
   os << "}\n";
 }
+
+std::vector<double> Graph::argumentDefaults() const {
+  std::vector<double> values;
+  for (NodeId id : arguments()) {
+    const Node &node = nodes[id];
+    if (node.type.isScalar())
+      values.push_back(node.value);
+    else
+      values.insert(values.end(), node.data.begin(), node.data.end());
+  }
+  return values;
+}

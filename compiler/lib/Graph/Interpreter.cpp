@@ -178,13 +178,8 @@ void evaluateMatMul(llvm::ArrayRef<double> a, llvm::ArrayRef<int64_t> aShape, ll
 /// order from +0; mean divides that sum by the number of terms.
 void evaluateReduction(const Node &node, llvm::ArrayRef<double> x, llvm::ArrayRef<int64_t> shape,
                        llvm::MutableArrayRef<double> result) {
-  int64_t outer = 1, length = elementCount(shape), inner = 1;
-  if (!node.attrs.empty()) {
-    size_t axis = static_cast<size_t>(node.attrs[0]);
-    outer = elementCount(shape.take_front(axis));
-    length = shape[axis];
-    inner = elementCount(shape.drop_front(axis + 1));
-  }
+  auto [outer, length, inner] =
+      reductionExtent(shape, node.attrs.empty() ? std::nullopt : std::optional<size_t>(node.attrs[0]));
   for (int64_t o = 0; o < outer; ++o)
     for (int64_t i = 0; i < inner; ++i) {
       double sum = 0.0;

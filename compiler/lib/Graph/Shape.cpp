@@ -95,3 +95,9 @@ Shape bp::rowMajorStrides(llvm::ArrayRef<int64_t> shape) {
     strides[i - 1] = strides[i] * shape[i];
   return strides;
 }
+
+ReductionExtent bp::reductionExtent(llvm::ArrayRef<int64_t> shape, std::optional<size_t> axis) {
+  if (!axis)
+    return {1, elementCount(shape), 1};
+  return {elementCount(shape.take_front(*axis)), shape[*axis], elementCount(shape.drop_front(*axis + 1))};
+}
