@@ -91,6 +91,9 @@ std::vector<double> interpretOutputs(const bp::Graph &graph, llvm::ArrayRef<doub
 /// gradient graph. Only scalar outputs have gradients so far: a tensor output is an error.
 llvm::Error interpretGradients(const bp::Graph &graph, llvm::ArrayRef<double> in, std::vector<double> &out,
                                std::vector<double> &grad);
+/// The same with `gradient`, graph's gradient graph, built once by the caller (training evaluates it every step).
+void interpretGradients(const bp::Graph &graph, const bp::GradientGraph &gradient, llvm::ArrayRef<double> in,
+                        std::vector<double> &out, std::vector<double> &grad);
 
 } // namespace bpc
 

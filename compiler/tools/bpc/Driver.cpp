@@ -212,10 +212,16 @@ llvm::Error interpretGradients(const Graph &graph, llvm::ArrayRef<double> in, st
   auto gradient = buildGradientGraph(graph);
   if (!gradient)
     return gradient.takeError();
-  Values values = evaluateGraph(gradient->graph, in);
+  interpretGradients(graph, *gradient, in, out, grad);
+  return llvm::Error::success();
+}
+
+void interpretGradients(const Graph &graph, const GradientGraph &gradient, llvm::ArrayRef<double> in,
+                        std::vector<double> &out, std::vector<double> &grad) {
+  Values values = evaluateGraph(gradient.graph, in);
   out.clear();
   grad.clear();
-  for (const ReverseSweep &sweep : gradient->sweeps) {
+  for (const ReverseSweep &sweep : gradient.sweeps) {
     llvm::ArrayRef<double> elements = values.tensor(graph.outputs()[sweep.output].node);
     out.insert(out.end(), elements.begin(), elements.end());
     for (NodeId entry : sweep.gradient) {
@@ -223,7 +229,6 @@ llvm::Error interpretGradients(const Graph &graph, llvm::ArrayRef<double> in, st
       grad.insert(grad.end(), derivative.begin(), derivative.end());
     }
   }
-  return llvm::Error::success();
 }
 
 } // namespace bpc

@@ -2,13 +2,16 @@
 //
 // The tutorial's update step as a command: compute the gradient of one output at the current values (the
 // mean over the rows of a CSV file, or over a minibatch of them), move every trained variable a step, repeat.
-// The gradient function is compiled once; the loop only calls it.
+// The gradient function is compiled once, or, where code generation does not take the graph yet (gradients of
+// tensors), its gradient graph is built once for the interpreter; the loop only calls it. A tensor variable
+// is its elements, each moved by the optimizer as a scalar would be.
 //
 //===----------------------------------------------------------------------===//
 #include "Commands.h"
 #include "Json.h"
 #include "OutputFile.h"
 
+#include "bp/Autodiff.h"
 #include "bp/DataSet.h"
 #include "bp/Interpreter.h"
 #include "bp/JIT.h"
@@ -125,18 +128,84 @@ private:
   const DataSet *data;
 };
 
+/// The value of argument #a, flat (Graph::argumentOffsets).
+llvm::ArrayRef<double> argumentValue(const std::vector<size_t> &offsets, const std::vector<double> &values,
+                                     size_t a) {
+  return llvm::ArrayRef<double>(values).slice(offsets[a], offsets[a + 1] - offsets[a]);
+}
+
 std::string describeValues(const Graph &graph, const std::vector<NodeId> &arguments,
                            const std::vector<size_t> &variables, const std::vector<double> &values) {
+  std::vector<size_t> offsets = graph.argumentOffsets();
   std::string text;
   for (size_t v : variables)
-    text += (text.empty() ? "" : ", ") + graph.node(arguments[v]).name + " = " + formatNumber(values[v]);
+    text += (text.empty() ? "" : ", ") + graph.node(arguments[v]).name + " = " +
+            formatTensor(argumentValue(offsets, values, v), graph.node(arguments[v]).type.shape, true);
   return text;
 }
+
+/// "W[1,0]" for element #index (row-major) of argument `node`; a scalar's name alone.
+std::string elementName(const Node &node, size_t index) {
+  const Shape &shape = node.type.shape;
+  if (shape.empty())
+    return node.name;
+  std::vector<int64_t> position(shape.size());
+  for (size_t d = shape.size(); d-- > 0;) {
+    position[d] = static_cast<int64_t>(index) % shape[d];
+    index /= static_cast<size_t>(shape[d]);
+  }
+  std::string text = node.name + "[";
+  for (size_t d = 0; d < position.size(); ++d)
+    text += (d ? "," : "") + std::to_string(position[d]);
+  return text + "]";
+}
+
+/// The gradient of a graph's one (scalar) output: compiled when code generation takes the graph, else from
+/// the interpreter evaluating the gradient graph, built once; both give the same numbers bit for bit.
+class ObjectiveGradient {
+public:
+  static llvm::Expected<ObjectiveGradient> create(const Graph &graph) {
+    ObjectiveGradient result(graph);
+    auto compiled = CompiledModel::create(graph, CompiledModel::ForwardAndGradient, 2);
+    if (compiled) {
+      result.compiled = std::move(*compiled);
+      return result;
+    }
+    if (!graph.firstTensorNode())
+      return compiled.takeError();
+    llvm::consumeError(compiled.takeError()); // code generation does not take this tensor graph yet
+    auto gradient = buildGradientGraph(graph);
+    if (!gradient)
+      return gradient.takeError();
+    result.interpreted = std::move(*gradient);
+    return result;
+  }
+
+  /// The output at `in` (flat, Graph::argumentOffsets); `grad` gets its derivative with respect to every
+  /// argument element, in the same layout.
+  double evaluate(const std::vector<double> &in, std::vector<double> &grad) {
+    if (compiled) {
+      double out;
+      compiled->gradient(in.data(), &out, grad.data());
+      return out;
+    }
+    interpretGradients(*graph, *interpreted, in, out, grad);
+    return out[0];
+  }
+
+private:
+  explicit ObjectiveGradient(const Graph &graph) : graph(&graph) {}
+
+  const Graph *graph;
+  std::unique_ptr<CompiledModel> compiled;
+  std::optional<GradientGraph> interpreted;
+  std::vector<double> out;
+};
 
 } // namespace
 
 int trainCommand(const Options &options) {
-  auto graph = loadGraph(options, "bpc train");
+  auto graph = loadGraph(options);
   if (!graph)
     return reportError(graph.takeError());
   if (!std::isfinite(options.rate) || options.rate <= 0)
@@ -157,12 +226,27 @@ int trainCommand(const Options &options) {
     return reportError("'" + options.objective + "' is not an output of the script (its outputs: " + names + ")");
   }
   size_t objectiveIndex = objective - outputs.begin();
+  if (const Shape &shape = graph->node(objective->node).type.shape; !shape.empty())
+    return reportError("'" + options.objective + "' has shape " + formatShape(shape) + ": " +
+                       (options.maximize ? "--maximize" : "--minimize") + " needs an output that is a number");
 
   int exitCode = ExitSuccess;
   std::vector<NodeId> arguments = graph->arguments();
   std::optional<std::vector<size_t>> variables = chooseVariables(*graph, options, arguments, exitCode);
   if (!variables)
     return exitCode;
+  std::vector<size_t> offsets = graph->argumentOffsets();
+  auto isTensor = [&](size_t a) { return !graph->node(arguments[a]).type.isScalar(); };
+  if (!options.save.empty())
+    for (size_t v : *variables)
+      if (isTensor(v))
+        return reportError("--save: '" + graph->node(arguments[v]).name +
+                           "' is a tensor; saving trained tensors is not supported yet");
+  // Every element of every variable, as positions in the flat argument values: what the optimizer moves.
+  std::vector<size_t> elements;
+  for (size_t v : *variables)
+    for (size_t i = offsets[v]; i < offsets[v + 1]; ++i)
+      elements.push_back(i);
 
   std::optional<DataSet> data;
   std::vector<size_t> columnArgument;
@@ -173,10 +257,13 @@ int trainCommand(const Options &options) {
     data = std::move(*loaded);
     for (NodeId id : data->inputs) {
       size_t a = graph->argumentIndex(id);
+      if (isTensor(a))
+        return reportError("'" + graph->node(id).name + "' is a tensor; binding tensor inputs to columns of " +
+                           options.data + " is not supported yet");
       if (std::find(variables->begin(), variables->end(), a) != variables->end())
         return reportError("'" + graph->node(id).name + "' is bound by a column of " + options.data +
                            " and cannot also be trained");
-      columnArgument.push_back(a);
+      columnArgument.push_back(offsets[a]);
     }
   }
 
@@ -189,7 +276,7 @@ int trainCommand(const Options &options) {
   // interpreter, whose results are bit-identical to compiled code, rather than paying for a second compile.
   Graph objectiveGraph = *graph;
   objectiveGraph.keepOnlyOutput(objectiveIndex);
-  auto trainer = CompiledModel::create(objectiveGraph, CompiledModel::ForwardAndGradient, 2);
+  auto trainer = ObjectiveGradient::create(objectiveGraph);
   if (!trainer)
     return reportError(trainer.takeError());
 
@@ -203,9 +290,9 @@ int trainCommand(const Options &options) {
   size_t batch = options.batch == 0 || options.batch > rows.rowCount() ? rows.rowCount() : options.batch;
   size_t cursor = 0;
 
-  std::unique_ptr<Optimizer> optimizer = Optimizer::create(*optimizerKind, options.rate, variables->size());
+  std::unique_ptr<Optimizer> optimizer = Optimizer::create(*optimizerKind, options.rate, elements.size());
   double direction = options.maximize ? -1.0 : 1.0; // optimizers minimize: maximize f by minimizing -f
-  std::vector<double> gradient(arguments.size()), step(variables->size()), variableValues(variables->size());
+  std::vector<double> gradient(offsets.back()), step(elements.size()), variableValues(elements.size());
   Progress progress(options.objective, options.steps, !options.quiet && !options.json);
   if (!options.quiet && !options.json)
     llvm::errs() << (options.maximize ? "maximizing " : "minimizing ") << options.objective << " over "
@@ -226,11 +313,9 @@ int trainCommand(const Options &options) {
           std::shuffle(order.begin(), order.end(), shuffler);
       }
       rows.bindRow(order[cursor++], columnArgument);
-      double out;
-      (*trainer)->gradient(values.data(), &out, gradient.data());
-      loss += out;
-      for (size_t v = 0; v < variables->size(); ++v)
-        step[v] += gradient[(*variables)[v]];
+      loss += trainer->evaluate(values, gradient);
+      for (size_t e = 0; e < elements.size(); ++e)
+        step[e] += gradient[elements[e]];
     }
     loss /= static_cast<double>(batch);
     for (double &g : step)
@@ -248,28 +333,31 @@ int trainCommand(const Options &options) {
                          formatNumber(loss) + " (or its gradient did); last finite values: " +
                          describeValues(*graph, arguments, *variables, values));
     }
-    for (size_t v = 0; v < variables->size(); ++v)
-      variableValues[v] = values[(*variables)[v]];
+    for (size_t e = 0; e < elements.size(); ++e)
+      variableValues[e] = values[elements[e]];
     optimizer->step(variableValues, step);
-    for (size_t v = 0; v < variables->size(); ++v) {
-      if (!std::isfinite(variableValues[v]))
-        return reportError("training stopped at step " + std::to_string(s) + ": " +
-                           graph->node(arguments[(*variables)[v]]).name + " became " +
-                           formatNumber(variableValues[v]) + "; last finite values: " +
-                           describeValues(*graph, arguments, *variables, values));
+    for (size_t e = 0; e < elements.size(); ++e) {
+      if (std::isfinite(variableValues[e]))
+        continue;
+      size_t a = std::upper_bound(offsets.begin(), offsets.end(), elements[e]) - offsets.begin() - 1;
+      return reportError("training stopped at step " + std::to_string(s) + ": " +
+                         elementName(graph->node(arguments[a]), elements[e] - offsets[a]) + " became " +
+                         formatNumber(variableValues[e]) + "; last finite values: " +
+                         describeValues(*graph, arguments, *variables, values));
     }
-    for (size_t v = 0; v < variables->size(); ++v)
-      values[(*variables)[v]] = variableValues[v];
+    for (size_t e = 0; e < elements.size(); ++e)
+      values[elements[e]] = variableValues[e];
     progress.update(s, loss);
   }
 
   // Every output at the final values: the mean over all rows with --data.
-  std::vector<double> finalOutputs(outputs.size(), 0.0);
+  std::vector<size_t> outputOffsets = graph->outputOffsets();
+  std::vector<double> finalOutputs(outputOffsets.back(), 0.0);
   for (size_t r = 0; r < rows.rowCount(); ++r) {
     rows.bindRow(r, columnArgument);
-    Values nodeValues = evaluateGraph(*graph, values);
-    for (size_t o = 0; o < outputs.size(); ++o)
-      finalOutputs[o] += nodeValues[outputs[o].node];
+    std::vector<double> rowOutputs = interpretOutputs(*graph, values);
+    for (size_t i = 0; i < rowOutputs.size(); ++i)
+      finalOutputs[i] += rowOutputs[i];
   }
   for (double &value : finalOutputs)
     value /= static_cast<double>(rows.rowCount());
@@ -277,7 +365,7 @@ int trainCommand(const Options &options) {
   if (!options.save.empty()) {
     std::map<std::string, double> trained;
     for (size_t v : *variables)
-      trained[graph->node(arguments[v]).name] = values[v];
+      trained[graph->node(arguments[v]).name] = values[offsets[v]];
     auto text = rewriteValues(graph->sourceFile(), trained);
     if (!text)
       return reportError(text.takeError());
@@ -289,6 +377,10 @@ int trainCommand(const Options &options) {
       return reportError(std::move(err));
   }
 
+  auto outputValue = [&](size_t o) {
+    return llvm::ArrayRef<double>(finalOutputs).slice(outputOffsets[o], outputOffsets[o + 1] - outputOffsets[o]);
+  };
+  auto shapeOf = [&](NodeId id) -> llvm::ArrayRef<int64_t> { return graph->node(id).type.shape; };
   llvm::raw_ostream &os = llvm::outs();
   if (options.json) {
     JsonWriter json(os);
@@ -297,22 +389,24 @@ int trainCommand(const Options &options) {
     json.key("values");
     json.beginObject();
     for (size_t v : *variables)
-      json.number(graph->node(arguments[v]).name, values[v], "value of '" + graph->node(arguments[v]).name + "'");
+      json.tensor(graph->node(arguments[v]).name, argumentValue(offsets, values, v), shapeOf(arguments[v]),
+                  "value of '" + graph->node(arguments[v]).name + "'");
     json.endObject();
     json.key("outputs");
     json.beginObject();
     for (size_t o = 0; o < outputs.size(); ++o)
-      json.number(outputs[o].name, finalOutputs[o], "output '" + outputs[o].name + "'");
+      json.tensor(outputs[o].name, outputValue(o), shapeOf(outputs[o].node), "output '" + outputs[o].name + "'");
     json.endObject();
     json.endObject();
     os << '\n';
     return ExitSuccess;
   }
   for (size_t v : *variables)
-    os << graph->node(arguments[v]).name << " = " << formatNumber(values[v]) << '\n';
-  for (size_t o = 0; o < outputs.size(); ++o)
-    os << outputs[o].name << " = " << formatNumber(finalOutputs[o]) << (data ? "  (mean over the rows)" : "")
+    os << graph->node(arguments[v]).name << " = " << formatTensor(argumentValue(offsets, values, v), shapeOf(arguments[v]))
        << '\n';
+  for (size_t o = 0; o < outputs.size(); ++o)
+    os << outputs[o].name << " = " << formatTensor(outputValue(o), shapeOf(outputs[o].node))
+       << (data ? "  (mean over the rows)" : "") << '\n';
   return ExitSuccess;
 }
 
