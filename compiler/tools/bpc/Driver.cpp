@@ -197,33 +197,13 @@ std::optional<std::vector<double>> bindArguments(const Graph &graph, const Optio
   return values;
 }
 
-std::vector<double> interpretOutputs(const Graph &graph, llvm::ArrayRef<double> in) {
-  Values values = evaluateGraph(graph, in);
-  std::vector<double> out;
-  for (const Graph::Output &output : graph.outputs()) {
-    llvm::ArrayRef<double> elements = values.tensor(output.node);
-    out.insert(out.end(), elements.begin(), elements.end());
-  }
-  return out;
-}
-
-llvm::Error interpretGradients(const Graph &graph, llvm::ArrayRef<double> in, std::vector<double> &out,
-                               std::vector<double> &grad) {
-  auto gradient = buildGradientGraph(graph);
-  if (!gradient)
-    return gradient.takeError();
-  Values values = evaluateGraph(gradient->graph, in);
-  out.clear();
-  grad.clear();
-  for (const ReverseSweep &sweep : gradient->sweeps) {
-    llvm::ArrayRef<double> elements = values.tensor(graph.outputs()[sweep.output].node);
-    out.insert(out.end(), elements.begin(), elements.end());
-    for (NodeId entry : sweep.gradient) {
-      llvm::ArrayRef<double> derivative = values.tensor(entry);
-      grad.insert(grad.end(), derivative.begin(), derivative.end());
-    }
-  }
-  return llvm::Error::success();
+llvm::Expected<std::optional<GradientGraph>> gradientToCompile(const Graph &graph) {
+  if (graph.hasTensorOutput())
+    return std::nullopt;
+  auto built = buildGradientGraph(graph);
+  if (!built)
+    return built.takeError();
+  return std::optional<GradientGraph>(std::move(*built));
 }
 
 } // namespace bpc
