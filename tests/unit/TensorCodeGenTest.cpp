@@ -1,12 +1,14 @@
 //===- TensorCodeGenTest.cpp - Compiled tensor code reproduces the interpreter bit for bit ---===//
 //
-// Each tensor op, compiled to loops (the forward function; gradients of tensors are not compiled yet) at -O0
-// and -O2, gives the interpreter's numbers bit for bit (NaN as NaN), on the scripts' values and on values with
-// zeros of both signs, infinities and NaN.
+// Each tensor op, compiled to loops at -O0 and -O2, gives the interpreter's numbers bit for bit (NaN as NaN), on
+// the scripts' values and on values with zeros of both signs, infinities and NaN: the forward function against
+// the script's graph, the gradient function against the gradient graph (whose internal ops, sum_to,
+// broadcast_to, reshape, transpose and index_grad, only gradients have).
 //
 //===----------------------------------------------------------------------===//
 #include "TestHelpers.h"
 
+#include "bp/Autodiff.h"
 #include "bp/CodeGen.h"
 #include "bp/Interpreter.h"
 #include "bp/JIT.h"
@@ -20,11 +22,8 @@ using bp::test::sameValue;
 
 namespace {
 
-/// Compiles `script`'s forward function at -O0 and -O2 and checks every output element against the
-/// interpreter, at the script's values and at values drawn with special ones mixed in.
-void expectCompiledMatchesInterpreter(const std::string &script) {
-  Graph graph = compileOrFail(script);
-  ASSERT_GT(graph.size(), 0u) << script;
+/// The script's values, and values drawn with special ones mixed in.
+std::vector<std::vector<double>> pointsOf(const Graph &graph) {
   std::vector<std::vector<double>> points = {graph.argumentDefaults()};
   std::mt19937 random(11);
   std::uniform_real_distribution<double> draw(-3, 3);
@@ -33,22 +32,64 @@ void expectCompiledMatchesInterpreter(const std::string &script) {
   for (size_t i = 0; i < drawn.size(); ++i)
     drawn[i] = i % 3 == 2 ? specials[(i / 3) % std::size(specials)] : draw(random);
   points.push_back(drawn);
-  std::vector<size_t> offsets = graph.outputOffsets();
+  return points;
+}
+
+/// Checks `actual` (flat) against the elements of `nodes` in `expected`, one after another.
+void expectSameElements(llvm::ArrayRef<double> actual, const Values &expected, llvm::ArrayRef<NodeId> nodes,
+                        const std::string &what) {
+  size_t next = 0;
+  for (NodeId id : nodes) {
+    llvm::ArrayRef<double> want = expected.tensor(id);
+    ASSERT_LE(next + want.size(), actual.size()) << what;
+    for (size_t i = 0; i < want.size(); ++i, ++next)
+      EXPECT_TRUE(sameValue(actual[next], want[i])) << what << " element " << next << ": " << actual[next] << " vs "
+                                                    << want[i];
+  }
+  EXPECT_EQ(next, actual.size()) << what;
+}
+
+/// Compiles `script`'s forward function at -O0 and -O2 and checks every output element against the
+/// interpreter, at the script's values and at values drawn with special ones mixed in.
+void expectCompiledMatchesInterpreter(const std::string &script) {
+  Graph graph = compileOrFail(script);
+  ASSERT_GT(graph.size(), 0u) << script;
+  std::vector<NodeId> outputs;
+  for (const Graph::Output &output : graph.outputs())
+    outputs.push_back(output.node);
   for (unsigned optLevel : {0u, 2u}) {
     auto model = CompiledModel::create(graph, CompiledModel::ForwardOnly, optLevel);
     ASSERT_TRUE(bool(model)) << script << llvm::toString(model.takeError());
-    for (const std::vector<double> &in : points) {
-      Values expected = evaluateGraph(graph, in);
-      std::vector<double> out(offsets.back(), 12345.0);
+    for (const std::vector<double> &in : pointsOf(graph)) {
+      std::vector<double> out(graph.outputOffsets().back(), 12345.0);
       (*model)->forward(in.data(), out.data());
-      for (size_t o = 0; o < graph.outputs().size(); ++o) {
-        llvm::ArrayRef<double> want = expected.tensor(graph.outputs()[o].node);
-        ASSERT_EQ(want.size(), offsets[o + 1] - offsets[o]);
-        for (size_t i = 0; i < want.size(); ++i)
-          EXPECT_TRUE(sameValue(out[offsets[o] + i], want[i]))
-              << script << "-O" << optLevel << " output " << graph.outputs()[o].name << "[" << i
-              << "]: " << out[offsets[o] + i] << " vs " << want[i];
-      }
+      expectSameElements(out, evaluateGraph(graph, in), outputs, script + " -O" + std::to_string(optLevel));
+    }
+  }
+}
+
+/// Compiles the gradient function of `script` (scalar outputs) at -O0 and -O2 and checks its outputs and every
+/// gradient element against the interpreter's evaluation of the gradient graph.
+void expectCompiledGradientMatchesInterpreter(const std::string &script) {
+  Graph graph = compileOrFail(script);
+  ASSERT_GT(graph.size(), 0u) << script;
+  auto gradient = buildGradientGraph(graph);
+  ASSERT_TRUE(bool(gradient)) << script << llvm::toString(gradient.takeError());
+  std::vector<NodeId> outputs, jacobian;
+  for (const ReverseSweep &sweep : gradient->sweeps) {
+    outputs.push_back(graph.outputs()[sweep.output].node);
+    jacobian.insert(jacobian.end(), sweep.gradient.begin(), sweep.gradient.end());
+  }
+  for (unsigned optLevel : {0u, 2u}) {
+    auto model = CompiledModel::create(graph, CompiledModel::ForwardAndGradient, optLevel);
+    ASSERT_TRUE(bool(model)) << script << llvm::toString(model.takeError());
+    for (const std::vector<double> &in : pointsOf(graph)) {
+      std::vector<double> out(graph.outputs().size(), 12345.0), grad(outputs.size() * in.size(), 12345.0);
+      (*model)->gradient(in.data(), out.data(), grad.data());
+      Values expected = evaluateGraph(gradient->graph, in);
+      std::string what = script + " -O" + std::to_string(optLevel);
+      expectSameElements(out, expected, outputs, what + " output");
+      expectSameElements(grad, expected, jacobian, what + " gradient");
     }
   }
 }
@@ -63,6 +104,26 @@ const char *const Arguments = "input a[2,3] = [[1, -2, 0.5], [4, -0.0, 3]]\n"
 
 void expectExpression(const std::string &expression) {
   expectCompiledMatchesInterpreter(std::string(Arguments) + "node f = " + expression + "\noutput f\n");
+}
+
+/// A tensor and its sum, then a chain of `length` scalar products, then `last` (which may read x, t, m and the
+/// chain's end, `end`): over 2,000 nodes cuts a function into parts.
+std::string longChain(int length, const std::string &last) {
+  std::string script = "input x[3] = [1, -2, 0.5]\ninput s = 0.5\nnode t = x * 1.5\nnode m = sum(t)\n"
+                       "node s0 = s * m\n";
+  for (int i = 1; i < length; ++i)
+    script += "node s" + std::to_string(i) + " = s" + std::to_string(i - 1) + " * 0.999\n";
+  return script + "node end = s" + std::to_string(length - 1) + "\nnode f = " + last + "\noutput f\n";
+}
+
+const char *const Further = "input X[1,3] = [[2, 4, -2]]\n"
+                            "param W[3,2] = [[0.5, -0.3],\n[0.1,  0.8],\n[-0.6, 0.2]]\n"
+                            "node y = X @ W\nnode yo = sigmoid(y)\nnode loss = -log(yo[0, 0])\noutput loss\n";
+
+/// The gradient of sum(expression) (or of the expression itself where it is a scalar) and of a second output.
+void expectGradient(const std::string &expression) {
+  expectCompiledGradientMatchesInterpreter(std::string(Arguments) + "node e = " + expression +
+                                           "\nnode f = sum(e)\nnode g = sum(e * e) + s\noutput f\noutput g\n");
 }
 
 } // namespace
@@ -102,11 +163,8 @@ TEST(TensorCodeGen, OutputsArgumentsAndSharedValues) {
 }
 
 TEST(TensorCodeGen, FurtherExampleLoss) {
-  const char *further = "input X[1,3] = [[2, 4, -2]]\n"
-                        "param W[3,2] = [[0.5, -0.3],\n[0.1,  0.8],\n[-0.6, 0.2]]\n"
-                        "node y = X @ W\nnode yo = sigmoid(y)\nnode loss = -log(yo[0, 0])\noutput loss\n";
-  expectCompiledMatchesInterpreter(further);
-  Graph graph = compileOrFail(further);
+  expectCompiledMatchesInterpreter(Further);
+  Graph graph = compileOrFail(Further);
   auto model = llvm::cantFail(CompiledModel::create(graph, CompiledModel::ForwardOnly));
   std::vector<double> in = graph.argumentDefaults();
   double loss;
@@ -123,19 +181,53 @@ TEST(TensorCodeGen, LargeWorkspaceIsAllocatedOnTheHeap) {
 TEST(TensorCodeGen, TensorsCrossGraphParts) {
   // Over 2,000 nodes: the function is cut into parts, and a tensor and a sum made in the first part are read
   // in the last.
-  std::string script = "input x[3] = [1, -2, 0.5]\ninput s = 0.5\nnode t = x * 1.5\nnode m = sum(t)\n"
-                       "node s0 = s * m\n";
-  for (int i = 1; i < 2100; ++i)
-    script += "node s" + std::to_string(i) + " = s" + std::to_string(i - 1) + " * 0.999\n";
-  script += "node f = t * s2099 + m\noutput f\n";
-  expectCompiledMatchesInterpreter(script);
+  expectCompiledMatchesInterpreter(longChain(2100, "t * end + m"));
 }
 
-TEST(TensorCodeGen, GradientFunctionOfTensorsIsNotCompiledYet) {
-  Graph graph = compileOrFail(std::string(Arguments) + "node f = sum(a @ w)\noutput f\n");
+TEST(TensorCodeGen, GradientsOfElementwiseOpsSumBroadcastOperandsBack) {
+  // sum_to over leading and size-1 dimensions, and to a scalar; broadcast_to of a scalar's zeros.
+  for (const char *expression :
+       {"a + v", "v * a", "c * r", "r - c", "s * a", "a / s", "2 ^ a", "a ^ s", "-a", "exp(a) - log(abs(v))",
+        "sigmoid(a) * tanh(c)", "sqrt(a) + sin(r) * cos(v) - tan(c)", "relu(a) + relu(-v)", "max(a, v) - min(c, r)",
+        "where(a > 0, a, c * r)", "where(v, c, s)", "u * w[0] + s", "u + w + c[1]", "where(u, c[1], w)",
+        "a < v", "v * 0"})
+    expectGradient(expression);
+}
+
+TEST(TensorCodeGen, GradientsOfMatMulSumMeanAndIndexing) {
+  // transpose (@), reshape (vector @ and sums over an axis), broadcast_to (sum, mean), index_grad (indexing).
+  for (const char *expression :
+       {"a @ w", "v @ w", "a @ v", "v @ v", "(a @ w) @ (w[0] * 2)", "c @ r", "sum(a)", "mean(a)", "sum(u, axis=0)",
+        "sum(u, axis=1)", "mean(u, axis=2)", "mean(u, axis=-1)", "sum(v, axis=0)", "mean(c, axis=1)", "sum(s)",
+        "mean(s)", "a[1]", "a[1, 2]", "a[-1, 0] * v", "u[1]", "u[1, 2]", "u[0, -1, 3]", "(a @ w)[1]",
+        "sum(a * 1e308)"})
+    expectGradient(expression);
+}
+
+TEST(TensorCodeGen, GradientAcrossGraphPartsAndOnTheHeap) {
+  expectCompiledGradientMatchesInterpreter("input x[100,1] = uniform(-1, 1)\ninput y[1,100] = uniform(-1, 1)\n"
+                                           "node p = x * y\nnode q = exp(p) @ p\nnode f = mean(q)\noutput f\n");
+  expectCompiledGradientMatchesInterpreter(longChain(1100, "sum(t * end) + m"));
+}
+
+TEST(TensorCodeGen, GradientOfFurtherExample) {
+  expectCompiledGradientMatchesInterpreter(Further);
+  Graph graph = compileOrFail(Further);
+  auto model = llvm::cantFail(CompiledModel::create(graph, CompiledModel::ForwardAndGradient));
+  std::vector<double> in = graph.argumentDefaults(), grad(in.size());
+  double loss;
+  model->gradient(in.data(), &loss, grad.data());
+  EXPECT_EQ(loss, 0.07164469196766994);
+  // dW = X^T @ dy, after dX's three entries.
+  EXPECT_THAT(llvm::ArrayRef<double>(grad).drop_front(3),
+              testing::ElementsAre(-0.13827684068669388, 0, -0.27655368137338776, 0, 0.13827684068669388, 0));
+}
+
+TEST(TensorCodeGen, GradientOfTensorOutputsIsRefused) {
+  Graph graph = compileOrFail(std::string(Arguments) + "node f = a @ w\noutput f\n");
   auto model = CompiledModel::create(graph, CompiledModel::ForwardAndGradient);
   ASSERT_FALSE(bool(model));
-  EXPECT_THAT(llvm::toString(model.takeError()), testing::HasSubstr("tensors are not supported yet"));
+  EXPECT_THAT(llvm::toString(model.takeError()), testing::HasSubstr("gradients of tensor outputs are not supported"));
 }
 
 TEST(TensorCodeGen, LoopsAreNotUnrolledPerElement) {

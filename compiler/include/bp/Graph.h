@@ -80,6 +80,8 @@ public:
   /// The first node that is not a scalar or whose op is a tensor op (isTensorOp), if any: what the stages
   /// that do not handle tensors yet (code generation, explain, gradcheck) refuse.
   std::optional<NodeId> firstTensorNode() const;
+  /// Whether some output is not a scalar: its Jacobian is not compiled (no gradient function) yet.
+  bool hasTensorOutput() const;
   /// Success for a graph without tensors; else an error at the first tensor node, "'y' has shape [1,2]:
   /// tensors are not supported yet by BY" (BY: "autodiff", "'bpc build'", ...).
   llvm::Error refuseTensors(llvm::StringRef by) const;

@@ -62,6 +62,14 @@ ReductionExtent reductionExtent(llvm::ArrayRef<int64_t> shape, std::optional<siz
 /// Row-major strides: the distance in elements between neighbours along each dimension.
 Shape rowMajorStrides(llvm::ArrayRef<int64_t> shape);
 
+/// The strides of a value of `shape` read as broadcast to a shape of `rank` dimensions: 0 along a dimension of
+/// size 1 or missing.
+Shape broadcastStrides(llvm::ArrayRef<int64_t> shape, size_t rank);
+
+/// Where Index with these attrs (a {kind, begin, end} triple per leading dimension) starts reading a source of
+/// `shape`, row-major: the indexed dimensions lead, so what it reads is one contiguous run.
+int64_t indexStart(llvm::ArrayRef<int64_t> shape, llvm::ArrayRef<int64_t> attrs);
+
 } // namespace bp
 
 #endif // BP_SHAPE_H

@@ -23,6 +23,7 @@
 #include <cassert>
 #include <cctype>
 #include <mutex>
+#include <optional>
 
 using namespace bp;
 
@@ -399,19 +400,20 @@ std::vector<NodeId> outputNodes(const Graph &graph) {
 
 std::unique_ptr<llvm::Module> bp::generateModule(const Graph &forward, const GradientGraph *gradient,
                                                  const std::string &prefix, llvm::LLVMContext &context) {
-  assert((!gradient || !forward.firstTensorNode()) && "the gradients of tensor graphs are not compiled yet");
   auto module = std::make_unique<llvm::Module>(prefix, context);
   if (forward.sourceFile())
     module->setSourceFileName(forward.sourceFile()->name());
 
+  // simplifyGraph knows scalars only: a tensor graph is emitted as built (only what the results need is emitted,
+  // so dead nodes are left out all the same).
+  bool tensors = forward.firstTensorNode().has_value();
+  auto simplified = [&](const Graph &graph, std::vector<NodeId> &roots, // renumbers the roots
+                        std::optional<Graph> &storage) -> const Graph & {
+    return tensors ? graph : storage.emplace(simplifyGraph(graph, roots));
+  };
   std::vector<NodeId> results = outputNodes(forward);
-  if (forward.firstTensorNode()) {
-    // simplifyGraph knows scalars only; dead nodes are left out all the same (only what the results need is
-    // emitted).
-    emitFunction(*module, prefix + "_forward", forward, forward.arguments(), results, nullptr);
-    return module;
-  }
-  Graph forwardGraph = simplifyGraph(forward, results);
+  std::optional<Graph> simplifiedForward, simplifiedGradient;
+  const Graph &forwardGraph = simplified(forward, results, simplifiedForward);
   emitFunction(*module, prefix + "_forward", forwardGraph, forwardGraph.arguments(), results, nullptr);
   if (!gradient)
     return module;
@@ -421,7 +423,7 @@ std::unique_ptr<llvm::Module> bp::generateModule(const Graph &forward, const Gra
   size_t outputCount = roots.size();
   for (const ReverseSweep &sweep : gradient->sweeps)
     roots.insert(roots.end(), sweep.gradient.begin(), sweep.gradient.end());
-  Graph gradientGraph = simplifyGraph(gradient->graph, roots);
+  const Graph &gradientGraph = simplified(gradient->graph, roots, simplifiedGradient);
   std::vector<NodeId> outputs(roots.begin(), roots.begin() + outputCount);
   std::vector<NodeId> jacobian(roots.begin() + outputCount, roots.end());
   emitFunction(*module, prefix + "_gradient", gradientGraph, gradientGraph.arguments(), outputs, &jacobian);

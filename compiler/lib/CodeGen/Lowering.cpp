@@ -142,7 +142,8 @@ constexpr Lowering lowerings[] = {
      }},
 
     {OpKind::SumTo, tensorLowering},
-    {OpKind::BroadcastTo, tensorLowering},
+    // Elementwise (lowerTensorOp loops over the result): the operand, read with stride 0 where it is repeated.
+    {OpKind::BroadcastTo, [](IRLowering &, Operands x) { return x[0]; }},
     {OpKind::Reshape, tensorLowering},
     {OpKind::Transpose, tensorLowering},
     {OpKind::IndexGrad, tensorLowering},

@@ -6,7 +6,9 @@
 // rows (Lowering.cpp) to each element, reading broadcast operands with stride 0; `@` is the nest i, k, j with
 // C[i,j] += A[i,k] * B[k,j] after C[i,j] = +0, so each C[i,j] adds its products in k order while the inner loop
 // over j can be vectorized without reassociating anything; sum adds in index order from +0, and mean divides
-// that sum once.
+// that sum once. The internal ops of gradient graphs: sum_to adds the operand's elements in its row-major order
+// into result elements set to +0 first, broadcast_to is elementwise (the operand read with stride 0 where it
+// stretches), reshape and index_grad copy (index_grad into zeros), transpose swaps the two indices.
 //
 //===----------------------------------------------------------------------===//
 #include "TensorLowering.h"
@@ -117,11 +119,7 @@ Value *lowerElementwise(LoopEmitter &loops, const Graph &graph, const Node &node
       strides.push_back({operandShape.empty() ? 0 : 1});
       continue;
     }
-    Shape own = rowMajorStrides(operandShape), stride(rank, 0);
-    for (size_t d = 0; d < operandShape.size(); ++d)
-      if (operandShape[d] != 1)
-        stride[rank - operandShape.size() + d] = own[d];
-    strides.push_back(std::move(stride));
+    strides.push_back(broadcastStrides(operandShape, rank));
   }
   Shape resultStrides = rowMajorStrides(shape);
   loops.loopNest(shape, [&](llvm::ArrayRef<Value *> index) {
@@ -193,15 +191,84 @@ Value *lowerReduction(LoopEmitter &loops, const Graph &graph, const Node &node, 
   return result;
 }
 
+/// An operand's element at `position` (an i64): a scalar operand is its value.
+Value *elementOf(LoopEmitter &loops, const Node &operand, Value *value, Value *position) {
+  return operand.type.isScalar() ? value : loops.load(value, position);
+}
+
+/// sum_to: every operand element, in the operand's row-major order, added to the result element it broadcasts
+/// from, after every result element was set to +0. A scalar result is one sum from +0.
+Value *lowerSumTo(LoopEmitter &loops, const Graph &graph, const Node &node, Value *x, Value *result) {
+  llvm::IRBuilder<> &b = loops.builder;
+  const Node &operand = graph.node(node.operands[0]);
+  llvm::ArrayRef<int64_t> shape = operand.type.shape;
+  if (!result) {
+    if (operand.type.isScalar())
+      return b.CreateFAdd(loops.ir.constant(0), x);
+    return loops.loop(elementCount(shape), {loops.ir.constant(0)}, [&](Value *i, llvm::ArrayRef<Value *> sum) {
+      return Carried{b.CreateFAdd(sum[0], loops.load(x, i))};
+    })[0];
+  }
+  uint64_t bytes = uint64_t(elementCount(node.type.shape)) * sizeof(double);
+  b.CreateMemSet(result, b.getInt8(0), bytes, llvm::MaybeAlign(8));
+  Shape strides = broadcastStrides(node.type.shape, shape.size()), own = rowMajorStrides(shape);
+  loops.loopNest(shape, [&](llvm::ArrayRef<Value *> index) {
+    Value *at = loops.position(index, strides);
+    loops.store(b.CreateFAdd(loops.load(result, at), loops.load(x, loops.position(index, own))), result, at);
+  });
+  return result;
+}
+
+/// `count` elements of `x` (a scalar operand: its one value) to `result` from element `start` on.
+void copyElements(LoopEmitter &loops, const Node &operand, Value *x, Value *result, int64_t start) {
+  llvm::IRBuilder<> &b = loops.builder;
+  Value *to = loops.address(result, b.getInt64(start));
+  if (operand.type.isScalar()) {
+    b.CreateStore(x, to);
+    return;
+  }
+  uint64_t bytes = uint64_t(elementCount(operand.type.shape)) * sizeof(double);
+  b.CreateMemCpy(to, llvm::MaybeAlign(8), x, llvm::MaybeAlign(8), bytes);
+}
+
+/// The ops of gradient graphs that move elements without arithmetic (but for broadcast_to's repeats).
+Value *lowerDataMovement(LoopEmitter &loops, const Graph &graph, const Node &node, llvm::ArrayRef<Value *> operands,
+                         Value *result) {
+  const Node &operand = graph.node(node.operands[0]);
+  Value *x = operands[0];
+  if (!result) // a scalar result: of a scalar operand, or the one element of a tensor (reshape)
+    return elementOf(loops, operand, x, loops.builder.getInt64(0));
+  switch (node.op) {
+  case OpKind::BroadcastTo:
+    return lowerElementwise(loops, graph, node, operands, result);
+  case OpKind::Reshape:
+    copyElements(loops, operand, x, result, 0);
+    return result;
+  case OpKind::Transpose: {
+    int64_t m = operand.type.shape[0], n = operand.type.shape[1];
+    loops.loopNest({m, n}, [&](llvm::ArrayRef<Value *> index) {
+      loops.store(loops.load(x, loops.position(index, {n, 1})), result, loops.position(index, {1, m}));
+    });
+    return result;
+  }
+  case OpKind::IndexGrad: {
+    llvm::ArrayRef<int64_t> attrs = node.attrs;
+    int64_t start = indexStart(node.type.shape, attrs.drop_front(1 + static_cast<size_t>(attrs[0])));
+    uint64_t bytes = uint64_t(elementCount(node.type.shape)) * sizeof(double);
+    loops.builder.CreateMemSet(result, loops.builder.getInt8(0), bytes, llvm::MaybeAlign(8));
+    copyElements(loops, operand, x, result, start);
+    return result;
+  }
+  default:
+    llvm_unreachable("not an op that moves elements");
+  }
+}
+
 } // namespace
 
 int64_t bp::indexStart(const Graph &graph, NodeId id) {
   const Node &node = graph.node(id);
-  Shape strides = rowMajorStrides(graph.node(node.operands[0]).type.shape);
-  int64_t start = 0;
-  for (size_t d = 0; d * 3 < node.attrs.size(); ++d)
-    start += node.attrs[d * 3 + 1] * strides[d];
-  return start;
+  return indexStart(graph.node(node.operands[0]).type.shape, node.attrs);
 }
 
 Value *bp::lowerTensorOp(IRLowering &ir, const Graph &graph, NodeId id, llvm::ArrayRef<Value *> operands,
@@ -217,6 +284,13 @@ Value *bp::lowerTensorOp(IRLowering &ir, const Graph &graph, NodeId id, llvm::Ar
   case OpKind::Index:
     // A tensor result is a run of the operand's elements, where the emitter placed it (no copy).
     return result ? result : loops.load(operands[0], ir.builder.getInt64(indexStart(graph, id)));
+  case OpKind::SumTo:
+    return lowerSumTo(loops, graph, node, operands[0], result);
+  case OpKind::BroadcastTo:
+  case OpKind::Reshape:
+  case OpKind::Transpose:
+  case OpKind::IndexGrad:
+    return lowerDataMovement(loops, graph, node, operands, result);
   default:
     assert(!isTensorOp(node.op) && result && "an elementwise op with a tensor result");
     return lowerElementwise(loops, graph, node, operands, result);

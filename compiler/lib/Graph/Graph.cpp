@@ -223,6 +223,10 @@ llvm::Error Graph::verify() const {
   return llvm::Error::success();
 }
 
+bool Graph::hasTensorOutput() const {
+  return llvm::any_of(outputs(), [&](const Output &output) { return !node(output.node).type.isScalar(); });
+}
+
 std::optional<NodeId> Graph::firstTensorNode() const {
   for (NodeId id = 0; id < nodes.size(); ++id)
     if (!nodes[id].type.isScalar() || isTensorOp(nodes[id].op))

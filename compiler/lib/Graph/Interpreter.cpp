@@ -117,16 +117,6 @@ double bp::evaluateOp(OpKind op, const double *operands) {
 
 namespace {
 
-/// The strides of a value of `shape` read as broadcast to a shape of `rank` dimensions: 0 along a dimension of
-/// size 1 or missing.
-Shape broadcastStrides(llvm::ArrayRef<int64_t> shape, size_t rank) {
-  Shape own = rowMajorStrides(shape), stride(rank, 0);
-  for (size_t d = 0; d < shape.size(); ++d) // dimension d is dimension d + shift of the broadcast shape
-    if (shape[d] != 1)
-      stride[rank - shape.size() + d] = own[d];
-  return stride;
-}
-
 /// An elementwise op over tensors: the result's elements in row-major order, each operand's element found by
 /// its broadcast strides.
 void evaluateElementwise(const Graph &graph, NodeId id, Values &values) {
@@ -209,16 +199,6 @@ void evaluateSumTo(llvm::ArrayRef<double> x, llvm::ArrayRef<int64_t> shape, llvm
   }
 }
 
-/// Where Index with these attrs (a {kind, begin, end} triple per leading dimension) starts reading a source of
-/// `shape`: the indexed dimensions lead, so what it reads is one contiguous run.
-size_t indexStart(llvm::ArrayRef<int64_t> shape, llvm::ArrayRef<int64_t> attrs) {
-  Shape strides = rowMajorStrides(shape);
-  int64_t start = 0;
-  for (size_t d = 0; d * 3 < attrs.size(); ++d)
-    start += attrs[d * 3 + 1] * strides[d];
-  return static_cast<size_t>(start);
-}
-
 /// The ops that are not elementwise, each over its whole result.
 void evaluateTensorOp(const Graph &graph, NodeId id, Values &values) {
   const Node &node = graph.node(id);
@@ -234,7 +214,7 @@ void evaluateTensorOp(const Graph &graph, NodeId id, Values &values) {
     evaluateReduction(node, x, shape, result);
     return;
   case OpKind::Index: {
-    llvm::ArrayRef<double> source = x.slice(indexStart(shape, node.attrs), result.size());
+    llvm::ArrayRef<double> source = x.slice(static_cast<size_t>(indexStart(shape, node.attrs)), result.size());
     std::copy(source.begin(), source.end(), result.begin());
     return;
   }
@@ -251,9 +231,9 @@ void evaluateTensorOp(const Graph &graph, NodeId id, Values &values) {
     return;
   case OpKind::IndexGrad: {
     llvm::ArrayRef<int64_t> attrs = node.attrs;
-    size_t start = indexStart(node.type.shape, attrs.drop_front(1 + static_cast<size_t>(attrs[0])));
+    int64_t start = indexStart(node.type.shape, attrs.drop_front(1 + static_cast<size_t>(attrs[0])));
     std::fill(result.begin(), result.end(), 0.0);
-    std::copy(x.begin(), x.end(), result.begin() + static_cast<std::ptrdiff_t>(start));
+    std::copy(x.begin(), x.end(), result.begin() + start);
     return;
   }
   default:

@@ -96,6 +96,22 @@ Shape bp::rowMajorStrides(llvm::ArrayRef<int64_t> shape) {
   return strides;
 }
 
+Shape bp::broadcastStrides(llvm::ArrayRef<int64_t> shape, size_t rank) {
+  Shape own = rowMajorStrides(shape), stride(rank, 0);
+  for (size_t d = 0; d < shape.size(); ++d) // dimension d is dimension d + shift of the broadcast shape
+    if (shape[d] != 1)
+      stride[rank - shape.size() + d] = own[d];
+  return stride;
+}
+
+int64_t bp::indexStart(llvm::ArrayRef<int64_t> shape, llvm::ArrayRef<int64_t> attrs) {
+  Shape strides = rowMajorStrides(shape);
+  int64_t start = 0;
+  for (size_t d = 0; d * 3 < attrs.size(); ++d)
+    start += attrs[d * 3 + 1] * strides[d];
+  return start;
+}
+
 ReductionExtent bp::reductionExtent(llvm::ArrayRef<int64_t> shape, std::optional<size_t> axis) {
   if (!axis)
     return {1, elementCount(shape), 1};

@@ -16,9 +16,6 @@ llvm::Expected<std::unique_ptr<CompiledModel>> CompiledModel::create(const Graph
                                                                      unsigned optLevel) {
   std::optional<GradientGraph> gradient;
   if (functions == ForwardAndGradient) {
-    // The forward function of a tensor graph compiles; its gradient function not yet.
-    if (llvm::Error refused = forward.refuseTensors("code generation"))
-      return refused;
     auto built = buildGradientGraph(forward);
     if (!built)
       return built.takeError();

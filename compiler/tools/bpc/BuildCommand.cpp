@@ -53,17 +53,12 @@ int buildCommand(const Options &options) {
   if (!machine)
     return reportError(machine.takeError());
 
-  // A tensor script gets its forward function only (the header says so): gradients of tensors are not compiled
-  // yet.
-  std::optional<GradientGraph> gradient;
-  if (!graph->firstTensorNode()) {
-    auto built = buildGradientGraph(*graph);
-    if (!built)
-      return reportError(built.takeError());
-    gradient = std::move(*built);
-  }
+  // A script with a tensor output gets its forward function only (the header says so).
+  auto gradient = gradientToCompile(*graph);
+  if (!gradient)
+    return reportError(gradient.takeError());
   llvm::LLVMContext context;
-  std::unique_ptr<llvm::Module> module = generateModule(*graph, gradient ? &*gradient : nullptr, prefix, context);
+  std::unique_ptr<llvm::Module> module = generateModule(*graph, *gradient ? &**gradient : nullptr, prefix, context);
   module->setDataLayout((*machine)->createDataLayout());
   module->setTargetTriple((*machine)->getTargetTriple().str());
   optimizeModule(*module, machine->get(), options.optLevel);

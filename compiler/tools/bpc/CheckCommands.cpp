@@ -44,26 +44,21 @@ int emitLLVMCommand(const Options &options) {
   auto graph = loadGraph(options, nullptr);
   if (!graph)
     return reportError(graph.takeError());
-  // A tensor script gets its forward function only: gradients of tensors are not compiled yet.
-  bool tensors = graph->firstTensorNode().has_value();
-  std::optional<GradientGraph> gradient;
-  if (!tensors) {
-    auto built = buildGradientGraph(*graph);
-    if (!built)
-      return reportError(built.takeError());
-    gradient = std::move(*built);
-  }
+  // A script with a tensor output gets its forward function only.
+  auto gradient = gradientToCompile(*graph);
+  if (!gradient)
+    return reportError(gradient.takeError());
   auto machine = createTargetMachine("", options.optLevel);
   if (!machine)
     return reportError(machine.takeError());
   llvm::LLVMContext context;
   std::string prefix = prefixFromPath(options.file);
-  std::unique_ptr<llvm::Module> module = generateModule(*graph, gradient ? &*gradient : nullptr, prefix, context);
+  std::unique_ptr<llvm::Module> module = generateModule(*graph, *gradient ? &**gradient : nullptr, prefix, context);
   module->setDataLayout((*machine)->createDataLayout());
   module->setTargetTriple((*machine)->getTargetTriple().str());
   optimizeModule(*module, machine->get(), options.optLevel);
-  if (tensors)
-    llvm::outs() << "; " << prefix << "_forward only: gradients of tensor scripts are not compiled yet\n";
+  if (!*gradient)
+    llvm::outs() << "; " << prefix << "_forward only: gradients of tensor outputs are not supported yet\n";
   module->print(llvm::outs(), nullptr);
   return ExitSuccess;
 }

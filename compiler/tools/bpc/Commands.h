@@ -82,18 +82,13 @@ llvm::Expected<bp::Graph> loadGraph(const Options &options, const char *command 
 std::optional<std::vector<double>> bindArguments(const bp::Graph &graph, const Options &options, int &exitCode,
                                                  const bp::DataSet *data = nullptr);
 
-/// Every output's elements, flat (Graph::outputOffsets), from the interpreter: how tensor scripts run until
-/// code generation handles them. Its numbers are the ones compiled code gives, bit for bit.
+/// Every output's elements, flat (Graph::outputOffsets), from the interpreter, whose numbers are the ones
+/// compiled code gives, bit for bit.
 std::vector<double> interpretOutputs(const bp::Graph &graph, llvm::ArrayRef<double> in);
 
-/// The same into `out`, and every output's gradient into `grad` (as the compiled gradient function lays it
-/// out: per output, every argument's elements, Graph::argumentOffsets), from the interpreter evaluating the
-/// gradient graph. Only scalar outputs have gradients so far: a tensor output is an error.
-llvm::Error interpretGradients(const bp::Graph &graph, llvm::ArrayRef<double> in, std::vector<double> &out,
-                               std::vector<double> &grad);
-/// The same with `gradient`, graph's gradient graph, built once by the caller (training evaluates it every step).
-void interpretGradients(const bp::Graph &graph, const bp::GradientGraph &gradient, llvm::ArrayRef<double> in,
-                        std::vector<double> &out, std::vector<double> &grad);
+/// What build and emit-llvm differentiate: the gradient graph, or none for a script with a tensor output, whose
+/// Jacobian is not supported yet (such a script gets its forward function only). Other errors are returned.
+llvm::Expected<std::optional<bp::GradientGraph>> gradientToCompile(const bp::Graph &graph);
 
 } // namespace bpc
 

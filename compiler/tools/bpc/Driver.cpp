@@ -207,28 +207,13 @@ std::vector<double> interpretOutputs(const Graph &graph, llvm::ArrayRef<double> 
   return out;
 }
 
-llvm::Error interpretGradients(const Graph &graph, llvm::ArrayRef<double> in, std::vector<double> &out,
-                               std::vector<double> &grad) {
-  auto gradient = buildGradientGraph(graph);
-  if (!gradient)
-    return gradient.takeError();
-  interpretGradients(graph, *gradient, in, out, grad);
-  return llvm::Error::success();
-}
-
-void interpretGradients(const Graph &graph, const GradientGraph &gradient, llvm::ArrayRef<double> in,
-                        std::vector<double> &out, std::vector<double> &grad) {
-  Values values = evaluateGraph(gradient.graph, in);
-  out.clear();
-  grad.clear();
-  for (const ReverseSweep &sweep : gradient.sweeps) {
-    llvm::ArrayRef<double> elements = values.tensor(graph.outputs()[sweep.output].node);
-    out.insert(out.end(), elements.begin(), elements.end());
-    for (NodeId entry : sweep.gradient) {
-      llvm::ArrayRef<double> derivative = values.tensor(entry);
-      grad.insert(grad.end(), derivative.begin(), derivative.end());
-    }
-  }
+llvm::Expected<std::optional<GradientGraph>> gradientToCompile(const Graph &graph) {
+  if (graph.hasTensorOutput())
+    return std::nullopt;
+  auto built = buildGradientGraph(graph);
+  if (!built)
+    return built.takeError();
+  return std::optional<GradientGraph>(std::move(*built));
 }
 
 } // namespace bpc

@@ -14,8 +14,7 @@
 // is huge, the other is the slope of the side it does not reach, which the analytic derivative matches (a
 // comparison's derivative 0; where's, the derivative of the branch taken at x).
 //
-// A tensor script is checked the same way, element by element (`W[1,0]`), with the interpreter's forward
-// values and gradient graph in place of compiled code, until code generation handles tensors.
+// A tensor script is checked the same way, element by element (`W[1,0]`).
 //
 //===----------------------------------------------------------------------===//
 #include "Commands.h"
@@ -134,23 +133,11 @@ int gradcheckCommand(const Options &options) {
   std::vector<size_t> offsets = graph->argumentOffsets();
   size_t elements = offsets.back(); // every argument's, flat: the entries of one output's gradient
   std::vector<double> out(outputs.size()), grad(outputs.size() * elements);
-  Forward forward;
-  std::unique_ptr<CompiledModel> model;
-  if (graph->firstTensorNode()) {
-    if (llvm::Error error = interpretGradients(*graph, *in, out, grad))
-      return reportError(std::move(error));
-    forward = [&](const double *x, double *y) {
-      std::vector<double> values = interpretOutputs(*graph, llvm::ArrayRef<double>(x, elements));
-      std::copy(values.begin(), values.end(), y);
-    };
-  } else {
-    auto compiled = CompiledModel::create(*graph, CompiledModel::ForwardAndGradient, options.optLevel);
-    if (!compiled)
-      return reportError(compiled.takeError());
-    model = std::move(*compiled);
-    model->gradient(in->data(), out.data(), grad.data());
-    forward = [&](const double *x, double *y) { model->forward(x, y); };
-  }
+  auto model = CompiledModel::create(*graph, CompiledModel::ForwardAndGradient, options.optLevel);
+  if (!model)
+    return reportError(model.takeError());
+  (*model)->gradient(in->data(), out.data(), grad.data());
+  Forward forward = [&](const double *x, double *y) { (*model)->forward(x, y); };
   auto analytic = [&](size_t o, size_t a) { return grad[o * elements + a]; };
   // The name of argument element a (an index into the flat arguments).
   std::vector<std::string> names;

@@ -26,21 +26,15 @@ int runCommand(const Options &options) {
   std::vector<size_t> argumentOffsets = graph->argumentOffsets();
   std::vector<double> out(outputOffsets.back());
   std::vector<double> grad(options.grad ? outputs.size() * argumentOffsets.back() : 0);
-  if (graph->firstTensorNode() && options.grad) {
-    // Gradients of tensor scripts are not compiled yet: the interpreter's are bit-identical.
-    if (llvm::Error error = interpretGradients(*graph, *in, out, grad))
-      return reportError(std::move(error));
-  } else {
-    // Only what is printed is compiled: without --grad nothing is differentiated.
-    auto model = CompiledModel::create(
-        *graph, options.grad ? CompiledModel::ForwardAndGradient : CompiledModel::ForwardOnly, options.optLevel);
-    if (!model)
-      return reportError(model.takeError());
-    if (options.grad)
-      (*model)->gradient(in->data(), out.data(), grad.data());
-    else
-      (*model)->forward(in->data(), out.data());
-  }
+  // Only what is printed is compiled: without --grad nothing is differentiated.
+  auto model = CompiledModel::create(
+      *graph, options.grad ? CompiledModel::ForwardAndGradient : CompiledModel::ForwardOnly, options.optLevel);
+  if (!model)
+    return reportError(model.takeError());
+  if (options.grad)
+    (*model)->gradient(in->data(), out.data(), grad.data());
+  else
+    (*model)->forward(in->data(), out.data());
   auto outputValue = [&](size_t o) {
     return llvm::ArrayRef<double>(out).slice(outputOffsets[o], outputOffsets[o + 1] - outputOffsets[o]);
   };

@@ -160,46 +160,28 @@ std::string elementName(const Node &node, size_t index) {
   return text + "]";
 }
 
-/// The gradient of a graph's one (scalar) output: compiled when code generation takes the graph, else from
-/// the interpreter evaluating the gradient graph, built once; both give the same numbers bit for bit.
+/// The gradient of a graph's one (scalar) output, compiled once; each step calls it.
 class ObjectiveGradient {
 public:
   static llvm::Expected<ObjectiveGradient> create(const Graph &graph) {
-    ObjectiveGradient result(graph);
     auto compiled = CompiledModel::create(graph, CompiledModel::ForwardAndGradient, 2);
-    if (compiled) {
-      result.compiled = std::move(*compiled);
-      return result;
-    }
-    if (!graph.firstTensorNode())
+    if (!compiled)
       return compiled.takeError();
-    llvm::consumeError(compiled.takeError()); // code generation does not take this tensor graph yet
-    auto gradient = buildGradientGraph(graph);
-    if (!gradient)
-      return gradient.takeError();
-    result.interpreted = std::move(*gradient);
-    return result;
+    return ObjectiveGradient(std::move(*compiled));
   }
 
   /// The output at `in` (flat, Graph::argumentOffsets); `grad` gets its derivative with respect to every
   /// argument element, in the same layout.
-  double evaluate(const std::vector<double> &in, std::vector<double> &grad) {
-    if (compiled) {
-      double out;
-      compiled->gradient(in.data(), &out, grad.data());
-      return out;
-    }
-    interpretGradients(*graph, *interpreted, in, out, grad);
-    return out[0];
+  double evaluate(const std::vector<double> &in, std::vector<double> &grad) const {
+    double out;
+    compiled->gradient(in.data(), &out, grad.data());
+    return out;
   }
 
 private:
-  explicit ObjectiveGradient(const Graph &graph) : graph(&graph) {}
+  explicit ObjectiveGradient(std::unique_ptr<CompiledModel> compiled) : compiled(std::move(compiled)) {}
 
-  const Graph *graph;
   std::unique_ptr<CompiledModel> compiled;
-  std::optional<GradientGraph> interpreted;
-  std::vector<double> out;
 };
 
 } // namespace
