@@ -96,17 +96,13 @@ public:
   size_t argumentIndex(NodeId id) const;
   /// Where each argument starts in the flat `in` array of the compiled functions and of evaluateGraph: each
   /// takes elementCount(shape) consecutive doubles, in arguments() order. One entry per argument, then the
-  /// total. argumentOffset(i) and argumentSize(i) are for one argument #i.
+  /// total (so argument #i has offsets[i + 1] - offsets[i] elements).
+  std::vector<size_t> argumentOffsets() const;
+  /// The same for the flat `out` array: output #o takes elementCount of its node's shape.
+  std::vector<size_t> outputOffsets() const;
   /// The script's own values of every argument, flat in argumentOffsets() order: defaults and initial values
   /// (0 for an input declared without a default).
   std::vector<double> argumentDefaults() const;
-  std::vector<size_t> argumentOffsets() const;
-  size_t argumentOffset(size_t index) const { return argumentOffsets()[index]; }
-  size_t argumentSize(size_t index) const;
-  /// The same for the flat `out` array: output #o takes elementCount of its node's shape.
-  std::vector<size_t> outputOffsets() const;
-  size_t outputOffset(size_t index) const { return outputOffsets()[index]; }
-  size_t outputSize(size_t index) const;
   /// The same arguments in the order the script declares them.
   const std::vector<NodeId> &declaredArguments() const { return argumentsInOrder; }
   const std::vector<Output> &outputs() const { return outputList; }

@@ -252,19 +252,11 @@ std::vector<size_t> Graph::argumentOffsets() const {
   return offsets;
 }
 
-size_t Graph::argumentSize(size_t index) const {
-  return static_cast<size_t>(elementCount(nodes[arguments()[index]].type.shape));
-}
-
 std::vector<size_t> Graph::outputOffsets() const {
   std::vector<size_t> offsets{0};
   for (const Output &output : outputList)
     offsets.push_back(offsets.back() + static_cast<size_t>(elementCount(nodes[output.node].type.shape)));
   return offsets;
-}
-
-size_t Graph::outputSize(size_t index) const {
-  return static_cast<size_t>(elementCount(nodes[outputList[index].node].type.shape));
 }
 
 std::vector<NodeId> Graph::arguments() const {
