@@ -52,15 +52,14 @@ public:
   static constexpr size_t PartStores = 250;
   static constexpr uint64_t WorkspaceStackBytes = 64 * 1024;
 
-  FunctionEmitter(llvm::Module &module, const Graph &graph, const std::vector<NodeId> &arguments)
+  FunctionEmitter(llvm::Module &module, const Graph &graph)
       : module(module), graph(graph), builder(module.getContext()), ir(builder, module),
         argumentIndex(graph.size(), -1), stores(graph.size()), slot(graph.size(), -1),
         values(graph.size(), nullptr), locations(graph.size()) {
-    int64_t offset = 0; // each argument takes elementCount(shape) doubles of `in`
-    for (NodeId argument : arguments) {
-      argumentIndex[argument] = offset;
-      offset += elementCount(graph.node(argument).type.shape);
-    }
+    std::vector<NodeId> arguments = graph.arguments();
+    std::vector<size_t> offsets = graph.argumentOffsets(); // each takes elementCount(shape) doubles of `in`
+    for (size_t i = 0; i < arguments.size(); ++i)
+      argumentIndex[arguments[i]] = static_cast<int64_t>(offsets[i]);
   }
 
   void emit(const std::string &name, const std::vector<NodeId> &results, const std::vector<NodeId> *gradients);
@@ -384,9 +383,8 @@ void FunctionEmitter::freeWorkspace(int64_t size) {
 }
 
 void emitFunction(llvm::Module &module, const std::string &name, const Graph &graph,
-                  const std::vector<NodeId> &arguments, const std::vector<NodeId> &results,
-                  const std::vector<NodeId> *gradients) {
-  FunctionEmitter(module, graph, arguments).emit(name, results, gradients);
+                  const std::vector<NodeId> &results, const std::vector<NodeId> *gradients) {
+  FunctionEmitter(module, graph).emit(name, results, gradients);
 }
 
 std::vector<NodeId> outputNodes(const Graph &graph) {
@@ -414,7 +412,7 @@ std::unique_ptr<llvm::Module> bp::generateModule(const Graph &forward, const Gra
   std::vector<NodeId> results = outputNodes(forward);
   std::optional<Graph> simplifiedForward, simplifiedGradient;
   const Graph &forwardGraph = simplified(forward, results, simplifiedForward);
-  emitFunction(*module, prefix + "_forward", forwardGraph, forwardGraph.arguments(), results, nullptr);
+  emitFunction(*module, prefix + "_forward", forwardGraph, results, nullptr);
   if (!gradient)
     return module;
 
@@ -426,7 +424,7 @@ std::unique_ptr<llvm::Module> bp::generateModule(const Graph &forward, const Gra
   const Graph &gradientGraph = simplified(gradient->graph, roots, simplifiedGradient);
   std::vector<NodeId> outputs(roots.begin(), roots.begin() + outputCount);
   std::vector<NodeId> jacobian(roots.begin() + outputCount, roots.end());
-  emitFunction(*module, prefix + "_gradient", gradientGraph, gradientGraph.arguments(), outputs, &jacobian);
+  emitFunction(*module, prefix + "_gradient", gradientGraph, outputs, &jacobian);
   return module;
 }
 
