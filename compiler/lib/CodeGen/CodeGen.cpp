@@ -440,6 +440,10 @@ void bp::optimizeModule(llvm::Module &module, llvm::TargetMachine *machine, unsi
   // operations gives it little to pack, so it runs only on modules up to LargeModuleInstructions.
   llvm::PipelineTuningOptions tuning;
   tuning.SLPVectorization = module.getInstructionCount() <= LargeModuleInstructions;
+  // Tensor loops are vectorized (and interleaved) but not unrolled further: unrolling copied every vector
+  // loop body eight or sixteen times on a 256x256 matrix product, which doubled the back end's time against a
+  // 4x4 one (compile time is to stay independent of tensor sizes). Scalar scripts have no loops.
+  tuning.LoopUnrolling = false;
   llvm::PassBuilder passBuilder(machine, tuning);
   passBuilder.registerModuleAnalyses(mam);
   passBuilder.registerCGSCCAnalyses(cgam);

@@ -7,6 +7,7 @@
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/LegacyPassManager.h"
 
+#include <bit>
 #include <cassert>
 #include <cctype>
 #include <cmath>
@@ -141,15 +142,29 @@ std::string bp::generateCHeader(const Graph &graph, const std::string &prefix, c
     text += "#define " + macro + "_IN_" + graph.node(arguments[i]).name + " " + std::to_string(in[i]) + "\n";
   text += "\n/* An initializer for in[] with the script's values (0 for an input declared without one). */\n";
   text += "#define " + macro + "_DEFAULTS {";
-  for (size_t i = 0; i < arguments.size(); ++i) {
-    const Node &node = graph.node(arguments[i]);
+  // Tensors make this list long (a filled 256x256 param is 65,536 equal values): each value is appended in
+  // place, and a run of equal values is formatted once.
+  double previous = 0.0;
+  std::string literal = cDoubleLiteral(previous);
+  auto append = [&](double value) {
     // Literals are finite (the parser rejects overflow), so every value has a C literal.
-    if (node.type.isScalar()) {
-      text += (i ? ", " : "") + cDoubleLiteral(node.hasValue ? node.value : 0.0);
-      continue;
+    if (std::bit_cast<uint64_t>(value) != std::bit_cast<uint64_t>(previous)) {
+      previous = value;
+      literal = cDoubleLiteral(value);
     }
-    for (size_t e = 0; e < in[i + 1] - in[i]; ++e)
-      text += (i || e ? ", " : "") + cDoubleLiteral(node.hasValue ? node.data[e] : 0.0);
+    if (text.back() != '{')
+      text += ", ";
+    text += literal;
+  };
+  for (NodeId argument : arguments) {
+    const Node &node = graph.node(argument);
+    if (node.type.isScalar())
+      append(node.hasValue ? node.value : 0.0);
+    else if (node.hasValue)
+      llvm::for_each(node.data, append);
+    else
+      for (int64_t e = 0, n = elementCount(node.type.shape); e < n; ++e)
+        append(0.0);
   }
   text += "}\n\n";
   for (size_t o = 0; o < graph.outputs().size(); ++o)
