@@ -209,14 +209,3 @@ TEST(Parser, AnUnclosedBracketStopsAtTheNextKeywordLine) {
   EXPECT_THAT(errors, HasSubstr("test.bp:3:13: error: expected an expression, found end of line"));
 }
 
-TEST(Parser, RewritingATensorValueIsRefusedNotMisplaced) {
-  // A shaped declaration has no scalar value span: writing a number over it would corrupt the script.
-  auto file = makeSourceFile("test.bp", "param w[2] = [1, 2]\nparam b = 0\n");
-  ASSERT_TRUE(static_cast<bool>(file));
-  auto rewritten = rewriteValues(*file, {{"w", 3.0}});
-  ASSERT_FALSE(static_cast<bool>(rewritten));
-  EXPECT_THAT(llvm::toString(rewritten.takeError()), HasSubstr("'w' is a tensor"));
-  auto scalar = rewriteValues(*file, {{"b", 3.0}});
-  ASSERT_TRUE(static_cast<bool>(scalar));
-  EXPECT_EQ(*scalar, "param w[2] = [1, 2]\nparam b = 3\n");
-}

@@ -219,11 +219,6 @@ int trainCommand(const Options &options) {
     return exitCode;
   std::vector<size_t> offsets = graph->argumentOffsets();
   auto isTensor = [&](size_t a) { return !graph->node(arguments[a]).type.isScalar(); };
-  if (!options.save.empty())
-    for (size_t v : *variables)
-      if (isTensor(v))
-        return reportError("--save: '" + graph->node(arguments[v]).name +
-                           "' is a tensor; saving trained tensors is not supported yet");
   // Every element of every variable, as positions in the flat argument values: what the optimizer moves.
   std::vector<size_t> elements;
   for (size_t v : *variables)
@@ -345,9 +340,9 @@ int trainCommand(const Options &options) {
     value /= static_cast<double>(rows.rowCount());
 
   if (!options.save.empty()) {
-    std::map<std::string, double> trained;
+    std::map<std::string, std::vector<double>> trained;
     for (size_t v : *variables)
-      trained[graph->node(arguments[v]).name] = values[offsets[v]];
+      trained[graph->node(arguments[v]).name].assign(values.begin() + offsets[v], values.begin() + offsets[v + 1]);
     auto text = rewriteValues(graph->sourceFile(), trained);
     if (!text)
       return reportError(text.takeError());
