@@ -10,6 +10,8 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/ErrorHandling.h"
 
+#include <zlib.h>
+
 #include <algorithm>
 #include <cctype>
 
@@ -132,6 +134,45 @@ static llvm::Error tooLarge(const std::string &path, FileKind kind, std::string 
                                  std::to_string(MaxSourceBytes >> 20) + " MiB");
 }
 
+/// Whether `bytes` start as a gzip stream does.
+static bool isGzip(std::string_view bytes) { return bytes.size() >= 2 && bytes[0] == '\x1f' && bytes[1] == '\x8b'; }
+
+/// The bytes a gzip stream (or several, concatenated, as `cat a.gz b.gz` makes) inflate to, at most one past
+/// MaxSourceBytes.
+static llvm::Expected<std::string> gunzip(const std::string &path, FileKind kind, const std::string &compressed) {
+  z_stream stream{};
+  if (inflateInit2(&stream, 16 + MAX_WBITS) != Z_OK) // 16: expect a gzip header
+    return makeFileError(path, "cannot read file: zlib could not start");
+  stream.next_in = reinterpret_cast<Bytef *>(const_cast<char *>(compressed.data()));
+  stream.avail_in = static_cast<uInt>(compressed.size());
+  std::string text;
+  int status = Z_OK;
+  while (text.size() <= MaxSourceBytes) {
+    size_t offset = text.size();
+    text.resize(offset + std::min<size_t>(1 << 20, MaxSourceBytes + 1 - offset));
+    stream.next_out = reinterpret_cast<Bytef *>(text.data() + offset);
+    stream.avail_out = static_cast<uInt>(text.size() - offset);
+    status = inflate(&stream, Z_NO_FLUSH);
+    text.resize(text.size() - stream.avail_out);
+    if (status == Z_STREAM_END && stream.avail_in > 0 && isGzip({reinterpret_cast<char *>(stream.next_in), 2})) {
+      status = inflateReset(&stream); // the next member of a multi-member file
+      continue;
+    }
+    if (status != Z_OK)
+      break;
+  }
+  inflateEnd(&stream);
+  if (text.size() > MaxSourceBytes)
+    return makeFileError(path, "file is too large (more than " + std::to_string(MaxSourceBytes >> 20) +
+                                   " MiB when uncompressed); bp reads " + describe(kind) + " of up to " +
+                                   std::to_string(MaxSourceBytes >> 20) + " MiB");
+  if (status != Z_STREAM_END)
+    return makeFileError(path, std::string("cannot read file: ") +
+                                   (status == Z_BUF_ERROR ? "the gzip data is truncated" : "the gzip data is corrupt") +
+                                   (stream.msg ? std::string(" (") + stream.msg + ")" : std::string()));
+  return text;
+}
+
 llvm::Expected<SourceFileRef> bp::loadSourceFile(const std::string &path, FileKind kind) {
   llvm::sys::fs::file_status status;
   if (std::error_code ec = llvm::sys::fs::status(path, status))
@@ -163,5 +204,12 @@ llvm::Expected<SourceFileRef> bp::loadSourceFile(const std::string &path, FileKi
   llvm::sys::fs::closeFile(*fd);
   if (text.size() > MaxSourceBytes)
     return tooLarge(path, kind, "more than " + std::to_string(MaxSourceBytes >> 20));
+  // A CSV file may be gzip-compressed (FILE.csv.gz): it is read as the text it inflates to.
+  if (kind == FileKind::CSV && isGzip(text)) {
+    llvm::Expected<std::string> inflated = gunzip(path, kind, text);
+    if (!inflated)
+      return inflated.takeError();
+    text = std::move(*inflated);
+  }
   return makeSourceFile(path, std::move(text), kind);
 }

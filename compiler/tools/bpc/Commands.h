@@ -44,6 +44,8 @@ struct Options {
   std::string vars;              // train --vars a,b,...
   bool varsGiven = false;
   std::string data;              // train --data FILE.csv
+  std::vector<std::string> columns;       // --columns: the inputs a header-less data file's columns bind
+  std::vector<std::string> ignoreColumns; // --ignore-columns: header columns to skip
   std::string optimizer = "sgd"; // train --optimizer
   size_t batch = 0;              // train --batch (0: every row)
   uint64_t seed = 0;             // run and train --seed: normal()/uniform() initializers; train: shuffling

@@ -109,25 +109,6 @@ private:
   std::chrono::steady_clock::time_point start, lastShown;
 };
 
-/// Puts the values of one CSV row into the argument vector (without data, there is one "row": the values).
-class RowBinder {
-public:
-  RowBinder(std::vector<double> &values, const DataSet *data) : values(values), data(data) {}
-
-  size_t rowCount() const { return data ? data->rows.size() : 1; }
-
-  void bindRow(size_t row, const std::vector<size_t> &columnArgument) {
-    if (!data)
-      return;
-    for (size_t c = 0; c < columnArgument.size(); ++c)
-      values[columnArgument[c]] = data->rows[row][c];
-  }
-
-private:
-  std::vector<double> &values;
-  const DataSet *data;
-};
-
 /// The value of argument #a, flat (Graph::argumentOffsets).
 llvm::ArrayRef<double> argumentValue(const std::vector<size_t> &offsets, const std::vector<double> &values,
                                      size_t a) {
@@ -218,7 +199,6 @@ int trainCommand(const Options &options) {
   if (!variables)
     return exitCode;
   std::vector<size_t> offsets = graph->argumentOffsets();
-  auto isTensor = [&](size_t a) { return !graph->node(arguments[a]).type.isScalar(); };
   // Every element of every variable, as positions in the flat argument values: what the optimizer moves.
   std::vector<size_t> elements;
   for (size_t v : *variables)
@@ -226,22 +206,15 @@ int trainCommand(const Options &options) {
       elements.push_back(i);
 
   std::optional<DataSet> data;
-  std::vector<size_t> columnArgument;
   if (!options.data.empty()) {
-    auto loaded = loadDataSet(options.data, *graph);
+    auto loaded = loadDataSet(options.data, *graph, {options.columns, options.ignoreColumns});
     if (!loaded)
       return reportError(loaded.takeError());
     data = std::move(*loaded);
-    for (NodeId id : data->inputs) {
-      size_t a = graph->argumentIndex(id);
-      if (isTensor(a))
-        return reportError("'" + graph->node(id).name + "' is a tensor; binding tensor inputs to columns of " +
-                           options.data + " is not supported yet");
-      if (std::find(variables->begin(), variables->end(), a) != variables->end())
+    for (NodeId id : data->inputs)
+      if (llvm::is_contained(*variables, graph->argumentIndex(id)))
         return reportError("'" + graph->node(id).name + "' is bound by a column of " + options.data +
                            " and cannot also be trained");
-      columnArgument.push_back(offsets[a]);
-    }
   }
 
   std::optional<std::vector<double>> start = bindArguments(*graph, options, exitCode, data ? &*data : nullptr);
@@ -257,14 +230,19 @@ int trainCommand(const Options &options) {
   if (!trainer)
     return reportError(trainer.takeError());
 
-  RowBinder rows(values, data ? &*data : nullptr);
-  std::vector<size_t> order(rows.rowCount());
+  // Without data there is one "row": the values as they are.
+  size_t rowCount = data ? data->rowCount : 1;
+  auto bindRow = [&](size_t r) {
+    if (data)
+      data->bindRow(r, values);
+  };
+  std::vector<size_t> order(rowCount);
   std::iota(order.begin(), order.end(), 0);
   std::mt19937_64 shuffler(options.seed);
   bool shuffle = options.seedGiven && options.batch != 0;
   if (shuffle)
     std::shuffle(order.begin(), order.end(), shuffler);
-  size_t batch = options.batch == 0 || options.batch > rows.rowCount() ? rows.rowCount() : options.batch;
+  size_t batch = options.batch == 0 || options.batch > rowCount ? rowCount : options.batch;
   size_t cursor = 0;
 
   std::unique_ptr<Optimizer> optimizer = Optimizer::create(*optimizerKind, options.rate, elements.size());
@@ -276,7 +254,7 @@ int trainCommand(const Options &options) {
                  << variables->size() << (variables->size() == 1 ? " variable" : " variables") << " with "
                  << optimizerName(*optimizerKind) << ", rate " << formatNumber(options.rate) << ", "
                  << options.steps << (options.steps == 1 ? " step" : " steps")
-                 << (data ? ", " + std::to_string(rows.rowCount()) + " rows in batches of " + std::to_string(batch)
+                 << (data ? ", " + std::to_string(rowCount) + " rows in batches of " + std::to_string(batch)
                           : std::string())
                  << '\n';
 
@@ -289,7 +267,7 @@ int trainCommand(const Options &options) {
         if (shuffle)
           std::shuffle(order.begin(), order.end(), shuffler);
       }
-      rows.bindRow(order[cursor++], columnArgument);
+      bindRow(order[cursor++]);
       loss += trainer->evaluate(values, gradient);
       for (size_t e = 0; e < elements.size(); ++e)
         step[e] += gradient[elements[e]];
@@ -330,14 +308,14 @@ int trainCommand(const Options &options) {
   // Every output at the final values: the mean over all rows with --data.
   std::vector<size_t> outputOffsets = graph->outputOffsets();
   std::vector<double> finalOutputs(outputOffsets.back(), 0.0);
-  for (size_t r = 0; r < rows.rowCount(); ++r) {
-    rows.bindRow(r, columnArgument);
+  for (size_t r = 0; r < rowCount; ++r) {
+    bindRow(r);
     std::vector<double> rowOutputs = interpretOutputs(*graph, values);
     for (size_t i = 0; i < rowOutputs.size(); ++i)
       finalOutputs[i] += rowOutputs[i];
   }
   for (double &value : finalOutputs)
-    value /= static_cast<double>(rows.rowCount());
+    value /= static_cast<double>(rowCount);
 
   if (!options.save.empty()) {
     std::map<std::string, std::vector<double>> trained;

@@ -176,8 +176,17 @@ int main(int argc, char **argv) {
   CLI::Option *varsOption =
       train->add_option("--vars", options.vars, "the inputs/params to train, comma-separated (default: every param)")
           ->type_name("a,b,...");
-  train->add_option("--data", options.data, "CSV whose header names inputs; each step uses the mean gradient over rows")
+  train->add_option("--data", options.data,
+                    "CSV (or .csv.gz) whose header names inputs (x[0], x[1]... for a tensor's elements); each step "
+                    "uses the mean gradient over rows")
       ->type_name("FILE.csv");
+  train->add_option("--columns", options.columns,
+                    "the file has no header: these inputs' elements take its columns left to right")
+      ->delimiter(',')
+      ->type_name("x,label");
+  train->add_option("--ignore-columns", options.ignoreColumns, "header columns to skip")
+      ->delimiter(',')
+      ->type_name("a,b");
   train->add_option("--optimizer", options.optimizer, "sgd (default), momentum or adam")
       ->type_name("NAME")
       ->check(CLI::IsMember({"sgd", "momentum", "adam"}));
