@@ -41,6 +41,9 @@ struct Options {
   bool maximize = false;
   double rate = 0.01;            // train --rate
   size_t steps = 1;              // train --steps
+  size_t epochs = 0;             // train --epochs (0: --steps counts the steps)
+  std::string valid;             // train --valid FILE.csv: held-out rows
+  size_t evalEvery = 0;          // train --eval-every K (0: every epoch with --epochs, else every tenth of the run)
   std::string vars;              // train --vars a,b,...
   bool varsGiven = false;
   std::string data;              // train --data FILE.csv

@@ -32,6 +32,15 @@ public:
     os << '}';
     first = false;
   }
+  void beginArray(const std::string *key = nullptr) {
+    separate(key);
+    os << '[';
+    first = true;
+  }
+  void endArray() {
+    os << ']';
+    first = false;
+  }
   /// Writes `"name":`; the next value or object is that key's value.
   void key(const std::string &name) {
     separate(&name);

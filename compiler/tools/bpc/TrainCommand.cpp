@@ -8,6 +8,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "Commands.h"
+#include "Evaluate.h"
 #include "Json.h"
 #include "OutputFile.h"
 
@@ -77,8 +78,9 @@ public:
       : objective(std::move(objective)), steps(steps), enabled(enabled), live(llvm::sys::Process::StandardErrIsDisplayed()),
         start(std::chrono::steady_clock::now()) {}
 
-  /// `value`: the objective before step #step (the mean over the step's rows).
-  void update(size_t step, double value) {
+  /// `value`: the objective before step #step (the mean over the step's rows); `note`: the latest evaluation on
+  /// held-out rows, if any.
+  void update(size_t step, double value, const std::string &note) {
     if (!enabled)
       return;
     auto now = std::chrono::steady_clock::now();
@@ -87,14 +89,15 @@ public:
         return;
       lastShown = now;
       llvm::errs() << "\rstep " << step << "/" << steps << "  " << objective << " " << formatNumber(value) << "  "
-                   << llvm::format("%.0f", rate(step, now)) << " steps/s   ";
+                   << (note.empty() ? "" : note + "  ") << llvm::format("%.0f", rate(step, now)) << " steps/s   ";
       if (step == steps)
         llvm::errs() << '\n';
       return;
     }
     size_t every = std::max<size_t>(1, steps / 10);
     if (step % every == 0 || step == steps)
-      llvm::errs() << "step " << step << "/" << steps << ": " << objective << " = " << formatNumber(value) << '\n';
+      llvm::errs() << "step " << step << "/" << steps << ": " << objective << " = " << formatNumber(value)
+                   << (note.empty() ? "" : "; " + note) << '\n';
   }
 
 private:
@@ -205,17 +208,34 @@ int trainCommand(const Options &options) {
     for (size_t i = offsets[v]; i < offsets[v + 1]; ++i)
       elements.push_back(i);
 
-  std::optional<DataSet> data;
-  if (!options.data.empty()) {
-    auto loaded = loadDataSet(options.data, *graph, {options.columns, options.ignoreColumns});
+  // The training rows, and the held-out ones: bound the same way, and never to a variable.
+  auto loadRows = [&](const std::string &path) -> llvm::Expected<std::optional<DataSet>> {
+    if (path.empty())
+      return std::nullopt;
+    auto loaded = loadDataSet(path, *graph, {options.columns, options.ignoreColumns});
     if (!loaded)
-      return reportError(loaded.takeError());
-    data = std::move(*loaded);
-    for (NodeId id : data->inputs)
+      return loaded.takeError();
+    for (NodeId id : loaded->inputs)
       if (llvm::is_contained(*variables, graph->argumentIndex(id)))
-        return reportError("'" + graph->node(id).name + "' is bound by a column of " + options.data +
-                           " and cannot also be trained");
-  }
+        return llvm::createStringError(llvm::inconvertibleErrorCode(), "'" + graph->node(id).name +
+                                                                           "' is bound by a column of " + path +
+                                                                           " and cannot also be trained");
+    return std::move(*loaded);
+  };
+  if (options.data.empty() && (!options.columns.empty() || !options.ignoreColumns.empty()) && options.valid.empty())
+    return reportError("--columns and --ignore-columns need --data or --valid", ExitUsage);
+  if (options.epochs != 0 && options.data.empty())
+    return reportError("--epochs needs --data", ExitUsage);
+  if (options.evalEvery != 0 && options.valid.empty())
+    return reportError("--eval-every needs --valid", ExitUsage);
+  auto loadedData = loadRows(options.data);
+  if (!loadedData)
+    return reportError(loadedData.takeError());
+  std::optional<DataSet> data = std::move(*loadedData);
+  auto loadedValid = loadRows(options.valid);
+  if (!loadedValid)
+    return reportError(loadedValid.takeError());
+  std::optional<DataSet> valid = std::move(*loadedValid);
 
   std::optional<std::vector<double>> start = bindArguments(*graph, options, exitCode, data ? &*data : nullptr);
   if (!start)
@@ -244,21 +264,54 @@ int trainCommand(const Options &options) {
     std::shuffle(order.begin(), order.end(), shuffler);
   size_t batch = options.batch == 0 || options.batch > rowCount ? rowCount : options.batch;
   size_t cursor = 0;
+  size_t batchesPerEpoch = (rowCount + batch - 1) / batch;
+  size_t steps = options.epochs != 0 ? options.epochs * batchesPerEpoch : options.steps;
+  if (options.epochs != 0 && steps / batchesPerEpoch != options.epochs)
+    return reportError("--epochs " + std::to_string(options.epochs) + " makes too many steps", ExitUsage);
+  size_t evalEvery = options.evalEvery != 0 ? options.evalEvery
+                     : options.epochs != 0  ? batchesPerEpoch
+                                            : std::max<size_t>(1, steps / 10);
+
+  // Every output's mean over the held-out rows, at the current values: evaluated every evalEvery steps.
+  std::optional<OutputEvaluator> evaluator;
+  if (valid || data) {
+    auto created = OutputEvaluator::create(*graph);
+    if (!created)
+      return reportError(created.takeError());
+    evaluator = std::move(*created);
+  }
+  std::vector<size_t> outputOffsets = graph->outputOffsets();
+  auto describeOutputs = [&](llvm::ArrayRef<double> means) {
+    std::string text;
+    for (size_t o = 0; o < outputs.size(); ++o)
+      text += (text.empty() ? "" : ", ") + outputs[o].name + " = " +
+              formatTensor(means.slice(outputOffsets[o], outputOffsets[o + 1] - outputOffsets[o]),
+                           graph->node(outputs[o].node).type.shape, true);
+    return text;
+  };
+  struct Evaluation {
+    size_t step;
+    double objective;                // the mean over the step's rows, before the step
+    std::vector<double> validOutputs; // every output's mean over the held-out rows, after the step
+  };
+  std::vector<Evaluation> history;
+  std::string validNote;
 
   std::unique_ptr<Optimizer> optimizer = Optimizer::create(*optimizerKind, options.rate, elements.size());
   double direction = options.maximize ? -1.0 : 1.0; // optimizers minimize: maximize f by minimizing -f
   std::vector<double> gradient(offsets.back()), step(elements.size()), variableValues(elements.size());
-  Progress progress(options.objective, options.steps, !options.quiet && !options.json);
+  Progress progress(options.objective, steps, !options.quiet && !options.json);
   if (!options.quiet && !options.json)
     llvm::errs() << (options.maximize ? "maximizing " : "minimizing ") << options.objective << " over "
                  << variables->size() << (variables->size() == 1 ? " variable" : " variables") << " with "
                  << optimizerName(*optimizerKind) << ", rate " << formatNumber(options.rate) << ", "
-                 << options.steps << (options.steps == 1 ? " step" : " steps")
+                 << steps << (steps == 1 ? " step" : " steps")
+                 << (options.epochs != 0 ? " (" + std::to_string(options.epochs) + " epochs)" : std::string())
                  << (data ? ", " + std::to_string(rowCount) + " rows in batches of " + std::to_string(batch)
                           : std::string())
-                 << '\n';
+                 << (valid ? ", " + std::to_string(valid->rowCount) + " held-out rows" : std::string()) << '\n';
 
-  for (size_t s = 1; s <= options.steps; ++s) {
+  for (size_t s = 1; s <= steps; ++s) {
     std::fill(step.begin(), step.end(), 0.0);
     double loss = 0;
     for (size_t k = 0; k < batch; ++k) {
@@ -302,20 +355,23 @@ int trainCommand(const Options &options) {
     }
     for (size_t e = 0; e < elements.size(); ++e)
       values[elements[e]] = variableValues[e];
-    progress.update(s, loss);
+    if (valid && (s % evalEvery == 0 || s == steps)) {
+      history.push_back({s, loss, evaluator->mean(values, &*valid)});
+      validNote = "valid: " + describeOutputs(history.back().validOutputs);
+    }
+    progress.update(s, loss, validNote);
   }
 
-  // Every output at the final values: the mean over all rows with --data.
-  std::vector<size_t> outputOffsets = graph->outputOffsets();
-  std::vector<double> finalOutputs(outputOffsets.back(), 0.0);
-  for (size_t r = 0; r < rowCount; ++r) {
-    bindRow(r);
-    std::vector<double> rowOutputs = interpretOutputs(*graph, values);
-    for (size_t i = 0; i < rowOutputs.size(); ++i)
-      finalOutputs[i] += rowOutputs[i];
+  // Every output at the final values: the mean over all rows with --data (and over the held-out rows).
+  std::vector<double> finalOutputs;
+  if (evaluator) {
+    finalOutputs = evaluator->mean(values, data ? &*data : nullptr);
+  } else {
+    finalOutputs = interpretOutputs(*graph, values);
   }
-  for (double &value : finalOutputs)
-    value /= static_cast<double>(rowCount);
+  std::vector<double> validOutputs;
+  if (valid)
+    validOutputs = history.empty() ? evaluator->mean(values, &*valid) : history.back().validOutputs;
 
   if (!options.save.empty()) {
     std::map<std::string, std::vector<double>> trained;
@@ -340,7 +396,7 @@ int trainCommand(const Options &options) {
   if (options.json) {
     JsonWriter json(os);
     json.beginObject();
-    json.raw("steps", std::to_string(options.steps));
+    json.raw("steps", std::to_string(steps));
     json.key("values");
     json.beginObject();
     for (size_t v : *variables)
@@ -352,6 +408,30 @@ int trainCommand(const Options &options) {
     for (size_t o = 0; o < outputs.size(); ++o)
       json.tensor(outputs[o].name, outputValue(o), shapeOf(outputs[o].node), "output '" + outputs[o].name + "'");
     json.endObject();
+    auto writeOutputs = [&](const std::vector<double> &means) {
+      json.beginObject();
+      for (size_t o = 0; o < outputs.size(); ++o)
+        json.tensor(outputs[o].name,
+                    llvm::ArrayRef<double>(means).slice(outputOffsets[o], outputOffsets[o + 1] - outputOffsets[o]),
+                    shapeOf(outputs[o].node), "output '" + outputs[o].name + "' on " + options.valid);
+      json.endObject();
+    };
+    if (valid) {
+      json.key("valid");
+      writeOutputs(validOutputs);
+      json.key("history");
+      json.beginArray();
+      for (const Evaluation &evaluation : history) {
+        json.beginObject();
+        json.raw("step", std::to_string(evaluation.step));
+        json.number(options.objective, evaluation.objective,
+                    options.objective + " at step " + std::to_string(evaluation.step));
+        json.key("valid");
+        writeOutputs(evaluation.validOutputs);
+        json.endObject();
+      }
+      json.endArray();
+    }
     json.endObject();
     os << '\n';
     return ExitSuccess;
@@ -362,6 +442,11 @@ int trainCommand(const Options &options) {
   for (size_t o = 0; o < outputs.size(); ++o)
     os << outputs[o].name << " = " << formatTensor(outputValue(o), shapeOf(outputs[o].node))
        << (data ? "  (mean over the rows)" : "") << '\n';
+  for (size_t o = 0; valid && o < outputs.size(); ++o)
+    os << "valid " << outputs[o].name << " = "
+       << formatTensor(llvm::ArrayRef<double>(validOutputs).slice(outputOffsets[o], outputOffsets[o + 1] - outputOffsets[o]),
+                       shapeOf(outputs[o].node))
+       << "  (mean over the rows of " << options.valid << ")\n";
   return ExitSuccess;
 }
 

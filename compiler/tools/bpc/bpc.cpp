@@ -170,9 +170,22 @@ int main(int argc, char **argv) {
                                     ->type_name("OUTPUT");
   minimizeOption->excludes(maximizeOption);
   train->add_option("--rate", options.rate, "step size (default 0.01)")->type_name("R");
-  train->add_option("--steps", options.steps, "number of updates (default 1)")
-      ->type_name("N")
-      ->check(wholeNumber(true));
+  CLI::Option *stepsOption = train->add_option("--steps", options.steps, "number of updates (default 1)")
+                                 ->type_name("N")
+                                 ->check(wholeNumber(true));
+  train->add_option("--epochs", options.epochs, "passes over the rows of --data, instead of --steps")
+      ->type_name("E")
+      ->check(wholeNumber(false))
+      ->excludes(stepsOption);
+  train->add_option("--valid", options.valid,
+                    "held-out rows (bound as --data is): every output's mean over them, every --eval-every steps "
+                    "and at the end")
+      ->type_name("FILE.csv")
+      ->check(nonEmpty());
+  train->add_option("--eval-every", options.evalEvery,
+                    "steps between evaluations on --valid (default: every epoch, or every tenth of the run)")
+      ->type_name("K")
+      ->check(wholeNumber(false));
   CLI::Option *varsOption =
       train->add_option("--vars", options.vars, "the inputs/params to train, comma-separated (default: every param)")
           ->type_name("a,b,...");
@@ -193,7 +206,9 @@ int main(int argc, char **argv) {
   train->add_option("--batch", options.batch, "rows per step, taken in order and wrapping around (default: all)")
       ->type_name("B")
       ->check(wholeNumber(false));
-  CLI::Option *seedOption = train->add_option("--seed", options.seed, "shuffle the rows of each pass with this seed")
+  CLI::Option *seedOption = train->add_option("--seed", options.seed,
+                                              "seed of normal() and uniform() initializers (default 0); given, it "
+                                              "also shuffles the rows of each pass")
                                 ->type_name("S")
                                 ->check(wholeNumber(true));
   train->add_option("--save", options.save, "write the script back with the trained values")
