@@ -104,11 +104,13 @@ std::optional<Domain> derivativeDomain(OpKind kind) {
   case OpKind::Reshape:
   case OpKind::Transpose:
   case OpKind::IndexGrad:
+  case OpKind::DynamicIndexGrad:
     return std::nullopt; // not written in scripts: checked through the ops whose derivatives use them
   case OpKind::MatMul:
   case OpKind::Sum:
   case OpKind::Mean:
   case OpKind::Index:
+  case OpKind::DynamicIndex:
     return std::nullopt; // tensor ops: their vector-Jacobian products are checked in TensorGradTest
   }
   return std::nullopt;
@@ -169,7 +171,7 @@ TEST(OpTable, EveryOpCompilesToTheInterpretersNumbers) {
     }
     ++checked;
   }
-  EXPECT_GE(checked, NumOps - 12); // every op but the three leaves and the nine tensor ops
+  EXPECT_GE(checked, NumOps - 14); // every op but the three leaves and the eleven tensor ops
 }
 
 TEST(OpTable, EveryScriptOpHasTheDerivativeOfItsForwardRule) {
@@ -220,7 +222,13 @@ TEST(OpTable, EveryTensorOpIsInterpretedAndCompiled) {
     Graph graph;
     std::vector<NodeId> operands;
     std::vector<double> in;
+    bool runTimeIndex = info.kind == OpKind::DynamicIndex || info.kind == OpKind::DynamicIndexGrad;
     for (unsigned i = 0; i < info.arity; ++i) {
+      if (i == 1 && runTimeIndex) { // the index, a scalar
+        operands.push_back(graph.addArgument(OpKind::Input, "i", {1, 1}, 1.0));
+        in.push_back(1);
+        continue;
+      }
       Shape shape = i == 0 ? Shape{2, 3} : Shape{3, 2};
       std::vector<double> data = {1, -2, 0.5, 4, -0.0, 3};
       operands.push_back(graph.addTensorArgument(OpKind::Input, std::string(1, "xy"[i]), {1, 1}, shape, data));
@@ -237,6 +245,10 @@ TEST(OpTable, EveryTensorOpIsInterpretedAndCompiled) {
       attrs = {3, 2};
     if (info.kind == OpKind::IndexGrad)
       attrs = {3, 4, 2, 3, 0, 1, 2}; // into [4,2,3] at [1]
+    if (info.kind == OpKind::DynamicIndex)
+      attrs = {1}; // x[:, i]
+    if (info.kind == OpKind::DynamicIndexGrad)
+      attrs = {1, 2, 4, 3}; // into [2,4,3] at [:, i]
     auto result = graph.addOp(info.kind, operands, {1, 1}, attrs);
     ASSERT_TRUE(bool(result)) << info.name << ": " << llvm::toString(result.takeError());
     graph.addOutput("f", *result, {1, 1});
@@ -262,5 +274,7 @@ TEST(OpTable, EveryTensorOpIsInterpretedAndCompiled) {
       EXPECT_TRUE(sameValue(out[i], values.tensor(*result)[i])) << info.name << " element " << i;
     ++checked;
   }
-  EXPECT_EQ(checked, 9u); // @, sum, mean, indexing, sum_to, broadcast_to, reshape, transpose, index_grad
+  // @, sum, mean, indexing (literal and at run time), sum_to, broadcast_to, reshape, transpose, index_grad and
+  // dynamic_index_grad
+  EXPECT_EQ(checked, 11u);
 }

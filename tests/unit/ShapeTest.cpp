@@ -83,3 +83,46 @@ TEST(Shape, LargeTensorsAreSummarizedLikeNumPy) {
   values.resize(1000);
   EXPECT_THAT(formatTensor(values, {1000}, true), testing::Not(testing::HasSubstr("...")));
 }
+
+TEST(Shape, SlicesClampAsNumPyDoesAndKeepTheirDimension) {
+  auto slice = [](std::optional<int64_t> lo, std::optional<int64_t> hi, int64_t size) -> std::string {
+    auto bounds = normalizeSlice(lo, hi, size, 1);
+    if (!bounds)
+      return "error: " + llvm::toString(bounds.takeError());
+    return std::to_string(bounds->first) + ":" + std::to_string(bounds->second);
+  };
+  EXPECT_EQ(slice(1, 3, 4), "1:3");
+  EXPECT_EQ(slice(std::nullopt, std::nullopt, 4), "0:4");
+  EXPECT_EQ(slice(-2, std::nullopt, 4), "2:4");
+  EXPECT_EQ(slice(std::nullopt, -1, 4), "0:3");
+  EXPECT_EQ(slice(-10, 99, 4), "0:4");
+  EXPECT_EQ(slice(3, 1, 4), "error: slice 3:1 is empty for dimension 1 of size 4");
+  EXPECT_EQ(slice(4, std::nullopt, 4), "error: slice 4: is empty for dimension 1 of size 4");
+  EXPECT_EQ(slice(std::nullopt, -4, 4), "error: slice :-4 is empty for dimension 1 of size 4");
+  // Triples {kind, begin, end}: kind 0 drops its dimension, kind 1 keeps it.
+  EXPECT_EQ(outcome(indexShape({3, 4}, {IndexSlice, 1, 3})), "[2,4]");
+  EXPECT_EQ(outcome(indexShape({3, 4}, {IndexSlice, 0, 3, IndexInteger, 2, 3})), "[3]");
+  EXPECT_EQ(outcome(indexShape({3, 4}, {IndexInteger, 1, 3})),
+            "error: index attrs must be {kind, begin, end} triples");
+  EXPECT_EQ(outcome(indexShape({3, 4}, {IndexSlice, 2, 2})),
+            "error: index attrs 2 to 2 do not lie in dimension 0 of size 3");
+  // What x[1:3, 0] of a [3,4] reads: from element 4, 4 apart; x[1:3] and x[1, 1:3] are one run each.
+  EXPECT_EQ(indexStart({3, 4}, {IndexSlice, 1, 3, IndexInteger, 0, 1}), 4);
+  EXPECT_EQ(indexStrides({3, 4}, {IndexSlice, 1, 3, IndexInteger, 0, 1}), (Shape{4}));
+  EXPECT_EQ(indexStrides({3, 4, 5}, {IndexInteger, 1, 2, IndexSlice, 0, 2}), (Shape{5, 1}));
+  EXPECT_FALSE(indexIsContiguous({3, 4}, {IndexSlice, 1, 3, IndexInteger, 0, 1}));
+  EXPECT_FALSE(indexIsContiguous({3, 4}, {IndexSlice, 0, 3, IndexSlice, 1, 4}));
+  EXPECT_TRUE(indexIsContiguous({3, 4}, {IndexSlice, 1, 3}));
+  EXPECT_TRUE(indexIsContiguous({3, 4}, {IndexInteger, 1, 2, IndexSlice, 1, 3}));
+  EXPECT_TRUE(indexIsContiguous({3, 4}, {IndexSlice, 2, 3, IndexSlice, 1, 3}));
+}
+
+TEST(Shape, RunTimeIndicesAreIntegersInRange) {
+  EXPECT_EQ(outcome(dynamicIndexShape({2, 3, 4}, 1)), "[2,4]");
+  EXPECT_EQ(outcome(dynamicIndexShape({}, 0)), "error: cannot index [] along axis 0: it is a scalar");
+  EXPECT_EQ(dynamicIndexPosition(2, 3), 2);
+  EXPECT_EQ(dynamicIndexPosition(-3, 3), 0);
+  EXPECT_EQ(dynamicIndexPosition(-0.0, 3), 0);
+  for (double invalid : {3.0, -4.0, 0.5, -0.5, double(NAN), double(INFINITY), -1e300, 0x1p63})
+    EXPECT_EQ(dynamicIndexPosition(invalid, 3), std::nullopt) << invalid;
+}

@@ -3,7 +3,9 @@
 // Each tensor op, compiled to loops at -O0 and -O2, gives the interpreter's numbers bit for bit (NaN as NaN), on
 // the scripts' values and on values with zeros of both signs, infinities and NaN: the forward function against
 // the script's graph, the gradient function against the gradient graph (whose internal ops, sum_to,
-// broadcast_to, reshape, transpose and index_grad, only gradients have).
+// broadcast_to, reshape, transpose, index_grad and dynamic_index_grad, only gradients have). Run-time indices
+// are checked at valid ones and at every kind of invalid one (out of range, fractional, NaN, infinite, huge),
+// which give NaN.
 //
 //===----------------------------------------------------------------------===//
 #include "TestHelpers.h"
@@ -49,9 +51,28 @@ void expectSameElements(llvm::ArrayRef<double> actual, const Values &expected, l
   EXPECT_EQ(next, actual.size()) << what;
 }
 
+/// The script's values with inputs i and j, where declared, set to indices valid and not: integers in range
+/// and out of it, from either end, fractions, NaN, infinities, huge numbers (past 2^63 too), -0.
+std::vector<std::vector<double>> indexPointsOf(const Graph &graph) {
+  const double indices[] = {0,    1,         2,    -1,    -2,     -3,    3,        4,         0.5,      -0.5,
+                            NAN,  INFINITY,  -INFINITY,  1e300, -1e300, 9.3e18, -9.3e18, 0x1p63, -0.0,
+                            4503599627370497.0, 1e-300, -2.5};
+  std::vector<size_t> offsets = graph.argumentOffsets();
+  std::vector<std::vector<double>> points;
+  for (size_t k = 0; k < std::size(indices); ++k) {
+    std::vector<double> in = graph.argumentDefaults();
+    size_t n = 0;
+    for (const char *name : {"i", "j"})
+      if (std::optional<NodeId> id = graph.lookupArgument(name))
+        in[offsets[graph.argumentIndex(*id)]] = indices[(k + 5 * n++) % std::size(indices)];
+    points.push_back(in);
+  }
+  return points;
+}
+
 /// Compiles `script`'s forward function at -O0 and -O2 and checks every output element against the
-/// interpreter, at the script's values and at values drawn with special ones mixed in.
-void expectCompiledMatchesInterpreter(const std::string &script) {
+/// interpreter, at the script's values and at values drawn with special ones mixed in (or at `indexPoints`).
+void expectCompiledMatchesInterpreter(const std::string &script, bool indexPoints = false) {
   Graph graph = compileOrFail(script);
   ASSERT_GT(graph.size(), 0u) << script;
   std::vector<NodeId> outputs;
@@ -60,7 +81,7 @@ void expectCompiledMatchesInterpreter(const std::string &script) {
   for (unsigned optLevel : {0u, 2u}) {
     auto model = CompiledModel::create(graph, CompiledModel::ForwardOnly, optLevel);
     ASSERT_TRUE(bool(model)) << script << llvm::toString(model.takeError());
-    for (const std::vector<double> &in : pointsOf(graph)) {
+    for (const std::vector<double> &in : indexPoints ? indexPointsOf(graph) : pointsOf(graph)) {
       std::vector<double> out(graph.outputOffsets().back(), 12345.0);
       (*model)->forward(in.data(), out.data());
       expectSameElements(out, evaluateGraph(graph, in), outputs, script + " -O" + std::to_string(optLevel));
@@ -70,7 +91,7 @@ void expectCompiledMatchesInterpreter(const std::string &script) {
 
 /// Compiles the gradient function of `script` (scalar outputs) at -O0 and -O2 and checks its outputs and every
 /// gradient element against the interpreter's evaluation of the gradient graph.
-void expectCompiledGradientMatchesInterpreter(const std::string &script) {
+void expectCompiledGradientMatchesInterpreter(const std::string &script, bool indexPoints = false) {
   Graph graph = compileOrFail(script);
   ASSERT_GT(graph.size(), 0u) << script;
   auto gradient = buildGradientGraph(graph);
@@ -83,7 +104,7 @@ void expectCompiledGradientMatchesInterpreter(const std::string &script) {
   for (unsigned optLevel : {0u, 2u}) {
     auto model = CompiledModel::create(graph, CompiledModel::ForwardAndGradient, optLevel);
     ASSERT_TRUE(bool(model)) << script << llvm::toString(model.takeError());
-    for (const std::vector<double> &in : pointsOf(graph)) {
+    for (const std::vector<double> &in : indexPoints ? indexPointsOf(graph) : pointsOf(graph)) {
       std::vector<double> out(graph.outputs().size(), 12345.0), grad(outputs.size() * in.size(), 12345.0);
       (*model)->gradient(in.data(), out.data(), grad.data());
       Values expected = evaluateGraph(gradient->graph, in);
@@ -102,8 +123,12 @@ const char *const Arguments = "input a[2,3] = [[1, -2, 0.5], [4, -0.0, 3]]\n"
                               "param w[3,4] = [[0.5, -0.3, 1, 2], [0.1, 0.8, -1, 0], [-0.6, 0.2, 3, -2]]\n"
                               "param u[2,3,4] = uniform(-2, 2)\n";
 
-void expectExpression(const std::string &expression) {
-  expectCompiledMatchesInterpreter(std::string(Arguments) + "node f = " + expression + "\noutput f\n");
+/// Indices for run-time indexing (indexPointsOf sets them to valid and invalid ones).
+const char *const Indices = "input i = 1\ninput j = -1\n";
+
+void expectExpression(const std::string &expression, bool indexPoints = false) {
+  expectCompiledMatchesInterpreter(std::string(Arguments) + Indices + "node f = " + expression + "\noutput f\n",
+                                   indexPoints);
 }
 
 /// A tensor and its sum, then a chain of `length` scalar products, then `last` (which may read x, t, m and the
@@ -121,9 +146,10 @@ const char *const Further = "input X[1,3] = [[2, 4, -2]]\n"
                             "node y = X @ W\nnode yo = sigmoid(y)\nnode loss = -log(yo[0, 0])\noutput loss\n";
 
 /// The gradient of sum(expression) (or of the expression itself where it is a scalar) and of a second output.
-void expectGradient(const std::string &expression) {
-  expectCompiledGradientMatchesInterpreter(std::string(Arguments) + "node e = " + expression +
-                                           "\nnode f = sum(e)\nnode g = sum(e * e) + s\noutput f\noutput g\n");
+void expectGradient(const std::string &expression, bool indexPoints = false) {
+  expectCompiledGradientMatchesInterpreter(std::string(Arguments) + Indices + "node e = " + expression +
+                                               "\nnode f = sum(e)\nnode g = sum(e * e) + s\noutput f\noutput g\n",
+                                           indexPoints);
 }
 
 } // namespace
@@ -152,6 +178,47 @@ TEST(TensorCodeGen, SumAndMeanOverEverythingOrOneAxis) {
 TEST(TensorCodeGen, LiteralIndexing) {
   for (const char *expression : {"a[1]", "a[1, 2]", "a[-1, 0] * v", "u[1]", "u[1, 2]", "u[0, -1, 3]", "(a @ w)[1]"})
     expectExpression(expression);
+}
+
+const char *const Slices[] = {"a[0:1]", "a[:, 1]", "a[-1:, 1:]", "a[:, :2] * v[1:]", "u[:, 1:3, 2]", "u[1, :, 1:3]",
+                              "u[0, 1:2]", "w[:2, -3:]", "w[-9:9, 1]", "(a @ w)[:, 1:3]", "u[1:, -1, :3]"};
+
+TEST(TensorCodeGen, SlicesCopyWithStrides) {
+  for (const char *expression : Slices)
+    expectExpression(expression);
+}
+
+const char *const RunTimeIndices[] = {"a[i]",        "a[i, j]",          "v[i]",        "a[:, j]",
+                                      "u[i, 1:3, j]", "u[1, i]",          "u[:, j, i]",  "exp(v)[i + j]",
+                                      "(a @ w)[j, i]", "w[i] * v[j]",     "u[j, i, 1:]",     "a[1:, i] + c[j]"};
+
+TEST(TensorCodeGen, RunTimeIndicesGiveTheInterpretersNumbersAndNaN) {
+  for (const char *expression : RunTimeIndices)
+    expectExpression(expression, /*indexPoints=*/true);
+}
+
+TEST(TensorCodeGen, InvalidRunTimeIndicesGiveNaNWithoutReadingOutside) {
+  // A read outside the tensor would give its neighbours' numbers (or fault, for huge indices), not NaN. f reads a
+  // row (2 of them), g and h a column (3).
+  Graph graph = compileOrFail("input x[2,3] = [[1, 2, 3], [4, 5, 6]]\ninput i = 0\n"
+                              "node f = x[i]\nnode g = x[1, i]\nnode h = x[:, i]\noutput f, g, h\n");
+  for (unsigned optLevel : {0u, 2u}) {
+    auto model = llvm::cantFail(CompiledModel::create(graph, CompiledModel::ForwardOnly, optLevel));
+    auto run = [&](double index) {
+      std::vector<double> in = graph.argumentDefaults(), out(6, 12345.0);
+      in.back() = index;
+      model->forward(in.data(), out.data());
+      return out;
+    };
+    EXPECT_THAT(run(-2), testing::ElementsAre(1, 2, 3, 5, 2, 5)) << "-O" << optLevel;
+    std::vector<double> columnOnly = run(2);
+    EXPECT_THAT(llvm::ArrayRef<double>(columnOnly).drop_front(3), testing::ElementsAre(6, 3, 6));
+    for (double index : {2.0, -4.0, 3.0, 0.5, -1.5, double(NAN), double(INFINITY), -1e300, 9.3e18, 0x1p63}) {
+      std::vector<double> out = run(index);
+      for (size_t k = 0; k < (index == 2 ? 3u : 6u); ++k)
+        EXPECT_TRUE(std::isnan(out[k])) << "-O" << optLevel << " at " << index << ", element " << k << ": " << out[k];
+    }
+  }
 }
 
 TEST(TensorCodeGen, OutputsArgumentsAndSharedValues) {
@@ -204,6 +271,14 @@ TEST(TensorCodeGen, GradientsOfMatMulSumMeanAndIndexing) {
     expectGradient(expression);
 }
 
+TEST(TensorCodeGen, GradientsOfSlicesAndRunTimeIndices) {
+  // index_grad with strides, and dynamic_index_grad, which places nothing where the index is not valid.
+  for (const char *expression : Slices)
+    expectGradient(expression);
+  for (const char *expression : RunTimeIndices)
+    expectGradient(expression, /*indexPoints=*/true);
+}
+
 TEST(TensorCodeGen, GradientAcrossGraphPartsAndOnTheHeap) {
   expectCompiledGradientMatchesInterpreter("input x[100,1] = uniform(-1, 1)\ninput y[1,100] = uniform(-1, 1)\n"
                                            "node p = x * y\nnode q = exp(p) @ p\nnode f = mean(q)\noutput f\n");
@@ -242,4 +317,16 @@ TEST(TensorCodeGen, LoopsAreNotUnrolledPerElement) {
     return module->getInstructionCount();
   };
   EXPECT_EQ(instructions(256), instructions(4) + 1);
+}
+
+TEST(TensorCodeGen, IndexingIsNotUnrolledPerElement) {
+  auto instructions = [](int n) {
+    std::string size = std::to_string(n);
+    Graph graph = compileOrFail("input a[" + size + "," + size + "] = 1\ninput i = 1\n"
+                                "node f = sum(a[1:, 2:]) + sum(a[:, i]) + sum(a[i]) + sum(a[1:3, i])\noutput f\n");
+    auto gradient = llvm::cantFail(buildGradientGraph(graph));
+    llvm::LLVMContext context;
+    return generateModule(graph, &gradient, "m", context)->getInstructionCount();
+  };
+  EXPECT_EQ(instructions(16), instructions(4));
 }

@@ -2,8 +2,9 @@
 //
 // Every tensor op's vector-Jacobian product (and broadcasting's sum_to) checked against central differences of
 // the interpreter's forward values, for every element of every argument: broadcasting both ways and with a
-// scalar, `@` in its four rank cases, sum and mean with and without an axis, literal indexing, comparisons and
-// where. further.bp's gradient is the spec's, to the last digit.
+// scalar, `@` in its four rank cases, sum and mean with and without an axis, literal indexing and slices,
+// indices computed at run time (valid or not), comparisons and where. further.bp's gradient is the spec's, to
+// the last digit.
 //
 //===----------------------------------------------------------------------===//
 #include "TestHelpers.h"
@@ -104,6 +105,40 @@ TEST(TensorGrad, LiteralIndexingPlacesTheAdjoint) {
   expectDifferencesAgree(std::string(Matrix) + "node l = sin(a[1, 2]) * a[0, -1] + sum(a[-1] * a[0])\noutput l\n");
   Graph graph = compileOrFail(std::string(Matrix) + "node l = a[1, 0] * 3\noutput l\n");
   EXPECT_THAT(gradientOf(graph, graph.argumentDefaults()), ElementsAre(0, 0, 0, 3, 0, 0));
+}
+
+TEST(TensorGrad, SlicesPlaceTheAdjointWithStrides) {
+  expectDifferencesAgree(std::string(Matrix) + "node l = sum(sin(a[:, 1]) * a[0, 1:]) + sum(a[-1:, :2] * a[:1, -2:])"
+                                               " + sum(exp(a[-9:9, 0:-1]))\noutput l\n");
+  expectDifferencesAgree("input x[2,3,2] = [[[1, 2], [3, 4], [5, 6]], [[0.5, -1], [0.25, 2], [-3, 1]]]\n"
+                         "node l = sum(sin(x[1:, 0:2, 1]) * x[0, 1:, 0]) + sum(x[:, 1] @ x[0, :2])\noutput l\n");
+  Graph graph = compileOrFail(std::string(Matrix) + "node l = sum(a[:, 1:] * 2) + sum(a[1:, 0])\noutput l\n");
+  EXPECT_THAT(gradientOf(graph, graph.argumentDefaults()), ElementsAre(0, 2, 2, 1, 2, 2));
+}
+
+TEST(TensorGrad, RunTimeIndicesScatterTheAdjoint) {
+  // The indices are expressions of constants here: differences of an argument used as an index would leave the
+  // integers.
+  expectDifferencesAgree(std::string(Matrix) + "node k = 3 - 2\nnode l = sin(a[k, k - 1]) * sum(a[k - 2])"
+                                               " + sum(a[:, k] * a[1:, k + 1]) + sum(exp(a[0:1, -k]))\noutput l\n");
+  expectDifferencesAgree("input x[2,3,2] = [[[1, 2], [3, 4], [5, 6]], [[0.5, -1], [0.25, 2], [-3, 1]]]\n"
+                         "node k = 2 ^ 0\nnode l = sum(sin(x[k, :, k - 1]) * x[0, :, k]) + sum(x[:, k + 1] @ x[k, 0])"
+                         "\noutput l\n");
+}
+
+TEST(TensorGrad, RunTimeIndexGetsNoGradientAndAnInvalidOnePlacesNothing) {
+  Graph graph = compileOrFail(std::string(Matrix) + "input i = 1\nnode l = a[i, -1] * 3 + sum(a[:, i])\noutput l\n");
+  std::vector<double> in = graph.argumentDefaults();
+  EXPECT_THAT(gradientOf(graph, in), ElementsAre(0, 1, 0, 0, 1, 3, 0));
+  in.back() = -2; // a[0, -1] and a[:, 1]
+  EXPECT_THAT(gradientOf(graph, in), ElementsAre(0, 1, 3, 0, 1, 0, 0));
+  in.back() = 2; // a row out of range, a column in range
+  EXPECT_THAT(gradientOf(graph, in), ElementsAre(0, 0, 1, 0, 0, 1, 0));
+  for (double invalid : {3.0, -4.0, 0.5, double(NAN), double(INFINITY), -1e300}) {
+    in.back() = invalid;
+    EXPECT_TRUE(std::isnan(evaluateGraph(graph, in)[graph.outputs()[0].node])) << invalid;
+    EXPECT_THAT(gradientOf(graph, in), ElementsAre(0, 0, 0, 0, 0, 0, 0)) << invalid;
+  }
 }
 
 TEST(TensorGrad, FurtherBpGivesTheSpecsGradient) {

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace bp {
@@ -66,9 +67,38 @@ Shape rowMajorStrides(llvm::ArrayRef<int64_t> shape);
 /// size 1 or missing.
 Shape broadcastStrides(llvm::ArrayRef<int64_t> shape, size_t rank);
 
-/// Where Index with these attrs (a {kind, begin, end} triple per leading dimension) starts reading a source of
-/// `shape`, row-major: the indexed dimensions lead, so what it reads is one contiguous run.
+/// The kinds of Index's attrs, a {kind, begin, end} triple per leading dimension indexed: one integer (begin,
+/// end = begin + 1; the dimension dropped), or a slice (0 <= begin < end <= size; the dimension kept, of size
+/// end - begin).
+constexpr int64_t IndexInteger = 0, IndexSlice = 1;
+
+/// A slice `lo:hi` with literal bounds (either left out) of a dimension of `size`, as NumPy takes it: a negative
+/// bound counts from the end, then both are clamped to [0, size]. Returns {begin, end}, or an error that names
+/// the dimension when the slice is empty (bp has no tensors without elements).
+llvm::Expected<std::pair<int64_t, int64_t>> normalizeSlice(std::optional<int64_t> lo, std::optional<int64_t> hi,
+                                                           int64_t size, size_t dimension);
+
+/// Index of a source of `shape` with these attrs (triples as above, bounds counted from 0): the integer-indexed
+/// dimensions dropped, the sliced ones of their slice's size, the dimensions not indexed kept.
+llvm::Expected<Shape> indexShape(llvm::ArrayRef<int64_t> shape, llvm::ArrayRef<int64_t> attrs);
+
+/// Where Index with these attrs starts reading a source of `shape`, row-major: the element at every begin.
 int64_t indexStart(llvm::ArrayRef<int64_t> shape, llvm::ArrayRef<int64_t> attrs);
+
+/// Per dimension of Index's result, the distance in the source between neighbours along it: Index reads
+/// result element r from the source at indexStart + sum of r[d] * indexStrides[d].
+Shape indexStrides(llvm::ArrayRef<int64_t> shape, llvm::ArrayRef<int64_t> attrs);
+
+/// Whether what Index reads is one contiguous run of the source (so it can be read in place): no slice but the
+/// first that leaves a dimension longer than 1 may be followed by a dimension it does not take whole.
+bool indexIsContiguous(llvm::ArrayRef<int64_t> shape, llvm::ArrayRef<int64_t> attrs);
+
+/// DynamicIndex and its gradient: a source of `shape` indexed at run time along `axis`, which is dropped.
+llvm::Expected<Shape> dynamicIndexShape(llvm::ArrayRef<int64_t> shape, int64_t axis);
+
+/// A run-time index into a dimension of `size`: its position when it is an integer with -size <= index < size
+/// (negative counts from the end); nullopt for a fraction, NaN, an infinity or a number out of range.
+std::optional<int64_t> dynamicIndexPosition(double index, int64_t size);
 
 } // namespace bp
 

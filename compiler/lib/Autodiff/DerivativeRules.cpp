@@ -16,7 +16,8 @@
 // Tensor ops have vector-Jacobian products instead, from the result's adjoint g to the operand's shape:
 // a @ b gives g @ b^T and a^T @ g (for vectors: b @ g, g @ a, outer products, g * b and g * a); sum gives g
 // broadcast to the operand's shape (with an axis: g with a 1 inserted at the axis, then broadcast); mean that
-// divided by the number of terms (g / n, then broadcast); indexing gives index_grad, g placed among zeros.
+// divided by the number of terms (g / n, then broadcast); indexing gives index_grad, g placed among zeros, and
+// indexing at run time dynamic_index_grad (nothing where the index is not valid, and 0 for the index itself).
 //
 //===----------------------------------------------------------------------===//
 #include "bp/Autodiff.h"
@@ -95,6 +96,17 @@ NodeId indexVjp(B &b, unsigned, NodeId g, bool) {
   return b.apply(OpKind::IndexGrad, {g}, attrs);
 }
 
+/// g placed among zeros of x's shape where x[i] was read along the axis, nowhere for an invalid i; the index
+/// selects, so its own derivative is 0.
+NodeId dynamicIndexVjp(B &b, unsigned i, NodeId g, bool) {
+  if (i == 1)
+    return b.constant(0);
+  const Shape &shape = b.shape(b.operand(0));
+  llvm::SmallVector<int64_t, 8> attrs{b.resultNode().attrs[0]};
+  attrs.append(shape.begin(), shape.end());
+  return b.apply(OpKind::DynamicIndexGrad, {g, b.operand(1)}, attrs);
+}
+
 struct DerivativeRule {
   OpKind kind;
   /// Whether the op passes its adjoint on to only some operands, by a selection (the others get an exact 0):
@@ -166,6 +178,7 @@ constexpr DerivativeRule derivativeRules[] = {
     {OpKind::Sum, false, tensorDerivative, sumVjp},
     {OpKind::Mean, false, tensorDerivative, meanVjp},
     {OpKind::Index, false, tensorDerivative, indexVjp},
+    {OpKind::DynamicIndex, false, tensorDerivative, dynamicIndexVjp},
 
     {OpKind::Step, false, zeroDerivative},
     {OpKind::Sign, false, zeroDerivative},
@@ -179,6 +192,7 @@ constexpr DerivativeRule derivativeRules[] = {
     {OpKind::Reshape, false, tensorDerivative},
     {OpKind::Transpose, false, tensorDerivative},
     {OpKind::IndexGrad, false, tensorDerivative},
+    {OpKind::DynamicIndexGrad, false, tensorDerivative},
 };
 static_assert(std::size(derivativeRules) == NumOps, "derivativeRules needs exactly one row per line of Ops.def");
 static_assert(rowsFollowOpsDef(derivativeRules), "derivativeRules rows must follow the order of Ops.def");

@@ -312,7 +312,7 @@ int64_t FunctionEmitter::placeTensors(const std::vector<bool> &needed) {
       location = {Location::In, argumentIndex[id]};
     } else if (node.op == OpKind::Const) {
       location = {Location::Global, 0, id};
-    } else if (node.op == OpKind::Index) {
+    } else if (node.op == OpKind::Index && indexReadsInPlace(graph, id)) {
       location = locations[node.operands[0]];
       location.offset += indexStart(graph, id);
     } else if (auto out = llvm::find_if(stores[id], [](const Store &store) { return store.pointer == 1; });

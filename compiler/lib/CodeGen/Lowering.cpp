@@ -113,6 +113,7 @@ constexpr Lowering lowerings[] = {
     {OpKind::Sum, tensorLowering},
     {OpKind::Mean, tensorLowering},
     {OpKind::Index, tensorLowering},
+    {OpKind::DynamicIndex, tensorLowering},
 
     {OpKind::Step,
      [](IRLowering &ir, Operands x) {
@@ -147,6 +148,7 @@ constexpr Lowering lowerings[] = {
     {OpKind::Reshape, tensorLowering},
     {OpKind::Transpose, tensorLowering},
     {OpKind::IndexGrad, tensorLowering},
+    {OpKind::DynamicIndexGrad, tensorLowering},
 };
 static_assert(std::size(lowerings) == NumOps, "lowerings needs exactly one row per line of Ops.def");
 static_assert(rowsFollowOpsDef(lowerings), "lowerings rows must follow the order of Ops.def");

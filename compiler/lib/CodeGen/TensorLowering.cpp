@@ -8,12 +8,16 @@
 // over j can be vectorized without reassociating anything; sum adds in index order from +0, and mean divides
 // that sum once. The internal ops of gradient graphs: sum_to adds the operand's elements in its row-major order
 // into result elements set to +0 first, broadcast_to is elementwise (the operand read with stride 0 where it
-// stretches), reshape and index_grad copy (index_grad into zeros), transpose swaps the two indices.
+// stretches), reshape and index_grad copy (index_grad into zeros), transpose swaps the two indices. A literal
+// index reads a run of its operand in place, or, where slices make it strided, copies in a loop nest; a run-time
+// index selects NaN where the index is not valid, from an address clamped into the operand.
 //
 //===----------------------------------------------------------------------===//
 #include "TensorLowering.h"
 
 #include "llvm/ADT/STLFunctionalExtras.h"
+
+#include <limits>
 
 using namespace bp;
 using llvm::Value;
@@ -231,6 +235,57 @@ void copyElements(LoopEmitter &loops, const Node &operand, Value *x, Value *resu
   b.CreateMemCpy(to, llvm::MaybeAlign(8), x, llvm::MaybeAlign(8), bytes);
 }
 
+/// Index's elements of `source` (of `shape`) and the elements of `indexed`, row-major, matched one by one in a
+/// loop nest over the indexed shape: copied from the source (`gather`) or into it.
+void moveIndexed(LoopEmitter &loops, llvm::ArrayRef<int64_t> shape, llvm::ArrayRef<int64_t> attrs,
+                 llvm::ArrayRef<int64_t> indexedShape, Value *source, Value *indexed, bool gather) {
+  Shape strides = indexStrides(shape, attrs), own = rowMajorStrides(indexedShape);
+  int64_t start = indexStart(shape, attrs);
+  Value *first = start ? loops.builder.getInt64(start) : nullptr;
+  loops.loopNest(indexedShape, [&](llvm::ArrayRef<Value *> index) {
+    Value *at = loops.position(index, strides, first), *element = loops.position(index, own);
+    if (gather)
+      loops.store(loops.load(source, at), indexed, element);
+    else
+      loops.store(loops.load(indexed, element), source, at);
+  });
+}
+
+/// dynamic_index and dynamic_index_grad: the index is checked once (an integer with -size <= index < size) and,
+/// where it is not valid, replaced by 0 before it becomes a position, so that every address stays inside the
+/// source; the elements read there become NaN (dynamic_index), the elements stored there +0, as the zeros
+/// around them (dynamic_index_grad).
+Value *lowerDynamicIndex(LoopEmitter &loops, const Graph &graph, const Node &node, llvm::ArrayRef<Value *> operands,
+                         Value *result) {
+  llvm::IRBuilder<> &b = loops.builder;
+  IRLowering &ir = loops.ir;
+  bool gather = node.op == OpKind::DynamicIndex;
+  const Node &operand = graph.node(node.operands[0]);
+  auto [outer, length, inner] =
+      reductionExtent(gather ? operand.type.shape : node.type.shape, static_cast<size_t>(node.attrs[0]));
+  Value *index = operands[1], *extent = ir.constant(static_cast<double>(length));
+  Value *inRange = b.CreateAnd(b.CreateFCmpOGE(index, b.CreateFNeg(extent)), b.CreateFCmpOLT(index, extent));
+  Value *valid = b.CreateAnd(inRange, b.CreateFCmpOEQ(ir.intrinsic(llvm::Intrinsic::floor, {index}), index));
+  Value *whole = b.CreateFPToSI(b.CreateSelect(valid, index, ir.constant(0)), b.getInt64Ty());
+  Value *fromEnd = b.CreateAdd(whole, b.getInt64(length));
+  Value *position = b.CreateSelect(b.CreateICmpSLT(whole, b.getInt64(0)), fromEnd, whole);
+  Value *nan = ir.constant(std::numeric_limits<double>::quiet_NaN());
+  if (!result) // one element of a vector
+    return b.CreateSelect(valid, loops.load(operands[0], position), nan);
+  if (!gather)
+    b.CreateMemSet(result, b.getInt8(0), uint64_t(elementCount(node.type.shape)) * sizeof(double), llvm::MaybeAlign(8));
+  Value *slabStart = inner == 1 ? position : b.CreateMul(position, b.getInt64(inner), "", true, true);
+  loops.loopNest({outer, inner}, [&](llvm::ArrayRef<Value *> at) {
+    Value *inSource = loops.position(at, {length * inner, 1}, slabStart), *inSlab = loops.position(at, {inner, 1});
+    if (gather)
+      loops.store(b.CreateSelect(valid, loops.load(operands[0], inSource), nan), result, inSlab);
+    else
+      loops.store(b.CreateSelect(valid, elementOf(loops, operand, operands[0], inSlab), ir.constant(0)), result,
+                  inSource);
+  });
+  return result;
+}
+
 /// The ops of gradient graphs that move elements without arithmetic (but for broadcast_to's repeats).
 Value *lowerDataMovement(LoopEmitter &loops, const Graph &graph, const Node &node, llvm::ArrayRef<Value *> operands,
                          Value *result) {
@@ -252,11 +307,13 @@ Value *lowerDataMovement(LoopEmitter &loops, const Graph &graph, const Node &nod
     return result;
   }
   case OpKind::IndexGrad: {
-    llvm::ArrayRef<int64_t> attrs = node.attrs;
-    int64_t start = indexStart(node.type.shape, attrs.drop_front(1 + static_cast<size_t>(attrs[0])));
+    auto attrs = llvm::ArrayRef<int64_t>(node.attrs).drop_front(1 + static_cast<size_t>(node.attrs[0]));
     uint64_t bytes = uint64_t(elementCount(node.type.shape)) * sizeof(double);
     loops.builder.CreateMemSet(result, loops.builder.getInt8(0), bytes, llvm::MaybeAlign(8));
-    copyElements(loops, operand, x, result, start);
+    if (indexIsContiguous(node.type.shape, attrs))
+      copyElements(loops, operand, x, result, indexStart(node.type.shape, attrs));
+    else
+      moveIndexed(loops, node.type.shape, attrs, operand.type.shape, result, x, /*gather=*/false);
     return result;
   }
   default:
@@ -271,6 +328,11 @@ int64_t bp::indexStart(const Graph &graph, NodeId id) {
   return indexStart(graph.node(node.operands[0]).type.shape, node.attrs);
 }
 
+bool bp::indexReadsInPlace(const Graph &graph, NodeId id) {
+  const Node &node = graph.node(id);
+  return indexIsContiguous(graph.node(node.operands[0]).type.shape, node.attrs);
+}
+
 Value *bp::lowerTensorOp(IRLowering &ir, const Graph &graph, NodeId id, llvm::ArrayRef<Value *> operands,
                          Value *result) {
   LoopEmitter loops(ir);
@@ -282,8 +344,16 @@ Value *bp::lowerTensorOp(IRLowering &ir, const Graph &graph, NodeId id, llvm::Ar
   case OpKind::Mean:
     return lowerReduction(loops, graph, node, operands, result);
   case OpKind::Index:
-    // A tensor result is a run of the operand's elements, where the emitter placed it (no copy).
-    return result ? result : loops.load(operands[0], ir.builder.getInt64(indexStart(graph, id)));
+    if (!result)
+      return loops.load(operands[0], ir.builder.getInt64(indexStart(graph, id)));
+    // A run of the operand's elements is read in place, where the emitter placed it (no copy).
+    if (!indexReadsInPlace(graph, id))
+      moveIndexed(loops, graph.node(node.operands[0]).type.shape, node.attrs, node.type.shape, operands[0], result,
+                  /*gather=*/true);
+    return result;
+  case OpKind::DynamicIndex:
+  case OpKind::DynamicIndexGrad:
+    return lowerDynamicIndex(loops, graph, node, operands, result);
   case OpKind::SumTo:
     return lowerSumTo(loops, graph, node, operands[0], result);
   case OpKind::BroadcastTo:

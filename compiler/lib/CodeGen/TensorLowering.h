@@ -6,9 +6,12 @@
 
 namespace bp {
 
-/// Where the literal index `id` (an Index node) starts in its operand's elements, row-major: its result is the
-/// run of elements from there on.
+/// Where the literal index `id` (an Index node) starts in its operand's elements, row-major: where it reads
+/// in place, its result is the run of elements from there on.
 int64_t indexStart(const Graph &graph, NodeId id);
+/// Whether the Index node `id` reads one contiguous run of its operand (no slice makes it strided), which the
+/// emitter gives it in place of a buffer of its own.
+bool indexReadsInPlace(const Graph &graph, NodeId id);
 
 /// Emits node `id` of `graph`, a tensor op or an elementwise op with a tensor result, as a loop nest over its
 /// result. `operands` holds, per operand, its double (a scalar) or a pointer to its elements (a tensor);

@@ -376,22 +376,24 @@ NodeId GraphBuilder::lower(const Expr &expr, Scope &scope) {
   return value;
 }
 
-/// Indexing with integer literals, one per leading dimension (`yo[0, 0]`, `x[-1]`; negative counts from the
-/// end), each indexed dimension dropped. Slices and indices computed at run time are refused (the outermost
-/// first), and their operands checked all the same.
+/// Indexing, one item per leading dimension: an integer literal (negative counts from the end; the dimension
+/// dropped), a slice with literal bounds (clamped as NumPy clamps them; the dimension kept), or a scalar
+/// expression whose value is the index at run time (the dimension dropped). The literal items make one Index
+/// node, in which a run-time item takes its dimension whole; then each run-time item a DynamicIndex along the
+/// axis where its dimension is left.
 NodeId GraphBuilder::lowerIndex(const Expr &expr, const IndexExpr &index, Scope &scope) {
-  for (const IndexExpr::Item &item : index.items) {
-    if (item.index && std::holds_alternative<NumberExpr>(item.index->kind))
-      continue;
-    notSupported(scope, item.loc, item.slice ? "slices" : "indices computed at run time");
-    lower(*index.base, scope);
-    for (const IndexExpr::Item &other : index.items)
-      if (other.index)
-        lower(*other.index, scope);
-    return InvalidNode;
-  }
+  auto isLiteral = [](const IndexExpr::Item &item) {
+    return item.slice || std::holds_alternative<NumberExpr>(item.index->kind);
+  };
   NodeId base = lower(*index.base, scope);
-  if (base == InvalidNode)
+  std::vector<NodeId> runTime(index.items.size(), InvalidNode);
+  bool lowered = base != InvalidNode;
+  for (size_t d = 0; d < index.items.size(); ++d)
+    if (!isLiteral(index.items[d])) {
+      runTime[d] = lower(*index.items[d].index, scope);
+      lowered = lowered && runTime[d] != InvalidNode;
+    }
+  if (!lowered)
     return InvalidNode;
   if (scope.def && scope.report) // a def's parameters have their shapes at each call
     return scope.target->addNode(OpKind::Const, {}, expr.loc);
@@ -404,16 +406,47 @@ NodeId GraphBuilder::lowerIndex(const Expr &expr, const IndexExpr &index, Scope 
     return InvalidNode;
   }
   std::vector<int64_t> attrs;
+  size_t literalEnd = 0; // attrs up to the last item that does not take its dimension whole
   for (size_t d = 0; d < index.items.size(); ++d) {
-    double written = std::get<NumberExpr>(index.items[d].index->kind).value;
+    const IndexExpr::Item &item = index.items[d];
+    if (!isLiteral(item)) {
+      const Shape &indexShape = scope.target->node(runTime[d]).type.shape;
+      if (!indexShape.empty()) {
+        shapeError(scope, item.loc, "an index must be a scalar, not " + formatShape(indexShape));
+        return InvalidNode;
+      }
+      attrs.insert(attrs.end(), {IndexSlice, 0, shape[d]});
+      continue;
+    }
+    if (item.slice) {
+      auto bounds = normalizeSlice(item.slice->lo, item.slice->hi, shape[d], d);
+      if (!bounds) {
+        shapeError(scope, item.loc, llvm::toString(bounds.takeError()));
+        return InvalidNode;
+      }
+      attrs.insert(attrs.end(), {IndexSlice, bounds->first, bounds->second});
+      literalEnd = bounds->second - bounds->first == shape[d] ? literalEnd : attrs.size();
+      continue;
+    }
+    double written = std::get<NumberExpr>(item.index->kind).value;
     auto position = normalizeIndex(static_cast<int64_t>(std::clamp(written, -9e18, 9e18)), shape[d], d);
     if (!position) {
-      shapeError(scope, index.items[d].loc, llvm::toString(position.takeError()));
+      shapeError(scope, item.loc, llvm::toString(position.takeError()));
       return InvalidNode;
     }
-    attrs.insert(attrs.end(), {0, *position, *position + 1});
+    attrs.insert(attrs.end(), {IndexInteger, *position, *position + 1});
+    literalEnd = attrs.size();
   }
-  return apply(scope, OpKind::Index, {base}, expr.loc, attrs);
+  attrs.resize(literalEnd);
+  NodeId value = attrs.empty() ? base : apply(scope, OpKind::Index, {base}, expr.loc, attrs);
+  int64_t axis = 0; // where dimension d is in `value`
+  for (size_t d = 0; d < index.items.size() && value != InvalidNode; ++d) {
+    if (runTime[d] != InvalidNode)
+      value = apply(scope, OpKind::DynamicIndex, {value, runTime[d]}, expr.loc, {axis});
+    else if (index.items[d].slice)
+      ++axis;
+  }
+  return value;
 }
 
 /// sum(x), mean(x): every element, or with `axis=K` the one axis K (negative counts from the end), which the

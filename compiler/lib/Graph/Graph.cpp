@@ -21,25 +21,6 @@ std::string Type::str() const {
   return text + ']';
 }
 
-/// Indexing: every attrs triple {0, i, i + 1} drops one leading dimension, in which i must lie.
-static llvm::Expected<Shape> indexShape(llvm::ArrayRef<int64_t> shape, llvm::ArrayRef<int64_t> attrs) {
-  size_t count = attrs.size() / 3;
-  if (attrs.size() % 3 != 0 || count > shape.size())
-    return llvm::createStringError(llvm::inconvertibleErrorCode(), "cannot index " + formatShape(shape) + " with " +
-                                                                       std::to_string(count) + " indices");
-  for (size_t d = 0; d < count; ++d) {
-    const int64_t *item = &attrs[d * 3];
-    if (item[0] != 0 || item[2] != item[1] + 1)
-      return llvm::createStringError(llvm::inconvertibleErrorCode(), "slices are not supported yet");
-    auto position = normalizeIndex(item[1], shape[d], d);
-    if (!position)
-      return position.takeError();
-    if (*position != item[1])
-      return llvm::createStringError(llvm::inconvertibleErrorCode(), "index attrs must count from 0");
-  }
-  return Shape(shape.begin() + static_cast<std::ptrdiff_t>(count), shape.end());
-}
-
 /// SumTo and BroadcastTo: `to` (attrs) and the operand's shape broadcast to `to`.
 static llvm::Expected<Shape> broadcastTargetShape(llvm::ArrayRef<int64_t> shape, llvm::ArrayRef<int64_t> to) {
   auto broadcast = broadcastShapes(shape, to, "broadcast");
@@ -51,20 +32,35 @@ static llvm::Expected<Shape> broadcastTargetShape(llvm::ArrayRef<int64_t> shape,
   return Shape(to.begin(), to.end());
 }
 
+/// The result of a gradient op `name` that places its operand (of `shape`) in zeros of the `source`'s shape where
+/// indexing the source reads `indexed`: the source's shape, if the operand has the indexed shape.
+static llvm::Expected<Shape> placedShape(const char *name, llvm::ArrayRef<int64_t> shape,
+                                         llvm::ArrayRef<int64_t> source, llvm::Expected<Shape> indexed) {
+  if (!indexed)
+    return indexed.takeError();
+  if (llvm::ArrayRef<int64_t>(*indexed) != shape)
+    return llvm::createStringError(llvm::inconvertibleErrorCode(), std::string(name) + " of " + formatShape(shape) +
+                                                                       " into " + formatShape(source) + " needs " +
+                                                                       formatShape(*indexed));
+  return Shape(source.begin(), source.end());
+}
+
 /// IndexGrad: attrs {rank, the source's dimensions, then Index's attrs}, with the operand of the shape that
 /// Index of the source gives.
 static llvm::Expected<Shape> indexGradShape(llvm::ArrayRef<int64_t> shape, llvm::ArrayRef<int64_t> attrs) {
   if (attrs.empty() || attrs[0] < 0 || static_cast<size_t>(attrs[0]) >= attrs.size())
     return llvm::createStringError(llvm::inconvertibleErrorCode(), "index_grad needs its source's shape");
   llvm::ArrayRef<int64_t> source = attrs.slice(1, static_cast<size_t>(attrs[0]));
-  auto indexed = indexShape(source, attrs.drop_front(1 + source.size()));
-  if (!indexed)
-    return indexed.takeError();
-  if (llvm::ArrayRef<int64_t>(*indexed) != shape)
-    return llvm::createStringError(llvm::inconvertibleErrorCode(), "index_grad of " + formatShape(shape) +
-                                                                       " into " + formatShape(source) +
-                                                                       " needs " + formatShape(*indexed));
-  return Shape(source.begin(), source.end());
+  return placedShape("index_grad", shape, source, indexShape(source, attrs.drop_front(1 + source.size())));
+}
+
+/// DynamicIndexGrad: attrs {axis, the source's dimensions}, with the operand of the shape DynamicIndex of the
+/// source gives.
+static llvm::Expected<Shape> dynamicIndexGradShape(llvm::ArrayRef<int64_t> shape, llvm::ArrayRef<int64_t> attrs) {
+  if (attrs.empty())
+    return llvm::createStringError(llvm::inconvertibleErrorCode(), "dynamic_index_grad needs an axis");
+  llvm::ArrayRef<int64_t> source = attrs.drop_front();
+  return placedShape("dynamic_index_grad", shape, source, dynamicIndexShape(source, attrs[0]));
 }
 
 /// The verb of an elementwise op's broadcasting message: "cannot add [2,3] and [4]: ...".
@@ -102,6 +98,16 @@ llvm::Expected<Shape> bp::resultShape(const Graph &graph, OpKind op, llvm::Array
     return reductionShape(shapeOf(0), attrs.empty() ? std::nullopt : std::optional<int64_t>(attrs[0]));
   if (op == OpKind::Index)
     return indexShape(shapeOf(0), attrs);
+  if (op == OpKind::DynamicIndex || op == OpKind::DynamicIndexGrad) {
+    if (!shapeOf(1).empty())
+      return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                     "an index must be a scalar, not " + formatShape(shapeOf(1)));
+    if (op == OpKind::DynamicIndexGrad)
+      return dynamicIndexGradShape(shapeOf(0), attrs);
+    if (attrs.size() != 1)
+      return llvm::createStringError(llvm::inconvertibleErrorCode(), "dynamic_index needs its axis");
+    return dynamicIndexShape(shapeOf(0), attrs[0]);
+  }
   if (op == OpKind::SumTo) { // the result's shape (attrs) broadcasts to the operand's
     if (auto error = broadcastTargetShape(attrs, shapeOf(0)).takeError())
       return error;
@@ -318,15 +324,21 @@ static std::string describeLeaf(const Node &node) {
   return text;
 }
 
-/// A node's attrs as they print after its op: "axis=1" for a reduction over one axis, "[0, 2]" for indexing.
+/// A node's attrs as they print after its op: "axis=1" for a reduction over one axis or a run-time index,
+/// "[0, 1:3]" for literal indexing.
 static std::string describeAttrs(const Node &node) {
-  if ((node.op == OpKind::Sum || node.op == OpKind::Mean) && !node.attrs.empty())
+  bool axis = node.op == OpKind::Sum || node.op == OpKind::Mean || node.op == OpKind::DynamicIndex;
+  if (axis && !node.attrs.empty())
     return "axis=" + std::to_string(node.attrs[0]);
   if (node.op != OpKind::Index)
     return "";
   std::string text = "[";
-  for (size_t d = 0; d * 3 < node.attrs.size(); ++d)
-    text += (d ? ", " : "") + std::to_string(node.attrs[d * 3 + 1]);
+  for (size_t d = 0; d * 3 < node.attrs.size(); ++d) {
+    const int64_t *item = &node.attrs[d * 3];
+    text += (d ? ", " : "") + std::to_string(item[1]);
+    if (item[0] == IndexSlice)
+      text += ":" + std::to_string(item[2]);
+  }
   return text + "]";
 }
 

@@ -11,9 +11,11 @@
 // Tensors: an elementwise op runs over its result in row-major order, each operand read with NumPy's
 // broadcasting (stride 0 along a dimension it stretches). `@` sums each result element's products in k order
 // from +0, sum adds its terms in index order from +0, and mean is that sum divided by the number of terms: the
-// order generated code follows too, so the results are the same bits. Indexing copies. The internal ops of
+// order generated code follows too, so the results are the same bits. Indexing copies; a run-time index that
+// is not an integer in range (Shape.h, dynamicIndexPosition) gives NaN in every element. The internal ops of
 // gradient graphs: sum_to adds each result element's terms in row-major order of its operand from +0,
-// broadcast_to repeats, reshape and transpose copy, index_grad places its operand among zeros.
+// broadcast_to repeats, reshape and transpose copy, index_grad and dynamic_index_grad place their operand among
+// zeros (dynamic_index_grad nowhere where its index is not valid).
 //
 //===----------------------------------------------------------------------===//
 #include "bp/Interpreter.h"
@@ -25,6 +27,7 @@
 #include <cassert>
 #include <cmath>
 #include <iterator>
+#include <limits>
 
 using namespace bp;
 
@@ -93,6 +96,7 @@ constexpr ForwardRule forwardRules[] = {
     {OpKind::Sum, tensorOpValue},
     {OpKind::Mean, tensorOpValue},
     {OpKind::Index, tensorOpValue},
+    {OpKind::DynamicIndex, tensorOpValue},
 
     {OpKind::Step, [](const double *x) { return x[0] > 0 ? 1.0 : 0.0; }},
     {OpKind::Sign, [](const double *x) { return sign(x[0]); }},
@@ -105,6 +109,7 @@ constexpr ForwardRule forwardRules[] = {
     {OpKind::Reshape, tensorOpValue},
     {OpKind::Transpose, tensorOpValue},
     {OpKind::IndexGrad, tensorOpValue},
+    {OpKind::DynamicIndexGrad, tensorOpValue},
 };
 static_assert(std::size(forwardRules) == NumOps, "forwardRules needs exactly one row per line of Ops.def");
 static_assert(rowsFollowOpsDef(forwardRules), "forwardRules rows must follow the order of Ops.def");
@@ -179,24 +184,57 @@ void evaluateReduction(const Node &node, llvm::ArrayRef<double> x, llvm::ArrayRe
     }
 }
 
+/// Every index of `shape` in row-major order, with the position a walk with these strides (one per dimension)
+/// from `start` reaches there: visit(counter, position), counter counting the indices from 0.
+template <typename Visit>
+void walkStrided(llvm::ArrayRef<int64_t> shape, llvm::ArrayRef<int64_t> strides, int64_t start, Visit visit) {
+  size_t rank = shape.size();
+  Shape index(rank, 0);
+  int64_t position = start, count = elementCount(shape);
+  for (int64_t counter = 0; counter < count; ++counter) {
+    visit(static_cast<size_t>(counter), static_cast<size_t>(position));
+    for (size_t d = rank; d-- > 0;) {
+      position += strides[d];
+      if (++index[d] < shape[d])
+        break;
+      position -= strides[d] * shape[d];
+      index[d] = 0;
+    }
+  }
+}
+
 /// sum_to: the operand's elements in row-major order, each added to the result element it broadcasts from, so
 /// every result element adds its terms in that order from +0.
 void evaluateSumTo(llvm::ArrayRef<double> x, llvm::ArrayRef<int64_t> shape, llvm::ArrayRef<int64_t> resultShape,
                    llvm::MutableArrayRef<double> result) {
-  size_t rank = shape.size();
-  Shape stride = broadcastStrides(resultShape, rank), index(rank, 0);
   std::fill(result.begin(), result.end(), 0.0);
-  int64_t position = 0;
-  for (double element : x) {
-    result[static_cast<size_t>(position)] += element;
-    for (size_t d = rank; d-- > 0;) {
-      position += stride[d];
-      if (++index[d] < shape[d])
-        break;
-      position -= stride[d] * shape[d];
-      index[d] = 0;
-    }
+  walkStrided(shape, broadcastStrides(resultShape, shape.size()), 0,
+              [&](size_t element, size_t position) { result[position] += x[element]; });
+}
+
+/// dynamic_index (`gather`) and dynamic_index_grad (`!gather`, scattering into zeros): the slab of the source
+/// (of `shape`) at run-time index `index` along `axis`, each element of the slab matched with one of the other
+/// side, in row-major order. An index out of range gives NaN (gather) or nothing (scatter).
+void evaluateDynamicIndex(bool gather, llvm::ArrayRef<int64_t> shape, int64_t axis, double index,
+                          llvm::ArrayRef<double> from, llvm::MutableArrayRef<double> to) {
+  auto [outer, length, inner] = reductionExtent(shape, static_cast<size_t>(axis));
+  std::optional<int64_t> position = dynamicIndexPosition(index, length);
+  if (!gather)
+    std::fill(to.begin(), to.end(), 0.0);
+  if (!position) {
+    if (gather)
+      std::fill(to.begin(), to.end(), std::numeric_limits<double>::quiet_NaN());
+    return;
   }
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t i = 0; i < inner; ++i) {
+      auto source = static_cast<size_t>((o * length + *position) * inner + i);
+      auto slab = static_cast<size_t>(o * inner + i);
+      if (gather)
+        to[slab] = from[source];
+      else
+        to[source] = from[slab];
+    }
 }
 
 /// The ops that are not elementwise, each over its whole result.
@@ -213,11 +251,13 @@ void evaluateTensorOp(const Graph &graph, NodeId id, Values &values) {
   case OpKind::Mean:
     evaluateReduction(node, x, shape, result);
     return;
-  case OpKind::Index: {
-    llvm::ArrayRef<double> source = x.slice(static_cast<size_t>(indexStart(shape, node.attrs)), result.size());
-    std::copy(source.begin(), source.end(), result.begin());
+  case OpKind::Index:
+    walkStrided(node.type.shape, indexStrides(shape, node.attrs), indexStart(shape, node.attrs),
+                [&](size_t element, size_t position) { result[element] = x[position]; });
     return;
-  }
+  case OpKind::DynamicIndex:
+    evaluateDynamicIndex(true, shape, node.attrs[0], values[node.operands[1]], x, result);
+    return;
   case OpKind::SumTo:
     evaluateSumTo(x, shape, node.type.shape, result);
     return;
@@ -230,12 +270,15 @@ void evaluateTensorOp(const Graph &graph, NodeId id, Values &values) {
         result[static_cast<size_t>(j * shape[0] + i)] = x[static_cast<size_t>(i * shape[1] + j)];
     return;
   case OpKind::IndexGrad: {
-    llvm::ArrayRef<int64_t> attrs = node.attrs;
-    int64_t start = indexStart(node.type.shape, attrs.drop_front(1 + static_cast<size_t>(attrs[0])));
+    auto attrs = llvm::ArrayRef<int64_t>(node.attrs).drop_front(1 + static_cast<size_t>(node.attrs[0]));
     std::fill(result.begin(), result.end(), 0.0);
-    std::copy(x.begin(), x.end(), result.begin() + start);
+    walkStrided(shape, indexStrides(node.type.shape, attrs), indexStart(node.type.shape, attrs),
+                [&](size_t element, size_t position) { result[position] = x[element]; });
     return;
   }
+  case OpKind::DynamicIndexGrad:
+    evaluateDynamicIndex(false, node.type.shape, node.attrs[0], values[node.operands[1]], x, result);
+    return;
   default:
     llvm_unreachable("not a tensor op evaluated whole");
   }

@@ -51,6 +51,7 @@ constexpr OpInfo opTable[] = {
     {OpKind::Sum, "sum", "sum", 1, Syntax::Call, 5},
     {OpKind::Mean, "mean", "mean", 1, Syntax::Call, 5},
     {OpKind::Index, "index", "[]", 1, Syntax::Index, 5},
+    {OpKind::DynamicIndex, "dynamic_index", "[]", 2, Syntax::Index, 5},
 
     {OpKind::Step, "step", "step", 1, Syntax::Internal, 5},
     {OpKind::Sign, "sign", "sign", 1, Syntax::Internal, 5},
@@ -63,6 +64,7 @@ constexpr OpInfo opTable[] = {
     {OpKind::Reshape, "reshape", "reshape", 1, Syntax::Internal, 5},
     {OpKind::Transpose, "transpose", "transpose", 1, Syntax::Internal, 5},
     {OpKind::IndexGrad, "index_grad", "index_grad", 1, Syntax::Internal, 5},
+    {OpKind::DynamicIndexGrad, "dynamic_index_grad", "dynamic_index_grad", 2, Syntax::Internal, 5},
 };
 
 // The table checks itself: one row per line of Ops.def, in its order, with its arity.
@@ -88,7 +90,7 @@ const OpInfo &bp::getOpInfo(OpKind kind) {
 
 bool bp::isTensorOp(OpKind kind) {
   return kind == OpKind::MatMul || kind == OpKind::Sum || kind == OpKind::Mean || kind == OpKind::Index ||
-         kind >= OpKind::SumTo;
+         kind == OpKind::DynamicIndex || kind >= OpKind::SumTo;
 }
 
 std::optional<OpKind> bp::lookupBuiltin(std::string_view name) {

@@ -2,6 +2,7 @@
 #include "bp/Shape.h"
 
 #include <algorithm>
+#include <cmath>
 
 using namespace bp;
 
@@ -104,12 +105,79 @@ Shape bp::broadcastStrides(llvm::ArrayRef<int64_t> shape, size_t rank) {
   return stride;
 }
 
+llvm::Expected<std::pair<int64_t, int64_t>> bp::normalizeSlice(std::optional<int64_t> lo, std::optional<int64_t> hi,
+                                                               int64_t size, size_t dimension) {
+  auto clamp = [&](int64_t bound) { return std::clamp(bound < 0 ? bound + size : bound, int64_t(0), size); };
+  int64_t begin = lo ? clamp(*lo) : 0, end = hi ? clamp(*hi) : size;
+  if (begin < end)
+    return std::make_pair(begin, end);
+  std::string written = (lo ? std::to_string(*lo) : "") + ":" + (hi ? std::to_string(*hi) : "");
+  return shapeError("slice " + written + " is empty for dimension " + std::to_string(dimension) + " of size " +
+                    std::to_string(size));
+}
+
+llvm::Expected<Shape> bp::indexShape(llvm::ArrayRef<int64_t> shape, llvm::ArrayRef<int64_t> attrs) {
+  size_t count = attrs.size() / 3;
+  if (attrs.size() % 3 != 0 || count > shape.size())
+    return shapeError("cannot index " + formatShape(shape) + " with " + std::to_string(count) + " indices");
+  Shape result;
+  for (size_t d = 0; d < count; ++d) {
+    int64_t kind = attrs[d * 3], begin = attrs[d * 3 + 1], end = attrs[d * 3 + 2];
+    bool integer = kind == IndexInteger && end == begin + 1;
+    if (!integer && kind != IndexSlice)
+      return shapeError("index attrs must be {kind, begin, end} triples");
+    if (begin < 0 || begin >= end || end > shape[d])
+      return shapeError("index attrs " + std::to_string(begin) + " to " + std::to_string(end) +
+                        " do not lie in dimension " + std::to_string(d) + " of size " + std::to_string(shape[d]));
+    if (!integer)
+      result.push_back(end - begin);
+  }
+  result.insert(result.end(), shape.begin() + static_cast<std::ptrdiff_t>(count), shape.end());
+  return result;
+}
+
 int64_t bp::indexStart(llvm::ArrayRef<int64_t> shape, llvm::ArrayRef<int64_t> attrs) {
   Shape strides = rowMajorStrides(shape);
   int64_t start = 0;
   for (size_t d = 0; d * 3 < attrs.size(); ++d)
     start += attrs[d * 3 + 1] * strides[d];
   return start;
+}
+
+Shape bp::indexStrides(llvm::ArrayRef<int64_t> shape, llvm::ArrayRef<int64_t> attrs) {
+  Shape own = rowMajorStrides(shape), strides;
+  for (size_t d = 0; d < shape.size(); ++d)
+    if (d * 3 >= attrs.size() || attrs[d * 3] == IndexSlice)
+      strides.push_back(own[d]);
+  return strides;
+}
+
+bool bp::indexIsContiguous(llvm::ArrayRef<int64_t> shape, llvm::ArrayRef<int64_t> attrs) {
+  bool longer = false; // whether an earlier dimension reads more than one position
+  for (size_t d = 0; d * 3 < attrs.size(); ++d) {
+    int64_t length = attrs[d * 3 + 2] - attrs[d * 3 + 1];
+    if (longer && length != shape[d])
+      return false;
+    longer = longer || length > 1;
+  }
+  return true;
+}
+
+llvm::Expected<Shape> bp::dynamicIndexShape(llvm::ArrayRef<int64_t> shape, int64_t axis) {
+  if (axis < 0 || static_cast<size_t>(axis) >= shape.size())
+    return shapeError("cannot index " + formatShape(shape) + " along axis " + std::to_string(axis) +
+                      (shape.empty() ? ": it is a scalar" : ""));
+  Shape result(shape.begin(), shape.end());
+  result.erase(result.begin() + axis);
+  return result;
+}
+
+std::optional<int64_t> bp::dynamicIndexPosition(double index, int64_t size) {
+  double extent = static_cast<double>(size);
+  if (!(index >= -extent && index < extent && std::floor(index) == index)) // NaN fails every comparison
+    return std::nullopt;
+  auto position = static_cast<int64_t>(index);
+  return position < 0 ? position + size : position;
 }
 
 ReductionExtent bp::reductionExtent(llvm::ArrayRef<int64_t> shape, std::optional<size_t> axis) {
