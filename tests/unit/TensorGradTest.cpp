@@ -4,7 +4,9 @@
 // the interpreter's forward values, for every element of every argument: broadcasting both ways and with a
 // scalar, `@` in its four rank cases, sum and mean with and without an axis, literal indexing and slices,
 // indices computed at run time (valid or not), comparisons and where. further.bp's gradient is the spec's, to
-// the last digit.
+// the last digit. Tensor outputs: every entry of the Jacobian that evaluateGradient computes (one sweep,
+// evaluated once per row with a one-hot seed), laid out row-major over [output elements][argument elements],
+// against central differences of every output element.
 //
 //===----------------------------------------------------------------------===//
 #include "TestHelpers.h"
@@ -55,6 +57,41 @@ void expectDifferencesAgree(const std::string &script) {
     minus[i] -= h;
     double numeric = (evaluateGraph(graph, plus)[f] - evaluateGraph(graph, minus)[f]) / (plus[i] - minus[i]);
     EXPECT_NEAR(analytic[i], numeric, 1e-6 * std::max(1.0, std::fabs(numeric))) << "element " << i;
+  }
+}
+
+/// Every output's elements, flat.
+std::vector<double> outputsOf(const Graph &graph, const std::vector<double> &in) {
+  Values values = evaluateGraph(graph, in);
+  std::vector<double> out;
+  for (const Graph::Output &output : graph.outputs())
+    llvm::append_range(out, values.tensor(output.node));
+  return out;
+}
+
+/// Compares every entry of the Jacobian of every output, at the defaults, with central differences.
+void expectJacobianAgrees(const std::string &script) {
+  SCOPED_TRACE(script);
+  Graph graph = compileOrFail(script);
+  auto gradient = buildGradientGraph(graph);
+  ASSERT_TRUE(bool(gradient)) << llvm::toString(gradient.takeError());
+  EXPECT_FALSE(llvm::errorToBool(gradient->graph.verify()));
+  std::vector<double> in = graph.argumentDefaults();
+  Jacobian jacobian = evaluateGradient(*gradient, in);
+  std::vector<double> out = outputsOf(graph, in);
+  EXPECT_EQ(jacobian.out, out);
+  ASSERT_EQ(jacobian.grad.size(), out.size() * in.size());
+  for (size_t i = 0; i < in.size(); ++i) {
+    double h = 1e-6 * std::max(1.0, std::fabs(in[i]));
+    std::vector<double> plus = in, minus = in;
+    plus[i] += h;
+    minus[i] -= h;
+    std::vector<double> above = outputsOf(graph, plus), below = outputsOf(graph, minus);
+    for (size_t r = 0; r < out.size(); ++r) {
+      double numeric = (above[r] - below[r]) / (plus[i] - minus[i]);
+      EXPECT_NEAR(jacobian.grad[r * in.size() + i], numeric, 1e-6 * std::max(1.0, std::fabs(numeric)))
+          << "d out[" << r << "] / d in[" << i << "]";
+    }
   }
 }
 
@@ -151,8 +188,49 @@ TEST(TensorGrad, FurtherBpGivesTheSpecsGradient) {
               ElementsAre(-0.13827684068669388, 0, -0.27655368137338776, 0, 0.13827684068669388, 0));
 }
 
-TEST(TensorGrad, TensorOutputsAreRefused) {
-  Graph graph = compileOrFail(std::string(Matrix) + "node y = a * 2\noutput y\n");
-  EXPECT_THAT(llvm::toString(buildGradientGraph(graph).takeError()),
-              HasSubstr("output 'y' has shape [2,3]: gradients of tensor outputs are not supported yet"));
+TEST(TensorGrad, JacobiansOfElementwiseOpsWithBroadcasting) {
+  expectJacobianAgrees(std::string(Matrix) + "input b[3] = [0.5, 2, -1]\nnode y = sin(a + b) * b - a / b\noutput y\n");
+  expectJacobianAgrees("input c[2,1] = [[0.5], [-1.5]]\ninput r[1,3] = [[2, 0.25, -0.75]]\ninput s = 1.5\n"
+                       "node y = tanh(c * r) - s * exp(r)\noutput y\n");
+  expectJacobianAgrees(std::string(Matrix) + "input b[3] = [0.5, 2, -1]\n"
+                                             "node y = where(a > b, a * a, sin(a) * b) + max(a, 0.25)\noutput y\n");
+}
+
+TEST(TensorGrad, JacobiansOfMatMulReductionsAndIndexing) {
+  const char *matmuls[] = {
+      "input A[2,3] = [[0.3, -1.2, 0.7], [1.5, 0.2, -0.4]]\nparam B[3,2] = [[1, -0.5], [0.25, 2], [-1, 0.75]]\n",
+      "input A[3] = [0.3, -1.2, 0.7]\nparam B[3,2] = [[1, -0.5], [0.25, 2], [-1, 0.75]]\n",
+      "input A[2,3] = [[0.3, -1.2, 0.7], [1.5, 0.2, -0.4]]\nparam B[3] = [1, 0.25, -1]\n",
+  };
+  for (const char *declarations : matmuls)
+    expectJacobianAgrees(std::string(declarations) + "node y = A @ B\nnode z = sigmoid(A @ B)\noutput y\noutput z\n");
+  for (const char *reduction : {"sum(a, axis=0)", "sum(a, axis=1)", "mean(a, axis=0)", "mean(a, axis=-1)"})
+    expectJacobianAgrees(std::string(Matrix) + "node y = exp(" + reduction + ")\noutput y\n");
+  expectJacobianAgrees("input x[2,3,2] = [[[1, 2], [3, 4], [5, 6]], [[0.5, -1], [0.25, 2], [-3, 1]]]\n"
+                       "node y = sum(x, axis=1) * mean(x, axis=1)\noutput y\n");
+  expectJacobianAgrees(std::string(Matrix) + "node y = a[1] * a[0]\nnode z = sin(a[-1]) * a[0, 2]\noutput y, z\n");
+}
+
+TEST(TensorGrad, JacobianRowsFollowTheOutputsElements) {
+  // grad is row-major over [output elements][argument elements]: the rows of x, then those of y, then l's;
+  // the columns x[0], x[1], s. An output that is an argument has the identity as its Jacobian.
+  Graph graph = compileOrFail("input x[2] = [1, 2]\ninput s = 3\nnode y = x * s\nnode l = sum(y)\n"
+                              "output x\noutput y\noutput l\n");
+  auto gradient = llvm::cantFail(buildGradientGraph(graph));
+  Jacobian jacobian = evaluateGradient(gradient, graph.argumentDefaults());
+  EXPECT_THAT(jacobian.out, ElementsAre(1, 2, 3, 6, 9));
+  EXPECT_THAT(jacobian.grad, ElementsAre(1, 0, 0, 0, 1, 0, 3, 0, 1, 0, 3, 2, 3, 3, 3));
+  // One sweep per output, whatever its size: the seed is a leaf of the output's shape, not an argument.
+  ASSERT_EQ(gradient.sweeps.size(), 3u);
+  EXPECT_EQ(gradient.graph.node(gradient.sweeps[1].seed).type.shape, Shape{2});
+  EXPECT_EQ(gradient.sweeps[2].seed, InvalidNode);
+  EXPECT_EQ(gradient.graph.arguments(), graph.arguments());
+}
+
+TEST(TensorGrad, JacobianEntriesCountTowardsTheGradientSizeLimit) {
+  // A [100] output by 100 argument elements: 10,000 entries, over a limit of 5,000 and under one of 20,000.
+  Graph graph = compileOrFail("input x[100] = 1\nnode y = x * 2\noutput y\n");
+  EXPECT_THAT(llvm::toString(buildGradientGraph(graph, 5000).takeError()),
+              HasSubstr("gradient too large: with output 'y' (1 of 1) it takes more than 5000"));
+  EXPECT_TRUE(bool(buildGradientGraph(graph, 20000)));
 }

@@ -8,6 +8,12 @@
 // Each sweep walks only its output's cone (the nodes the output depends on), so time and memory are linear in
 // the forward graph plus the gradient graph, however many outputs a script has.
 //
+// A tensor output has a Jacobian, of shape output.shape + argument.shape per argument: one row per output
+// element. Its sweep is built once, from a seed leaf of the output's shape, and evaluated once per row with the
+// seed one-hot (evaluateGradient here, the compiled gradient function's loop in CodeGen), so the gradient graph
+// and the code do not grow with the output's size. With a seed given by a caller, the same sweep is a
+// vector-Jacobian product.
+//
 //===----------------------------------------------------------------------===//
 #ifndef BP_AUTODIFF_H
 #define BP_AUTODIFF_H
@@ -78,6 +84,11 @@ struct ChainRuleStep {
 /// The reverse sweep for one output.
 struct ReverseSweep {
   size_t output;                    // index into Graph::outputs()
+  /// A tensor output's seed, d out/d out: a leaf (an Input that is not an argument, Graph::arguments) of the
+  /// output's shape, whose elements the caller sets (one-hot for a row of the Jacobian). InvalidNode for a scalar
+  /// output, whose sweep starts from the constant 1.
+  NodeId seed = InvalidNode;
+  NodeId begin = 0, end = 0;        // the nodes the sweep added to the gradient graph: [begin, end)
   std::vector<ChainRuleStep> steps; // in the order they were taken (consumers from last to first)
   /// (forward node, its adjoint's node) for every node between an argument and the output, from last to first.
   std::vector<std::pair<NodeId, NodeId>> adjoints;
@@ -91,18 +102,36 @@ struct GradientGraph {
   Graph graph;                     // forward nodes [0, forwardSize), then backward nodes
   size_t forwardSize = 0;
   std::vector<ReverseSweep> sweeps; // one per output, in output order
+
+  /// The nodes of `sweep` that depend on its seed, in increasing order: what is evaluated again for each row of
+  /// a tensor output's Jacobian (every other node, forward or backward, once). None for a scalar output.
+  std::vector<NodeId> seededNodes(const ReverseSweep &sweep) const;
 };
 
 /// The largest gradient bp builds, counted before building it: one per chain-rule step (every edge of every
-/// output's cone: an output's sweep walks back over each edge it depends on) plus one per gradient entry. Each
-/// step adds a few nodes to the gradient graph, so this bounds its memory; outputs with overlapping cones
-/// make the count grow with outputs times cone size, and the limit turns that into an error instead of
-/// exhausting memory. A single output of the largest script (Frontend.h) fits.
+/// output's cone: an output's sweep walks back over each edge it depends on) plus one per gradient entry (per
+/// argument for a scalar output, whose gradient's elements the script's own size bounds; per element of the
+/// Jacobian for a tensor output: output elements times argument elements, the doubles its rows take and the
+/// work of its sweeps grows with). Each step adds a few nodes to the gradient graph, so this bounds its memory;
+/// outputs with overlapping cones make the count grow with outputs times cone size, and the limit turns that
+/// into an error instead of exhausting memory. A single scalar output of the largest script (Frontend.h) fits.
 constexpr size_t MaxGradientSize = 10'000'000;
 
 /// Differentiates every output with respect to every input and param (the full Jacobian). Fails, without
 /// building anything, with a diagnostic at the first output that takes the gradient past `maxSize`.
 llvm::Expected<GradientGraph> buildGradientGraph(const Graph &forward, size_t maxSize = MaxGradientSize);
+
+/// What the gradient function computes, as the compiled one lays it out: `out`, every output's elements
+/// (Graph::outputOffsets), and `grad`, row-major over [output elements][argument elements] (row r: d out[r] /
+/// d in[i] for every argument element i, Graph::argumentOffsets).
+struct Jacobian {
+  std::vector<double> out, grad;
+};
+
+/// The interpreter's gradient function (Interpreter.h), the reference the compiled one reproduces bit for bit:
+/// the forward values and every node that no seed reaches once, then, for each row of a tensor output, its
+/// sweep's seeded nodes with the seed one-hot. `in` holds the arguments, flat (Graph::argumentOffsets).
+Jacobian evaluateGradient(const GradientGraph &gradient, llvm::ArrayRef<double> in);
 
 } // namespace bp
 

@@ -46,9 +46,9 @@ private:
 llvm::Value *lowerOp(IRLowering &ir, OpKind op, llvm::ArrayRef<llvm::Value *> operands);
 
 /// Builds the module holding PREFIX_forward and, when `gradient` is given, PREFIX_gradient (without it, the
-/// module computes only the outputs and nothing is differentiated). A tensor graph (Graph::firstTensorNode)
-/// gets its forward function only, for now: each argument and output takes elementCount(shape) doubles of
-/// `in`/`out`, row-major.
+/// module computes only the outputs and nothing is differentiated). Each argument and output takes
+/// elementCount(shape) doubles of `in`/`out`, row-major; `grad` is row-major over [output elements][argument
+/// elements], a tensor output's rows filled by a loop over its elements that runs its reverse sweep once per row.
 std::unique_ptr<llvm::Module> generateModule(const Graph &forward, const GradientGraph *gradient,
                                              const std::string &prefix, llvm::LLVMContext &context);
 

@@ -47,6 +47,11 @@ private:
 /// Graph::arguments() order (Graph::argumentOffsets).
 Values evaluateGraph(const Graph &graph, llvm::ArrayRef<double> argumentValues);
 
+/// Evaluates node `id` into `values`, where its operands' values are already. Inputs and params are left as
+/// they are: their values come from the caller (evaluateGraph sets the arguments'; a gradient graph's seed is
+/// set for each row of a Jacobian, Autodiff.h).
+void evaluateNode(const Graph &graph, NodeId id, Values &values);
+
 } // namespace bp
 
 #endif // BP_INTERPRETER_H

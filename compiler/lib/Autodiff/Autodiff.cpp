@@ -1,6 +1,6 @@
 //===- Autodiff.cpp - Reverse-mode chain rule as a graph transformation ---===//
 //
-// For each output: seed d out/d out = 1, walk the forward nodes from last to first, and for every operand
+// For each output: seed d out/d out (1 for a scalar output), walk the forward nodes from last to first, and for every operand
 // that depends on an argument add (adjoint of the node) * (local derivative from DerivativeRules.cpp) to the
 // operand's adjoint. A node used twice gets both contributions, summed in the order they were made.
 // Only nodes that lie on a path from an argument to the output get adjoints, and a sweep visits no others.
@@ -8,11 +8,14 @@
 // stays an exact 0.
 // Tensors: every adjoint has its node's shape. An elementwise op's product is its local derivative times the
 // adjoint, elementwise, summed back (sum_to) to the operand's shape where the op broadcast the operand; a
-// tensor op's product is its vector-Jacobian product. Only scalar outputs are differentiated so far.
+// tensor op's product is its vector-Jacobian product. A tensor output's seed is a leaf of its shape that the
+// evaluation sets one-hot, once per row of the Jacobian (evaluateGradient below; CodeGen's gradient function
+// loops the same way), so its sweep is built once whatever the output's size.
 //
 //===----------------------------------------------------------------------===//
 #include "bp/Autodiff.h"
 #include "bp/Diagnostics.h"
+#include "bp/Interpreter.h"
 
 #include <algorithm>
 #include <queue>
@@ -78,8 +81,9 @@ public:
   }
 
 private:
-  /// Counts what the sweeps would build, one chain-rule step per edge of each output's cone and one entry
-  /// per argument, without building it: an error at the output that takes the count past maxSize.
+  /// Counts what the sweeps would build, one chain-rule step per edge of each output's cone and the gradient
+  /// entries (Autodiff.h, MaxGradientSize), without building it: an error at the output that takes the count
+  /// past maxSize.
   llvm::Error checkSize() const;
   void sweepOutput(size_t outputIndex);
 
@@ -96,9 +100,11 @@ llvm::Error Differentiator::checkSize() const {
   size_t size = 0;
   std::vector<size_t> lastVisit(forward.size(), SIZE_MAX); // per node: the last output whose cone holds it
   std::vector<NodeId> pending;
+  size_t argumentElements = forward.argumentOffsets().back();
   for (size_t o = 0; o < forward.outputs().size(); ++o) {
     NodeId root = forward.outputs()[o].node;
-    size += arguments.size();
+    const Shape &shape = forward.node(root).type.shape;
+    size += shape.empty() ? arguments.size() : static_cast<size_t>(elementCount(shape)) * argumentElements;
     if (varies[root]) {
       lastVisit[root] = o;
       pending.push_back(root);
@@ -132,9 +138,15 @@ void Differentiator::sweepOutput(size_t outputIndex) {
   const Graph::Output &output = forward.outputs()[outputIndex];
   ReverseSweep &sweep = result.sweeps.emplace_back();
   sweep.output = outputIndex;
+  sweep.begin = static_cast<NodeId>(graph.size());
+  if (const Shape &shape = forward.node(output.node).type.shape; !shape.empty()) {
+    sweep.seed = graph.addNode(OpKind::Input, {}, output.loc); // not addArgument's: not one of the arguments
+    graph.node(sweep.seed).type.shape = shape;
+    graph.node(sweep.seed).name = "d" + output.name + "/d" + forward.label(output.node);
+  }
 
   if (varies[output.node]) {
-    scratch[output.node] = graph.addConstant(1, output.loc);
+    scratch[output.node] = sweep.seed != InvalidNode ? sweep.seed : graph.addConstant(1, output.loc);
     std::priority_queue<NodeId> pending; // nodes with an adjoint, not yet visited; every consumer comes first
     pending.push(output.node);
     while (!pending.empty()) {
@@ -189,6 +201,7 @@ void Differentiator::sweepOutput(size_t outputIndex) {
     scratch[id] = InvalidNode;
     selected[id] = false;
   }
+  sweep.end = static_cast<NodeId>(graph.size());
 }
 
 } // namespace
@@ -199,13 +212,53 @@ NodeId ReverseSweep::adjoint(NodeId id) const {
   return found != adjoints.end() && found->first == id ? found->second : InvalidNode;
 }
 
-llvm::Expected<GradientGraph> bp::buildGradientGraph(const Graph &forward, size_t maxSize) {
-  for (const Graph::Output &output : forward.outputs()) {
-    const Shape &shape = forward.node(output.node).type.shape;
-    if (!shape.empty())
-      return makeDiagnosticError(forward.sourceFile(), output.loc,
-                                 "output '" + output.name + "' has shape " + formatShape(shape) +
-                                     ": gradients of tensor outputs are not supported yet");
+std::vector<NodeId> GradientGraph::seededNodes(const ReverseSweep &sweep) const {
+  std::vector<NodeId> ids;
+  if (sweep.seed == InvalidNode)
+    return ids;
+  // Only the sweep's own nodes, which follow its seed, can depend on it.
+  std::vector<bool> seeded(sweep.end - sweep.seed, false);
+  seeded[0] = true;
+  for (NodeId id = sweep.seed + 1; id < sweep.end; ++id) {
+    seeded[id - sweep.seed] = llvm::any_of(graph.node(id).operands, [&](NodeId operand) {
+      return operand >= sweep.seed && seeded[operand - sweep.seed];
+    });
+    if (seeded[id - sweep.seed])
+      ids.push_back(id);
   }
+  return ids;
+}
+
+llvm::Expected<GradientGraph> bp::buildGradientGraph(const Graph &forward, size_t maxSize) {
   return Differentiator(forward, maxSize).run();
+}
+
+Jacobian bp::evaluateGradient(const GradientGraph &gradient, llvm::ArrayRef<double> in) {
+  const Graph &graph = gradient.graph;
+  std::vector<size_t> outputOffsets = graph.outputOffsets(), argumentOffsets = graph.argumentOffsets();
+  size_t width = argumentOffsets.back();
+  Values values = evaluateGraph(graph, in); // every node once, a tensor output's sweep with its seed 0
+  Jacobian result;
+  for (const Graph::Output &output : graph.outputs()) {
+    llvm::ArrayRef<double> elements = values.tensor(output.node);
+    result.out.insert(result.out.end(), elements.begin(), elements.end());
+  }
+  result.grad.resize(outputOffsets.back() * width);
+  for (const ReverseSweep &sweep : gradient.sweeps) {
+    std::vector<NodeId> seeded = gradient.seededNodes(sweep);
+    for (size_t row = outputOffsets[sweep.output]; row < outputOffsets[sweep.output + 1]; ++row) {
+      if (sweep.seed != InvalidNode) { // one-hot at this row's element
+        llvm::MutableArrayRef<double> seed = values.tensor(sweep.seed);
+        std::fill(seed.begin(), seed.end(), 0.0);
+        seed[row - outputOffsets[sweep.output]] = 1;
+        for (NodeId id : seeded)
+          evaluateNode(graph, id, values);
+      }
+      for (size_t a = 0; a < sweep.gradient.size(); ++a) {
+        llvm::ArrayRef<double> elements = values.tensor(sweep.gradient[a]);
+        std::copy(elements.begin(), elements.end(), result.grad.begin() + (row * width + argumentOffsets[a]));
+      }
+    }
+  }
+  return result;
 }

@@ -20,6 +20,7 @@
 #include "llvm/TargetParser/Host.h"
 #include "llvm/TargetParser/SubtargetFeature.h"
 
+#include <algorithm>
 #include <cassert>
 #include <cctype>
 #include <mutex>
@@ -29,9 +30,21 @@ using namespace bp;
 
 namespace {
 
+/// One output's rows of the gradient function's `grad`: its gradient per argument (Graph::arguments order),
+/// stored at row `row` (the output's first element in `out`), row-major [output elements][argument elements].
+/// A tensor output (`seed` set) has a row per element: a loop over them sets the seed one-hot and evaluates the
+/// sweep's `seeded` nodes (GradientGraph::seededNodes) for each row.
+struct JacobianRows {
+  size_t row;
+  NodeId seed;
+  std::vector<NodeId> seeded;
+  std::vector<NodeId> entries;
+};
+
 /// Emits one graph as `void name(const double *in, double *out[, double *grad])`: loads the arguments, applies
 /// each needed node's lowering rule in node order, and stores the results (to `out`) and the gradient entries
-/// (to `grad`, row-major).
+/// (to `grad`, row-major). Every node is computed once, but the nodes that depend on a tensor output's seed: they
+/// make the body of that output's loop over its rows ("segments": 0, what is computed once, then one per loop).
 ///
 /// Tensors: each tensor node has a Location, fixed before any code is emitted: an argument's elements in `in`,
 /// a constant's private global, a literal index's run of its operand's elements (no copy), an output's
@@ -60,14 +73,16 @@ public:
     std::vector<size_t> offsets = graph.argumentOffsets(); // each takes elementCount(shape) doubles of `in`
     for (size_t i = 0; i < arguments.size(); ++i)
       argumentIndex[arguments[i]] = static_cast<int64_t>(offsets[i]);
+    rowSize = offsets.back();
   }
 
-  void emit(const std::string &name, const std::vector<NodeId> &results, const std::vector<NodeId> *gradients);
+  void emit(const std::string &name, const std::vector<NodeId> &results, const std::vector<JacobianRows> *gradients);
 
 private:
   struct Store {
-    unsigned pointer; // function argument: 1 (out) or 2 (grad)
+    unsigned pointer; // function argument: 1 (out) or 2 (grad: in a loop, the row's first element)
     size_t index;     // the first element
+    uint32_t segment; // where it is stored: 0, or in the loop of segment #segment
   };
   /// Where a tensor node's elements are: `offset` doubles into `base`.
   struct Location {
@@ -75,12 +90,12 @@ private:
     int64_t offset = 0;
     NodeId global = InvalidNode; // Global: the constant node whose data it holds
   };
-  /// A unit of emission: node `id`'s stores [firstStore, endStore), and its value first if firstStore is 0.
-  /// A node stored more than PartStores times (a constant 0 filling a Jacobian) takes several steps.
+  /// A unit of emission: node `id`'s stores [firstStore, endStore), and its value first if `computes`. A node
+  /// stored more than PartStores times (a constant 0 filling a Jacobian) takes several steps.
   struct Step {
     NodeId id;
+    bool computes;
     size_t firstStore, endStore;
-    bool computes(const FunctionEmitter &emitter) const { return firstStore == 0 && !emitter.isLeaf(id); }
   };
 
   bool isLeaf(NodeId id) const { return graph.node(id).operands.empty(); }
@@ -89,7 +104,17 @@ private:
     return builder.CreateConstInBoundsGEP1_64(builder.getDoubleTy(), base, index);
   }
   llvm::Value *valueOf(NodeId id, llvm::Function *function, llvm::Value *frame);
-  void emitSteps(llvm::Function *function, llvm::Value *frame, llvm::ArrayRef<Step> steps);
+  /// Emits `steps` into `function`; stores to grad go to `grad` (the function's, or a row of it in a loop).
+  void emitSteps(llvm::Function *function, llvm::Value *frame, llvm::Value *grad, llvm::ArrayRef<Step> steps);
+  /// Each segment's steps: every operation it computes or stores in node order, then the leaves it stores.
+  std::vector<std::vector<Step>> stepsBySegment(const std::vector<bool> &needed,
+                                                const std::vector<uint32_t> &segmentOf, size_t segments) const;
+  /// Emits a tensor output's loop over its rows in the function being emitted: before it, its seed's elements
+  /// are set to 0; each iteration sets element `e` to 1, calls body(row) with `row` its first element of grad,
+  /// and sets it back to 0.
+  void emitRows(llvm::Function *function, const JacobianRows &rows, llvm::function_ref<void(llvm::Value *row)> body);
+  /// Forgets the values made since touched.size() was `mark` (in a loop's body: they do not dominate what follows).
+  void forgetValuesSince(size_t mark);
   /// Sets every needed tensor node's location; returns the workspace's size in doubles.
   int64_t placeTensors(const std::vector<bool> &needed);
   llvm::Value *pointerTo(const Location &location, llvm::Function *function);
@@ -104,6 +129,7 @@ private:
   const Graph &graph;
   llvm::IRBuilder<> builder;
   IRLowering ir;
+  size_t rowSize;                          // elements of `in`: the length of a row of grad
   std::vector<int64_t> argumentIndex;      // per node: its first element in `in`, or -1
   std::vector<std::vector<Store>> stores;  // per node: where it is stored as a result
   std::vector<int> slot;                   // per node: its frame slot, or -1 if it never crosses a cut
@@ -134,10 +160,11 @@ llvm::Value *FunctionEmitter::valueOf(NodeId id, llvm::Function *function, llvm:
   return value;
 }
 
-void FunctionEmitter::emitSteps(llvm::Function *function, llvm::Value *frame, llvm::ArrayRef<Step> steps) {
+void FunctionEmitter::emitSteps(llvm::Function *function, llvm::Value *frame, llvm::Value *grad,
+                                llvm::ArrayRef<Step> steps) {
   llvm::SmallVector<llvm::Value *, 2> operands;
   for (const Step &step : steps) {
-    if (step.computes(*this)) {
+    if (step.computes) {
       const Node &node = graph.node(step.id);
       operands.clear();
       for (NodeId operand : node.operands)
@@ -159,24 +186,73 @@ void FunctionEmitter::emitSteps(llvm::Function *function, llvm::Value *frame, ll
     llvm::Value *value = valueOf(step.id, function, frame);
     for (size_t i = step.firstStore; i < step.endStore; ++i) {
       const Store &store = stores[step.id][i];
+      llvm::Value *base = store.pointer == 2 ? grad : function->getArg(store.pointer);
       if (!isTensor(step.id)) {
-        builder.CreateStore(value, element(function->getArg(store.pointer), store.index));
+        builder.CreateStore(value, element(base, store.index));
         continue;
       }
       const Location &location = locations[step.id];
       if (store.pointer == 1 && location.base == Location::Out && location.offset == int64_t(store.index))
         continue; // computed in place
       uint64_t bytes = uint64_t(elementCount(graph.node(step.id).type.shape)) * sizeof(double);
-      builder.CreateMemCpy(element(function->getArg(store.pointer), store.index), llvm::MaybeAlign(8), value,
-                           llvm::MaybeAlign(8), bytes);
+      builder.CreateMemCpy(element(base, store.index), llvm::MaybeAlign(8), value, llvm::MaybeAlign(8), bytes);
     }
   }
 }
 
-void FunctionEmitter::clearValues() {
-  for (NodeId id : touched)
-    values[id] = nullptr;
-  touched.clear();
+void FunctionEmitter::clearValues() { forgetValuesSince(0); }
+
+void FunctionEmitter::forgetValuesSince(size_t mark) {
+  for (size_t i = mark; i < touched.size(); ++i)
+    values[touched[i]] = nullptr;
+  touched.resize(mark);
+}
+
+std::vector<std::vector<FunctionEmitter::Step>>
+FunctionEmitter::stepsBySegment(const std::vector<bool> &needed, const std::vector<uint32_t> &segmentOf,
+                                size_t segments) const {
+  std::vector<std::vector<Step>> steps(segments);
+  auto addSteps = [&](NodeId id, uint32_t segment, size_t first, size_t end) { // stores [first, end) of id
+    steps[segment].push_back({id, segmentOf[id] == segment && !isLeaf(id), first, std::min(end, first + PartStores)});
+    for (first += PartStores; first < end; first += PartStores)
+      steps[segment].push_back({id, false, first, std::min(end, first + PartStores)});
+  };
+  // Per node: a step in its own segment if it computes there but stores nothing there (it is computed once,
+  // before the loops that store it), then its steps in each segment that stores it (stores[id] is sorted by
+  // segment).
+  auto addNode = [&](NodeId id) {
+    const std::vector<Store> &list = stores[id];
+    bool computes = needed[id] && !isLeaf(id);
+    if (computes && llvm::none_of(list, [&](const Store &store) { return store.segment == segmentOf[id]; }))
+      addSteps(id, segmentOf[id], 0, 0);
+    for (size_t first = 0, end; first < list.size(); first = end) {
+      for (end = first; end < list.size() && list[end].segment == list[first].segment;)
+        ++end;
+      addSteps(id, list[first].segment, first, end);
+    }
+  };
+  for (NodeId id = 0; id < graph.size(); ++id)
+    if (!isLeaf(id))
+      addNode(id);
+  for (NodeId id = 0; id < graph.size(); ++id)
+    if (isLeaf(id))
+      addNode(id);
+  return steps;
+}
+
+void FunctionEmitter::emitRows(llvm::Function *function, const JacobianRows &rows,
+                               llvm::function_ref<void(llvm::Value *row)> body) {
+  llvm::Value *seed = pointerTo(locations[rows.seed], function); // not kept in `values`: parts take their own
+  int64_t count = elementCount(graph.node(rows.seed).type.shape);
+  builder.CreateMemSet(seed, builder.getInt8(0), uint64_t(count) * sizeof(double), llvm::MaybeAlign(8));
+  emitLoop(ir, count, [&](llvm::Value *e) {
+    llvm::Value *one = builder.CreateInBoundsGEP(builder.getDoubleTy(), seed, e);
+    builder.CreateStore(ir.constant(1), one);
+    llvm::Value *index = builder.CreateMul(builder.CreateAdd(e, builder.getInt64(rows.row), "", true, true),
+                                           builder.getInt64(rowSize), "", true, true);
+    body(builder.CreateInBoundsGEP(builder.getDoubleTy(), function->getArg(2), index, "row"));
+    builder.CreateStore(ir.constant(0), one);
+  });
 }
 
 std::vector<size_t> FunctionEmitter::cutIntoParts(const std::vector<Step> &steps) const {
@@ -188,7 +264,7 @@ std::vector<size_t> FunctionEmitter::cutIntoParts(const std::vector<Step> &steps
       begins.push_back(i);
       nodeCount = storeCount = 0;
     }
-    nodeCount += steps[i].computes(*this);
+    nodeCount += steps[i].computes;
     storeCount += stepStores;
   }
   begins.push_back(steps.size());
@@ -196,7 +272,7 @@ std::vector<size_t> FunctionEmitter::cutIntoParts(const std::vector<Step> &steps
 }
 
 void FunctionEmitter::emit(const std::string &name, const std::vector<NodeId> &results,
-                           const std::vector<NodeId> *gradients) {
+                           const std::vector<JacobianRows> *gradients) {
   llvm::LLVMContext &context = module.getContext();
   llvm::SmallVector<llvm::Type *, 3> params(gradients ? 3 : 2, builder.getPtrTy());
   auto *type = llvm::FunctionType::get(builder.getVoidTy(), params, false);
@@ -210,43 +286,59 @@ void FunctionEmitter::emit(const std::string &name, const std::vector<NodeId> &r
   function->addParamAttr(0, llvm::Attribute::ReadOnly);
   builder.SetInsertPoint(llvm::BasicBlock::Create(context, "entry", function));
 
-  // Which nodes some result needs, and where each result goes.
+  // Which nodes some result needs, where each result goes, and which segment computes each node: the loop of
+  // a tensor output's rows computes its seeded nodes, segment 0 everything else.
   std::vector<bool> needed(graph.size(), false);
-  auto addResults = [&](const std::vector<NodeId> &ids, unsigned pointer) {
-    size_t offset = 0; // each result takes elementCount(shape) doubles
-    for (NodeId id : ids) {
-      needed[id] = true;
-      stores[id].push_back({pointer, offset});
-      offset += static_cast<size_t>(elementCount(graph.node(id).type.shape));
+  std::vector<uint32_t> segmentOf(graph.size(), 0);
+  std::vector<const JacobianRows *> loops = {nullptr}; // per segment: the rows it loops over
+  size_t offset = 0; // each output takes elementCount(shape) doubles
+  for (NodeId id : results) {
+    needed[id] = true;
+    stores[id].push_back({1, offset, 0});
+    offset += static_cast<size_t>(elementCount(graph.node(id).type.shape));
+  }
+  for (const JacobianRows &rows : gradients ? llvm::ArrayRef(*gradients) : llvm::ArrayRef<JacobianRows>()) {
+    uint32_t segment = 0;
+    if (rows.seed != InvalidNode) {
+      segment = static_cast<uint32_t>(loops.size());
+      loops.push_back(&rows);
+      needed[rows.seed] = true; // its loop sets it, even where no gradient depends on it
+      for (NodeId id : rows.seeded)
+        segmentOf[id] = segment;
     }
-  };
-  addResults(results, 1);
-  if (gradients)
-    addResults(*gradients, 2);
+    // An entry's first element in the row (in a loop) or in grad.
+    size_t start = rows.seed != InvalidNode ? 0 : rows.row * rowSize;
+    for (NodeId id : rows.entries) {
+      needed[id] = true;
+      stores[id].push_back({2, start, segment});
+      start += static_cast<size_t>(elementCount(graph.node(id).type.shape));
+    }
+  }
+  for (std::vector<Store> &list : stores)
+    std::stable_sort(list.begin(), list.end(), [](const Store &a, const Store &b) { return a.segment < b.segment; });
   for (NodeId id = graph.size(); id-- > 0;)
     if (needed[id])
       for (NodeId operand : graph.node(id).operands)
         needed[operand] = true;
-  // Every needed operation in node order, then the leaves (inputs, params, constants) that are results.
-  std::vector<Step> steps;
-  auto addSteps = [&](NodeId id) {
-    size_t count = stores[id].size();
-    steps.push_back({id, 0, std::min(count, PartStores)});
-    for (size_t first = PartStores; first < count; first += PartStores)
-      steps.push_back({id, first, std::min(count, first + PartStores)});
-  };
-  for (NodeId id = 0; id < graph.size(); ++id)
-    if (needed[id] && !isLeaf(id))
-      addSteps(id);
-  for (NodeId id = 0; id < graph.size(); ++id)
-    if (isLeaf(id) && !stores[id].empty())
-      addSteps(id);
+  std::vector<std::vector<Step>> steps = stepsBySegment(needed, segmentOf, loops.size());
 
   int64_t workspaceSize = placeTensors(needed);
   allocateWorkspace(workspaceSize);
-  std::vector<size_t> begins = cutIntoParts(steps);
-  if (begins.size() <= 2) {
-    emitSteps(function, nullptr, steps);
+  // Each segment cut into parts: its steps from begins[segment][p] to begins[segment][p + 1].
+  std::vector<std::vector<size_t>> begins;
+  bool cut = false;
+  for (const std::vector<Step> &segmentSteps : steps) {
+    begins.push_back(cutIntoParts(segmentSteps));
+    cut = cut || begins.back().size() > 2;
+  }
+  if (!cut) {
+    emitSteps(function, nullptr, gradients ? function->getArg(2) : nullptr, steps[0]);
+    for (size_t segment = 1; segment < loops.size(); ++segment)
+      emitRows(function, *loops[segment], [&](llvm::Value *row) {
+        size_t mark = touched.size();
+        emitSteps(function, nullptr, row, steps[segment]);
+        forgetValuesSince(mark);
+      });
   } else {
     // One function per part; a value used in a later part than its own gets a frame slot.
     std::vector<uint32_t> partOf(graph.size(), 0); // per node: the part that computes it
@@ -255,16 +347,19 @@ void FunctionEmitter::emit(const std::string &name, const std::vector<NodeId> &r
       if (!isLeaf(id) && !isTensor(id) && partOf[id] != part && slot[id] < 0)
         slot[id] = frameSize++;
     };
-    for (uint32_t part = 0; part + 1 < begins.size(); ++part) {
-      for (size_t i = begins[part]; i < begins[part + 1]; ++i) {
-        const Step &step = steps[i];
-        if (!step.computes(*this)) {
-          useIn(step.id, part); // the stores of a value computed in an earlier part
-          continue;
+    uint32_t part = 0; // numbered across segments
+    for (size_t segment = 0; segment < steps.size(); ++segment) {
+      for (size_t p = 0; p + 1 < begins[segment].size(); ++p, ++part) {
+        for (size_t i = begins[segment][p]; i < begins[segment][p + 1]; ++i) {
+          const Step &step = steps[segment][i];
+          if (!step.computes) {
+            useIn(step.id, part); // the stores of a value computed in an earlier part
+            continue;
+          }
+          partOf[step.id] = part;
+          for (NodeId operand : graph.node(step.id).operands)
+            useIn(operand, part);
         }
-        partOf[step.id] = part;
-        for (NodeId operand : graph.node(step.id).operands)
-          useIn(operand, part);
       }
     }
     llvm::Value *frame = builder.CreateAlloca(llvm::ArrayType::get(builder.getDoubleTy(), frameSize), nullptr, "frame");
@@ -272,28 +367,34 @@ void FunctionEmitter::emit(const std::string &name, const std::vector<NodeId> &r
     llvm::SmallVector<llvm::Type *, 5> partParams(workspace ? 5 : 4, builder.getPtrTy());
     auto *partType = llvm::FunctionType::get(builder.getVoidTy(), partParams, false);
     llvm::Value *nullGrad = llvm::ConstantPointerNull::get(builder.getPtrTy());
-    llvm::BasicBlock *entry = builder.GetInsertBlock();
     llvm::Value *mainWorkspace = workspace;
-    for (size_t part = 0; part + 1 < begins.size(); ++part) {
-      auto *partFunction = llvm::Function::Create(partType, llvm::Function::InternalLinkage,
-                                                  name + ".part" + std::to_string(part), module);
-      partFunction->setDoesNotThrow();
-      partFunction->addFnAttr(llvm::Attribute::NoInline);
-      builder.SetInsertPoint(llvm::BasicBlock::Create(context, "entry", partFunction));
-      if (mainWorkspace)
-        workspace = partFunction->getArg(4);
-      emitSteps(partFunction, partFunction->getArg(3),
-                llvm::ArrayRef<Step>(steps).slice(begins[part], begins[part + 1] - begins[part]));
-      builder.CreateRetVoid();
-      clearValues();
-      builder.SetInsertPoint(entry);
-      workspace = mainWorkspace;
-      llvm::SmallVector<llvm::Value *, 5> partArgs = {function->getArg(0), function->getArg(1),
-                                                      gradients ? function->getArg(2) : nullGrad, frame};
-      if (workspace)
-        partArgs.push_back(workspace);
-      builder.CreateCall(partType, partFunction, partArgs);
-    }
+    part = 0;
+    // Emits the parts of `segment` as functions, and a call of each where the builder is (grad: `grad`).
+    auto emitParts = [&](size_t segment, llvm::Value *grad) {
+      llvm::BasicBlock *caller = builder.GetInsertBlock();
+      for (size_t p = 0; p + 1 < begins[segment].size(); ++p, ++part) {
+        auto *partFunction = llvm::Function::Create(partType, llvm::Function::InternalLinkage,
+                                                    name + ".part" + std::to_string(part), module);
+        partFunction->setDoesNotThrow();
+        partFunction->addFnAttr(llvm::Attribute::NoInline);
+        builder.SetInsertPoint(llvm::BasicBlock::Create(context, "entry", partFunction));
+        if (mainWorkspace)
+          workspace = partFunction->getArg(4);
+        emitSteps(partFunction, partFunction->getArg(3), partFunction->getArg(2),
+                  llvm::ArrayRef<Step>(steps[segment]).slice(begins[segment][p], begins[segment][p + 1] - begins[segment][p]));
+        builder.CreateRetVoid();
+        clearValues();
+        builder.SetInsertPoint(caller);
+        workspace = mainWorkspace;
+        llvm::SmallVector<llvm::Value *, 5> partArgs = {function->getArg(0), function->getArg(1), grad, frame};
+        if (workspace)
+          partArgs.push_back(workspace);
+        builder.CreateCall(partType, partFunction, partArgs);
+      }
+    };
+    emitParts(0, gradients ? function->getArg(2) : nullGrad);
+    for (size_t segment = 1; segment < loops.size(); ++segment)
+      emitRows(function, *loops[segment], [&](llvm::Value *row) { emitParts(segment, row); });
   }
   freeWorkspace(workspaceSize);
   builder.CreateRetVoid();
@@ -383,7 +484,7 @@ void FunctionEmitter::freeWorkspace(int64_t size) {
 }
 
 void emitFunction(llvm::Module &module, const std::string &name, const Graph &graph,
-                  const std::vector<NodeId> &results, const std::vector<NodeId> *gradients) {
+                  const std::vector<NodeId> &results, const std::vector<JacobianRows> *gradients) {
   FunctionEmitter(module, graph).emit(name, results, gradients);
 }
 
@@ -416,14 +517,23 @@ std::unique_ptr<llvm::Module> bp::generateModule(const Graph &forward, const Gra
   if (!gradient)
     return module;
 
-  // The gradient function's roots: the outputs, then the Jacobian row by row.
+  // The gradient function's roots: the outputs, then the Jacobian, output by output. Only a tensor graph, which
+  // is not simplified, has seeds (tensor outputs), so only node ids the simplifier does not renumber.
   std::vector<NodeId> roots = outputNodes(gradient->graph);
   size_t outputCount = roots.size();
   for (const ReverseSweep &sweep : gradient->sweeps)
     roots.insert(roots.end(), sweep.gradient.begin(), sweep.gradient.end());
   const Graph &gradientGraph = simplified(gradient->graph, roots, simplifiedGradient);
   std::vector<NodeId> outputs(roots.begin(), roots.begin() + outputCount);
-  std::vector<NodeId> jacobian(roots.begin() + outputCount, roots.end());
+  std::vector<size_t> rows = forward.outputOffsets(); // an output's first row of grad: its first element in out
+  std::vector<JacobianRows> jacobian;
+  auto entries = roots.begin() + outputCount;
+  for (const ReverseSweep &sweep : gradient->sweeps) {
+    assert((sweep.seed == InvalidNode || tensors) && "a tensor output makes a tensor graph");
+    jacobian.push_back({rows[sweep.output], sweep.seed, gradient->seededNodes(sweep),
+                        std::vector<NodeId>(entries, entries + sweep.gradient.size())});
+    entries += sweep.gradient.size();
+  }
   emitFunction(*module, prefix + "_gradient", gradientGraph, outputs, &jacobian);
   return module;
 }

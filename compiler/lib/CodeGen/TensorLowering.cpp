@@ -366,3 +366,10 @@ Value *bp::lowerTensorOp(IRLowering &ir, const Graph &graph, NodeId id, llvm::Ar
     return lowerElementwise(loops, graph, node, operands, result);
   }
 }
+
+void bp::emitLoop(IRLowering &ir, int64_t count, llvm::function_ref<void(Value *i)> body) {
+  LoopEmitter(ir).loop(count, {}, [&](Value *i, llvm::ArrayRef<Value *>) {
+    body(i);
+    return Carried{};
+  });
+}

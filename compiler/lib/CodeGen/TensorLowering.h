@@ -4,6 +4,8 @@
 
 #include "bp/CodeGen.h"
 
+#include "llvm/ADT/STLFunctionalExtras.h"
+
 namespace bp {
 
 /// Where the literal index `id` (an Index node) starts in its operand's elements, row-major: where it reads
@@ -18,6 +20,10 @@ bool indexReadsInPlace(const Graph &graph, NodeId id);
 /// `result` is where a tensor result's elements go (null for a scalar result). Returns `result`, or the scalar.
 llvm::Value *lowerTensorOp(IRLowering &ir, const Graph &graph, NodeId id, llvm::ArrayRef<llvm::Value *> operands,
                            llvm::Value *result);
+
+/// `for (i = 0; i < count; ++i) body(i)` (count >= 1), a loop as tensor ops' loops are emitted: the gradient
+/// function's loop over the rows of a tensor output's Jacobian.
+void emitLoop(IRLowering &ir, int64_t count, llvm::function_ref<void(llvm::Value *i)> body);
 
 } // namespace bp
 

@@ -316,30 +316,29 @@ Values bp::evaluateGraph(const Graph &graph, llvm::ArrayRef<double> argumentValu
     next += element.size();
   }
   assert(next == argumentValues.size() && "elementCount(shape) values per argument");
-  double operands[MaxArity];
-  for (NodeId id = 0; id < graph.size(); ++id) {
-    const Node &node = graph.node(id);
-    if (node.op == OpKind::Input || node.op == OpKind::Param)
-      continue;
-    if (node.op == OpKind::Const) {
-      llvm::MutableArrayRef<double> result = values.tensor(id);
-      if (node.type.isScalar())
-        result[0] = node.value;
-      else
-        std::copy(node.data.begin(), node.data.end(), result.begin());
-      continue;
-    }
-    if (isTensorOp(node.op) && node.op != OpKind::BroadcastTo) {
-      evaluateTensorOp(graph, id, values);
-      continue;
-    }
-    if (!node.type.isScalar()) {
-      evaluateElementwise(graph, id, values);
-      continue;
-    }
-    for (size_t i = 0; i < node.operands.size(); ++i)
-      operands[i] = values[node.operands[i]];
-    values.tensor(id)[0] = evaluateOp(node.op, operands);
-  }
+  for (NodeId id = 0; id < graph.size(); ++id)
+    evaluateNode(graph, id, values);
   return values;
+}
+
+void bp::evaluateNode(const Graph &graph, NodeId id, Values &values) {
+  const Node &node = graph.node(id);
+  if (node.op == OpKind::Input || node.op == OpKind::Param)
+    return;
+  if (node.op == OpKind::Const) {
+    llvm::MutableArrayRef<double> result = values.tensor(id);
+    if (node.type.isScalar())
+      result[0] = node.value;
+    else
+      std::copy(node.data.begin(), node.data.end(), result.begin());
+    return;
+  }
+  if (isTensorOp(node.op) && node.op != OpKind::BroadcastTo)
+    return evaluateTensorOp(graph, id, values);
+  if (!node.type.isScalar())
+    return evaluateElementwise(graph, id, values);
+  double operands[MaxArity];
+  for (size_t i = 0; i < node.operands.size(); ++i)
+    operands[i] = values[node.operands[i]];
+  values.tensor(id)[0] = evaluateOp(node.op, operands);
 }

@@ -53,12 +53,11 @@ int buildCommand(const Options &options) {
   if (!machine)
     return reportError(machine.takeError());
 
-  // A script with a tensor output gets its forward function only (the header says so).
-  auto gradient = gradientToCompile(*graph);
+  auto gradient = buildGradientGraph(*graph);
   if (!gradient)
     return reportError(gradient.takeError());
   llvm::LLVMContext context;
-  std::unique_ptr<llvm::Module> module = generateModule(*graph, *gradient ? &**gradient : nullptr, prefix, context);
+  std::unique_ptr<llvm::Module> module = generateModule(*graph, &*gradient, prefix, context);
   module->setDataLayout((*machine)->createDataLayout());
   module->setTargetTriple((*machine)->getTargetTriple().str());
   optimizeModule(*module, machine->get(), options.optLevel);

@@ -44,8 +44,7 @@ int emitLLVMCommand(const Options &options) {
   auto graph = loadGraph(options, nullptr);
   if (!graph)
     return reportError(graph.takeError());
-  // A script with a tensor output gets its forward function only.
-  auto gradient = gradientToCompile(*graph);
+  auto gradient = buildGradientGraph(*graph);
   if (!gradient)
     return reportError(gradient.takeError());
   auto machine = createTargetMachine("", options.optLevel);
@@ -53,12 +52,10 @@ int emitLLVMCommand(const Options &options) {
     return reportError(machine.takeError());
   llvm::LLVMContext context;
   std::string prefix = prefixFromPath(options.file);
-  std::unique_ptr<llvm::Module> module = generateModule(*graph, *gradient ? &**gradient : nullptr, prefix, context);
+  std::unique_ptr<llvm::Module> module = generateModule(*graph, &*gradient, prefix, context);
   module->setDataLayout((*machine)->createDataLayout());
   module->setTargetTriple((*machine)->getTargetTriple().str());
   optimizeModule(*module, machine->get(), options.optLevel);
-  if (!*gradient)
-    llvm::outs() << "; " << prefix << "_forward only: gradients of tensor outputs are not supported yet\n";
   module->print(llvm::outs(), nullptr);
   return ExitSuccess;
 }

@@ -32,6 +32,7 @@ struct Options {
   bool grad = false;             // graph --grad, run --grad
   bool json = false;             // run --json
   double tolerance = 1e-6;       // gradcheck --tolerance
+  size_t samples = 0;            // gradcheck --samples (0: every entry)
   std::string output;            // build -o
   std::string header;            // build --header
   std::string name;              // build --name: the C function prefix
@@ -51,7 +52,8 @@ struct Options {
   std::vector<std::string> ignoreColumns; // --ignore-columns: header columns to skip
   std::string optimizer = "sgd"; // train --optimizer
   size_t batch = 0;              // train --batch (0: every row)
-  uint64_t seed = 0;             // run and train --seed: normal()/uniform() initializers; train: shuffling
+  uint64_t seed = 0;             // run, gradcheck and train --seed: normal()/uniform() initializers; gradcheck:
+                                 // the entries --samples draws; train: shuffling
   bool seedGiven = false;
   std::string save;              // train --save OUT.bp
   bool quiet = false;            // train --quiet
@@ -90,10 +92,6 @@ std::optional<std::vector<double>> bindArguments(const bp::Graph &graph, const O
 /// Every output's elements, flat (Graph::outputOffsets), from the interpreter, whose numbers are the ones
 /// compiled code gives, bit for bit.
 std::vector<double> interpretOutputs(const bp::Graph &graph, llvm::ArrayRef<double> in);
-
-/// What build and emit-llvm differentiate: the gradient graph, or none for a script with a tensor output, whose
-/// Jacobian is not supported yet (such a script gets its forward function only). Other errors are returned.
-llvm::Expected<std::optional<bp::GradientGraph>> gradientToCompile(const bp::Graph &graph);
 
 } // namespace bpc
 

@@ -207,13 +207,4 @@ std::vector<double> interpretOutputs(const Graph &graph, llvm::ArrayRef<double> 
   return out;
 }
 
-llvm::Expected<std::optional<GradientGraph>> gradientToCompile(const Graph &graph) {
-  if (graph.hasTensorOutput())
-    return std::nullopt;
-  auto built = buildGradientGraph(graph);
-  if (!built)
-    return built.takeError();
-  return std::optional<GradientGraph>(std::move(*built));
-}
-
 } // namespace bpc

@@ -14,13 +14,17 @@
 // is huge, the other is the slope of the side it does not reach, which the analytic derivative matches (a
 // comparison's derivative 0; where's, the derivative of the branch taken at x).
 //
-// A tensor script is checked the same way, element by element (`W[1,0]`).
+// A tensor script is checked the same way, element by element (`W[1,0]`); a tensor output's Jacobian, every
+// (output element, argument element) pair (`y[1]` by `W[1,0]`). `--samples N` checks N of those pairs, drawn
+// without repeats by a generator seeded by `--seed` (the one of the initializers), for Jacobians too large to
+// check whole: only the argument elements drawn are moved.
 //
 //===----------------------------------------------------------------------===//
 #include "Commands.h"
 
 #include "bp/JIT.h"
 #include "bp/NumberFormat.h"
+#include "bp/Random.h"
 
 #include "llvm/Support/Format.h"
 #include "llvm/Support/raw_ostream.h"
@@ -29,6 +33,7 @@
 #include <cfloat>
 #include <cmath>
 #include <functional>
+#include <set>
 
 using namespace bp;
 
@@ -56,7 +61,7 @@ std::string scientific(double value) {
 /// The forward function: every output's elements from every argument's.
 using Forward = std::function<void(const double *in, double *out)>;
 
-/// Finite differences of every output with respect to one argument element at a time, from the forward
+/// Finite differences of every output element with respect to one argument element at a time, from the forward
 /// function.
 class FiniteDifferences {
 public:
@@ -116,6 +121,24 @@ std::string elementName(const std::string &name, llvm::ArrayRef<int64_t> shape, 
   return text + "]";
 }
 
+/// `count` distinct numbers of [0, total), in increasing order, drawn by Floyd's algorithm from `seed`'s stream;
+/// all of them when count >= total.
+std::vector<size_t> sampleEntries(size_t total, size_t count, uint64_t seed) {
+  std::vector<size_t> all;
+  if (count >= total) {
+    for (size_t t = 0; t < total; ++t)
+      all.push_back(t);
+    return all;
+  }
+  RandomStream random(seed);
+  std::set<size_t> chosen;
+  for (size_t j = total - count; j < total; ++j) {
+    size_t t = static_cast<size_t>(random.next() % (j + 1));
+    chosen.insert(chosen.count(t) ? j : t);
+  }
+  return std::vector<size_t>(chosen.begin(), chosen.end());
+}
+
 } // namespace
 
 int gradcheckCommand(const Options &options) {
@@ -130,79 +153,79 @@ int gradcheckCommand(const Options &options) {
     return exitCode;
   const auto &outputs = graph->outputs();
   std::vector<NodeId> arguments = graph->arguments();
-  std::vector<size_t> offsets = graph->argumentOffsets();
-  size_t elements = offsets.back(); // every argument's, flat: the entries of one output's gradient
-  std::vector<double> out(outputs.size()), grad(outputs.size() * elements);
+  std::vector<size_t> offsets = graph->argumentOffsets(), outputOffsets = graph->outputOffsets();
+  size_t elements = offsets.back(); // every argument's, flat: a row of the Jacobian
+  std::vector<double> out(outputOffsets.back()), grad(outputOffsets.back() * elements);
   auto model = CompiledModel::create(*graph, CompiledModel::ForwardAndGradient, options.optLevel);
   if (!model)
     return reportError(model.takeError());
   (*model)->gradient(in->data(), out.data(), grad.data());
   Forward forward = [&](const double *x, double *y) { (*model)->forward(x, y); };
-  auto analytic = [&](size_t o, size_t a) { return grad[o * elements + a]; };
-  // The name of argument element a (an index into the flat arguments).
-  std::vector<std::string> names;
+  // Output element r (a row of grad) by argument element a (a column): the names `y[1]` and `W[1,0]`.
+  auto analytic = [&](size_t r, size_t a) { return grad[r * elements + a]; };
+  std::vector<std::string> names, outputNames; // per argument element, per output element
   for (size_t i = 0; i < arguments.size(); ++i)
     for (size_t e = 0; e < offsets[i + 1] - offsets[i]; ++e)
       names.push_back(elementName(graph->node(arguments[i]).name, graph->node(arguments[i]).type.shape, e));
-
-  // numeric[a][o] by central differences; verdicts and notes per entry, one-sided differences only where an
-  // argument element has an entry over tolerance.
-  FiniteDifferences differences(forward, *in, out);
-  std::vector<std::vector<double>> numeric(elements);
-  std::vector<Verdict> verdicts(grad.size(), Verdict::Ok);
-  std::vector<std::string> notes(grad.size()); // why an entry cannot be confirmed
-  for (size_t a = 0; a < elements; ++a) {
-    numeric[a] = differences.central(a);
-    std::vector<double> right, left;
-    for (size_t o = 0; o < outputs.size(); ++o) {
-      if (difference(analytic(o, a), numeric[a][o]) <= options.tolerance) // false for NaN
-        continue;
-      Verdict &verdict = verdicts[o * elements + a];
-      verdict = Verdict::Fail;
-      if (right.empty()) {
-        right = differences.oneSidedSlopes(a, 1);
-        left = differences.oneSidedSlopes(a, -1);
-      }
-      bool matchesRight = difference(analytic(o, a), right[o]) <= options.tolerance;
-      bool matchesLeft = difference(analytic(o, a), left[o]) <= options.tolerance;
-      if (difference(right[o], left[o]) <= options.tolerance || !(matchesRight || matchesLeft))
-        continue;
-      verdict = Verdict::Unconfirmed;
-      const std::string &name = names[a];
-      notes[o * elements + a] =
-          "d" + outputs[o].name + "/d" + name + " cannot be confirmed: within " + scientific(2 * differences.step(a)) +
-          " of " + name + " = " + formatNumber((*in)[a]) + " the slope of " + outputs[o].name + " changes (" +
-          scientific(left[o]) + " on the left, " + scientific(right[o]) +
-          " on the right), a kink or a jump that the central difference straddles; the analytic value " +
-          formatNumber(analytic(o, a)) + " is the slope on the " + (matchesRight ? "right" : "left");
-    }
+  for (size_t o = 0; o < outputs.size(); ++o)
+    for (size_t e = 0; e < outputOffsets[o + 1] - outputOffsets[o]; ++e)
+      outputNames.push_back(elementName(outputs[o].name, graph->node(outputs[o].node).type.shape, e));
+  // The entries in the table's order: output elements, then the arguments as declared, each element in order.
+  std::vector<size_t> columns;
+  for (NodeId id : graph->declaredArguments()) {
+    size_t i = graph->argumentIndex(id);
+    for (size_t a = offsets[i]; a < offsets[i + 1]; ++a)
+      columns.push_back(a);
   }
+  size_t total = out.size() * elements;
+  std::vector<size_t> checked = sampleEntries(total, options.samples ? options.samples : total, options.seed);
 
+  // Central differences per argument element that some checked entry needs (every output element at once); one-
+  // sided ones only where such an entry is over tolerance.
+  FiniteDifferences differences(forward, *in, out);
+  std::vector<std::vector<double>> numeric(elements), right(elements), left(elements);
   struct Row {
     std::string output, argument, analytic, numeric, error;
     Verdict verdict;
-    const std::string *note;
+    std::string note; // why the entry cannot be confirmed
   };
   std::vector<Row> rows;
   double worst = 0;
   size_t failures = 0, unconfirmed = 0;
-  for (size_t o = 0; o < outputs.size(); ++o) {
-    for (NodeId id : graph->declaredArguments()) {
-      size_t i = graph->argumentIndex(id);
-      for (size_t a = offsets[i]; a < offsets[i + 1]; ++a) {
-        double error = difference(analytic(o, a), numeric[a][o]);
-        Verdict verdict = verdicts[o * elements + a];
-        failures += verdict == Verdict::Fail;
-        unconfirmed += verdict == Verdict::Unconfirmed;
-        if (verdict != Verdict::Unconfirmed && (std::isnan(error) || (!std::isnan(worst) && error > worst)))
-          worst = error;
-        rows.push_back({outputs[o].name, names[a], formatNumber(analytic(o, a)), formatNumber(numeric[a][o]),
-                        scientific(error), verdict, &notes[o * elements + a]});
+  for (size_t t : checked) {
+    size_t r = t / elements, a = columns[t % elements];
+    if (numeric[a].empty())
+      numeric[a] = differences.central(a);
+    double value = analytic(r, a), error = difference(value, numeric[a][r]);
+    Row row{outputNames[r], names[a], formatNumber(value), formatNumber(numeric[a][r]), scientific(error),
+            Verdict::Ok, ""};
+    if (!(error <= options.tolerance)) { // NaN included
+      row.verdict = Verdict::Fail;
+      if (right[a].empty()) {
+        right[a] = differences.oneSidedSlopes(a, 1);
+        left[a] = differences.oneSidedSlopes(a, -1);
+      }
+      bool matchesRight = difference(value, right[a][r]) <= options.tolerance;
+      bool matchesLeft = difference(value, left[a][r]) <= options.tolerance;
+      if (difference(right[a][r], left[a][r]) > options.tolerance && (matchesRight || matchesLeft)) {
+        row.verdict = Verdict::Unconfirmed;
+        const std::string &name = names[a];
+        row.note = "d" + outputNames[r] + "/d" + name + " cannot be confirmed: within " +
+                   scientific(2 * differences.step(a)) + " of " + name + " = " + formatNumber((*in)[a]) +
+                   " the slope of " + outputNames[r] + " changes (" + scientific(left[a][r]) + " on the left, " +
+                   scientific(right[a][r]) + " on the right), a kink or a jump that the central difference " +
+                   "straddles; the analytic value " + formatNumber(value) + " is the slope on the " +
+                   (matchesRight ? "right" : "left");
       }
     }
+    failures += row.verdict == Verdict::Fail;
+    unconfirmed += row.verdict == Verdict::Unconfirmed;
+    if (row.verdict != Verdict::Unconfirmed && (std::isnan(error) || (!std::isnan(worst) && error > worst)))
+      worst = error;
+    rows.push_back(std::move(row));
   }
 
-  Row header{"output", "wrt", "analytic", "numeric", "error", Verdict::Ok, nullptr};
+  Row header{"output", "wrt", "analytic", "numeric", "error", Verdict::Ok, ""};
   size_t widths[5] = {0, 0, 0, 0, 0};
   auto measure = [&](const Row &row) {
     const std::string *cells[] = {&row.output, &row.argument, &row.analytic, &row.numeric, &row.error};
@@ -222,10 +245,12 @@ int gradcheckCommand(const Options &options) {
   for (const Row &row : rows)
     print(row, row.verdict == Verdict::Ok ? "ok" : row.verdict == Verdict::Fail ? "FAIL" : "cannot confirm");
   for (const Row &row : rows)
-    if (!row.note->empty())
-      os << "note: " << *row.note << '\n';
-  os << (failures ? "FAIL" : "ok") << ": " << rows.size() << (rows.size() == 1 ? " entry" : " entries")
-     << ", largest error " << scientific(worst) << ", tolerance " << formatNumber(options.tolerance);
+    if (!row.note.empty())
+      os << "note: " << row.note << '\n';
+  os << (failures ? "FAIL" : "ok") << ": " << rows.size() << (rows.size() == 1 ? " entry" : " entries");
+  if (rows.size() < total)
+    os << " (drawn from " << total << " with seed " << options.seed << ")";
+  os << ", largest error " << scientific(worst) << ", tolerance " << formatNumber(options.tolerance);
   if (failures)
     os << ", " << failures << " over tolerance";
   if (unconfirmed)

@@ -25,7 +25,8 @@ int runCommand(const Options &options) {
   std::vector<size_t> outputOffsets = graph->outputOffsets();
   std::vector<size_t> argumentOffsets = graph->argumentOffsets();
   std::vector<double> out(outputOffsets.back());
-  std::vector<double> grad(options.grad ? outputs.size() * argumentOffsets.back() : 0);
+  size_t rowSize = argumentOffsets.back(); // grad: a row per output element, a column per argument element
+  std::vector<double> grad(options.grad ? outputOffsets.back() * rowSize : 0);
   // Only what is printed is compiled: without --grad nothing is differentiated.
   auto model = CompiledModel::create(
       *graph, options.grad ? CompiledModel::ForwardAndGradient : CompiledModel::ForwardOnly, options.optLevel);
@@ -47,11 +48,20 @@ int runCommand(const Options &options) {
   auto gradientName = [&](size_t o, size_t a) {
     return "d" + outputs[o].name + "/d" + graph->node(arguments[a]).name;
   };
-  auto gradientValue = [&](size_t o, size_t a) {
-    return llvm::ArrayRef<double>(grad).slice(o * argumentOffsets.back() + argumentOffsets[a],
-                                              argumentOffsets[a + 1] - argumentOffsets[a]);
-  };
   auto argumentShape = [&](size_t a) -> llvm::ArrayRef<int64_t> { return graph->node(arguments[a]).type.shape; };
+  // d output / d argument, of shape output.shape + argument.shape: the argument's columns of the output's rows.
+  auto gradientValue = [&](size_t o, size_t a) {
+    std::vector<double> values;
+    for (size_t row = outputOffsets[o]; row < outputOffsets[o + 1]; ++row)
+      llvm::append_range(values, llvm::ArrayRef<double>(grad).slice(row * rowSize + argumentOffsets[a],
+                                                                    argumentOffsets[a + 1] - argumentOffsets[a]));
+    return values;
+  };
+  auto gradientShape = [&](size_t o, size_t a) {
+    Shape shape(outputShape(o).begin(), outputShape(o).end());
+    llvm::append_range(shape, argumentShape(a));
+    return shape;
+  };
 
   llvm::raw_ostream &os = llvm::outs();
   if (!options.json) {
@@ -60,7 +70,7 @@ int runCommand(const Options &options) {
     if (options.grad)
       for (size_t o = 0; o < outputs.size(); ++o)
         for (size_t a : declared)
-          os << gradientName(o, a) << " = " << formatTensor(gradientValue(o, a), argumentShape(a)) << '\n';
+          os << gradientName(o, a) << " = " << formatTensor(gradientValue(o, a), gradientShape(o, a)) << '\n';
     return ExitSuccess;
   }
 
@@ -78,7 +88,7 @@ int runCommand(const Options &options) {
       json.key(outputs[o].name);
       json.beginObject();
       for (size_t a : declared)
-        json.tensor(graph->node(arguments[a]).name, gradientValue(o, a), argumentShape(a), gradientName(o, a));
+        json.tensor(graph->node(arguments[a]).name, gradientValue(o, a), gradientShape(o, a), gradientName(o, a));
       json.endObject();
     }
     json.endObject();

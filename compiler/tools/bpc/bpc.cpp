@@ -140,6 +140,15 @@ int main(int argc, char **argv) {
   addSetOption(gradcheck, options);
   gradcheck->add_option("--tolerance", options.tolerance, "largest error accepted (default 1e-6)")
       ->type_name("T");
+  gradcheck
+      ->add_option("--samples", options.samples,
+                   "check N (output element, argument element) pairs drawn at random, for large tensors (default: "
+                   "every pair; N at least 1)")
+      ->type_name("N")
+      ->check(wholeNumber(false));
+  gradcheck->add_option("--seed", options.seed, "seed of --samples' draw and of normal() and uniform() initializers (default 0)")
+      ->type_name("S")
+      ->check(wholeNumber(true));
   addOptLevelOption(gradcheck, options);
 
   CLI::App *build = addScriptCommand(
