@@ -46,6 +46,9 @@ struct Node {
 
 class Graph;
 
+/// The indices of Index's attrs as the script writes them: "[0, 2]".
+std::string formatIndexAttrs(llvm::ArrayRef<int64_t> attrs);
+
 /// The shape of `op` applied to these operands of `graph` with these attrs (the op's shape rule: broadcasting
 /// for elementwise ops, matmulShape, reductionShape), or an error that names the operands' shapes.
 llvm::Expected<Shape> resultShape(const Graph &graph, OpKind op, llvm::ArrayRef<NodeId> operands,

@@ -310,24 +310,35 @@ std::string Graph::label(NodeId id) const {
   return name.empty() ? "%" + std::to_string(id) : name;
 }
 
+/// A leaf's value: the number, or the tensor summarized.
+static std::string describeValue(const Node &node) {
+  return node.type.isScalar() ? formatNumber(node.value) : formatTensor(node.data, node.type.shape, /*summarize=*/true);
+}
+
 static std::string describeLeaf(const Node &node) {
   std::string text = getOpInfo(node.op).name;
   if (node.hasValue)
-    text += " " + (node.type.isScalar() ? formatNumber(node.value)
-                                        : formatTensor(node.data, node.type.shape, /*summarize=*/true));
+    text += " " + describeValue(node);
   return text;
 }
 
-/// A node's attrs as they print after its op: "axis=1" for a reduction over one axis, "[0, 2]" for indexing.
+std::string bp::formatIndexAttrs(llvm::ArrayRef<int64_t> attrs) {
+  std::string text = "[";
+  for (size_t d = 0; d * 3 < attrs.size(); ++d)
+    text += (d ? ", " : "") + std::to_string(attrs[d * 3 + 1]);
+  return text + "]";
+}
+
+/// A node's attrs as they print after its op: "axis=1" for a reduction over one axis, "[0, 2]" for indexing
+/// and for index_grad (where it places its operand).
 static std::string describeAttrs(const Node &node) {
   if ((node.op == OpKind::Sum || node.op == OpKind::Mean) && !node.attrs.empty())
     return "axis=" + std::to_string(node.attrs[0]);
+  if (node.op == OpKind::IndexGrad)
+    return formatIndexAttrs(llvm::ArrayRef(node.attrs).drop_front(1 + static_cast<size_t>(node.attrs[0])));
   if (node.op != OpKind::Index)
     return "";
-  std::string text = "[";
-  for (size_t d = 0; d * 3 < node.attrs.size(); ++d)
-    text += (d ? ", " : "") + std::to_string(node.attrs[d * 3 + 1]);
-  return text + "]";
+  return formatIndexAttrs(node.attrs);
 }
 
 /// "\n[1,3]": the shape line of a tensor's DOT label; nothing for a scalar.
@@ -398,7 +409,7 @@ void Graph::printDot(llvm::raw_ostream &os) const {
     if (node.op == OpKind::Input || node.op == OpKind::Param)
       continue;
     if (node.op == OpKind::Const) {
-      os << "  n" << id << " [label=\"" << formatNumber(node.value) << "\", shape=plaintext];\n";
+      os << "  n" << id << " [label=\"" << describeValue(node) << "\", shape=plaintext];\n";
       continue;
     }
     const OpInfo &info = getOpInfo(node.op);
