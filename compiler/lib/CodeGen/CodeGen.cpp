@@ -402,12 +402,9 @@ std::unique_ptr<llvm::Module> bp::generateModule(const Graph &forward, const Gra
   if (forward.sourceFile())
     module->setSourceFileName(forward.sourceFile()->name());
 
-  // simplifyGraph knows scalars only: a tensor graph is emitted as built (only what the results need is emitted,
-  // so dead nodes are left out all the same).
-  bool tensors = forward.firstTensorNode().has_value();
   auto simplified = [&](const Graph &graph, std::vector<NodeId> &roots, // renumbers the roots
                         std::optional<Graph> &storage) -> const Graph & {
-    return tensors ? graph : storage.emplace(simplifyGraph(graph, roots));
+    return storage.emplace(simplifyGraph(graph, roots));
   };
   std::vector<NodeId> results = outputNodes(forward);
   std::optional<Graph> simplifiedForward, simplifiedGradient;
