@@ -310,15 +310,11 @@ std::string Graph::label(NodeId id) const {
   return name.empty() ? "%" + std::to_string(id) : name;
 }
 
-/// A leaf's value: the number, or the tensor summarized.
-static std::string describeValue(const Node &node) {
-  return node.type.isScalar() ? formatNumber(node.value) : formatTensor(node.data, node.type.shape, /*summarize=*/true);
-}
-
 static std::string describeLeaf(const Node &node) {
   std::string text = getOpInfo(node.op).name;
   if (node.hasValue)
-    text += " " + describeValue(node);
+    text += " " + (node.type.isScalar() ? formatNumber(node.value)
+                                        : formatTensor(node.data, node.type.shape, /*summarize=*/true));
   return text;
 }
 
@@ -409,7 +405,7 @@ void Graph::printDot(llvm::raw_ostream &os) const {
     if (node.op == OpKind::Input || node.op == OpKind::Param)
       continue;
     if (node.op == OpKind::Const) {
-      os << "  n" << id << " [label=\"" << describeValue(node) << "\", shape=plaintext];\n";
+      os << "  n" << id << " [label=\"" << formatNumber(node.value) << "\", shape=plaintext];\n";
       continue;
     }
     const OpInfo &info = getOpInfo(node.op);

@@ -89,7 +89,7 @@ private:
     case Syntax::Index:
       return wrap(0, false) + formatIndexAttrs(node.attrs);
     case Syntax::Internal:
-      if (std::optional<std::string> text = applyInternalTensorOp(node, operands, wrap(0, false)))
+      if (std::optional<std::string> text = applyInternalTensorOp(node, operands))
         return *text;
       [[fallthrough]];
     case Syntax::Call:
@@ -106,14 +106,12 @@ private:
   }
 
   /// The internal tensor ops of vector-Jacobian products, the way a derivation writes them: "W^T",
-  /// "broadcast(dloss/ds)", "scatter(dloss/d%4 into [1,2] at [0, 0])". `operand` is the first operand, wrapped
-  /// in parentheses where it binds less tightly than a call.
-  static std::optional<std::string> applyInternalTensorOp(const Node &node, const std::vector<Printed> &operands,
-                                                          const std::string &operand) {
+  /// "broadcast(dloss/ds)", "scatter(dloss/d%4 into [1,2] at [0, 0])".
+  static std::optional<std::string> applyInternalTensorOp(const Node &node, const std::vector<Printed> &operands) {
     std::string shape = formatShape(node.type.shape);
     switch (node.op) {
-    case OpKind::Transpose:
-      return operand + "^T";
+    case OpKind::Transpose: // postfix, so an operand that binds less tightly than a call is parenthesized
+      return (operands[0].second < 5 ? "(" + operands[0].first + ")" : operands[0].first) + "^T";
     case OpKind::BroadcastTo:
       return "broadcast(" + operands[0].first + ")";
     case OpKind::SumTo:
