@@ -34,6 +34,47 @@ size_t countOps(const Graph &graph, OpKind op) {
   return count;
 }
 
+/// A tensor constant (no script writes one yet; gradient graphs and later passes may).
+NodeId tensorConstant(Graph &graph, Shape shape, std::vector<double> data) {
+  NodeId id = graph.addConstant(0);
+  graph.node(id).type.shape = std::move(shape);
+  graph.node(id).data = std::move(data);
+  return id;
+}
+
+NodeId op(Graph &graph, OpKind kind, llvm::ArrayRef<NodeId> operands, llvm::ArrayRef<int64_t> attrs = {}) {
+  return llvm::cantFail(graph.addOp(kind, operands, {}, attrs));
+}
+
+/// Simplifies `graph` for `roots` and checks the copy: shapes verified, every root of its old shape, and every
+/// element bit for bit as the unsimplified graph computes it at `in`. Returns the simplified roots.
+std::vector<NodeId> expectSameResults(const Graph &graph, const std::vector<NodeId> &roots,
+                                      const std::vector<double> &in, Graph *simplified = nullptr) {
+  std::vector<NodeId> simpleRoots = roots;
+  Graph simple = simplifyGraph(graph, simpleRoots);
+  EXPECT_EQ(llvm::toString(simple.verify()), "");
+  Values before = evaluateGraph(graph, in), after = evaluateGraph(simple, in);
+  for (size_t i = 0; i < roots.size(); ++i) {
+    EXPECT_EQ(simple.node(simpleRoots[i]).type.shape, graph.node(roots[i]).type.shape) << "root " << i;
+    if (simple.node(simpleRoots[i]).type.shape != graph.node(roots[i]).type.shape)
+      continue;
+    llvm::ArrayRef<double> expected = before.tensor(roots[i]), actual = after.tensor(simpleRoots[i]);
+    for (size_t e = 0; e < expected.size(); ++e)
+      EXPECT_TRUE(sameValue(expected[e], actual[e]))
+          << "root " << i << " element " << e << ": " << expected[e] << " became " << actual[e];
+  }
+  if (simplified)
+    *simplified = std::move(simple);
+  return simpleRoots;
+}
+
+std::vector<NodeId> outputNodes(const Graph &graph) {
+  std::vector<NodeId> roots;
+  for (const Graph::Output &output : graph.outputs())
+    roots.push_back(output.node);
+  return roots;
+}
+
 
 } // namespace
 
@@ -103,4 +144,96 @@ TEST(Simplify, DMulBecomesAProductOnlyWhereItCannotDiffer) {
     for (size_t i = 0; i < roots.size(); ++i)
       EXPECT_TRUE(sameValue(before[original[i]], after[roots[i]])) << "root " << i << " at " << in[0] << ", " << in[1];
   }
+}
+
+TEST(Simplify, TensorNodesMergeOnlyWithTheSameAttrs) {
+  // v[0] and v[2] index one tensor at different places; sum over axis 0 and over axis 1 give one shape but
+  // different values. Merging by op and operands alone would give b v[0]'s value and c1 c0's.
+  Graph graph = compileOrFail("input v[3] = [1, 2, 3]\ninput m[2,2] = [[1, 2], [3, 4]]\n"
+                              "node a = v[0]\nnode b = v[2]\nnode a2 = v[0]\n"
+                              "node c0 = sum(m, axis=0)\nnode c1 = sum(m, axis=1)\nnode c = sum(m)\n"
+                              "output a, b, a2, c0, c1, c\n");
+  Graph simple;
+  std::vector<NodeId> roots = expectSameResults(graph, outputNodes(graph), graph.argumentDefaults(), &simple);
+  EXPECT_EQ(roots[0], roots[2]); // the same index of the same tensor is one node
+  EXPECT_NE(roots[0], roots[1]);
+  EXPECT_NE(roots[3], roots[4]);
+  EXPECT_EQ(countOps(simple, OpKind::Index), 2u);
+}
+
+TEST(Simplify, TensorConstantsMergeOnlyWithTheSameShapeAndElements) {
+  // Every tensor constant has value 0: merging constants by value alone would make them one. [1,2,3] as [3] and
+  // as [1,3] have the same elements but not the same shape.
+  Graph graph;
+  NodeId v = graph.addTensorArgument(OpKind::Input, "v", {}, {3}, std::vector<double>{1, -2, 0.5});
+  NodeId first = tensorConstant(graph, {3}, {1, 2, 3}), second = tensorConstant(graph, {3}, {4, 5, 6});
+  NodeId row = tensorConstant(graph, {1, 3}, {1, 2, 3}), again = tensorConstant(graph, {3}, {4, 5, 6});
+  std::vector<NodeId> roots = {op(graph, OpKind::Mul, {v, first}), op(graph, OpKind::Mul, {v, second}),
+                               op(graph, OpKind::Mul, {v, row}), op(graph, OpKind::Mul, {v, again})};
+  Graph simple;
+  std::vector<NodeId> simpleRoots = expectSameResults(graph, roots, {1, -2, 0.5}, &simple);
+  EXPECT_EQ(simpleRoots[1], simpleRoots[3]); // equal constants still merge
+  EXPECT_EQ(countOps(simple, OpKind::Const), 3u);
+}
+
+TEST(Simplify, FoldsNoTensorOperation) {
+  // Operations on tensor constants stay tensor operations: folding them as numbers would read each constant's
+  // (unused) scalar value and give a scalar. A tensor condition picks per element.
+  Graph graph;
+  NodeId x = graph.addArgument(OpKind::Input, "x", {}, 2.0);
+  NodeId a = tensorConstant(graph, {3}, {1, 2, 3}), b = tensorConstant(graph, {3}, {10, 20, 30});
+  NodeId condition = tensorConstant(graph, {3}, {1, 0, 1});
+  NodeId two = graph.addConstant(2), three = graph.addConstant(3);
+  std::vector<NodeId> roots = {op(graph, OpKind::Add, {a, b}), op(graph, OpKind::Sum, {b}),
+                               op(graph, OpKind::Where, {condition, a, b}), op(graph, OpKind::Mul, {a, two}),
+                               op(graph, OpKind::Where, {condition, x, b}),
+                               graph.addNode(OpKind::Mul, {two, three}, {})};
+  Graph simple;
+  std::vector<NodeId> simpleRoots = expectSameResults(graph, roots, {2}, &simple);
+  EXPECT_EQ(simple.node(simpleRoots[5]).op, OpKind::Const); // scalars still fold: 2 * 3 = 6
+}
+
+TEST(Simplify, IdentitiesKeepTheResultsShape) {
+  // x + (-0) is x, x * 1 is x ... only where x has the result's shape: with x a scalar and the constant a
+  // tensor (or where's other branch a vector), the result broadcasts x.
+  Graph graph;
+  NodeId x = graph.addArgument(OpKind::Input, "x", {}, 2.0);
+  NodeId v = graph.addTensorArgument(OpKind::Input, "v", {}, {3}, std::vector<double>{1, -2, 0.5});
+  NodeId negZeros = tensorConstant(graph, {3}, {-0.0, -0.0, -0.0}), zeros = tensorConstant(graph, {3}, {0, 0, 0});
+  NodeId ones = tensorConstant(graph, {3}, {1, 1, 1});
+  NodeId one = graph.addConstant(1), negZero = graph.addConstant(-0.0);
+  std::vector<NodeId> roots = {
+      op(graph, OpKind::Add, {x, negZeros}),  op(graph, OpKind::Add, {negZeros, x}),
+      op(graph, OpKind::Sub, {x, zeros}),     op(graph, OpKind::Mul, {x, ones}),
+      op(graph, OpKind::Mul, {ones, x}),      op(graph, OpKind::Div, {x, ones}),
+      op(graph, OpKind::Pow, {x, ones}),      op(graph, OpKind::Where, {one, x, v}),
+      op(graph, OpKind::Where, {negZero, v, x}),
+      // Where the shapes agree the identities still apply.
+      op(graph, OpKind::Mul, {v, one}),       op(graph, OpKind::Add, {v, negZeros}),
+      op(graph, OpKind::Mul, {v, ones}),      op(graph, OpKind::Where, {one, v, x})};
+  std::vector<NodeId> simpleRoots = expectSameResults(graph, roots, {2, 1, -2, 0.5});
+  for (size_t i = 0; i < 9; ++i)
+    EXPECT_NE(simpleRoots[i], 0u) << "root " << i << " is x"; // x is argument #0 of the copy
+  for (size_t i = 9; i < roots.size(); ++i)
+    EXPECT_EQ(simpleRoots[i], 1u) << "root " << i << " is not v";
+}
+
+TEST(Simplify, TensorGradientGraphsKeepEveryValueBitForBit) {
+  Graph graph = compileOrFail("input X[2,3] = [[2, 4, -2], [1, -0.0, 3]]\n"
+                              "param W[3,2] = [[0.5, -0.3], [0.1, 0.8], [-0.6, 0.2]]\n"
+                              "param b[2] = [0.1, -0.1]\nparam s = 1\ninput v[2] = [1, -1]\n"
+                              "node y = X @ W * s + b * 1\nnode yo = sigmoid(y) + 0 * y\n"
+                              "node l = -log(yo[0, 0]) + mean(yo, axis=1) @ mean(yo, axis=1) + yo[1] @ v\n"
+                              "node loss = l + sum(relu(y - 0)) / 2 + max(sum(y), s)\noutput loss\n");
+  GradientGraph gradient = llvm::cantFail(buildGradientGraph(graph));
+  std::vector<NodeId> roots = outputNodes(gradient.graph);
+  for (const ReverseSweep &sweep : gradient.sweeps)
+    roots.insert(roots.end(), sweep.gradient.begin(), sweep.gradient.end());
+  std::vector<double> in = graph.argumentDefaults();
+  Graph simple;
+  expectSameResults(gradient.graph, roots, in, &simple);
+  EXPECT_LT(simple.size(), gradient.graph.size());
+  for (double &element : in)
+    element = element * -3 + 0.25;
+  expectSameResults(gradient.graph, roots, in);
 }

@@ -320,6 +320,11 @@ TEST(TensorCodeGen, JacobiansOfTensorOutputs) {
     expectJacobian(expression);
   // An output that is an argument: its Jacobian is the identity, from the seed itself.
   expectCompiledGradientMatchesInterpreter(std::string(Arguments) + "node f = sum(w)\noutput w\noutput f\n");
+  // Several tensor outputs of one shape, beside scalar ones: the simplified gradient graph keeps one seed per
+  // output (equal-looking leaves, never merged) and finds each sweep's seeded nodes again.
+  expectCompiledGradientMatchesInterpreter(std::string(Arguments) +
+                                           "node y = sigmoid(a)\nnode z = a * 3\nnode f = sum(y)\n"
+                                           "node g = r * 1 + 0\noutput y, f, z, g\n");
 }
 
 TEST(TensorCodeGen, JacobianAcrossGraphPartsAndOnTheHeap) {

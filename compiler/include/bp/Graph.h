@@ -46,6 +46,9 @@ struct Node {
 
 class Graph;
 
+/// The indices of Index's attrs as the script writes them: "[0, 2]".
+std::string formatIndexAttrs(llvm::ArrayRef<int64_t> attrs);
+
 /// The shape of `op` applied to these operands of `graph` with these attrs (the op's shape rule: broadcasting
 /// for elementwise ops, matmulShape, reductionShape), or an error that names the operands' shapes.
 llvm::Expected<Shape> resultShape(const Graph &graph, OpKind op, llvm::ArrayRef<NodeId> operands,
@@ -77,6 +80,8 @@ public:
   /// Recomputes every node's shape from its operands and attrs and checks it against the node's type, and
   /// every leaf's data against its shape: an error names the first node that differs.
   llvm::Error verify() const;
+  /// The nodes after `source`, up to `end`, that depend on it (through their operands), in increasing order.
+  std::vector<NodeId> dependents(NodeId source, NodeId end) const;
   /// The first node that is not a scalar or whose op is a tensor op (isTensorOp), if any: what the stages
   /// that do not handle tensors yet (code generation, explain, gradcheck) refuse.
   std::optional<NodeId> firstTensorNode() const;

@@ -213,20 +213,8 @@ NodeId ReverseSweep::adjoint(NodeId id) const {
 }
 
 std::vector<NodeId> GradientGraph::seededNodes(const ReverseSweep &sweep) const {
-  std::vector<NodeId> ids;
-  if (sweep.seed == InvalidNode)
-    return ids;
   // Only the sweep's own nodes, which follow its seed, can depend on it.
-  std::vector<bool> seeded(sweep.end - sweep.seed, false);
-  seeded[0] = true;
-  for (NodeId id = sweep.seed + 1; id < sweep.end; ++id) {
-    seeded[id - sweep.seed] = llvm::any_of(graph.node(id).operands, [&](NodeId operand) {
-      return operand >= sweep.seed && seeded[operand - sweep.seed];
-    });
-    if (seeded[id - sweep.seed])
-      ids.push_back(id);
-  }
-  return ids;
+  return sweep.seed == InvalidNode ? std::vector<NodeId>() : graph.dependents(sweep.seed, sweep.end);
 }
 
 llvm::Expected<GradientGraph> bp::buildGradientGraph(const Graph &forward, size_t maxSize) {

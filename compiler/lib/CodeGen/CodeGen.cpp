@@ -503,12 +503,9 @@ std::unique_ptr<llvm::Module> bp::generateModule(const Graph &forward, const Gra
   if (forward.sourceFile())
     module->setSourceFileName(forward.sourceFile()->name());
 
-  // simplifyGraph knows scalars only: a tensor graph is emitted as built (only what the results need is emitted,
-  // so dead nodes are left out all the same).
-  bool tensors = forward.firstTensorNode().has_value();
   auto simplified = [&](const Graph &graph, std::vector<NodeId> &roots, // renumbers the roots
                         std::optional<Graph> &storage) -> const Graph & {
-    return tensors ? graph : storage.emplace(simplifyGraph(graph, roots));
+    return storage.emplace(simplifyGraph(graph, roots));
   };
   std::vector<NodeId> results = outputNodes(forward);
   std::optional<Graph> simplifiedForward, simplifiedGradient;
@@ -517,20 +514,26 @@ std::unique_ptr<llvm::Module> bp::generateModule(const Graph &forward, const Gra
   if (!gradient)
     return module;
 
-  // The gradient function's roots: the outputs, then the Jacobian, output by output. Only a tensor graph, which
-  // is not simplified, has seeds (tensor outputs), so only node ids the simplifier does not renumber.
+  // The gradient function's roots: the outputs, then the Jacobian, output by output, then the seeds of tensor
+  // outputs (kept by the simplifier, so that each sweep's nodes that depend on its seed can be found again).
   std::vector<NodeId> roots = outputNodes(gradient->graph);
   size_t outputCount = roots.size();
   for (const ReverseSweep &sweep : gradient->sweeps)
     roots.insert(roots.end(), sweep.gradient.begin(), sweep.gradient.end());
+  size_t seedsBegin = roots.size();
+  for (const ReverseSweep &sweep : gradient->sweeps)
+    if (sweep.seed != InvalidNode)
+      roots.push_back(sweep.seed);
   const Graph &gradientGraph = simplified(gradient->graph, roots, simplifiedGradient);
   std::vector<NodeId> outputs(roots.begin(), roots.begin() + outputCount);
   std::vector<size_t> rows = forward.outputOffsets(); // an output's first row of grad: its first element in out
   std::vector<JacobianRows> jacobian;
-  auto entries = roots.begin() + outputCount;
+  auto entries = roots.begin() + outputCount, seeds = roots.begin() + seedsBegin;
   for (const ReverseSweep &sweep : gradient->sweeps) {
-    assert((sweep.seed == InvalidNode || tensors) && "a tensor output makes a tensor graph");
-    jacobian.push_back({rows[sweep.output], sweep.seed, gradient->seededNodes(sweep),
+    NodeId seed = sweep.seed == InvalidNode ? InvalidNode : *seeds++;
+    jacobian.push_back({rows[sweep.output], seed,
+                        seed == InvalidNode ? std::vector<NodeId>()
+                                            : gradientGraph.dependents(seed, static_cast<NodeId>(gradientGraph.size())),
                         std::vector<NodeId>(entries, entries + sweep.gradient.size())});
     entries += sweep.gradient.size();
   }

@@ -204,6 +204,20 @@ static llvm::Error verifyError(const Graph &graph, NodeId id, const std::string 
                                      "): " + message);
 }
 
+std::vector<NodeId> Graph::dependents(NodeId source, NodeId end) const {
+  std::vector<NodeId> ids;
+  std::vector<bool> depends(end - source, false);
+  depends[0] = true;
+  for (NodeId id = source + 1; id < end; ++id) {
+    depends[id - source] = llvm::any_of(node(id).operands, [&](NodeId operand) {
+      return operand >= source && depends[operand - source];
+    });
+    if (depends[id - source])
+      ids.push_back(id);
+  }
+  return ids;
+}
+
 llvm::Error Graph::verify() const {
   for (NodeId id = 0; id < nodes.size(); ++id) {
     const Node &node = nodes[id];
@@ -324,22 +338,28 @@ static std::string describeLeaf(const Node &node) {
   return text;
 }
 
-/// A node's attrs as they print after its op: "axis=1" for a reduction over one axis or a run-time index,
-/// "[0, 1:3]" for literal indexing.
-static std::string describeAttrs(const Node &node) {
-  bool axis = node.op == OpKind::Sum || node.op == OpKind::Mean || node.op == OpKind::DynamicIndex;
-  if (axis && !node.attrs.empty())
-    return "axis=" + std::to_string(node.attrs[0]);
-  if (node.op != OpKind::Index)
-    return "";
+std::string bp::formatIndexAttrs(llvm::ArrayRef<int64_t> attrs) {
   std::string text = "[";
-  for (size_t d = 0; d * 3 < node.attrs.size(); ++d) {
-    const int64_t *item = &node.attrs[d * 3];
+  for (size_t d = 0; d * 3 < attrs.size(); ++d) {
+    const int64_t *item = &attrs[d * 3];
     text += (d ? ", " : "") + std::to_string(item[1]);
     if (item[0] == IndexSlice)
       text += ":" + std::to_string(item[2]);
   }
   return text + "]";
+}
+
+/// A node's attrs as they print after its op: "axis=1" for a reduction over one axis or a run-time index,
+/// "[0, 1:3]" for literal indexing and for index_grad (where it places its operand).
+static std::string describeAttrs(const Node &node) {
+  bool axis = node.op == OpKind::Sum || node.op == OpKind::Mean || node.op == OpKind::DynamicIndex;
+  if (axis && !node.attrs.empty())
+    return "axis=" + std::to_string(node.attrs[0]);
+  if (node.op == OpKind::IndexGrad)
+    return formatIndexAttrs(llvm::ArrayRef(node.attrs).drop_front(1 + static_cast<size_t>(node.attrs[0])));
+  if (node.op != OpKind::Index)
+    return "";
+  return formatIndexAttrs(node.attrs);
 }
 
 /// "\n[1,3]": the shape line of a tensor's DOT label; nothing for a scalar.

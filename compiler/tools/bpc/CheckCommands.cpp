@@ -19,7 +19,7 @@ int checkCommand(const Options &options) {
 }
 
 int graphCommand(const Options &options) {
-  auto graph = loadGraph(options, options.grad ? "bpc graph --grad" : nullptr);
+  auto graph = loadGraph(options);
   if (!graph)
     return reportError(graph.takeError());
   if (!options.grad) {

@@ -10,14 +10,21 @@
 //
 // The numbers come from the interpreter (the op table's forward rules), the same values `bpc run` computes.
 //
+// Tensors: in a script with tensors every forward line carries its node's shape, and values print as NumPy
+// prints them (summarized above 1,000 elements). Elementwise ops keep their local derivatives, summed over the
+// dimensions where the op broadcast the operand; the other tensor ops print their vector-Jacobian products as
+// formulas over the script's names (`dloss/dW = X^T @ dloss/dy`).
+//
 //===----------------------------------------------------------------------===//
 #include "Commands.h"
 
+#include "bp/Diagnostics.h"
 #include "bp/Interpreter.h"
 #include "bp/NumberFormat.h"
 
 #include "llvm/Support/raw_ostream.h"
 
+#include <cassert>
 #include <cmath>
 #include <map>
 
@@ -34,17 +41,26 @@ public:
   FormulaPrinter(const Graph &graph, size_t forwardSize, const Values &values)
       : graph(graph), forwardSize(forwardSize), values(values) {}
 
-  /// `node`'s own operation applied to its operands: "a + b", "2 * %4"; with values: "5 + -6".
+  /// A node's value: the number, or the tensor summarized as NumPy does above 1,000 elements.
+  std::string value(NodeId id) const {
+    const Shape &shape = graph.node(id).type.shape;
+    return shape.empty() ? formatNumber(values[id]) : formatTensor(values.tensor(id), shape, /*summarize=*/true);
+  }
+
+  /// `node`'s own operation applied to its operands: "a + b", "2 * %4", "yo[0, 0]"; with values: "5 + -6".
   std::string operation(NodeId id, bool withValues) const {
     const Node &node = graph.node(id);
     std::vector<Printed> operands;
     for (NodeId operand : node.operands)
-      operands.push_back(withValues ? Printed{formatNumber(values[operand]), 5} : reference(operand));
-    return apply(getOpInfo(node.op), operands);
+      operands.push_back(withValues ? Printed{value(operand), 5} : reference(operand));
+    return apply(node, operands);
   }
 
-  /// A derivative formula: forward nodes appear by label, helper nodes built for it are spelled out.
-  std::string formula(NodeId id) const { return expand(id).first; }
+  /// A derivative formula: forward nodes appear by label, `adjoint` (if any) as `adjointName`, and helper nodes
+  /// built for it are spelled out.
+  std::string formula(NodeId id, NodeId adjoint = InvalidNode, const std::string &adjointName = "") const {
+    return expand(id, adjoint, adjointName).first;
+  }
 
   /// Whether a node is a number as written: an unnamed constant, or negations of one (`x ^ -0.5`).
   bool isLiteral(NodeId id) const {
@@ -54,7 +70,8 @@ public:
   }
 
 private:
-  static std::string apply(const OpInfo &info, const std::vector<Printed> &operands) {
+  static std::string apply(const Node &node, const std::vector<Printed> &operands) {
+    const OpInfo &info = getOpInfo(node.op);
     auto wrap = [&](size_t i, bool tighter) {
       int need = info.precedence + (tighter ? 1 : 0);
       return operands[i].second < need ? "(" + operands[i].first + ")" : operands[i].first;
@@ -69,35 +86,66 @@ private:
     }
     case Syntax::Prefix:
       return std::string(info.spelling) + wrap(0, false);
-    case Syntax::Call:
-    case Syntax::Index: // tensor ops: explain refuses tensor graphs, so this only keeps the switch whole
+    case Syntax::Index:
+      return wrap(0, false) + formatIndexAttrs(node.attrs);
     case Syntax::Internal:
+      if (std::optional<std::string> text = applyInternalTensorOp(node, operands))
+        return *text;
+      [[fallthrough]];
+    case Syntax::Call:
     case Syntax::Leaf: {
       std::string text = std::string(info.name) + "(";
       for (size_t i = 0; i < operands.size(); ++i)
         text += (i ? ", " : "") + operands[i].first;
+      if (!node.attrs.empty() && info.syntax == Syntax::Call) // a reduction over one axis
+        text += ", axis=" + std::to_string(node.attrs[0]);
       return text + ")";
     }
     }
     return "";
   }
 
+  /// The internal tensor ops of vector-Jacobian products, the way a derivation writes them: "W^T",
+  /// "broadcast(dloss/ds)", "scatter(dloss/d%4 into [1,2] at [0, 0])".
+  static std::optional<std::string> applyInternalTensorOp(const Node &node, const std::vector<Printed> &operands) {
+    std::string shape = formatShape(node.type.shape);
+    switch (node.op) {
+    case OpKind::Transpose: // postfix, so an operand that binds less tightly than a call is parenthesized
+      return (operands[0].second < 5 ? "(" + operands[0].first + ")" : operands[0].first) + "^T";
+    case OpKind::BroadcastTo:
+      return "broadcast(" + operands[0].first + ")";
+    case OpKind::SumTo:
+      return "sum_to(" + operands[0].first + ", " + shape + ")";
+    case OpKind::Reshape:
+      return "reshape(" + operands[0].first + ", " + shape + ")";
+    case OpKind::IndexGrad:
+      return "scatter(" + operands[0].first + " into " + shape + " at " +
+             formatIndexAttrs(llvm::ArrayRef(node.attrs).drop_front(1 + static_cast<size_t>(node.attrs[0]))) + ")";
+    default:
+      return std::nullopt;
+    }
+  }
+
   /// A node as an operand: a literal by its value, anything else by its label.
   Printed reference(NodeId id) const { return isLiteral(id) ? number(id) : Printed{graph.label(id), 5}; }
 
-  Printed number(NodeId id) const { return {formatNumber(values[id]), std::signbit(values[id]) ? 3 : 5}; }
+  Printed number(NodeId id) const {
+    bool negative = graph.node(id).type.isScalar() && std::signbit(values[id]);
+    return {value(id), negative ? 3 : 5};
+  }
 
-  Printed expand(NodeId id) const {
+  Printed expand(NodeId id, NodeId adjoint, const std::string &adjointName) const {
     const Node &node = graph.node(id);
+    if (id == adjoint)
+      return {adjointName, 5};
     if (id < forwardSize)
       return reference(id);
     if (node.op == OpKind::Const) // by its value, even where it is named as an adjoint too (ds/d%2 = 0)
       return number(id);
     std::vector<Printed> operands;
     for (NodeId operand : node.operands)
-      operands.push_back(expand(operand));
-    const OpInfo &info = getOpInfo(node.op);
-    return {apply(info, operands), info.precedence};
+      operands.push_back(expand(operand, adjoint, adjointName));
+    return {apply(node, operands), getOpInfo(node.op).precedence};
   }
 
   const Graph &graph;
@@ -110,33 +158,55 @@ std::string ordinal(size_t n) {
   return n >= 1 && n <= 5 ? words[n - 1] : std::to_string(n) + "th";
 }
 
-void printForwardPass(llvm::raw_ostream &os, const GradientGraph &gradient, const FormulaPrinter &printer,
-                      const Values &values) {
+/// Which dimensions of `from` sum_to sums to reach `to`: "dimension 0", "dimensions 0 and 2".
+std::string broadcastDimensions(const Shape &from, const Shape &to) {
+  std::vector<size_t> dims;
+  size_t extra = from.size() - to.size();
+  for (size_t d = 0; d < from.size(); ++d)
+    if (d < extra || (to[d - extra] == 1 && from[d] != 1))
+      dims.push_back(d);
+  std::string text = dims.size() == 1 ? "dimension " : "dimensions ";
+  for (size_t i = 0; i < dims.size(); ++i)
+    text += (i == 0 ? "" : i + 1 == dims.size() ? " and " : ", ") + std::to_string(dims[i]);
+  return text;
+}
+
+void printForwardPass(llvm::raw_ostream &os, const GradientGraph &gradient, const FormulaPrinter &printer) {
   const Graph &graph = gradient.graph;
+  // In a script with tensors every line says its node's shape; a scalar script's lines stay as they were.
+  bool shapes = graph.firstTensorNode().has_value();
+  auto name = [&](NodeId id) {
+    const Shape &shape = graph.node(id).type.shape;
+    return graph.label(id) + (!shapes ? "" : shape.empty() ? ": scalar" : ": " + formatShape(shape));
+  };
   os << "forward pass: every node's value, from the inputs to the outputs\n";
   for (NodeId id = 0; id < gradient.forwardSize; ++id) {
     const Node &node = graph.node(id);
-    std::string value = formatNumber(values[id]);
+    std::string value = printer.value(id);
     switch (node.op) {
     case OpKind::Input:
     case OpKind::Param:
-      os << "  " << node.name << " = " << value << "  (" << getOpInfo(node.op).name << ")\n";
+      os << "  " << name(id) << " = " << value << "  (" << getOpInfo(node.op).name << ")\n";
       continue;
     case OpKind::Const:
       if (!node.name.empty())
-        os << "  " << node.name << " = " << value << "\n";
+        os << "  " << name(id) << " = " << value << "\n";
       continue;
     default:
       if (printer.isLiteral(id))
         continue;
-      os << "  " << graph.label(id) << " = " << printer.operation(id, false) << " = "
-         << printer.operation(id, true) << " = " << value << '\n';
+      os << "  " << name(id) << " = " << printer.operation(id, false) << " = ";
+      // The operands' values where they are numbers; a tensor operation shows its result alone.
+      if (llvm::all_of(node.operands, [&](NodeId operand) { return graph.node(operand).type.isScalar(); }))
+        os << printer.operation(id, true) << " = ";
+      os << value << '\n';
     }
   }
 }
 
 void printBackwardPass(llvm::raw_ostream &os, const Graph &forward, const GradientGraph &gradient,
-                       const ReverseSweep &sweep, const FormulaPrinter &printer, const Values &values) {
+                       const ReverseSweep &sweep, const FormulaPrinter &printer) {
+  const Graph &graph = gradient.graph;
   const std::string &out = forward.outputs()[sweep.output].name;
   auto adjointName = [&](NodeId id) { return "d" + out + "/d" + forward.label(id); };
   auto localName = [&](const ChainRuleStep &step) {
@@ -167,8 +237,8 @@ void printBackwardPass(llvm::raw_ostream &os, const Graph &forward, const Gradie
       return;
     os << "  " << adjointName(id) << " = ";
     for (size_t i = 0; i < contributions.size(); ++i)
-      os << (i ? " + " : "") << formatNumber(values[contributions[i]->product]);
-    os << " = " << formatNumber(values[sweep.adjoint(id)]) << "  (" << forward.label(id) << " is used "
+      os << (i ? " + " : "") << printer.value(contributions[i]->product);
+    os << " = " << printer.value(sweep.adjoint(id)) << "  (" << forward.label(id) << " is used "
        << contributions.size() << " times: the contributions add up)\n";
   };
 
@@ -179,23 +249,42 @@ void printBackwardPass(llvm::raw_ostream &os, const Graph &forward, const Gradie
       ++end;
     printTotal(consumer);
     os << "  " << forward.label(consumer) << " = " << printer.operation(consumer, false) << '\n';
-    os << "    local derivative" << (end - i > 1 ? "s: " : ": ");
-    for (size_t k = i; k < end; ++k) {
-      const ChainRuleStep &step = sweep.steps[k];
-      std::string formula = printer.formula(step.localDerivative);
-      std::string value = formatNumber(values[step.localDerivative]);
-      os << (k > i ? ", " : "") << localName(step) << " = " << formula;
-      if (formula != value)
-        os << " = " << value;
+    // A tensor op other than an elementwise one has no local derivative to print: its steps are vector-Jacobian
+    // products.
+    bool vjp = isTensorOp(forward.node(consumer).op);
+    if (!vjp) {
+      os << "    local derivative" << (end - i > 1 ? "s: " : ": ");
+      for (size_t k = i; k < end; ++k) {
+        const ChainRuleStep &step = sweep.steps[k];
+        std::string formula = printer.formula(step.localDerivative);
+        std::string value = printer.value(step.localDerivative);
+        os << (k > i ? ", " : "") << localName(step) << " = " << formula;
+        if (formula != value)
+          os << " = " << value;
+      }
+      os << '\n';
     }
-    os << '\n';
     for (size_t k = i; k < end; ++k) {
       const ChainRuleStep &step = sweep.steps[k];
       const auto &contributions = uses[step.operand];
       bool shared = contributions.size() > 1;
-      os << "    " << adjointName(step.operand) << (shared ? " += " : " = ") << adjointName(step.consumer) << " * "
-         << localName(step) << " = " << formatNumber(values[sweep.adjoint(step.consumer)]) << " * "
-         << formatNumber(values[step.localDerivative]) << " = " << formatNumber(values[step.product]);
+      NodeId adjoint = sweep.adjoint(step.consumer);
+      os << "    " << adjointName(step.operand) << (shared ? " += " : " = ");
+      if (vjp) {
+        os << printer.formula(step.product, adjoint, adjointName(step.consumer));
+      } else {
+        os << adjointName(step.consumer) << " * " << localName(step) << " = " << printer.value(adjoint) << " * "
+           << printer.value(step.localDerivative);
+        // Where the op broadcast the operand, the products are summed back to the operand's shape.
+        const Node &product = graph.node(step.product);
+        if (forward.node(step.consumer).type.shape != product.type.shape) {
+          assert(product.op == OpKind::SumTo && "a broadcast operand's product is summed back");
+          NodeId each = product.operands[0];
+          os << " = " << printer.value(each) << ", summed over the broadcast "
+             << broadcastDimensions(graph.node(each).type.shape, product.type.shape);
+        }
+      }
+      os << " = " << printer.value(step.product);
       if (shared) {
         size_t which = std::find(contributions.begin(), contributions.end(), &step) - contributions.begin() + 1;
         os << "  (" << ordinal(which) << " of " << contributions.size() << " uses of "
@@ -211,16 +300,30 @@ void printBackwardPass(llvm::raw_ostream &os, const Graph &forward, const Gradie
   os << "gradient of " << out << ":\n";
   for (NodeId id : forward.declaredArguments()) {
     size_t a = forward.argumentIndex(id);
-    os << "  " << adjointName(id) << " = " << formatNumber(values[sweep.gradient[a]]) << '\n';
+    os << "  " << adjointName(id) << " = " << printer.value(sweep.gradient[a]) << '\n';
   }
+}
+
+/// explain works the chain rule for scalar outputs: a tensor output is refused at its `output` line.
+llvm::Error refuseTensorOutputs(const Graph &graph) {
+  for (const Graph::Output &output : graph.outputs()) {
+    const Shape &shape = graph.node(output.node).type.shape;
+    if (!shape.empty())
+      return makeDiagnosticError(graph.sourceFile(), output.loc,
+                                 "output '" + output.name + "' has shape " + formatShape(shape) +
+                                     ": explaining gradients of tensor outputs is not supported yet");
+  }
+  return llvm::Error::success();
 }
 
 } // namespace
 
 int explainCommand(const Options &options) {
-  auto graph = loadGraph(options, "bpc explain");
+  auto graph = loadGraph(options);
   if (!graph)
     return reportError(graph.takeError());
+  if (llvm::Error refused = refuseTensorOutputs(*graph))
+    return reportError(std::move(refused));
   int exitCode = ExitSuccess;
   std::optional<std::vector<double>> in = bindArguments(*graph, options, exitCode);
   if (!in)
@@ -232,9 +335,9 @@ int explainCommand(const Options &options) {
   Values values = evaluateGraph(gradient.graph, *in);
   FormulaPrinter printer(gradient.graph, gradient.forwardSize, values);
   llvm::raw_ostream &os = llvm::outs();
-  printForwardPass(os, gradient, printer, values);
+  printForwardPass(os, gradient, printer);
   for (const ReverseSweep &sweep : gradient.sweeps)
-    printBackwardPass(os, *graph, gradient, sweep, printer, values);
+    printBackwardPass(os, *graph, gradient, sweep, printer);
   return ExitSuccess;
 }
 
