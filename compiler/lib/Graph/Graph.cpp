@@ -98,8 +98,10 @@ llvm::Expected<Shape> bp::resultShape(const Graph &graph, OpKind op, llvm::Array
   assert(!operands.empty() && "a leaf's shape is declared, not computed");
   if (op == OpKind::MatMul)
     return matmulShape(shapeOf(0), shapeOf(1));
-  if (op == OpKind::Sum || op == OpKind::Mean)
-    return reductionShape(shapeOf(0), attrs.empty() ? std::nullopt : std::optional<int64_t>(attrs[0]));
+  if (takesAxis(op)) {
+    std::optional<int64_t> axis = attrs.empty() ? std::nullopt : std::optional<int64_t>(attrs[0]);
+    return keepsShape(op) ? alongAxisShape(shapeOf(0), axis) : reductionShape(shapeOf(0), axis);
+  }
   if (op == OpKind::Index)
     return indexShape(shapeOf(0), attrs);
   if (op == OpKind::SumTo) { // the result's shape (attrs) broadcasts to the operand's
@@ -320,7 +322,7 @@ static std::string describeLeaf(const Node &node) {
 
 /// A node's attrs as they print after its op: "axis=1" for a reduction over one axis, "[0, 2]" for indexing.
 static std::string describeAttrs(const Node &node) {
-  if ((node.op == OpKind::Sum || node.op == OpKind::Mean) && !node.attrs.empty())
+  if (takesAxis(node.op) && !node.attrs.empty())
     return "axis=" + std::to_string(node.attrs[0]);
   if (node.op != OpKind::Index)
     return "";
