@@ -146,13 +146,14 @@ TEST(Frontend, InitializerNamesAreNotReserved) {
   EXPECT_TRUE(graph.lookup("normal").has_value());
 }
 
-TEST(Frontend, TensorBuiltinsAreReservedAndNotSupportedYet) {
+TEST(Frontend, TensorBuiltinsAreReserved) {
   EXPECT_THAT(diagnosticsFor("input x = 1\nnode where = x\noutput where\n"),
               HasSubstr("2:6: error: 'where' is the name of a builtin function and cannot be redefined"));
+  for (const char *name : {"softmax", "log_softmax", "logsumexp", "transpose", "argmax"})
+    EXPECT_THAT(diagnosticsFor(std::string("input ") + name + " = 1\noutput " + name + "\n"),
+                HasSubstr("1:7: error: '" + std::string(name) + "' is the name of a builtin function"));
   EXPECT_THAT(diagnosticsFor("input x = 1\nnode f = argmax(x) + transpose\noutput f\n"),
-              HasSubstr("2:10: error: tensors are not supported yet: 'argmax'"));
-  EXPECT_THAT(diagnosticsFor("input x = 1\nnode f = min(x)\noutput f\n"),
-              HasSubstr("2:10: error: tensors are not supported yet: 'min' as a reduction"));
+              HasSubstr("2:22: error: 'transpose' is a builtin function; call it with arguments, as in transpose(x)"));
   EXPECT_THAT(diagnosticsFor("input x = 1\ndef g(t) = t\nnode f = g(x, axis=1)\noutput f\n"),
               HasSubstr("3:15: error: def 'g' takes no 'axis' argument"));
 }

@@ -8,12 +8,13 @@
 //   - every op a script can write has a gradient that matches central differences over a domain this file
 //     names for it: derivativeDomain's switch has no default, so a new op without a domain fails to build
 //     (-Werror=switch).
-// Tensor ops (isTensorOp: `@`, sum, mean, indexing, and the internal ops of gradient graphs) are checked apart:
-// the two checks above skip them, and a third, built with tensor operands, checks for each that its graph
-// verifies, that the interpreter gives a result of the op's shape, that autodiff differentiates a scalar result
-// and refuses a tensor one, that the JIT refuses a gradient function (not compiled for tensors yet), and, for the
-// ops of forward graphs, that the compiled forward function gives the interpreter's numbers. TensorGradTest and
-// TensorCodeGenTest check each op further.
+// Tensor ops (isTensorOp: `@`, the reductions, the softmax family, transpose, argmax, indexing, and the internal
+// ops of gradient graphs) are checked apart: the two checks above skip them, and a third, built with tensor
+// operands, checks for each that its graph verifies, that the interpreter gives a result of the op's shape, that
+// autodiff differentiates a scalar result and refuses a tensor one, and that the compiled forward function gives
+// the interpreter's numbers; a fourth checks the vector-Jacobian product of every tensor op a script can write
+// (of sum(sin(op(x)))) against central differences, over every element and over each axis, and its compiled
+// gradient against the interpreter's. TensorGradTest and TensorCodeGenTest check each op further.
 //
 //===----------------------------------------------------------------------===//
 #include "TestHelpers.h"
@@ -102,16 +103,23 @@ std::optional<Domain> derivativeDomain(OpKind kind) {
   case OpKind::SumTo:
   case OpKind::BroadcastTo:
   case OpKind::Reshape:
-  case OpKind::Transpose:
   case OpKind::IndexGrad:
   case OpKind::DynamicIndexGrad:
+  case OpKind::ArgmaxMask:
     return std::nullopt; // not written in scripts: checked through the ops whose derivatives use them
   case OpKind::MatMul:
   case OpKind::Sum:
   case OpKind::Mean:
+  case OpKind::ReduceMax:
+  case OpKind::ReduceMin:
+  case OpKind::Softmax:
+  case OpKind::LogSoftmax:
+  case OpKind::LogSumExp:
+  case OpKind::Transpose:
+  case OpKind::Argmax:
   case OpKind::Index:
   case OpKind::DynamicIndex:
-    return std::nullopt; // tensor ops: their vector-Jacobian products are checked in TensorGradTest
+    return std::nullopt; // tensor ops: their vector-Jacobian products are checked below and in TensorGradTest
   }
   return std::nullopt;
 }
@@ -171,7 +179,7 @@ TEST(OpTable, EveryOpCompilesToTheInterpretersNumbers) {
     }
     ++checked;
   }
-  EXPECT_GE(checked, NumOps - 14); // every op but the three leaves and the eleven tensor ops
+  EXPECT_GE(checked, NumOps - 21); // every op but the three leaves and the 18 tensor ops
 }
 
 TEST(OpTable, EveryScriptOpHasTheDerivativeOfItsForwardRule) {
@@ -212,49 +220,68 @@ TEST(OpTable, EveryScriptOpHasTheDerivativeOfItsForwardRule) {
   EXPECT_GE(checked, 25u); // + - * / ^, unary -, the 6 comparisons, and the 13 builtins
 }
 
+namespace {
+
+/// A tensor op on inputs x of shape [2,3] (and, for `@`, y of [3,2]), the only output: `attrs`, or each op's
+/// usual ones (x[1] for indexing, and shapes that fit for the internal ops; none for an axis: every element).
+struct TensorOpGraph {
+  Graph graph;
+  NodeId result = InvalidNode;
+  std::vector<double> in;
+};
+TensorOpGraph tensorOpGraph(OpKind op, std::optional<std::vector<int64_t>> attrs = std::nullopt) {
+  TensorOpGraph built;
+  std::vector<NodeId> operands;
+  bool runTimeIndex = op == OpKind::DynamicIndex || op == OpKind::DynamicIndexGrad;
+  for (unsigned i = 0; i < getOpInfo(op).arity; ++i) {
+    if (i == 1 && runTimeIndex) { // the index, a scalar
+      operands.push_back(built.graph.addArgument(OpKind::Input, "i", {1, 1}, 1.0));
+      built.in.push_back(1);
+      continue;
+    }
+    Shape shape = i == 0 ? Shape{2, 3} : Shape{3, 2};
+    std::vector<double> data = {1, -2, 0.5, 4, -0.0, 3};
+    operands.push_back(built.graph.addTensorArgument(OpKind::Input, std::string(1, "xy"[i]), {1, 1}, shape, data));
+    built.in.insert(built.in.end(), data.begin(), data.end());
+  }
+  if (!attrs) {
+    attrs.emplace();
+    if (op == OpKind::Index)
+      attrs = {0, 1, 2}; // x[1]
+    if (op == OpKind::SumTo)
+      attrs = {3};
+    if (op == OpKind::BroadcastTo)
+      attrs = {4, 2, 3};
+    if (op == OpKind::Reshape)
+      attrs = {3, 2};
+    if (op == OpKind::IndexGrad)
+      attrs = {3, 4, 2, 3, 0, 1, 2}; // into [4,2,3] at [1]
+    if (op == OpKind::DynamicIndex)
+      attrs = {1}; // x[:, i]
+    if (op == OpKind::DynamicIndexGrad)
+      attrs = {1, 2, 4, 3}; // into [2,4,3] at [:, i]
+  }
+  auto result = built.graph.addOp(op, operands, {1, 1}, *attrs);
+  EXPECT_TRUE(bool(result)) << getOpInfo(op).name << ": " << llvm::toString(result.takeError());
+  if (result)
+    built.result = *result;
+  return built;
+}
+
+} // namespace
+
 TEST(OpTable, EveryTensorOpIsInterpretedAndCompiled) {
   size_t checked = 0;
   for (size_t k = 0; k < NumOps; ++k) {
     const OpInfo &info = getOpInfo(opKind(k));
     if (!isTensorOp(info.kind))
       continue;
-    // Operand #0 of shape [2,3], #1 of shape [3,2]: right for `@`, and for the reductions over every element.
-    Graph graph;
-    std::vector<NodeId> operands;
-    std::vector<double> in;
-    bool runTimeIndex = info.kind == OpKind::DynamicIndex || info.kind == OpKind::DynamicIndexGrad;
-    for (unsigned i = 0; i < info.arity; ++i) {
-      if (i == 1 && runTimeIndex) { // the index, a scalar
-        operands.push_back(graph.addArgument(OpKind::Input, "i", {1, 1}, 1.0));
-        in.push_back(1);
-        continue;
-      }
-      Shape shape = i == 0 ? Shape{2, 3} : Shape{3, 2};
-      std::vector<double> data = {1, -2, 0.5, 4, -0.0, 3};
-      operands.push_back(graph.addTensorArgument(OpKind::Input, std::string(1, "xy"[i]), {1, 1}, shape, data));
-      in.insert(in.end(), data.begin(), data.end());
-    }
-    std::vector<int64_t> attrs;
-    if (info.kind == OpKind::Index)
-      attrs = {0, 1, 2}; // x[1]
-    if (info.kind == OpKind::SumTo)
-      attrs = {3};
-    if (info.kind == OpKind::BroadcastTo)
-      attrs = {4, 2, 3};
-    if (info.kind == OpKind::Reshape)
-      attrs = {3, 2};
-    if (info.kind == OpKind::IndexGrad)
-      attrs = {3, 4, 2, 3, 0, 1, 2}; // into [4,2,3] at [1]
-    if (info.kind == OpKind::DynamicIndex)
-      attrs = {1}; // x[:, i]
-    if (info.kind == OpKind::DynamicIndexGrad)
-      attrs = {1, 2, 4, 3}; // into [2,4,3] at [:, i]
-    auto result = graph.addOp(info.kind, operands, {1, 1}, attrs);
-    ASSERT_TRUE(bool(result)) << info.name << ": " << llvm::toString(result.takeError());
-    graph.addOutput("f", *result, {1, 1});
+    auto [graph, result, in] = tensorOpGraph(info.kind);
+    ASSERT_NE(result, InvalidNode);
+    graph.addOutput("f", result, {1, 1});
     EXPECT_FALSE(llvm::errorToBool(graph.verify())) << info.name;
     Values values = evaluateGraph(graph, in);
-    EXPECT_EQ(values.tensor(*result).size(), static_cast<size_t>(elementCount(graph.node(*result).type.shape)))
+    EXPECT_EQ(values.tensor(result).size(), static_cast<size_t>(elementCount(graph.node(result).type.shape)))
         << info.name;
     if (getOpInfo(info.kind).syntax != Syntax::Internal) { // internal ops are never differentiated
       EXPECT_FALSE(llvm::errorToBool(buildGradientGraph(graph).takeError())) << info.name;
@@ -266,13 +293,68 @@ TEST(OpTable, EveryTensorOpIsInterpretedAndCompiled) {
     // internal ops, which only gradient graphs hold, here by themselves).
     auto model = CompiledModel::create(graph, CompiledModel::ForwardOnly, 0);
     ASSERT_TRUE(bool(model)) << info.name << ": " << llvm::toString(model.takeError());
-    std::vector<double> out(values.tensor(*result).size());
+    std::vector<double> out(values.tensor(result).size());
     (*model)->forward(in.data(), out.data());
     for (size_t i = 0; i < out.size(); ++i)
-      EXPECT_TRUE(sameValue(out[i], values.tensor(*result)[i])) << info.name << " element " << i;
+      EXPECT_TRUE(sameValue(out[i], values.tensor(result)[i])) << info.name << " element " << i;
     ++checked;
   }
-  // @, sum, mean, indexing (literal and at run time), sum_to, broadcast_to, reshape, transpose, index_grad and
-  // dynamic_index_grad
-  EXPECT_EQ(checked, 11u);
+  // @, sum, mean, max, min, softmax, log_softmax, logsumexp, transpose, argmax, indexing (literal and at run
+  // time), sum_to, broadcast_to, reshape, index_grad, dynamic_index_grad, argmax_mask
+  EXPECT_EQ(checked, 18u);
+}
+
+TEST(OpTable, EveryScriptTensorOpHasTheGradientOfItsForwardRule) {
+  // l = sum(sin(op(x, y))): the vector-Jacobian product against central differences of the forward rule, and
+  // the compiled gradient against the interpreter's, bit for bit, for every op a script can write, over every
+  // element and over each axis where the op takes one.
+  size_t checked = 0;
+  for (size_t k = 0; k < NumOps; ++k) {
+    const OpInfo &info = getOpInfo(opKind(k));
+    if (!isTensorOp(info.kind) || info.syntax == Syntax::Internal)
+      continue;
+    std::vector<std::optional<std::vector<int64_t>>> attrsToTry = {std::nullopt};
+    if (takesAxis(info.kind))
+      attrsToTry.insert(attrsToTry.end(), {std::vector<int64_t>{0}, std::vector<int64_t>{1}});
+    for (const auto &attrs : attrsToTry) {
+      std::string what = std::string(info.name) + (attrs && !attrs->empty() ? " axis " + std::to_string((*attrs)[0]) : "");
+      auto [graph, result, in] = tensorOpGraph(info.kind, attrs);
+      ASSERT_NE(result, InvalidNode) << what;
+      NodeId sine = llvm::cantFail(graph.addOp(OpKind::Sin, {result}, {1, 1}));
+      NodeId l = llvm::cantFail(graph.addOp(OpKind::Sum, {sine}, {1, 1}));
+      graph.addOutput("l", l, {1, 1});
+      auto gradient = buildGradientGraph(graph);
+      ASSERT_TRUE(bool(gradient)) << what << ": " << llvm::toString(gradient.takeError());
+      Values values = evaluateGraph(gradient->graph, in);
+      std::vector<double> analytic;
+      for (NodeId entry : gradient->sweeps[0].gradient)
+        analytic.insert(analytic.end(), values.tensor(entry).begin(), values.tensor(entry).end());
+      ASSERT_EQ(analytic.size(), in.size()) << what;
+      for (size_t i = 0; i < in.size(); ++i) {
+        if (info.kind == OpKind::DynamicIndex && i + 1 == in.size()) { // the index: derivative 0, no differences
+          EXPECT_EQ(analytic[i], 0.0) << what; //   (beside an integer it is not a valid index)
+          continue;
+        }
+        double h = 1e-6 * std::max(1.0, std::fabs(in[i]));
+        std::vector<double> plus = in, minus = in;
+        plus[i] += h;
+        minus[i] -= h;
+        double numeric = (evaluateGraph(graph, plus)[l] - evaluateGraph(graph, minus)[l]) / (plus[i] - minus[i]);
+        EXPECT_NEAR(analytic[i], numeric, 1e-6 * std::max(1.0, std::fabs(numeric))) << what << " element " << i;
+      }
+      for (unsigned optLevel : {0u, 2u}) {
+        auto model = CompiledModel::create(graph, CompiledModel::ForwardAndGradient, optLevel);
+        ASSERT_TRUE(bool(model)) << what << ": " << llvm::toString(model.takeError());
+        double out;
+        std::vector<double> grad(in.size());
+        (*model)->gradient(in.data(), &out, grad.data());
+        EXPECT_TRUE(sameValue(out, values[l])) << what << " -O" << optLevel;
+        for (size_t i = 0; i < in.size(); ++i)
+          EXPECT_TRUE(sameValue(grad[i], analytic[i])) << what << " -O" << optLevel << " element " << i;
+      }
+    }
+    ++checked;
+  }
+  // @, sum, mean, max, min, softmax, log_softmax, logsumexp, transpose, argmax, indexing (literal and at run time)
+  EXPECT_GE(checked, 12u);
 }

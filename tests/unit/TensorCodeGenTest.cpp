@@ -3,7 +3,7 @@
 // Each tensor op, compiled to loops at -O0 and -O2, gives the interpreter's numbers bit for bit (NaN as NaN), on
 // the scripts' values and on values with zeros of both signs, infinities and NaN: the forward function against
 // the script's graph, the gradient function against the interpreter's (evaluateGradient: the gradient graph,
-// whose internal ops, sum_to, broadcast_to, reshape, transpose, index_grad and dynamic_index_grad, only
+// whose internal ops, sum_to, broadcast_to, reshape, transpose, index_grad, dynamic_index_grad and argmax_mask, only
 // gradients have, with a tensor output's sweep evaluated once per row of its Jacobian). Run-time indices are
 // checked at valid ones and at every kind of invalid one (out of range, fractional, NaN, infinite, huge), which
 // give NaN.
@@ -121,7 +121,8 @@ const char *const Arguments = "input a[2,3] = [[1, -2, 0.5], [4, -0.0, 3]]\n"
                               "input r[1,3] = [[-1, 0.5, 7]]\n"
                               "input s = 1.5\n"
                               "param w[3,4] = [[0.5, -0.3, 1, 2], [0.1, 0.8, -1, 0], [-0.6, 0.2, 3, -2]]\n"
-                              "param u[2,3,4] = uniform(-2, 2)\n";
+                              "param u[2,3,4] = uniform(-2, 2)\n"
+                              "input q[2,4] = [[1, 3, 3, -0.0], [0, -0.0, 2, 2]]\n"; // ties
 
 /// Indices for run-time indexing (indexPointsOf sets them to valid and invalid ones).
 const char *const Indices = "input i = 1\ninput j = -1\n";
@@ -186,6 +187,20 @@ TEST(TensorCodeGen, SumAndMeanOverEverythingOrOneAxis) {
   for (const char *expression :
        {"sum(a)", "mean(a)", "sum(u, axis=0)", "sum(u, axis=1)", "mean(u, axis=2)", "mean(u, axis=-1)",
         "sum(v, axis=0)", "mean(c, axis=1)", "sum(s)", "mean(s)", "sum(-0.0 * s)", "sum(a * 1e308)"})
+    expectExpression(expression);
+}
+
+/// max, min, the softmax family, transpose and argmax: over every element, each axis, a scalar, and large logits.
+const char *const AlongAxisExpressions[] = {
+    "max(a)", "min(a)", "max(u, axis=0)", "min(u, axis=1)", "max(u, axis=-1)", "min(v, axis=0)", "max(s)",
+    "min(c, axis=0) * r", "softmax(a)", "softmax(u, axis=1)", "log_softmax(u, axis=0)", "log_softmax(v)",
+    "logsumexp(u)", "logsumexp(a, axis=0)", "softmax(s) + log_softmax(s) + logsumexp(s)", "softmax(a * 1000)",
+    "log_softmax(r * 1000, axis=0)", "logsumexp(a * 1e308)", "transpose(a)", "transpose(c @ r) * w[0, 0]",
+    "argmax(a)", "argmax(u, axis=1)", "argmax(u)", "argmax(s) + argmax(v, axis=0) * v", "max(q, axis=1)",
+    "min(q, axis=0) + argmax(q, axis=0)", "max(q) * min(-q) + argmax(q) + argmax(-q, axis=1)[1]"};
+
+TEST(TensorCodeGen, MaxMinSoftmaxTransposeArgmax) {
+  for (const char *expression : AlongAxisExpressions)
     expectExpression(expression);
 }
 
@@ -293,6 +308,12 @@ TEST(TensorCodeGen, GradientsOfSlicesAndRunTimeIndices) {
     expectGradient(expression, /*indexPoints=*/true);
 }
 
+TEST(TensorCodeGen, GradientsOfMaxMinSoftmaxTransposeArgmax) {
+  // argmax_mask (max, min), softmax inside the gradients of log_softmax and logsumexp, transpose.
+  for (const char *expression : AlongAxisExpressions)
+    expectGradient(expression);
+}
+
 TEST(TensorCodeGen, GradientAcrossGraphPartsAndOnTheHeap) {
   expectCompiledGradientMatchesInterpreter("input x[100,1] = uniform(-1, 1)\ninput y[1,100] = uniform(-1, 1)\n"
                                            "node p = x * y\nnode q = exp(p) @ p\nnode f = mean(q)\noutput f\n");
@@ -348,12 +369,14 @@ TEST(TensorCodeGen, JacobianCodeDoesNotGrowWithTheOutput) {
 }
 
 TEST(TensorCodeGen, LoopsAreNotUnrolledPerElement) {
-  // The module of a 256x256 matrix product is the size of a 4x4 one: loops, not one instruction per element
+  // The module of a 256x256 matrix product, its softmax, max and argmax is the size of a 4x4 one: loops, not one
+  // instruction per element
   // (but for its workspace: one alloca at 4x4, and a call to malloc and one to free at 256x256).
   auto instructions = [](int n) {
     std::string size = std::to_string(n);
     Graph graph = compileOrFail("input a[" + size + "," + size + "] = 1\ninput b[" + size + "," + size +
-                                "] = 2\nnode c = a @ b\nnode f = sum(c, axis=0)\noutput f\n");
+                                "] = 2\nnode c = a @ b\nnode f = sum(softmax(c), axis=0) + logsumexp(c, axis=0) + "
+                                "max(transpose(c), axis=1) + argmax(c, axis=0)\noutput f\n");
     llvm::LLVMContext context;
     auto module = generateModule(graph, nullptr, "m", context);
     return module->getInstructionCount();

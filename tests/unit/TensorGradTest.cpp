@@ -2,11 +2,12 @@
 //
 // Every tensor op's vector-Jacobian product (and broadcasting's sum_to) checked against central differences of
 // the interpreter's forward values, for every element of every argument: broadcasting both ways and with a
-// scalar, `@` in its four rank cases, sum and mean with and without an axis, literal indexing and slices,
-// indices computed at run time (valid or not), comparisons and where. further.bp's gradient is the spec's, to
-// the last digit. Tensor outputs: every entry of the Jacobian that evaluateGradient computes (one sweep,
-// evaluated once per row with a one-hot seed), laid out row-major over [output elements][argument elements],
-// against central differences of every output element.
+// scalar, `@` in its four rank cases, sum, mean, max and min with and without an axis (max and min also at ties
+// and NaN, exactly), the softmax family (also at logits of 1000), transpose, argmax, literal indexing and
+// slices, indices computed at run time (valid or not), comparisons and where. further.bp's gradient is the
+// spec's, to the last digit. Tensor outputs: every entry of the Jacobian that evaluateGradient computes (one
+// sweep, evaluated once per row with a one-hot seed), laid out row-major over [output elements][argument
+// elements], against central differences of every output element.
 //
 //===----------------------------------------------------------------------===//
 #include "TestHelpers.h"
@@ -176,6 +177,83 @@ TEST(TensorGrad, RunTimeIndexGetsNoGradientAndAnInvalidOnePlacesNothing) {
     EXPECT_TRUE(std::isnan(evaluateGraph(graph, in)[graph.outputs()[0].node])) << invalid;
     EXPECT_THAT(gradientOf(graph, in), ElementsAre(0, 0, 0, 0, 0, 0, 0)) << invalid;
   }
+}
+
+TEST(TensorGrad, MaxAndMinOverEveryElementOrOneAxis) {
+  for (const char *reduction : {"max(a)", "min(a)", "max(a, axis=0)", "max(a, axis=1)", "min(a, axis=0)",
+                                "min(a, axis=-1)"})
+    expectDifferencesAgree(std::string(Matrix) + "node r = " + reduction + "\nnode l = sum(sin(r) * r)\noutput l\n");
+  expectDifferencesAgree("input x[2,3,2] = [[[1, 2], [3, 4], [5, 6]], [[0.5, -1], [0.25, 2], [-3, 1]]]\n"
+                         "node l = sum(exp(max(x, axis=1) / 4)) + sum(sin(min(x, axis=2))) + max(x) * min(x)\n"
+                         "output l\n");
+}
+
+TEST(TensorGrad, MaxAndMinSendTheAdjointToTheFirstExtremeOnly) {
+  auto gradient = [](const std::string &expression, const std::string &x) {
+    Graph graph = compileOrFail("input x[5] = " + x + "\nnode l = " + expression + "\noutput l\n");
+    return gradientOf(graph, graph.argumentDefaults());
+  };
+  // Ties: the first maximum (minimum) takes all of the adjoint, as the forward value takes it.
+  EXPECT_THAT(gradient("max(x)", "[1, 3, 3, 2, 3]"), ElementsAre(0, 1, 0, 0, 0));
+  EXPECT_THAT(gradient("min(x) * 2", "[1, 0, 3, 0, 1]"), ElementsAre(0, 2, 0, 0, 0));
+  // Signed zeros are equal: the first of them wins.
+  EXPECT_THAT(gradient("max(x)", "[-0.0, 0, -1, -0.0, -2]"), ElementsAre(1, 0, 0, 0, 0));
+  // NaN wins over every number, the first NaN over later ones: the value is NaN, its derivative goes to it.
+  Graph nan = compileOrFail("input x[5] = [1, 3, 2, 5, 0]\nnode l = max(x)\nnode m = min(x)\noutput l, m\n");
+  std::vector<double> in = {1, 3, NAN, 5, NAN};
+  auto built = buildGradientGraph(nan);
+  ASSERT_TRUE(bool(built)) << llvm::toString(built.takeError());
+  Values values = evaluateGraph(built->graph, in);
+  EXPECT_TRUE(std::isnan(values[nan.outputs()[0].node]));
+  EXPECT_TRUE(std::isnan(values[nan.outputs()[1].node]));
+  for (const ReverseSweep &sweep : built->sweeps)
+    EXPECT_THAT(values.tensor(sweep.gradient[0]), ElementsAre(0, 0, 1, 0, 0));
+  // They select: below them the chain rule keeps the zeros of the elements not taken, even where the adjoint
+  // is infinite (sqrt'(0)).
+  EXPECT_THAT(gradient("sqrt(max(x) - 3)", "[1, 3, 2, 3, -1]"), ElementsAre(0, INFINITY, 0, 0, 0));
+  EXPECT_THAT(gradient("sqrt(sum(min(x, axis=0)) + 1)", "[1, -1, 2, -1, 0]"), ElementsAre(0, INFINITY, 0, 0, 0));
+}
+
+TEST(TensorGrad, SoftmaxFamilyOverTheLastAxisOrOne) {
+  for (const char *op : {"softmax", "log_softmax", "logsumexp"})
+    for (const char *axis : {"", ", axis=0", ", axis=1", ", axis=-2"})
+      expectDifferencesAgree(std::string(Matrix) + "node l = sum(sin(3 * " + op + "(a" + axis + ")))\noutput l\n");
+  expectDifferencesAgree("input x[2,3,2] = [[[1, 2], [3, 4], [5, 6]], [[0.5, -1], [0.25, 2], [-3, 1]]]\n"
+                         "node l = sum(sin(softmax(x, axis=1))) + sum(log_softmax(x) ^ 2) + sum(logsumexp(x, axis=0))\n"
+                         "output l\n");
+  expectDifferencesAgree("input x[4] = [0.5, -1, 2, 0]\nnode l = -log_softmax(x)[2] + softmax(x)[1] * logsumexp(x)\n"
+                         "output l\n");
+  // A scalar is one run of one element: softmax 1, log_softmax 0, logsumexp itself.
+  expectDifferencesAgree("input s = 0.7\nnode l = softmax(s) * s + log_softmax(s) + logsumexp(s) * s\noutput l\n");
+}
+
+TEST(TensorGrad, SoftmaxFamilyIsStableForLargeLogits) {
+  // Logits of 1000 overflow exp; with the maximum subtracted first, values and gradients stay finite (the
+  // numbers: NumPy, by hand, as exp(z - max(z)) / sum).
+  std::string z = "input z[3] = [1000, 999, 1001]\n";
+  expectDifferencesAgree(z + "node l = -log_softmax(z)[0]\noutput l\n");
+  expectDifferencesAgree(z + "node l = logsumexp(z) - softmax(z)[2]\noutput l\n");
+  Graph graph = compileOrFail(z + "node l = -log_softmax(z)[0]\noutput l\n");
+  Values values = evaluateGraph(graph, graph.argumentDefaults());
+  EXPECT_DOUBLE_EQ(values[graph.outputs()[0].node], 1.4076059644443804);
+  EXPECT_THAT(gradientOf(graph, graph.argumentDefaults()),
+              testing::Pointwise(testing::DoubleNear(1e-15),
+                                 std::vector<double>{0.24472847105479767 - 1, 0.09003057317038043, 0.6652409557748218}));
+  Graph lse = compileOrFail("input z[2,2] = [[1000, 1000], [-1000, -1000]]\nnode l = logsumexp(z)\noutput l\n");
+  EXPECT_EQ(lse.node(lse.outputs()[0].node).type.shape, Shape{2});
+  Values sums = evaluateGraph(lse, lse.argumentDefaults());
+  EXPECT_THAT(sums.tensor(lse.outputs()[0].node), ElementsAre(1000 + std::log(2.0), -1000 + std::log(2.0)));
+}
+
+TEST(TensorGrad, TransposeAndArgmax) {
+  expectDifferencesAgree(std::string(Matrix) + "param w[2,3] = [[0.5, 2, -1], [1, -0.25, 0.75]]\n"
+                                               "node l = sum(sin(transpose(a) @ w) * (transpose(w) @ a))\n"
+                                               "output l\n");
+  // argmax is piecewise constant: derivative 0, and it selects, as the comparisons do.
+  expectDifferencesAgree(std::string(Matrix) + "node l = argmax(a) * sum(a) + sum(argmax(a, axis=0) * a[0])\n"
+                                               "output l\n");
+  Graph graph = compileOrFail(std::string(Matrix) + "node l = argmax(a) + sum(argmax(a, axis=1))\noutput l\n");
+  EXPECT_THAT(gradientOf(graph, graph.argumentDefaults()), ElementsAre(0, 0, 0, 0, 0, 0));
 }
 
 TEST(TensorGrad, FurtherBpGivesTheSpecsGradient) {

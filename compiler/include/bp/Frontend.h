@@ -19,11 +19,6 @@ constexpr size_t MaxGraphNodes = 4'000'000;
 /// refused: 800 MB of doubles, so that a few declarations cannot ask the interpreter for unbounded memory.
 constexpr size_t MaxGraphElements = 100'000'000;
 
-/// The builtins of tensor scripts (`softmax`, `transpose`, `argmax`, ...) that the graph does not have yet. They are
-/// reserved words already, so that no script that works today changes meaning when they arrive; calling one
-/// is "not supported yet".
-bool isTensorBuiltin(std::string_view name);
-
 /// Checks a parsed script (names, arity, recursion, outputs) and builds its graph, inlining every def.
 /// Every semantic error is reported in `diags`; the graph is returned only when there were none. `normal` and
 /// `uniform` initializers draw from one RandomStream(seed), in declaration order, each tensor row-major.

@@ -86,11 +86,18 @@ struct OpInfo {
 
 const OpInfo &getOpInfo(OpKind kind);
 
-/// The ops that exist for tensors (`@`, sum, mean, indexing, and the internal ops of their gradients): not
-/// elementwise (but broadcast_to, which the interpreter runs as one), differentiated by vector-Jacobian
-/// products, not yet compiled. A graph with one is a tensor graph even where every shape is [] (`sum(x)` of a
+/// The ops that exist for tensors (`@`, the reductions, the softmax family, transpose, argmax, indexing, and the
+/// internal ops of their gradients): not elementwise (but broadcast_to, which the interpreter runs as one),
+/// differentiated by vector-Jacobian products, lowered to loop nests of their own. A graph with one is a tensor graph even where every shape is [] (`sum(x)` of a
 /// scalar x).
 bool isTensorOp(OpKind kind);
+
+/// The ops whose attrs are {axis} or none (every element): the reductions, argmax and the softmax family.
+bool takesAxis(OpKind kind);
+
+/// Of those, the ops whose result has the operand's shape (softmax, log_softmax, argmax_mask); the others
+/// reduce the axis away.
+bool keepsShape(OpKind kind);
 
 /// The builtin function a script calls by this name (`exp`, `max`, ...), if any.
 std::optional<OpKind> lookupBuiltin(std::string_view name);

@@ -43,8 +43,12 @@ llvm::Expected<Shape> matmulShape(llvm::ArrayRef<int64_t> a, llvm::ArrayRef<int6
 /// An axis as written (negative counts from the end) as a position in a shape of this rank, or an error.
 llvm::Expected<size_t> normalizeAxis(int64_t axis, llvm::ArrayRef<int64_t> shape);
 
-/// A reduction (sum, mean, max, min) over every element (no axis: a scalar) or over one axis (removed).
+/// A reduction (sum, mean, max, min, logsumexp, argmax) over every element (no axis: a scalar) or over one axis (removed).
 llvm::Expected<Shape> reductionShape(llvm::ArrayRef<int64_t> shape, std::optional<int64_t> axis);
+
+/// An op along one axis that keeps its operand's shape (softmax, log_softmax): that shape, once the axis (if
+/// any) is checked.
+llvm::Expected<Shape> alongAxisShape(llvm::ArrayRef<int64_t> shape, std::optional<int64_t> axis);
 
 /// transpose(x): rank 2 only, [m,n] -> [n,m].
 llvm::Expected<Shape> transposeShape(llvm::ArrayRef<int64_t> shape);
@@ -59,6 +63,9 @@ struct ReductionExtent {
   int64_t outer, length, inner;
 };
 ReductionExtent reductionExtent(llvm::ArrayRef<int64_t> shape, std::optional<size_t> axis);
+/// The same for an op whose attrs are {axis} (counted from 0) or none (every element): reductions, argmax and
+/// the softmax family.
+ReductionExtent axisExtent(llvm::ArrayRef<int64_t> shape, llvm::ArrayRef<int64_t> attrs);
 
 /// Row-major strides: the distance in elements between neighbours along each dimension.
 Shape rowMajorStrides(llvm::ArrayRef<int64_t> shape);

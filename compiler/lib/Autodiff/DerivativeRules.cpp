@@ -18,6 +18,11 @@
 // broadcast to the operand's shape (with an axis: g with a 1 inserted at the axis, then broadcast); mean that
 // divided by the number of terms (g / n, then broadcast); indexing gives index_grad, g placed among zeros, and
 // indexing at run time dynamic_index_grad (nothing where the index is not valid, and 0 for the index itself).
+// max and min over an axis select: g goes to the first arg-max (arg-min) element of each run, 0 to the others
+// (g times argmax_mask, with dmul past a selection). softmax gives s * (g - sum(g * s)) (s the result),
+// log_softmax g - softmax(x) * sum(g), logsumexp g * softmax(x), each sum along the op's axis and broadcast
+// back over it; every op in these is differentiable again. transpose gives transpose(g); argmax is piecewise
+// constant, 0 (and selects, as comparisons do).
 //
 //===----------------------------------------------------------------------===//
 #include "bp/Autodiff.h"
@@ -67,16 +72,21 @@ NodeId matmulVjp(B &b, unsigned i, NodeId g, bool guard) {
   return i == 0 ? product(b, column(b, g), c, guard) : b.apply(OpKind::MatMul, {g, a});
 }
 
+/// g of a reduction's result, with a 1 at the reduced axis: it broadcasts back over the operand's shape
+/// (elementwise ops broadcast it; over every element g is a scalar already).
+NodeId keepAxis(B &b, NodeId g) {
+  const Node &node = b.resultNode();
+  if (node.attrs.empty())
+    return g;
+  Shape kept = b.shape(b.operand(0));
+  kept[static_cast<size_t>(node.attrs[0])] = 1;
+  return b.apply(OpKind::Reshape, {g}, kept);
+}
+
 /// g (of the reduction's result) broadcast back to the operand's shape, through a 1 at the reduced axis.
 NodeId unreduce(B &b, NodeId g) {
-  const Node &node = b.resultNode();
-  const Shape &shape = b.shape(b.operand(0));
-  if (!node.attrs.empty()) {
-    Shape kept = shape;
-    kept[static_cast<size_t>(node.attrs[0])] = 1;
-    g = b.apply(OpKind::Reshape, {g}, kept);
-  }
-  return b.apply(OpKind::BroadcastTo, {g}, shape);
+  Shape shape = b.shape(b.operand(0)); // a copy: adding nodes moves the graph's
+  return b.apply(OpKind::BroadcastTo, {keepAxis(b, g)}, shape);
 }
 
 NodeId sumVjp(B &b, unsigned, NodeId g, bool) { return unreduce(b, g); }
@@ -86,6 +96,47 @@ NodeId meanVjp(B &b, unsigned, NodeId g, bool) {
   const Node &node = b.resultNode();
   int64_t terms = node.attrs.empty() ? elementCount(shape) : shape[static_cast<size_t>(node.attrs[0])];
   return unreduce(b, b.div(g, b.constant(static_cast<double>(terms))));
+}
+
+/// The node's attrs ({axis} or none), copied: a reference into the graph does not survive adding a node.
+llvm::SmallVector<int64_t, 1> axisAttrs(B &b) {
+  return llvm::SmallVector<int64_t, 1>(b.resultNode().attrs.begin(), b.resultNode().attrs.end());
+}
+
+/// max and min pass g to the first arg-max (arg-min) element of each run, and 0 to the others: g times a mask
+/// (the guard keeps 0 * inf at 0). The first minimum of x is the first maximum of -x, NaN included.
+NodeId extremeVjp(B &b, unsigned, NodeId g, bool guard) {
+  NodeId x = b.operand(0);
+  if (b.resultNode().op == OpKind::ReduceMin)
+    x = b.neg(x);
+  return product(b, b.apply(OpKind::ArgmaxMask, {x}, axisAttrs(b)), keepAxis(b, g), guard);
+}
+
+/// softmax(x, axis) of the node's operand, for the vector-Jacobian products of log_softmax and logsumexp.
+NodeId softmaxOfOperand(B &b) { return b.apply(OpKind::Softmax, {b.operand(0)}, axisAttrs(b)); }
+
+/// The sum of t along the node's axis, kept as a dimension of 1 (or over every element, a scalar).
+NodeId sumAlongAxis(B &b, NodeId t) { return keepAxis(b, b.apply(OpKind::Sum, {t}, axisAttrs(b))); }
+
+// s = softmax(x): s * (g - sum(g * s)); log_softmax: g - softmax(x) * sum(g); logsumexp: g * softmax(x).
+NodeId softmaxVjp(B &b, unsigned, NodeId g, bool guard) {
+  NodeId s = b.result();
+  return product(b, s, b.sub(g, sumAlongAxis(b, product(b, g, s, guard))), guard);
+}
+NodeId logSoftmaxVjp(B &b, unsigned, NodeId g, bool guard) {
+  return b.sub(g, product(b, softmaxOfOperand(b), sumAlongAxis(b, g), guard));
+}
+NodeId logSumExpVjp(B &b, unsigned, NodeId g, bool guard) {
+  return product(b, keepAxis(b, g), softmaxOfOperand(b), guard);
+}
+
+NodeId transposeVjp(B &b, unsigned, NodeId g, bool) { return b.apply(OpKind::Transpose, {g}); }
+
+/// argmax and argmax_mask are piecewise constant: zeros of the operand's shape.
+NodeId zeroVjp(B &b, unsigned, NodeId, bool) {
+  Shape shape = b.shape(b.operand(0));
+  NodeId zero = b.constant(0);
+  return shape.empty() ? zero : b.apply(OpKind::BroadcastTo, {zero}, shape);
 }
 
 NodeId indexVjp(B &b, unsigned, NodeId g, bool) {
@@ -177,6 +228,13 @@ constexpr DerivativeRule derivativeRules[] = {
     {OpKind::MatMul, false, tensorDerivative, matmulVjp},
     {OpKind::Sum, false, tensorDerivative, sumVjp},
     {OpKind::Mean, false, tensorDerivative, meanVjp},
+    {OpKind::ReduceMax, true, tensorDerivative, extremeVjp},
+    {OpKind::ReduceMin, true, tensorDerivative, extremeVjp},
+    {OpKind::Softmax, false, tensorDerivative, softmaxVjp},
+    {OpKind::LogSoftmax, false, tensorDerivative, logSoftmaxVjp},
+    {OpKind::LogSumExp, false, tensorDerivative, logSumExpVjp},
+    {OpKind::Transpose, false, tensorDerivative, transposeVjp},
+    {OpKind::Argmax, true, tensorDerivative, zeroVjp},
     {OpKind::Index, false, tensorDerivative, indexVjp},
     {OpKind::DynamicIndex, false, tensorDerivative, dynamicIndexVjp},
 
@@ -186,13 +244,14 @@ constexpr DerivativeRule derivativeRules[] = {
     {OpKind::LessEq, false, zeroDerivative},
     {OpKind::DMul, false, [](B &b, unsigned i) { return b.operand(1 - i); }},
 
-    // Internal tensor ops: gradient graphs are not differentiated again.
+    // Internal tensor ops: gradient graphs are not differentiated again (but for argmax_mask, whose derivative
+    // is 0 as argmax's).
     {OpKind::SumTo, false, tensorDerivative},
     {OpKind::BroadcastTo, false, tensorDerivative},
     {OpKind::Reshape, false, tensorDerivative},
-    {OpKind::Transpose, false, tensorDerivative},
     {OpKind::IndexGrad, false, tensorDerivative},
     {OpKind::DynamicIndexGrad, false, tensorDerivative},
+    {OpKind::ArgmaxMask, true, tensorDerivative, zeroVjp},
 };
 static_assert(std::size(derivativeRules) == NumOps, "derivativeRules needs exactly one row per line of Ops.def");
 static_assert(rowsFollowOpsDef(derivativeRules), "derivativeRules rows must follow the order of Ops.def");

@@ -112,6 +112,13 @@ constexpr Lowering lowerings[] = {
     {OpKind::MatMul, tensorLowering},
     {OpKind::Sum, tensorLowering},
     {OpKind::Mean, tensorLowering},
+    {OpKind::ReduceMax, tensorLowering},
+    {OpKind::ReduceMin, tensorLowering},
+    {OpKind::Softmax, tensorLowering},
+    {OpKind::LogSoftmax, tensorLowering},
+    {OpKind::LogSumExp, tensorLowering},
+    {OpKind::Transpose, tensorLowering},
+    {OpKind::Argmax, tensorLowering},
     {OpKind::Index, tensorLowering},
     {OpKind::DynamicIndex, tensorLowering},
 
@@ -146,9 +153,9 @@ constexpr Lowering lowerings[] = {
     // Elementwise (lowerTensorOp loops over the result): the operand, read with stride 0 where it is repeated.
     {OpKind::BroadcastTo, [](IRLowering &, Operands x) { return x[0]; }},
     {OpKind::Reshape, tensorLowering},
-    {OpKind::Transpose, tensorLowering},
     {OpKind::IndexGrad, tensorLowering},
     {OpKind::DynamicIndexGrad, tensorLowering},
+    {OpKind::ArgmaxMask, tensorLowering},
 };
 static_assert(std::size(lowerings) == NumOps, "lowerings needs exactly one row per line of Ops.def");
 static_assert(rowsFollowOpsDef(lowerings), "lowerings rows must follow the order of Ops.def");

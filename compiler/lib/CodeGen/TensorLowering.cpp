@@ -11,12 +11,16 @@
 // stretches), reshape and index_grad copy (index_grad into zeros), transpose swaps the two indices. A literal
 // index reads a run of its operand in place, or, where slices make it strided, copies in a loop nest; a run-time
 // index selects NaN where the index is not valid, from an address clamped into the operand.
+// max, min, argmax and argmax_mask carry the best term and its index through one loop per run; softmax,
+// log_softmax and logsumexp make three passes over a run (its maximum, the sum of exp from +0, then the
+// results), with the interpreter's operations in its order.
 //
 //===----------------------------------------------------------------------===//
 #include "TensorLowering.h"
 
 #include "llvm/ADT/STLFunctionalExtras.h"
 
+#include <cmath>
 #include <limits>
 
 using namespace bp;
@@ -171,34 +175,138 @@ Value *lowerMatMul(LoopEmitter &loops, const Graph &graph, const Node &node, llv
   return result;
 }
 
-/// sum or mean over one axis (attrs {axis}) or every element: each result element adds its terms in index
-/// order from +0, and mean divides that sum by the number of terms.
-Value *lowerReduction(LoopEmitter &loops, const Graph &graph, const Node &node, llvm::ArrayRef<Value *> operands,
-                      Value *result) {
-  llvm::IRBuilder<> &b = loops.builder;
-  const Node &x = graph.node(node.operands[0]);
-  llvm::ArrayRef<int64_t> shape = x.type.shape;
-  auto [outer, length, inner] =
-      reductionExtent(shape, node.attrs.empty() ? std::nullopt : std::optional<size_t>(node.attrs[0]));
-  auto reduce = [&](Value *first) { // the sum (or mean) of the terms from position `first` on, `inner` apart
-    Value *sum = loops.loop(length, {loops.ir.constant(0)}, [&](Value *j, llvm::ArrayRef<Value *> partial) {
-      Value *term = x.type.isScalar() ? operands[0] : loops.load(operands[0], loops.position(j, inner, first));
-      return Carried{b.CreateFAdd(partial[0], term)};
-    })[0];
-    return node.op == OpKind::Mean ? b.CreateFDiv(sum, loops.ir.constant(static_cast<double>(length))) : sum;
-  };
-  if (!result)
-    return reduce(nullptr);
-  loops.loopNest({outer, inner}, [&](llvm::ArrayRef<Value *> index) {
-    loops.store(reduce(loops.position(index, {length * inner, 1})), result, loops.position(index, {inner, 1}));
-  });
-  return result;
-}
-
 /// An operand's element at `position` (an i64): a scalar operand is its value.
 Value *elementOf(LoopEmitter &loops, const Node &operand, Value *value, Value *position) {
   return operand.type.isScalar() ? value : loops.load(value, position);
 }
+
+/// The ops along one axis (attrs {axis}) or over every element (takesAxis), run by run as the interpreter's
+/// evaluateAlongAxis: sum, mean, max, min, argmax, argmax_mask and the softmax family.
+class RunLowering {
+public:
+  RunLowering(LoopEmitter &loops, const Graph &graph, const Node &node, Value *x, Value *result)
+      : loops(loops), b(loops.builder), node(node), operand(graph.node(node.operands[0])), x(x), result(result) {
+    ReductionExtent extent = axisExtent(operand.type.shape, node.attrs);
+    outer = extent.outer;
+    length = extent.length;
+    inner = extent.inner;
+  }
+
+  /// Each run, `first` the position of its first term (null for the one run of a scalar result). A reduction's
+  /// run gives its value, stored to its result element; an op that keeps the shape stores its run itself.
+  /// Returns the result, or the value of a scalar result.
+  Value *lower() {
+    if (!result)
+      return run(nullptr);
+    loops.loopNest({outer, inner}, [&](llvm::ArrayRef<Value *> index) {
+      Value *value = run(loops.position(index, {length * inner, 1}));
+      if (!keepsShape(node.op))
+        loops.store(value, result, loops.position(index, {inner, 1}));
+    });
+    return result;
+  }
+
+private:
+  Value *run(Value *first) {
+    switch (node.op) {
+    case OpKind::Sum:
+    case OpKind::Mean:
+      return sum(first);
+    case OpKind::ReduceMax:
+    case OpKind::ReduceMin:
+      return firstExtreme(first, node.op == OpKind::ReduceMin).first;
+    case OpKind::Argmax:
+      return b.CreateSIToFP(firstExtreme(first, false).second, b.getDoubleTy());
+    case OpKind::ArgmaxMask:
+      return mask(first);
+    case OpKind::Softmax:
+    case OpKind::LogSoftmax:
+    case OpKind::LogSumExp:
+      return softmax(first);
+    default:
+      llvm_unreachable("not an op along an axis");
+    }
+  }
+
+  /// The terms added in index order from +0; mean divides that sum by the number of terms.
+  Value *sum(Value *first) {
+    Value *total = loops.loop(length, {loops.ir.constant(0)}, [&](Value *j, llvm::ArrayRef<Value *> partial) {
+      return Carried{b.CreateFAdd(partial[0], term(j, first))};
+    })[0];
+    return node.op == OpKind::Mean ? b.CreateFDiv(total, loops.ir.constant(static_cast<double>(length))) : total;
+  }
+
+  /// The position of term j of the run from `first`, and the term.
+  Value *at(Value *j, Value *first) { return loops.position(j, inner, first); }
+  Value *term(Value *j, Value *first) { return elementOf(loops, operand, x, at(j, first)); }
+
+  /// The first maximum (or minimum) of the run and its index, an i64: a term replaces the best so far where it
+  /// is greater (less) or NaN (FCMP_UGT, FCMP_ULT), and the best is not NaN.
+  std::pair<Value *, Value *> firstExtreme(Value *first, bool minimum) {
+    Value *start = loops.ir.constant(minimum ? INFINITY : -INFINITY);
+    Carried best = loops.loop(length, {start, b.getInt64(0)}, [&](Value *j, llvm::ArrayRef<Value *> carried) {
+      Value *value = term(j, first);
+      Value *better =
+          b.CreateAnd(b.CreateFCmp(minimum ? llvm::CmpInst::FCMP_ULT : llvm::CmpInst::FCMP_UGT, value, carried[0]),
+                      b.CreateFCmp(llvm::CmpInst::FCMP_ORD, carried[0], carried[0]));
+      return Carried{b.CreateSelect(better, value, carried[0]), b.CreateSelect(better, j, carried[1])};
+    });
+    return {best[0], best[1]};
+  }
+
+  /// 1 where argmax points, 0 elsewhere in the run; a scalar operand is its own argmax.
+  Value *mask(Value *first) {
+    if (!result)
+      return loops.ir.constant(1);
+    Value *index = firstExtreme(first, false).second;
+    loops.loop(length, {}, [&](Value *j, llvm::ArrayRef<Value *>) {
+      Value *one = b.CreateSelect(b.CreateICmpEQ(j, index), loops.ir.constant(1), loops.ir.constant(0));
+      loops.store(one, result, at(j, first));
+      return Carried{};
+    });
+    return nullptr;
+  }
+
+  /// softmax, log_softmax or logsumexp: the run's maximum subtracted where finite (else 0), the exp of each
+  /// term added from +0; softmax stores each exp, then divides it by the sum.
+  Value *softmax(Value *first) {
+    IRLowering &ir = loops.ir;
+    Value *max = firstExtreme(first, false).first;
+    Value *finite =
+        b.CreateFCmp(llvm::CmpInst::FCMP_OLT, ir.intrinsic(llvm::Intrinsic::fabs, {max}), ir.constant(INFINITY));
+    Value *shift = b.CreateSelect(finite, max, ir.constant(0));
+    auto shifted = [&](Value *j) { return b.CreateFSub(term(j, first), shift); };
+    bool stores = node.op == OpKind::Softmax && result;
+    Value *sum = loops.loop(length, {ir.constant(0)}, [&](Value *j, llvm::ArrayRef<Value *> partial) {
+      Value *exp = ir.intrinsic(llvm::Intrinsic::exp, {shifted(j)});
+      if (stores)
+        loops.store(exp, result, at(j, first));
+      return Carried{b.CreateFAdd(partial[0], exp)};
+    })[0];
+    Value *logSum = ir.intrinsic(llvm::Intrinsic::log, {sum});
+    if (node.op == OpKind::LogSumExp)
+      return b.CreateFAdd(shift, logSum);
+    auto element = [&](Value *j, Value *exp) {
+      return node.op == OpKind::Softmax ? b.CreateFDiv(exp, sum) : b.CreateFSub(shifted(j), logSum);
+    };
+    if (!result) { // a scalar operand: its one term
+      Value *zero = b.getInt64(0);
+      return element(zero, node.op == OpKind::Softmax ? ir.intrinsic(llvm::Intrinsic::exp, {shifted(zero)}) : nullptr);
+    }
+    loops.loop(length, {}, [&](Value *j, llvm::ArrayRef<Value *>) {
+      Value *position = at(j, first);
+      loops.store(element(j, stores ? loops.load(result, position) : nullptr), result, position);
+      return Carried{};
+    });
+    return nullptr;
+  }
+
+  LoopEmitter &loops;
+  llvm::IRBuilder<> &b;
+  const Node &node, &operand;
+  Value *x, *result;
+  int64_t outer, length, inner;
+};
 
 /// sum_to: every operand element, in the operand's row-major order, added to the result element it broadcasts
 /// from, after every result element was set to +0. A scalar result is one sum from +0.
@@ -337,12 +445,11 @@ Value *bp::lowerTensorOp(IRLowering &ir, const Graph &graph, NodeId id, llvm::Ar
                          Value *result) {
   LoopEmitter loops(ir);
   const Node &node = graph.node(id);
+  if (takesAxis(node.op))
+    return RunLowering(loops, graph, node, operands[0], result).lower();
   switch (node.op) {
   case OpKind::MatMul:
     return lowerMatMul(loops, graph, node, operands, result);
-  case OpKind::Sum:
-  case OpKind::Mean:
-    return lowerReduction(loops, graph, node, operands, result);
   case OpKind::Index:
     if (!result)
       return loops.load(operands[0], ir.builder.getInt64(indexStart(graph, id)));

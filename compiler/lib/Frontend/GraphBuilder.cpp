@@ -26,10 +26,19 @@ std::string plural(size_t count, const char *word) {
   return std::to_string(count) + " " + word + (count == 1 ? "" : "s");
 }
 
-/// Names scripts cannot declare: keywords, builtins, and the tensor builtins to come.
-bool isReserved(std::string_view name) { return isReservedWord(name) || isTensorBuiltin(name); }
+bool isBuiltin(std::string_view name) { return lookupBuiltin(name).has_value(); }
 
-bool isBuiltin(std::string_view name) { return lookupBuiltin(name) || isTensorBuiltin(name); }
+/// The op of a call that may take `axis=`: sum, mean, argmax, the softmax family, and max and min as
+/// reductions (one argument, or an axis; with two arguments they are elementwise).
+std::optional<OpKind> alongAxisOp(const CallExpr &call) {
+  if (call.callee == "max" || call.callee == "min") {
+    if (call.args.size() != 1 && !call.axis)
+      return std::nullopt;
+    return call.callee == "max" ? OpKind::ReduceMax : OpKind::ReduceMin;
+  }
+  std::optional<OpKind> op = lookupBuiltin(call.callee);
+  return op && takesAxis(*op) ? op : std::nullopt;
+}
 
 OpKind compareOpKind(CompareOp op) {
   switch (op) {
@@ -106,7 +115,7 @@ private:
   NodeId lowerName(const Expr &expr, const NameExpr &name, Scope &scope);
   NodeId lowerCall(const Expr &expr, const CallExpr &call, Scope &scope);
   NodeId lowerIndex(const Expr &expr, const IndexExpr &index, Scope &scope);
-  NodeId lowerReduction(const Expr &expr, const CallExpr &call, OpKind op, Scope &scope);
+  NodeId lowerAlongAxis(const Expr &expr, const CallExpr &call, OpKind op, Scope &scope);
   NodeId apply(Scope &scope, OpKind op, llvm::ArrayRef<NodeId> operands, SourceLoc loc,
                llvm::ArrayRef<int64_t> attrs = {});
 
@@ -255,7 +264,7 @@ void GraphBuilder::declareDef(const DefDecl &decl) {
   bool ok = checkNewName(decl.name);
   std::unordered_map<std::string, SourceLoc> seen;
   for (const Name &param : decl.params) {
-    if (isReserved(param.text)) {
+    if (isReservedWord(param.text)) {
       diags.error(param.loc, "'" + param.text + "' is a reserved word and cannot be used as a parameter name");
       ok = false;
     } else if (auto previous = seen.find(param.text); previous != seen.end()) {
@@ -272,7 +281,7 @@ void GraphBuilder::declareDef(const DefDecl &decl) {
     scope.bindings.push_back(scratch.addArgument(OpKind::Input, param.text, param.loc, 0.0));
   if (lower(*decl.body, scope) == InvalidNode)
     ok = false;
-  if (symbols.count(decl.name.text) || isReserved(decl.name.text))
+  if (symbols.count(decl.name.text) || isReservedWord(decl.name.text))
     return; // already reported as a redefinition
   symbols[decl.name.text] = {Symbol::Def, InvalidNode, ok ? &decl : nullptr, decl.name.loc, scope.expandedSize};
 }
@@ -449,22 +458,28 @@ NodeId GraphBuilder::lowerIndex(const Expr &expr, const IndexExpr &index, Scope 
   return value;
 }
 
-/// sum(x), mean(x): every element, or with `axis=K` the one axis K (negative counts from the end), which the
-/// node keeps as attrs {axis}, counted from 0.
-NodeId GraphBuilder::lowerReduction(const Expr &expr, const CallExpr &call, OpKind op, Scope &scope) {
+/// sum, mean, max, min, argmax: every element, or with `axis=K` the one axis K (negative counts from the end),
+/// which the node keeps as attrs {axis}, counted from 0. softmax, log_softmax, logsumexp: the last axis unless
+/// `axis=K` says otherwise (a scalar, which has none, is one run of one element).
+NodeId GraphBuilder::lowerAlongAxis(const Expr &expr, const CallExpr &call, OpKind op, Scope &scope) {
   std::vector<NodeId> args;
   for (const ExprPtr &arg : call.args)
     args.push_back(lower(*arg, scope));
   if (args.size() != 1) {
-    error(scope, expr.loc, "builtin '" + call.callee + "' takes 1 argument, but " + std::to_string(args.size()) +
-                               (args.size() == 1 ? " was" : " were") + " given");
+    bool reduces = op == OpKind::ReduceMax || op == OpKind::ReduceMin; // max(a, b) is elementwise
+    error(scope, expr.loc, "builtin '" + call.callee + "' " + (reduces ? "with 'axis' " : "") + "takes 1 argument, but " +
+                               std::to_string(args.size()) + (args.size() == 1 ? " was" : " were") + " given");
     return InvalidNode;
   }
   if (args[0] == InvalidNode)
     return InvalidNode;
-  if (!call.axis || (scope.def && scope.report)) // a def's parameters have their shapes at each call
+  if (scope.def && scope.report) // a def's parameters have their shapes at each call
     return apply(scope, op, args, expr.loc);
-  auto axis = normalizeAxis(call.axis->value, scope.target->node(args[0]).type.shape);
+  const Shape &shape = scope.target->node(args[0]).type.shape;
+  bool softmaxFamily = op == OpKind::Softmax || op == OpKind::LogSoftmax || op == OpKind::LogSumExp;
+  if (!call.axis && (!softmaxFamily || shape.empty()))
+    return apply(scope, op, args, expr.loc);
+  auto axis = normalizeAxis(call.axis ? call.axis->value : -1, shape);
   if (!axis) {
     shapeError(scope, call.axis->valueLoc, llvm::toString(axis.takeError()));
     return InvalidNode;
@@ -511,22 +526,19 @@ NodeId GraphBuilder::lowerCall(const Expr &expr, const CallExpr &call, Scope &sc
       args.push_back(lower(*arg, scope));
     return args;
   };
-  auto checkArity = [&](size_t expected, const char *what) {
+  // `takes` says how many arguments the message asks for, where that is not just `expected`.
+  auto checkArity = [&](size_t expected, const char *what, std::string takes = "") {
     if (call.args.size() == expected)
       return true;
-    error(scope, expr.loc, std::string(what) + " '" + callee + "' takes " + plural(expected, "argument") +
+    error(scope, expr.loc, std::string(what) + " '" + callee + "' takes " +
+                               (takes.empty() ? plural(expected, "argument") : takes) +
                                ", but " + std::to_string(call.args.size()) +
                                (call.args.size() == 1 ? " was" : " were") + " given");
     return false;
   };
 
-  if (callee == "sum" || callee == "mean")
-    return lowerReduction(expr, call, callee == "sum" ? OpKind::Sum : OpKind::Mean, scope);
-  if (isTensorBuiltin(callee) || ((callee == "max" || callee == "min") && (call.args.size() == 1 || call.axis))) {
-    notSupported(scope, expr.loc, isTensorBuiltin(callee) ? "'" + callee + "'" : "'" + callee + "' as a reduction");
-    lowerArgs();
-    return InvalidNode;
-  }
+  if (std::optional<OpKind> op = alongAxisOp(call))
+    return lowerAlongAxis(expr, call, *op, scope);
   auto refuseAxis = [&](const char *what) {
     if (!call.axis)
       return false;
@@ -537,10 +549,17 @@ NodeId GraphBuilder::lowerCall(const Expr &expr, const CallExpr &call, Scope &sc
   if (std::optional<OpKind> builtin = lookupBuiltin(callee)) {
     if (refuseAxis("builtin"))
       return InvalidNode;
-    bool arityOk = checkArity(getOpInfo(*builtin).arity, "builtin");
+    bool minOrMax = *builtin == OpKind::Max || *builtin == OpKind::Min;
+    bool arityOk = minOrMax ? checkArity(2, "builtin", "1 or 2 arguments") // 1: alongAxisOp
+                            : checkArity(getOpInfo(*builtin).arity, "builtin");
     std::vector<NodeId> args = lowerArgs();
     if (!arityOk)
       return InvalidNode;
+    if (*builtin == OpKind::Transpose && args[0] != InvalidNode && !(scope.def && scope.report))
+      if (auto shape = transposeShape(scope.target->node(args[0]).type.shape); !shape) {
+        shapeError(scope, call.args[0]->loc, llvm::toString(shape.takeError()));
+        return InvalidNode;
+      }
     return apply(scope, *builtin, args, expr.loc);
   }
   if (scope.def && callee == scope.def->name.text) {
@@ -623,14 +642,6 @@ std::optional<Graph> GraphBuilder::build(const Script &script) {
 }
 
 } // namespace
-
-bool bp::isTensorBuiltin(std::string_view name) {
-  for (std::string_view builtin :
-       {"softmax", "log_softmax", "logsumexp", "transpose", "argmax"})
-    if (name == builtin)
-      return true;
-  return false;
-}
 
 std::optional<Graph> bp::buildGraph(const Script &script, DiagnosticEngine &diags, uint64_t seed) {
   std::optional<Graph> result;

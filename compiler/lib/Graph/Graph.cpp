@@ -94,8 +94,10 @@ llvm::Expected<Shape> bp::resultShape(const Graph &graph, OpKind op, llvm::Array
   assert(!operands.empty() && "a leaf's shape is declared, not computed");
   if (op == OpKind::MatMul)
     return matmulShape(shapeOf(0), shapeOf(1));
-  if (op == OpKind::Sum || op == OpKind::Mean)
-    return reductionShape(shapeOf(0), attrs.empty() ? std::nullopt : std::optional<int64_t>(attrs[0]));
+  if (takesAxis(op)) {
+    std::optional<int64_t> axis = attrs.empty() ? std::nullopt : std::optional<int64_t>(attrs[0]);
+    return keepsShape(op) ? alongAxisShape(shapeOf(0), axis) : reductionShape(shapeOf(0), axis);
+  }
   if (op == OpKind::Index)
     return indexShape(shapeOf(0), attrs);
   if (op == OpKind::DynamicIndex || op == OpKind::DynamicIndexGrad) {
@@ -352,8 +354,7 @@ std::string bp::formatIndexAttrs(llvm::ArrayRef<int64_t> attrs) {
 /// A node's attrs as they print after its op: "axis=1" for a reduction over one axis or a run-time index,
 /// "[0, 1:3]" for literal indexing and for index_grad (where it places its operand).
 static std::string describeAttrs(const Node &node) {
-  bool axis = node.op == OpKind::Sum || node.op == OpKind::Mean || node.op == OpKind::DynamicIndex;
-  if (axis && !node.attrs.empty())
+  if ((takesAxis(node.op) || node.op == OpKind::DynamicIndex) && !node.attrs.empty())
     return "axis=" + std::to_string(node.attrs[0]);
   if (node.op == OpKind::IndexGrad)
     return formatIndexAttrs(llvm::ArrayRef(node.attrs).drop_front(1 + static_cast<size_t>(node.attrs[0])));

@@ -16,6 +16,11 @@
 // gradient graphs: sum_to adds each result element's terms in row-major order of its operand from +0,
 // broadcast_to repeats, reshape and transpose copy, index_grad and dynamic_index_grad place their operand among
 // zeros (dynamic_index_grad nowhere where its index is not valid).
+// max and min of a run (and argmax, and argmax_mask, which marks where argmax points) keep the first maximum
+// (minimum) in index order, and a NaN over any number, the first NaN over later ones. softmax, log_softmax and
+// logsumexp subtract the run's maximum m first, where it is finite (else 0: a run with inf or NaN gives what the
+// unshifted formula does), and add exp(x - m) in index order from +0: softmax = exp(x - m) / sum,
+// log_softmax = (x - m) - log(sum), logsumexp = m + log(sum).
 //
 //===----------------------------------------------------------------------===//
 #include "bp/Interpreter.h"
@@ -95,6 +100,13 @@ constexpr ForwardRule forwardRules[] = {
     {OpKind::MatMul, tensorOpValue},
     {OpKind::Sum, tensorOpValue},
     {OpKind::Mean, tensorOpValue},
+    {OpKind::ReduceMax, tensorOpValue},
+    {OpKind::ReduceMin, tensorOpValue},
+    {OpKind::Softmax, tensorOpValue},
+    {OpKind::LogSoftmax, tensorOpValue},
+    {OpKind::LogSumExp, tensorOpValue},
+    {OpKind::Transpose, tensorOpValue},
+    {OpKind::Argmax, tensorOpValue},
     {OpKind::Index, tensorOpValue},
     {OpKind::DynamicIndex, tensorOpValue},
 
@@ -107,9 +119,9 @@ constexpr ForwardRule forwardRules[] = {
     {OpKind::SumTo, tensorOpValue},
     {OpKind::BroadcastTo, [](const double *x) { return x[0]; }}, // elementwise: the operand, broadcast
     {OpKind::Reshape, tensorOpValue},
-    {OpKind::Transpose, tensorOpValue},
     {OpKind::IndexGrad, tensorOpValue},
     {OpKind::DynamicIndexGrad, tensorOpValue},
+    {OpKind::ArgmaxMask, tensorOpValue},
 };
 static_assert(std::size(forwardRules) == NumOps, "forwardRules needs exactly one row per line of Ops.def");
 static_assert(rowsFollowOpsDef(forwardRules), "forwardRules rows must follow the order of Ops.def");
@@ -169,18 +181,88 @@ void evaluateMatMul(llvm::ArrayRef<double> a, llvm::ArrayRef<int64_t> aShape, ll
     }
 }
 
-/// sum or mean over one axis (attrs {axis}) or every element: each result element adds its terms in index
-/// order from +0; mean divides that sum by the number of terms.
-void evaluateReduction(const Node &node, llvm::ArrayRef<double> x, llvm::ArrayRef<int64_t> shape,
+/// The first maximum (or, with `minimum`, minimum) of the run of `length` terms `inner` apart from x[first],
+/// and its index in the run: a term replaces the best so far where it is greater (less), or NaN while the
+/// best is not, so a NaN wins over every number and the first NaN over later ones.
+struct Extreme {
+  double value;
+  int64_t index;
+};
+Extreme firstExtreme(llvm::ArrayRef<double> x, int64_t first, int64_t length, int64_t inner, bool minimum) {
+  Extreme best{minimum ? INFINITY : -INFINITY, 0};
+  for (int64_t j = 0; j < length; ++j) {
+    double term = x[static_cast<size_t>(first + j * inner)];
+    if (best.value == best.value && (minimum ? !(term >= best.value) : !(term <= best.value)))
+      best = {term, j};
+  }
+  return best;
+}
+
+/// softmax, log_softmax or logsumexp of one run: m its first maximum, shifted by m where m is finite (else by
+/// 0), sum(exp(x - shift)) added in index order from +0. Writes the run (softmax, log_softmax) or returns
+/// logsumexp.
+double evaluateSoftmaxRun(OpKind op, llvm::ArrayRef<double> x, llvm::MutableArrayRef<double> result,
+                          int64_t first, int64_t length, int64_t inner) {
+  double max = firstExtreme(x, first, length, inner, false).value;
+  double shift = std::isfinite(max) ? max : 0.0;
+  double sum = 0.0;
+  for (int64_t j = 0; j < length; ++j) {
+    size_t at = static_cast<size_t>(first + j * inner);
+    double term = std::exp(x[at] - shift);
+    if (op == OpKind::Softmax)
+      result[at] = term;
+    sum += term;
+  }
+  double logSum = std::log(sum);
+  for (int64_t j = 0; j < length && op != OpKind::LogSumExp; ++j) {
+    size_t at = static_cast<size_t>(first + j * inner);
+    result[at] = op == OpKind::Softmax ? result[at] / sum : (x[at] - shift) - logSum;
+  }
+  return shift + logSum;
+}
+
+/// The ops along one axis (attrs {axis}) or over every element (takesAxis), run by run: sum, mean, max, min,
+/// argmax, argmax_mask and the softmax family. sum adds its terms in index order from +0, and mean divides that
+/// sum by the number of terms.
+void evaluateAlongAxis(const Node &node, llvm::ArrayRef<double> x, llvm::ArrayRef<int64_t> shape,
                        llvm::MutableArrayRef<double> result) {
-  auto [outer, length, inner] =
-      reductionExtent(shape, node.attrs.empty() ? std::nullopt : std::optional<size_t>(node.attrs[0]));
+  auto [outer, length, inner] = axisExtent(shape, node.attrs);
   for (int64_t o = 0; o < outer; ++o)
     for (int64_t i = 0; i < inner; ++i) {
-      double sum = 0.0;
-      for (int64_t j = 0; j < length; ++j)
-        sum += x[static_cast<size_t>((o * length + j) * inner + i)];
-      result[static_cast<size_t>(o * inner + i)] = node.op == OpKind::Mean ? sum / static_cast<double>(length) : sum;
+      int64_t first = o * length * inner + i;
+      size_t reduced = static_cast<size_t>(o * inner + i);
+      switch (node.op) {
+      case OpKind::Sum:
+      case OpKind::Mean: {
+        double sum = 0.0;
+        for (int64_t j = 0; j < length; ++j)
+          sum += x[static_cast<size_t>(first + j * inner)];
+        result[reduced] = node.op == OpKind::Mean ? sum / static_cast<double>(length) : sum;
+        break;
+      }
+      case OpKind::ReduceMax:
+      case OpKind::ReduceMin:
+        result[reduced] = firstExtreme(x, first, length, inner, node.op == OpKind::ReduceMin).value;
+        break;
+      case OpKind::Argmax:
+        result[reduced] = static_cast<double>(firstExtreme(x, first, length, inner, false).index);
+        break;
+      case OpKind::ArgmaxMask: {
+        int64_t index = firstExtreme(x, first, length, inner, false).index;
+        for (int64_t j = 0; j < length; ++j)
+          result[static_cast<size_t>(first + j * inner)] = j == index ? 1.0 : 0.0;
+        break;
+      }
+      case OpKind::LogSumExp:
+        result[reduced] = evaluateSoftmaxRun(node.op, x, result, first, length, inner);
+        break;
+      case OpKind::Softmax:
+      case OpKind::LogSoftmax:
+        evaluateSoftmaxRun(node.op, x, result, first, length, inner);
+        break;
+      default:
+        llvm_unreachable("not an op along an axis");
+      }
     }
 }
 
@@ -243,13 +325,11 @@ void evaluateTensorOp(const Graph &graph, NodeId id, Values &values) {
   llvm::ArrayRef<int64_t> shape = graph.node(node.operands[0]).type.shape;
   llvm::ArrayRef<double> x = values.tensor(node.operands[0]);
   llvm::MutableArrayRef<double> result = values.tensor(id);
+  if (takesAxis(node.op))
+    return evaluateAlongAxis(node, x, shape, result);
   switch (node.op) {
   case OpKind::MatMul:
     evaluateMatMul(x, shape, values.tensor(node.operands[1]), graph.node(node.operands[1]).type.shape, result);
-    return;
-  case OpKind::Sum:
-  case OpKind::Mean:
-    evaluateReduction(node, x, shape, result);
     return;
   case OpKind::Index:
     walkStrided(node.type.shape, indexStrides(shape, node.attrs), indexStart(shape, node.attrs),

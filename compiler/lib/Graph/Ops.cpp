@@ -50,6 +50,13 @@ constexpr OpInfo opTable[] = {
     {OpKind::MatMul, "matmul", "@", 2, Syntax::Infix, 2},
     {OpKind::Sum, "sum", "sum", 1, Syntax::Call, 5},
     {OpKind::Mean, "mean", "mean", 1, Syntax::Call, 5},
+    {OpKind::ReduceMax, "reduce_max", "max", 1, Syntax::Call, 5}, // max(x), after max(x, y) so lookups find that
+    {OpKind::ReduceMin, "reduce_min", "min", 1, Syntax::Call, 5},
+    {OpKind::Softmax, "softmax", "softmax", 1, Syntax::Call, 5},
+    {OpKind::LogSoftmax, "log_softmax", "log_softmax", 1, Syntax::Call, 5},
+    {OpKind::LogSumExp, "logsumexp", "logsumexp", 1, Syntax::Call, 5},
+    {OpKind::Transpose, "transpose", "transpose", 1, Syntax::Call, 5},
+    {OpKind::Argmax, "argmax", "argmax", 1, Syntax::Call, 5},
     {OpKind::Index, "index", "[]", 1, Syntax::Index, 5},
     {OpKind::DynamicIndex, "dynamic_index", "[]", 2, Syntax::Index, 5},
 
@@ -62,9 +69,9 @@ constexpr OpInfo opTable[] = {
     {OpKind::SumTo, "sum_to", "sum_to", 1, Syntax::Internal, 5},
     {OpKind::BroadcastTo, "broadcast_to", "broadcast_to", 1, Syntax::Internal, 5},
     {OpKind::Reshape, "reshape", "reshape", 1, Syntax::Internal, 5},
-    {OpKind::Transpose, "transpose", "transpose", 1, Syntax::Internal, 5},
     {OpKind::IndexGrad, "index_grad", "index_grad", 1, Syntax::Internal, 5},
     {OpKind::DynamicIndexGrad, "dynamic_index_grad", "dynamic_index_grad", 2, Syntax::Internal, 5},
+    {OpKind::ArgmaxMask, "argmax_mask", "argmax_mask", 1, Syntax::Internal, 5},
 };
 
 // The table checks itself: one row per line of Ops.def, in its order, with its arity.
@@ -89,8 +96,28 @@ const OpInfo &bp::getOpInfo(OpKind kind) {
 }
 
 bool bp::isTensorOp(OpKind kind) {
-  return kind == OpKind::MatMul || kind == OpKind::Sum || kind == OpKind::Mean || kind == OpKind::Index ||
-         kind == OpKind::DynamicIndex || kind >= OpKind::SumTo;
+  return (kind >= OpKind::MatMul && kind <= OpKind::DynamicIndex) || kind >= OpKind::SumTo;
+}
+
+bool bp::takesAxis(OpKind kind) {
+  switch (kind) {
+  case OpKind::Sum:
+  case OpKind::Mean:
+  case OpKind::ReduceMax:
+  case OpKind::ReduceMin:
+  case OpKind::Softmax:
+  case OpKind::LogSoftmax:
+  case OpKind::LogSumExp:
+  case OpKind::Argmax:
+  case OpKind::ArgmaxMask:
+    return true;
+  default:
+    return false;
+  }
+}
+
+bool bp::keepsShape(OpKind kind) {
+  return kind == OpKind::Softmax || kind == OpKind::LogSoftmax || kind == OpKind::ArgmaxMask;
 }
 
 std::optional<OpKind> bp::lookupBuiltin(std::string_view name) {

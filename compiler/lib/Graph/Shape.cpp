@@ -77,9 +77,16 @@ llvm::Expected<Shape> bp::reductionShape(llvm::ArrayRef<int64_t> shape, std::opt
   return result;
 }
 
+llvm::Expected<Shape> bp::alongAxisShape(llvm::ArrayRef<int64_t> shape, std::optional<int64_t> axis) {
+  if (axis)
+    if (auto position = normalizeAxis(*axis, shape); !position)
+      return position.takeError();
+  return Shape(shape.begin(), shape.end());
+}
+
 llvm::Expected<Shape> bp::transposeShape(llvm::ArrayRef<int64_t> shape) {
   if (shape.size() != 2)
-    return shapeError("transpose takes a matrix, not " + formatShape(shape));
+    return shapeError("transpose takes a matrix, not " + (shape.empty() ? std::string("a scalar") : formatShape(shape)));
   return Shape{shape[1], shape[0]};
 }
 
@@ -184,4 +191,8 @@ ReductionExtent bp::reductionExtent(llvm::ArrayRef<int64_t> shape, std::optional
   if (!axis)
     return {1, elementCount(shape), 1};
   return {elementCount(shape.take_front(*axis)), shape[*axis], elementCount(shape.drop_front(*axis + 1))};
+}
+
+ReductionExtent bp::axisExtent(llvm::ArrayRef<int64_t> shape, llvm::ArrayRef<int64_t> attrs) {
+  return reductionExtent(shape, attrs.empty() ? std::nullopt : std::optional<size_t>(attrs[0]));
 }

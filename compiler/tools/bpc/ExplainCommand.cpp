@@ -76,6 +76,19 @@ private:
       int need = info.precedence + (tighter ? 1 : 0);
       return operands[i].second < need ? "(" + operands[i].first + ")" : operands[i].first;
     };
+    auto runTimeIndex = [&](const std::string &index) { // x[i] at axis 0, x[:, i] at axis 1
+      std::string text = "[";
+      for (int64_t d = 0; d < node.attrs[0]; ++d)
+        text += ":, ";
+      return text + index + "]";
+    };
+    if (node.op == OpKind::Transpose) // postfix, as a derivation writes it; an operand that binds less tightly
+      return wrap(0, false) + "^T";   // than a call is parenthesized
+    if (node.op == OpKind::DynamicIndex)
+      return wrap(0, false) + runTimeIndex(operands[1].first);
+    if (node.op == OpKind::DynamicIndexGrad)
+      return "scatter(" + operands[0].first + " into " + formatShape(node.type.shape) + " at " +
+             runTimeIndex(operands[1].first) + ")";
     switch (info.syntax) {
     case Syntax::Infix:
     case Syntax::InternalInfix: {
@@ -110,8 +123,6 @@ private:
   static std::optional<std::string> applyInternalTensorOp(const Node &node, const std::vector<Printed> &operands) {
     std::string shape = formatShape(node.type.shape);
     switch (node.op) {
-    case OpKind::Transpose: // postfix, so an operand that binds less tightly than a call is parenthesized
-      return (operands[0].second < 5 ? "(" + operands[0].first + ")" : operands[0].first) + "^T";
     case OpKind::BroadcastTo:
       return "broadcast(" + operands[0].first + ")";
     case OpKind::SumTo:
