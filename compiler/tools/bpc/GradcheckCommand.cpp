@@ -12,7 +12,9 @@
 // of them, the entry is reported as "cannot confirm" with the reason, not as a failure. A jump (a comparison, or
 // where switching branches, within 2h of x) is handled the same way: the one-sided difference that spans it
 // is huge, the other is the slope of the side it does not reach, which the analytic derivative matches (a
-// comparison's derivative 0; where's, the derivative of the branch taken at x).
+// comparison's derivative 0; where's, the derivative of the branch taken at x). An output that is NaN beside x
+// but not at x (an argument used as an index computed at run time, which only whole numbers are) cannot be
+// checked by differences at all: "cannot confirm" too, saying so.
 //
 // A tensor script is checked the same way, element by element (`W[1,0]`); a tensor output's Jacobian, every
 // (output element, argument element) pair (`y[1]` by `W[1,0]`). `--samples N` checks N of those pairs, drawn
@@ -108,7 +110,8 @@ private:
   size_t outputCount;
 };
 
-enum class Verdict { Ok, Fail, Unconfirmed };
+/// Unconfirmed: at a kink or jump (the one-sided differences disagree); Undefined: the output is NaN beside x.
+enum class Verdict { Ok, Fail, Unconfirmed, Undefined };
 
 /// The name of element `e` (row-major) of an argument: the name itself for a scalar, `W[1,0]` for a tensor.
 std::string elementName(const std::string &name, llvm::ArrayRef<int64_t> shape, size_t e) {
@@ -191,7 +194,7 @@ int gradcheckCommand(const Options &options) {
   };
   std::vector<Row> rows;
   double worst = 0;
-  size_t failures = 0, unconfirmed = 0;
+  size_t failures = 0, unconfirmed = 0, undefined = 0;
   for (size_t t : checked) {
     size_t r = t / elements, a = columns[t % elements];
     if (numeric[a].empty())
@@ -199,7 +202,16 @@ int gradcheckCommand(const Options &options) {
     double value = analytic(r, a), error = difference(value, numeric[a][r]);
     Row row{outputNames[r], names[a], formatNumber(value), formatNumber(numeric[a][r]), scientific(error),
             Verdict::Ok, ""};
-    if (!(error <= options.tolerance)) { // NaN included
+    if (std::isnan(numeric[a][r]) && std::isfinite(out[r])) {
+      // The output is NaN just beside x but not at x: the script is defined at this value only, as where the
+      // argument is an index computed at run time (a whole number; between two, the result is NaN). No
+      // difference can say anything about the derivative there.
+      row.verdict = Verdict::Undefined;
+      row.note = "d" + outputNames[r] + "/d" + names[a] + " cannot be confirmed: " + outputNames[r] + " is " +
+                 formatNumber(out[r]) + " at " + names[a] + " = " + formatNumber((*in)[a]) + " but NaN beside it (" +
+                 names[a] + " +- " + scientific(differences.step(a)) +
+                 "), as where it is an index computed at run time, defined at whole numbers only";
+    } else if (!(error <= options.tolerance)) { // NaN included
       row.verdict = Verdict::Fail;
       if (right[a].empty()) {
         right[a] = differences.oneSidedSlopes(a, 1);
@@ -220,7 +232,9 @@ int gradcheckCommand(const Options &options) {
     }
     failures += row.verdict == Verdict::Fail;
     unconfirmed += row.verdict == Verdict::Unconfirmed;
-    if (row.verdict != Verdict::Unconfirmed && (std::isnan(error) || (!std::isnan(worst) && error > worst)))
+    undefined += row.verdict == Verdict::Undefined;
+    bool confirmed = row.verdict == Verdict::Ok || row.verdict == Verdict::Fail;
+    if (confirmed && (std::isnan(error) || (!std::isnan(worst) && error > worst)))
       worst = error;
     rows.push_back(std::move(row));
   }
@@ -255,6 +269,9 @@ int gradcheckCommand(const Options &options) {
     os << ", " << failures << " over tolerance";
   if (unconfirmed)
     os << ", " << unconfirmed << " cannot be confirmed at a kink or jump (not counted as failures)";
+  if (undefined)
+    os << ", " << undefined << " cannot be confirmed where the output is NaN beside the point (not counted as "
+       << "failures)";
   os << '\n';
   return failures ? ExitFailure : ExitSuccess;
 }
