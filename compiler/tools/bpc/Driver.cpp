@@ -179,14 +179,16 @@ std::optional<std::vector<double>> bindArguments(const Graph &graph, const Optio
       const std::vector<double> &given = override->second.values; // a list of the shape, or one number
       for (size_t i = 0; i < count; ++i)
         values.push_back(given[given.size() == 1 ? 0 : i]);
-    } else if (node.hasValue || boundByData) {
+    } else if (node.hasValue) {
       if (node.type.isScalar())
-        values.push_back(node.value); // a column's value replaces it row by row
+        values.push_back(node.value);
       else
         values.insert(values.end(), node.data.begin(), node.data.end());
     } else {
-      diags.error(node.loc, "input '" + node.name + "' has no value; give it a default or pass --set " +
-                                node.name + "=VALUE");
+      // Columns of the data set every element of an input they bind, row by row.
+      if (!boundByData)
+        diags.error(node.loc, "input '" + node.name + "' has no value; give it a default or pass --set " +
+                                  node.name + "=VALUE");
       values.resize(values.size() + count, 0.0);
     }
   }
