@@ -23,8 +23,14 @@ namespace bp {
 llvm::Error emitMachineCode(llvm::Module &module, llvm::TargetMachine &machine, llvm::CodeGenFileType type,
                             llvm::raw_pwrite_stream &os);
 
-/// The C header for a script compiled with functions PREFIX_forward and PREFIX_gradient.
+/// The C header for a script compiled with functions PREFIX_forward and PREFIX_gradient. Each argument and
+/// output gets a macro PREFIX_IN_NAME / PREFIX_OUT_NAME (where it starts in in[] / out[]), and each tensor among
+/// them PREFIX_IN_NAME_SIZE, _RANK and _SHAPE too.
 std::string generateCHeader(const Graph &graph, const std::string &prefix, const std::string &scriptName);
+
+/// An error if two of the header's macros would have one name: a tensor W's PREFIX_IN_W_SIZE and an input
+/// named W_SIZE.
+llvm::Error checkCHeaderNames(const Graph &graph, const std::string &prefix);
 
 /// True if `name` can be used as a C identifier (and so as a function prefix).
 bool isCIdentifier(const std::string &name);

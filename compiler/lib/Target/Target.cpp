@@ -11,6 +11,7 @@
 #include <cassert>
 #include <cctype>
 #include <cmath>
+#include <map>
 
 using namespace bp;
 
@@ -93,6 +94,58 @@ static std::string upper(std::string text) {
   return text;
 }
 
+/// The suffixes of the macros that describe a tensor argument or output beside its offset NAME: NAME_SIZE (its
+/// number of elements), NAME_RANK, NAME_SHAPE.
+static constexpr const char *TensorMacroSuffixes[] = {"_SIZE", "_RANK", "_SHAPE"};
+
+/// `#define NAME OFFSET`, where an argument or output starts in in[] or out[], and for a tensor the macros of
+/// TensorMacroSuffixes: NAME_SIZE 6, NAME_RANK 2, NAME_SHAPE {3, 2}.
+static std::string placeMacros(const std::string &name, size_t offset, const Shape &shape) {
+  std::string text = "#define " + name + " " + std::to_string(offset) + "\n";
+  if (shape.empty())
+    return text;
+  std::string dimensions;
+  for (size_t d = 0; d < shape.size(); ++d)
+    dimensions += (d ? ", " : "") + std::to_string(shape[d]);
+  std::string values[] = {std::to_string(elementCount(shape)), std::to_string(shape.size()), "{" + dimensions + "}"};
+  for (size_t m = 0; m < std::size(values); ++m)
+    text += "#define " + name + TensorMacroSuffixes[m] + " " + values[m] + "\n";
+  return text;
+}
+
+llvm::Error bp::checkCHeaderNames(const Graph &graph, const std::string &prefix) {
+  std::string macro = upper(prefix);
+  std::map<std::string, std::string> defined; // macro -> what it says
+  auto claim = [&](const std::string &name, const std::string &meaning) -> llvm::Error {
+    auto [previous, added] = defined.emplace(name, meaning);
+    if (added)
+      return llvm::Error::success();
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   "the header would define " + name + " twice, as " + previous->second + " and as " +
+                                       meaning + "; rename one of them");
+  };
+  auto claimAll = [&](const std::string &name, const std::string &what, const Shape &shape) -> llvm::Error {
+    if (llvm::Error err = claim(name, "where " + what + " starts"); err || shape.empty())
+      return err;
+    const char *meanings[] = {"the size of ", "the rank of ", "the shape of "};
+    for (size_t m = 0; m < std::size(meanings); ++m)
+      if (llvm::Error err = claim(name + TensorMacroSuffixes[m], meanings[m] + what))
+        return err;
+    return llvm::Error::success();
+  };
+  for (NodeId id : graph.arguments()) {
+    const Node &node = graph.node(id);
+    std::string what = (node.op == OpKind::Input ? "input '" : "param '") + node.name + "'";
+    if (llvm::Error err = claimAll(macro + "_IN_" + node.name, what, node.type.shape))
+      return err;
+  }
+  for (const Graph::Output &output : graph.outputs())
+    if (llvm::Error err =
+            claimAll(macro + "_OUT_" + output.name, "output '" + output.name + "'", graph.node(output.node).type.shape))
+      return err;
+  return llvm::Error::success();
+}
+
 std::string bp::generateCHeader(const Graph &graph, const std::string &prefix, const std::string &scriptName) {
   std::string macro = upper(prefix);
   std::string guard = macro + "_BP_H";
@@ -149,7 +202,7 @@ std::string bp::generateCHeader(const Graph &graph, const std::string &prefix, c
   text += "#define " + macro + "_NUM_IN " + std::to_string(in.back()) + "\n";
   text += "#define " + macro + "_NUM_OUT " + std::to_string(out.back()) + "\n\n";
   for (size_t i = 0; i < arguments.size(); ++i)
-    text += "#define " + macro + "_IN_" + graph.node(arguments[i]).name + " " + std::to_string(in[i]) + "\n";
+    text += placeMacros(macro + "_IN_" + graph.node(arguments[i]).name, in[i], graph.node(arguments[i]).type.shape);
   text += "\n/* An initializer for in[] with the script's values (0 for an input declared without one). */\n";
   text += "#define " + macro + "_DEFAULTS {";
   // Tensors make this list long (a filled 256x256 param is 65,536 equal values): each value is appended in
@@ -178,7 +231,8 @@ std::string bp::generateCHeader(const Graph &graph, const std::string &prefix, c
   }
   text += "}\n\n";
   for (size_t o = 0; o < graph.outputs().size(); ++o)
-    text += "#define " + macro + "_OUT_" + graph.outputs()[o].name + " " + std::to_string(out[o]) + "\n";
+    text += placeMacros(macro + "_OUT_" + graph.outputs()[o].name, out[o],
+                        graph.node(graph.outputs()[o].node).type.shape);
   text += "\n";
   text += "void " + prefix + "_forward(const double *in, double *out);\n";
   text += "void " + prefix + "_gradient(const double *in, double *out, double *grad);\n";

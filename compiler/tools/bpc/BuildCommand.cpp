@@ -40,6 +40,8 @@ int buildCommand(const Options &options) {
   auto graph = loadGraph(options, nullptr);
   if (!graph)
     return reportError(graph.takeError());
+  if (llvm::Error err = checkCHeaderNames(*graph, prefix))
+    return reportError(std::move(err));
   // Compared as files, not as names: "x.o" and "./x.o", links, and the script under another name.
   for (const std::string *path : {&outputPath, &headerPath})
     if (sameFile(*path, options.file))

@@ -31,6 +31,7 @@ struct Options {
   bool dot = false;              // graph --dot
   bool grad = false;             // graph --grad, run --grad
   bool json = false;             // run --json
+  bool perRow = false;           // run --per-row: each row of --data, not the mean
   double tolerance = 1e-6;       // gradcheck --tolerance
   size_t samples = 0;            // gradcheck --samples (0: every entry)
   std::string output;            // build -o
@@ -47,7 +48,7 @@ struct Options {
   size_t evalEvery = 0;          // train --eval-every K (0: every epoch with --epochs, else every tenth of the run)
   std::string vars;              // train --vars a,b,...
   bool varsGiven = false;
-  std::string data;              // train --data FILE.csv
+  std::string data;              // train and run --data FILE.csv
   std::vector<std::string> columns;       // --columns: the inputs a header-less data file's columns bind
   std::vector<std::string> ignoreColumns; // --ignore-columns: header columns to skip
   std::string optimizer = "sgd"; // train --optimizer

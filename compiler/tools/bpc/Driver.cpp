@@ -187,8 +187,10 @@ std::optional<std::vector<double>> bindArguments(const Graph &graph, const Optio
     } else if (boundByData) {
       values.resize(values.size() + count, 0.0); // the columns' values replace it row by row
     } else {
-      diags.error(node.loc, "input '" + node.name + "' has no value; give it a default or pass --set " +
-                                node.name + "=VALUE");
+      // Columns of the data set every element of an input they bind, row by row.
+      if (!boundByData)
+        diags.error(node.loc, "input '" + node.name + "' has no value; give it a default or pass --set " +
+                                  node.name + "=VALUE");
       values.resize(values.size() + count, 0.0);
     }
   }

@@ -6,41 +6,45 @@ using namespace bp;
 
 namespace bpc {
 
-llvm::Expected<OutputEvaluator> OutputEvaluator::create(const Graph &graph, bool compile) {
-  if (!compile)
-    return OutputEvaluator(graph, nullptr);
-  auto model = CompiledModel::create(graph, CompiledModel::ForwardOnly);
+llvm::Expected<OutputEvaluator> OutputEvaluator::create(const Graph &graph, Kind kind, unsigned optLevel) {
+  if (kind == Interpreted)
+    return OutputEvaluator(graph, nullptr, false);
+  bool gradient = kind == CompiledWithGradient;
+  auto model = CompiledModel::create(
+      graph, gradient ? CompiledModel::ForwardAndGradient : CompiledModel::ForwardOnly, optLevel);
   if (!model)
     return model.takeError();
-  return OutputEvaluator(graph, std::move(*model));
+  return OutputEvaluator(graph, std::move(*model), gradient);
 }
 
-void OutputEvaluator::evaluate(const std::vector<double> &arguments, std::vector<double> &outputs) const {
-  if (model)
-    model->forward(arguments.data(), outputs.data());
+void OutputEvaluator::evaluate(const std::vector<double> &arguments, std::vector<double> &results) const {
+  if (!model)
+    results = interpretOutputs(*graph, arguments);
+  else if (gradientCount)
+    model->gradient(arguments.data(), results.data(), results.data() + outputCount);
   else
-    outputs = interpretOutputs(*graph, arguments);
+    model->forward(arguments.data(), results.data());
 }
 
 void OutputEvaluator::forEachRow(std::vector<double> arguments, const DataSet &data,
                                  llvm::function_ref<void(size_t, llvm::ArrayRef<double>)> visit) const {
-  std::vector<double> outputs(outputCount);
+  std::vector<double> results(resultSize());
   for (size_t r = 0; r < data.rowCount; ++r) {
     data.bindRow(r, arguments);
-    evaluate(arguments, outputs);
-    visit(r, outputs);
+    evaluate(arguments, results);
+    visit(r, results);
   }
 }
 
 std::vector<double> OutputEvaluator::mean(const std::vector<double> &arguments, const DataSet *data) const {
-  std::vector<double> sums(outputCount, 0.0);
+  std::vector<double> sums(resultSize(), 0.0);
   if (!data) {
     evaluate(arguments, sums);
     return sums;
   }
-  forEachRow(arguments, *data, [&](size_t, llvm::ArrayRef<double> outputs) {
-    for (size_t i = 0; i < outputCount; ++i)
-      sums[i] += outputs[i];
+  forEachRow(arguments, *data, [&](size_t, llvm::ArrayRef<double> results) {
+    for (size_t i = 0; i < sums.size(); ++i)
+      sums[i] += results[i];
   });
   for (double &sum : sums)
     sum /= static_cast<double>(data->rowCount);

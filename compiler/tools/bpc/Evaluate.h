@@ -1,8 +1,9 @@
 //===- Evaluate.h - Every output of a script over rows of data -*- C++ -*-===//
 //
-// `run --data`, `train`'s final report and its held-out evaluations (--valid) all evaluate every output of a
-// script on every row of a data set and report the mean of each; this is that, with the compiled forward
-// function, or for a single evaluation the interpreter (bit-identical, and it needs no compile).
+// `run` (with --data, each row or the mean over the rows), `train`'s final report and its held-out evaluations
+// (--valid) all evaluate every output of a script on every row of a data set; this is that, with the compiled
+// forward function (or the gradient function, for every output's gradient too), or for a single evaluation the
+// interpreter (bit-identical, and it needs no compile).
 //
 //===----------------------------------------------------------------------===//
 #ifndef BPC_EVALUATE_H
@@ -20,29 +21,42 @@ namespace bpc {
 
 class OutputEvaluator {
 public:
-  /// Compiles `graph`'s forward function, unless `compile` is false: then the interpreter evaluates `graph`
-  /// (for a few evaluations, where compiling would cost more). `graph` must outlive the evaluator.
-  static llvm::Expected<OutputEvaluator> create(const bp::Graph &graph, bool compile = true);
+  /// What computes an evaluation's results.
+  enum Kind {
+    Interpreted,         // the interpreter, for a few evaluations, where compiling would cost more
+    Compiled,            // the compiled forward function
+    CompiledWithGradient // the compiled gradient function: the outputs and their gradient
+  };
 
-  /// Every output, flat (Graph::outputOffsets), at `arguments` (flat, Graph::argumentOffsets) with row `r` of
-  /// `data` bound, for each row in order; `visit(r, outputs)` sees each.
+  /// Compiles what `kind` needs at -O`optLevel`. `graph` must outlive the evaluator.
+  static llvm::Expected<OutputEvaluator> create(const bp::Graph &graph, Kind kind = Compiled, unsigned optLevel = 2);
+
+  /// The numbers of one evaluation, flat: every output (Graph::outputOffsets), then, for CompiledWithGradient,
+  /// the gradient, row-major [output elements][argument elements] as CompiledModel::gradient fills it.
+  size_t resultSize() const { return outputCount + gradientCount; }
+
+  /// The results at `arguments` (flat, Graph::argumentOffsets) with row `r` of `data` bound, for each row in
+  /// order; `visit(r, results)` sees each.
   void forEachRow(std::vector<double> arguments, const bp::DataSet &data,
                   llvm::function_ref<void(size_t, llvm::ArrayRef<double>)> visit) const;
 
-  /// Every output element's mean over the rows of `data` (summed in row order from +0, then divided by the
-  /// number of rows); without data, the outputs at `arguments` as they are.
+  /// Every result's mean over the rows of `data` (summed in row order from +0, then divided by the number of
+  /// rows: for the gradient, the mean gradient that `train` steps along); without data, the results at
+  /// `arguments` as they are.
   std::vector<double> mean(const std::vector<double> &arguments, const bp::DataSet *data) const;
 
 private:
-  OutputEvaluator(const bp::Graph &graph, std::unique_ptr<bp::CompiledModel> model)
-      : graph(&graph), model(std::move(model)), outputCount(graph.outputOffsets().back()) {}
+  OutputEvaluator(const bp::Graph &graph, std::unique_ptr<bp::CompiledModel> model, bool gradient)
+      : graph(&graph), model(std::move(model)), outputCount(graph.outputOffsets().back()),
+        gradientCount(gradient ? outputCount * graph.argumentOffsets().back() : 0) {}
 
-  /// The outputs at `arguments`, into `outputs`.
-  void evaluate(const std::vector<double> &arguments, std::vector<double> &outputs) const;
+  /// The results at `arguments`, into `results` (resultSize() numbers).
+  void evaluate(const std::vector<double> &arguments, std::vector<double> &results) const;
 
   const bp::Graph *graph;
   std::unique_ptr<bp::CompiledModel> model; // null: the interpreter
-  size_t outputCount; // doubles in `out`
+  size_t outputCount;   // doubles in `out`
+  size_t gradientCount; // doubles in `grad`; 0 without the gradient
 };
 
 } // namespace bpc

@@ -1,8 +1,14 @@
 //===- RunCommand.cpp - bpc run: evaluate outputs and gradients -----------===//
+//
+// Evaluates every output (and with --grad its gradient) at the script's values and --set, or, with --data, on
+// every row of a data file: the mean over the rows, or with --per-row each row's results.
+//
+//===----------------------------------------------------------------------===//
 #include "Commands.h"
+#include "Evaluate.h"
 #include "Json.h"
 
-#include "bp/JIT.h"
+#include "bp/DataSet.h"
 #include "bp/NumberFormat.h"
 
 #include "llvm/Support/raw_ostream.h"
@@ -10,91 +16,167 @@
 using namespace bp;
 
 namespace bpc {
+namespace {
+
+/// Prints one evaluation's results (OutputEvaluator's layout: the outputs, then with --grad the gradient) as
+/// text or JSON.
+class ResultPrinter {
+public:
+  ResultPrinter(const Graph &graph, const Options &options, llvm::raw_ostream &os)
+      : graph(graph), options(options), os(os), arguments(graph.arguments()),
+        argumentOffsets(graph.argumentOffsets()), outputOffsets(graph.outputOffsets()) {
+    // Gradients are listed in declaration order; the gradient's columns are in argument (inputs, then params)
+    // order.
+    for (NodeId id : graph.declaredArguments())
+      declared.push_back(graph.argumentIndex(id));
+  }
+
+  /// Every result on its own line, each followed by `note`.
+  void lines(llvm::ArrayRef<double> results, const std::string &note) {
+    forEachValue(results, [&](size_t, const std::string &name, llvm::ArrayRef<double> values,
+                              llvm::ArrayRef<int64_t> shape) {
+      os << name << " = " << formatTensor(values, shape) << note << '\n';
+    });
+  }
+
+  /// Row `r`'s results on one line: `row 1: loss = 0.3, accuracy = 1`.
+  void rowLine(size_t r, llvm::ArrayRef<double> results) {
+    os << "row " << r + 1 << ':';
+    forEachValue(results, [&](size_t item, const std::string &name, llvm::ArrayRef<double> values,
+                              llvm::ArrayRef<int64_t> shape) {
+      os << (item ? ", " : " ") << name << " = " << formatTensor(values, shape);
+    });
+    os << '\n';
+  }
+
+  /// One JSON object, `{"outputs":{...}}` and with --grad `"gradients":{...}`: row #row's (`"row":1` first),
+  /// or the mean over `rows` rows (`"rows":5` last), or with neither the results at the arguments' values.
+  void object(llvm::ArrayRef<double> results, std::optional<size_t> row, std::optional<size_t> rows) {
+    // Completes the warning for a number JSON cannot hold.
+    std::string where = row    ? " on row " + std::to_string(*row + 1)
+                        : rows ? " (the mean over the rows of " + options.data + ")"
+                               : "";
+    JsonWriter json(os);
+    json.beginObject();
+    if (row)
+      json.raw("row", std::to_string(*row + 1));
+    const auto &outputs = graph.outputs();
+    json.key("outputs");
+    json.beginObject();
+    for (size_t o = 0; o < outputs.size(); ++o)
+      json.tensor(outputs[o].name, outputValue(results, o), outputShape(o), "output '" + outputs[o].name + "'" + where);
+    json.endObject();
+    if (options.grad) {
+      json.key("gradients");
+      json.beginObject();
+      for (size_t o = 0; o < outputs.size(); ++o) {
+        json.key(outputs[o].name);
+        json.beginObject();
+        for (size_t a : declared)
+          json.tensor(graph.node(arguments[a]).name, gradientValue(results, o, a), gradientShape(o, a),
+                      gradientName(o, a) + where);
+        json.endObject();
+      }
+      json.endObject();
+    }
+    if (rows)
+      json.raw("rows", std::to_string(*rows));
+    json.endObject();
+    os << '\n';
+  }
+
+private:
+  using Visitor = llvm::function_ref<void(size_t item, const std::string &name, llvm::ArrayRef<double> values,
+                                          llvm::ArrayRef<int64_t> shape)>;
+
+  /// Each output, then with --grad each d output / d argument, numbered from 0.
+  void forEachValue(llvm::ArrayRef<double> results, Visitor visit) {
+    const auto &outputs = graph.outputs();
+    size_t item = 0;
+    for (size_t o = 0; o < outputs.size(); ++o)
+      visit(item++, outputs[o].name, outputValue(results, o), outputShape(o));
+    for (size_t o = 0; options.grad && o < outputs.size(); ++o)
+      for (size_t a : declared)
+        visit(item++, gradientName(o, a), gradientValue(results, o, a), gradientShape(o, a));
+  }
+
+  llvm::ArrayRef<double> outputValue(llvm::ArrayRef<double> results, size_t o) const {
+    return results.slice(outputOffsets[o], outputOffsets[o + 1] - outputOffsets[o]);
+  }
+  llvm::ArrayRef<int64_t> outputShape(size_t o) const { return graph.node(graph.outputs()[o].node).type.shape; }
+  std::string gradientName(size_t o, size_t a) const {
+    return "d" + graph.outputs()[o].name + "/d" + graph.node(arguments[a]).name;
+  }
+  /// d output / d argument, of shape output.shape + argument.shape: the argument's columns of the output's rows.
+  std::vector<double> gradientValue(llvm::ArrayRef<double> results, size_t o, size_t a) const {
+    llvm::ArrayRef<double> grad = results.drop_front(outputOffsets.back());
+    size_t rowSize = argumentOffsets.back(); // a row per output element, a column per argument element
+    std::vector<double> values;
+    for (size_t row = outputOffsets[o]; row < outputOffsets[o + 1]; ++row)
+      llvm::append_range(values,
+                         grad.slice(row * rowSize + argumentOffsets[a], argumentOffsets[a + 1] - argumentOffsets[a]));
+    return values;
+  }
+  Shape gradientShape(size_t o, size_t a) const {
+    Shape shape(outputShape(o).begin(), outputShape(o).end());
+    llvm::append_range(shape, graph.node(arguments[a]).type.shape);
+    return shape;
+  }
+
+  const Graph &graph;
+  const Options &options;
+  llvm::raw_ostream &os;
+  std::vector<NodeId> arguments;
+  std::vector<size_t> argumentOffsets, outputOffsets, declared;
+};
+
+} // namespace
 
 int runCommand(const Options &options) {
+  if (options.data.empty() && (options.perRow || !options.columns.empty() || !options.ignoreColumns.empty()))
+    return reportError(std::string(options.perRow ? "--per-row" : "--columns and --ignore-columns") +
+                           " need" + (options.perRow ? "s" : "") + " --data",
+                       ExitUsage);
   auto graph = loadGraph(options, nullptr);
   if (!graph)
     return reportError(graph.takeError());
+  std::optional<DataSet> data;
+  if (!options.data.empty()) {
+    auto loaded = loadDataSet(options.data, *graph, {options.columns, options.ignoreColumns});
+    if (!loaded)
+      return reportError(loaded.takeError());
+    data = std::move(*loaded);
+  }
   int exitCode = ExitSuccess;
-  std::optional<std::vector<double>> in = bindArguments(*graph, options, exitCode);
+  std::optional<std::vector<double>> in = bindArguments(*graph, options, exitCode, data ? &*data : nullptr);
   if (!in)
     return exitCode;
 
-  const auto &outputs = graph->outputs();
-  std::vector<NodeId> arguments = graph->arguments();
-  std::vector<size_t> outputOffsets = graph->outputOffsets();
-  std::vector<size_t> argumentOffsets = graph->argumentOffsets();
-  std::vector<double> out(outputOffsets.back());
-  size_t rowSize = argumentOffsets.back(); // grad: a row per output element, a column per argument element
-  std::vector<double> grad(options.grad ? outputOffsets.back() * rowSize : 0);
   // Only what is printed is compiled: without --grad nothing is differentiated.
-  auto model = CompiledModel::create(
-      *graph, options.grad ? CompiledModel::ForwardAndGradient : CompiledModel::ForwardOnly, options.optLevel);
-  if (!model)
-    return reportError(model.takeError());
-  if (options.grad)
-    (*model)->gradient(in->data(), out.data(), grad.data());
-  else
-    (*model)->forward(in->data(), out.data());
-  auto outputValue = [&](size_t o) {
-    return llvm::ArrayRef<double>(out).slice(outputOffsets[o], outputOffsets[o + 1] - outputOffsets[o]);
-  };
-  auto outputShape = [&](size_t o) -> llvm::ArrayRef<int64_t> { return graph->node(outputs[o].node).type.shape; };
+  auto evaluator = OutputEvaluator::create(
+      *graph, options.grad ? OutputEvaluator::CompiledWithGradient : OutputEvaluator::Compiled, options.optLevel);
+  if (!evaluator)
+    return reportError(evaluator.takeError());
+  ResultPrinter printer(*graph, options, llvm::outs());
 
-  // Gradients are listed in declaration order; `grad` is in argument (inputs, then params) order.
-  std::vector<size_t> declared;
-  for (NodeId id : graph->declaredArguments())
-    declared.push_back(graph->argumentIndex(id));
-  auto gradientName = [&](size_t o, size_t a) {
-    return "d" + outputs[o].name + "/d" + graph->node(arguments[a]).name;
-  };
-  auto argumentShape = [&](size_t a) -> llvm::ArrayRef<int64_t> { return graph->node(arguments[a]).type.shape; };
-  // d output / d argument, of shape output.shape + argument.shape: the argument's columns of the output's rows.
-  auto gradientValue = [&](size_t o, size_t a) {
-    std::vector<double> values;
-    for (size_t row = outputOffsets[o]; row < outputOffsets[o + 1]; ++row)
-      llvm::append_range(values, llvm::ArrayRef<double>(grad).slice(row * rowSize + argumentOffsets[a],
-                                                                    argumentOffsets[a + 1] - argumentOffsets[a]));
-    return values;
-  };
-  auto gradientShape = [&](size_t o, size_t a) {
-    Shape shape(outputShape(o).begin(), outputShape(o).end());
-    llvm::append_range(shape, argumentShape(a));
-    return shape;
-  };
-
-  llvm::raw_ostream &os = llvm::outs();
-  if (!options.json) {
-    for (size_t o = 0; o < outputs.size(); ++o)
-      os << outputs[o].name << " = " << formatTensor(outputValue(o), outputShape(o)) << '\n';
-    if (options.grad)
-      for (size_t o = 0; o < outputs.size(); ++o)
-        for (size_t a : declared)
-          os << gradientName(o, a) << " = " << formatTensor(gradientValue(o, a), gradientShape(o, a)) << '\n';
+  if (options.perRow) {
+    evaluator->forEachRow(*in, *data, [&](size_t r, llvm::ArrayRef<double> results) {
+      if (options.json)
+        printer.object(results, r, std::nullopt);
+      else
+        printer.rowLine(r, results);
+    });
     return ExitSuccess;
   }
 
-  JsonWriter json(os);
-  json.beginObject();
-  json.key("outputs");
-  json.beginObject();
-  for (size_t o = 0; o < outputs.size(); ++o)
-    json.tensor(outputs[o].name, outputValue(o), outputShape(o), "output '" + outputs[o].name + "'");
-  json.endObject();
-  if (options.grad) {
-    json.key("gradients");
-    json.beginObject();
-    for (size_t o = 0; o < outputs.size(); ++o) {
-      json.key(outputs[o].name);
-      json.beginObject();
-      for (size_t a : declared)
-        json.tensor(graph->node(arguments[a]).name, gradientValue(o, a), gradientShape(o, a), gradientName(o, a));
-      json.endObject();
-    }
-    json.endObject();
-  }
-  json.endObject();
-  os << '\n';
+  std::vector<double> results = evaluator->mean(*in, data ? &*data : nullptr);
+  std::optional<size_t> rows = data ? std::optional<size_t>(data->rowCount) : std::nullopt;
+  if (options.json)
+    printer.object(results, std::nullopt, rows);
+  else
+    printer.lines(results, rows ? "  (mean over the " + std::to_string(*rows) + (*rows == 1 ? " row" : " rows") +
+                                      " of " + options.data + ")"
+                                : "");
   return ExitSuccess;
 }
 

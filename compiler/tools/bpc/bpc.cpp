@@ -94,6 +94,22 @@ CLI::Validator nonEmpty() {
                         "");
 }
 
+/// --data FILE.csv and how its columns bind inputs; `use` says what the command does with the rows.
+void addDataOptions(CLI::App *command, Options &options, const std::string &use) {
+  command
+      ->add_option("--data", options.data,
+                   "CSV (or .csv.gz) whose header names inputs (x[0], x[1]... for a tensor's elements); " + use)
+      ->type_name("FILE.csv");
+  command
+      ->add_option("--columns", options.columns,
+                   "the file has no header: these inputs' elements take its columns left to right")
+      ->delimiter(',')
+      ->type_name("x,label");
+  command->add_option("--ignore-columns", options.ignoreColumns, "header columns to skip")
+      ->delimiter(',')
+      ->type_name("a,b");
+}
+
 void addOptLevelOption(CLI::App *command, Options &options) {
   command->add_option("-O", options.optLevel, "LLVM optimization level: -O0, -O1, -O2 (default) or -O3")
       ->type_name("LEVEL")
@@ -118,10 +134,17 @@ int main(int argc, char **argv) {
   graph->add_flag("--dot", options.dot, "print Graphviz DOT instead of text");
   graph->add_flag("--grad", options.grad, "print the gradient graph (forward and backward nodes)");
 
-  CLI::App *run = addScriptCommand(app, "run", "evaluate a script's outputs (and gradients) with the JIT", options);
+  CLI::App *run = addScriptCommand(
+      app, "run",
+      "evaluate a script's outputs (and gradients) with the JIT, at its values or on each row of a data file",
+      options);
   addSetOption(run, options);
-  run->add_flag("--grad", options.grad, "also print d output / d x for every input and param");
-  run->add_flag("--json", options.json, "print one JSON object");
+  run->add_flag("--grad", options.grad,
+                "also print d output / d x for every input and param (with --data, the mean over the rows, as "
+                "train steps along, or each row's with --per-row)");
+  run->add_flag("--json", options.json, "print one JSON object (with --per-row, one per row, a line each)");
+  addDataOptions(run, options, "prints each output's mean over the rows");
+  run->add_flag("--per-row", options.perRow, "with --data, print each row's outputs, not their means");
   run->add_option("--seed", options.seed, "seed of normal() and uniform() initializers (default 0)")
       ->type_name("S")
       ->check(wholeNumber(true));
@@ -156,7 +179,9 @@ int main(int argc, char **argv) {
   build->add_option("-o", options.output, "the object file to write (default: STEM.o in this folder)")
       ->type_name("OUT.o")
       ->check(nonEmpty());
-  build->add_option("--header", options.header, "the C header to write (default: the -o path with .h)")
+  build->add_option("--header", options.header,
+                    "the C header to write: prototypes, where each input, param and output starts in in[] and out[] "
+                    "(a tensor's SIZE, RANK and SHAPE too), the script's values (default: the -o path with .h)")
       ->type_name("OUT.h")
       ->check(nonEmpty());
   build->add_option("--name", options.name, "the C function prefix (default: the file's stem)")
@@ -198,17 +223,7 @@ int main(int argc, char **argv) {
   CLI::Option *varsOption =
       train->add_option("--vars", options.vars, "the inputs/params to train, comma-separated (default: every param)")
           ->type_name("a,b,...");
-  train->add_option("--data", options.data,
-                    "CSV (or .csv.gz) whose header names inputs (x[0], x[1]... for a tensor's elements); each step "
-                    "uses the mean gradient over rows")
-      ->type_name("FILE.csv");
-  train->add_option("--columns", options.columns,
-                    "the file has no header: these inputs' elements take its columns left to right")
-      ->delimiter(',')
-      ->type_name("x,label");
-  train->add_option("--ignore-columns", options.ignoreColumns, "header columns to skip")
-      ->delimiter(',')
-      ->type_name("a,b");
+  addDataOptions(train, options, "each step uses the mean gradient over rows");
   train->add_option("--optimizer", options.optimizer, "sgd (default), momentum or adam")
       ->type_name("NAME")
       ->check(CLI::IsMember({"sgd", "momentum", "adam"}));
