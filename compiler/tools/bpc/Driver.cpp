@@ -184,8 +184,6 @@ std::optional<std::vector<double>> bindArguments(const Graph &graph, const Optio
         values.push_back(node.value);
       else
         values.insert(values.end(), node.data.begin(), node.data.end());
-    } else if (boundByData) {
-      values.resize(values.size() + count, 0.0); // the columns' values replace it row by row
     } else {
       // Columns of the data set every element of an input they bind, row by row.
       if (!boundByData)
