@@ -19,12 +19,16 @@
 
 namespace bp {
 
+struct TrainStepSpec;
+
 /// Writes `module` (already set up for `machine`'s triple and data layout) as an object file or assembly.
 llvm::Error emitMachineCode(llvm::Module &module, llvm::TargetMachine &machine, llvm::CodeGenFileType type,
                             llvm::raw_pwrite_stream &os);
 
-/// The C header for a script compiled with functions PREFIX_forward and PREFIX_gradient.
-std::string generateCHeader(const Graph &graph, const std::string &prefix, const std::string &scriptName);
+/// The C header for a script compiled with functions PREFIX_forward and PREFIX_gradient, and with
+/// PREFIX_train_step where `trainStep` describes it (CodeGen.h, addTrainStep).
+std::string generateCHeader(const Graph &graph, const std::string &prefix, const std::string &scriptName,
+                            const TrainStepSpec *trainStep = nullptr);
 
 /// True if `name` can be used as a C identifier (and so as a function prefix).
 bool isCIdentifier(const std::string &name);

@@ -180,10 +180,14 @@ std::optional<std::vector<double>> bindArguments(const Graph &graph, const Optio
       for (size_t i = 0; i < count; ++i)
         values.push_back(given[given.size() == 1 ? 0 : i]);
     } else if (node.hasValue || boundByData) {
+      // A column's value replaces it row by row; a tensor input without a default holds no data (zeros until
+      // its columns bind it).
       if (node.type.isScalar())
-        values.push_back(node.value); // a column's value replaces it row by row
-      else
+        values.push_back(node.value);
+      else if (node.hasValue)
         values.insert(values.end(), node.data.begin(), node.data.end());
+      else
+        values.resize(values.size() + count, 0.0);
     } else {
       diags.error(node.loc, "input '" + node.name + "' has no value; give it a default or pass --set " +
                                 node.name + "=VALUE");
