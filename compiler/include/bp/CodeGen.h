@@ -3,6 +3,8 @@
 // One LLVM module per script with two functions over plain double arrays (the C ABI of runtime/bp_model.h):
 //   void PREFIX_forward(const double *in, double *out);
 //   void PREFIX_gradient(const double *in, double *out, double *grad);
+// and, for training, a third (TrainStep.cpp):
+//   double PREFIX_train_step(double *in, double *state, const double *rows, long nrows);
 // Floating point is emitted as written: no fast-math flags, no FMA contraction, so results are bit-identical
 // to plain double arithmetic in the same order.
 //
@@ -12,6 +14,7 @@
 
 #include "bp/Autodiff.h"
 #include "bp/Graph.h"
+#include "bp/Optimizer.h"
 
 #include "llvm/IR/IRBuilder.h"
 #include "llvm/IR/Intrinsics.h"
@@ -51,6 +54,37 @@ llvm::Value *lowerOp(IRLowering &ir, OpKind op, llvm::ArrayRef<llvm::Value *> op
 /// elements], a tensor output's rows filled by a loop over its elements that runs its reverse sweep once per row.
 std::unique_ptr<llvm::Module> generateModule(const Graph &forward, const GradientGraph *gradient,
                                              const std::string &prefix, llvm::LLVMContext &context);
+
+/// Adds to `module` the gradient function `name` (void name(const double *in, double *out, double *grad)) of
+/// `gradient`, the gradient graph of `forward`, as generateModule does for PREFIX_gradient.
+llvm::Function *emitGradientFunction(llvm::Module &module, const Graph &forward, const GradientGraph &gradient,
+                                     const std::string &name);
+
+/// One training step of `bpc train`, as a function: what it trains, and how.
+struct TrainStepSpec {
+  size_t objective = 0; // the output trained (Graph::outputs() index), a number
+  bool maximize = false;
+  OptimizerKind optimizer = OptimizerKind::SGD;
+  double rate = 0.01;
+  std::vector<size_t> variables;       // the trained arguments (Graph::arguments() indices), every element of each
+  std::vector<size_t> rowTargets;      // per number of a row: its place in `in` (DataSet::targets); none without data
+  std::vector<std::string> rowColumns; // per number of a row: its column's name ("x[3]"), for the C header
+};
+
+/// The trained elements of `spec`: positions in `in` (Graph::argumentOffsets), variable by variable.
+std::vector<size_t> trainedElements(const Graph &graph, const TrainStepSpec &spec);
+
+/// Adds `double PREFIX_train_step(double *in, double *state, const double *rows, long nrows)` to `module` (whose
+/// target triple, if set, decides the width of `long`): for each of the nrows rows (`rows` row-major, each
+/// spec.rowTargets.size() numbers) it binds the row in a private copy of `in`, evaluates the gradient of the
+/// objective there and adds the trained elements' entries, and the objective, in row order from +0; it divides
+/// both by nrows, negates the gradient to maximize, and moves the trained elements of `in` by the optimizer's
+/// update (UpdateRules), whose state (optimizerStateSize doubles, zero before the first step) is `state`. It
+/// returns the mean objective before the update. If the mean objective or a mean gradient is not finite (or
+/// nrows < 1), nothing is changed and the result is not finite: the mean objective, or NaN where it is finite.
+/// Fails with the gradient graph's diagnostic when it is too large (Autodiff.h).
+llvm::Error addTrainStep(llvm::Module &module, const Graph &graph, const TrainStepSpec &spec,
+                         const std::string &prefix);
 
 /// Above this many instructions a module counts as large: optimizeModule leaves out the SLP vectorizer.
 constexpr unsigned LargeModuleInstructions = 50000;

@@ -2,7 +2,8 @@
 //
 // A CompiledModel is a script's forward function and, when asked for, its gradient function, generated,
 // optimized and compiled to machine code in this process by LLVM's ORC LLJIT. They have the C ABI of
-// runtime/bp_model.h.
+// runtime/bp_model.h. A CompiledTrainStep is a script's training step (CodeGen.h, addTrainStep), compiled the
+// same way.
 //
 //===----------------------------------------------------------------------===//
 #ifndef BP_JIT_H
@@ -21,6 +22,8 @@ class LLJIT;
 } // namespace llvm::orc
 
 namespace bp {
+
+struct TrainStepSpec;
 
 class CompiledModel {
 public:
@@ -58,6 +61,32 @@ private:
   bp_gradient_fn gradientFn = nullptr;
   size_t argumentCount = 0;
   size_t outputCount = 0;
+};
+
+/// PREFIX_train_step, compiled in this process: `bpc train` calls it once per step.
+class CompiledTrainStep {
+public:
+  using Function = double (*)(double *in, double *state, const double *rows, long nrows);
+
+  /// JIT-compiles the training step of `graph` that `spec` describes at -O`optLevel`. Fails with the gradient
+  /// graph's diagnostic when it is too large (Autodiff.h).
+  static llvm::Expected<std::unique_ptr<CompiledTrainStep>> create(const Graph &graph, const TrainStepSpec &spec,
+                                                                   unsigned optLevel = 2);
+  ~CompiledTrainStep();
+
+  /// One step over `nrows` rows (row-major, spec.rowTargets.size() numbers each; without data, one row and
+  /// `rows` may be null): see addTrainStep. `state` holds stateSize() doubles, zero before the first step.
+  double step(double *in, double *state, const double *rows, long nrows) const {
+    return function(in, state, rows, nrows);
+  }
+  size_t stateSize() const { return stateDoubles; }
+
+private:
+  CompiledTrainStep() = default;
+
+  std::unique_ptr<llvm::orc::LLJIT> jit;
+  Function function = nullptr;
+  size_t stateDoubles = 0;
 };
 
 } // namespace bp

@@ -19,14 +19,18 @@
 
 namespace bp {
 
+struct TrainStepSpec;
+
 /// Writes `module` (already set up for `machine`'s triple and data layout) as an object file or assembly.
 llvm::Error emitMachineCode(llvm::Module &module, llvm::TargetMachine &machine, llvm::CodeGenFileType type,
                             llvm::raw_pwrite_stream &os);
 
-/// The C header for a script compiled with functions PREFIX_forward and PREFIX_gradient. Each argument and
-/// output gets a macro PREFIX_IN_NAME / PREFIX_OUT_NAME (where it starts in in[] / out[]), and each tensor among
-/// them PREFIX_IN_NAME_SIZE, _RANK and _SHAPE too.
-std::string generateCHeader(const Graph &graph, const std::string &prefix, const std::string &scriptName);
+/// The C header for a script compiled with functions PREFIX_forward and PREFIX_gradient, and with
+/// PREFIX_train_step where `trainStep` describes it (CodeGen.h, addTrainStep). Each argument and output gets a
+/// macro PREFIX_IN_NAME / PREFIX_OUT_NAME (where it starts in in[] / out[]), and each tensor among them
+/// PREFIX_IN_NAME_SIZE, _RANK and _SHAPE too.
+std::string generateCHeader(const Graph &graph, const std::string &prefix, const std::string &scriptName,
+                            const TrainStepSpec *trainStep = nullptr);
 
 /// An error if two of the header's macros would have one name: a tensor W's PREFIX_IN_W_SIZE and an input
 /// named W_SIZE.

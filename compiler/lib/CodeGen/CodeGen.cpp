@@ -508,28 +508,32 @@ std::unique_ptr<llvm::Module> bp::generateModule(const Graph &forward, const Gra
     return storage.emplace(simplifyGraph(graph, roots));
   };
   std::vector<NodeId> results = outputNodes(forward);
-  std::optional<Graph> simplifiedForward, simplifiedGradient;
+  std::optional<Graph> simplifiedForward;
   const Graph &forwardGraph = simplified(forward, results, simplifiedForward);
   emitFunction(*module, prefix + "_forward", forwardGraph, results, nullptr);
-  if (!gradient)
-    return module;
+  if (gradient)
+    emitGradientFunction(*module, forward, *gradient, prefix + "_gradient");
+  return module;
+}
 
+llvm::Function *bp::emitGradientFunction(llvm::Module &module, const Graph &forward, const GradientGraph &gradient,
+                                         const std::string &name) {
   // The gradient function's roots: the outputs, then the Jacobian, output by output, then the seeds of tensor
   // outputs (kept by the simplifier, so that each sweep's nodes that depend on its seed can be found again).
-  std::vector<NodeId> roots = outputNodes(gradient->graph);
+  std::vector<NodeId> roots = outputNodes(gradient.graph);
   size_t outputCount = roots.size();
-  for (const ReverseSweep &sweep : gradient->sweeps)
+  for (const ReverseSweep &sweep : gradient.sweeps)
     roots.insert(roots.end(), sweep.gradient.begin(), sweep.gradient.end());
   size_t seedsBegin = roots.size();
-  for (const ReverseSweep &sweep : gradient->sweeps)
+  for (const ReverseSweep &sweep : gradient.sweeps)
     if (sweep.seed != InvalidNode)
       roots.push_back(sweep.seed);
-  const Graph &gradientGraph = simplified(gradient->graph, roots, simplifiedGradient);
+  Graph gradientGraph = simplifyGraph(gradient.graph, roots); // renumbers the roots
   std::vector<NodeId> outputs(roots.begin(), roots.begin() + outputCount);
   std::vector<size_t> rows = forward.outputOffsets(); // an output's first row of grad: its first element in out
   std::vector<JacobianRows> jacobian;
   auto entries = roots.begin() + outputCount, seeds = roots.begin() + seedsBegin;
-  for (const ReverseSweep &sweep : gradient->sweeps) {
+  for (const ReverseSweep &sweep : gradient.sweeps) {
     NodeId seed = sweep.seed == InvalidNode ? InvalidNode : *seeds++;
     jacobian.push_back({rows[sweep.output], seed,
                         seed == InvalidNode ? std::vector<NodeId>()
@@ -537,8 +541,8 @@ std::unique_ptr<llvm::Module> bp::generateModule(const Graph &forward, const Gra
                         std::vector<NodeId>(entries, entries + sweep.gradient.size())});
     entries += sweep.gradient.size();
   }
-  emitFunction(*module, prefix + "_gradient", gradientGraph, outputs, &jacobian);
-  return module;
+  emitFunction(module, name, gradientGraph, outputs, &jacobian);
+  return module.getFunction(name);
 }
 
 void bp::optimizeModule(llvm::Module &module, llvm::TargetMachine *machine, unsigned level) {

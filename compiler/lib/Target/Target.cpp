@@ -1,5 +1,6 @@
 //===- Target.cpp - Object emission and C header generation ---------------===//
 #include "bp/Target.h"
+#include "bp/CodeGen.h"
 #include "bp/NumberFormat.h"
 
 #include "llvm/IR/DiagnosticInfo.h"
@@ -7,6 +8,7 @@
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/LegacyPassManager.h"
 
+#include <algorithm>
 #include <bit>
 #include <cassert>
 #include <cctype>
@@ -146,7 +148,51 @@ llvm::Error bp::checkCHeaderNames(const Graph &graph, const std::string &prefix)
   return llvm::Error::success();
 }
 
-std::string bp::generateCHeader(const Graph &graph, const std::string &prefix, const std::string &scriptName) {
+/// The header comment's paragraph on PREFIX_train_step: what it trains and how, a row's layout (runs of
+/// consecutive elements of one input on a line), the state and the result.
+static std::string trainStepComment(const Graph &graph, const std::string &prefix, const TrainStepSpec &spec) {
+  std::string macro = upper(prefix);
+  std::vector<NodeId> arguments = graph.arguments();
+  std::vector<size_t> offsets = graph.argumentOffsets();
+  std::string variables;
+  for (size_t v : spec.variables)
+    variables += (variables.empty() ? "" : ", ") + graph.node(arguments[v]).name;
+  const std::string &objective = graph.outputs()[spec.objective].name;
+  std::string text = " *\n";
+  text += " * " + prefix + "_train_step(in, state, rows, nrows) is one step of " + optimizerName(spec.optimizer) +
+          " (rate " + formatNumber(spec.rate) + ") " + (spec.maximize ? "maximizing " : "minimizing ") + objective +
+          " over " + variables + ":\n";
+  text += " * for each row, in order, it binds the row's numbers in a copy of in[] and takes the gradient of " +
+          objective + " there;\n";
+  text += " * then it moves those variables' elements of in[] by the mean gradient. ";
+  auto argumentOf = [&](size_t element) { return std::upper_bound(offsets.begin(), offsets.end(), element); };
+  if (spec.rowTargets.empty()) {
+    text += "It reads no rows: pass nrows = 1\n * (rows may be NULL) for a step at the values in[] holds.\n";
+  } else {
+    text += "rows[] holds nrows rows of\n * " + macro + "_ROW_SIZE numbers, row-major; a row's numbers are:\n";
+    for (size_t c = 0, end; c < spec.rowTargets.size(); c = end) {
+      for (end = c + 1; end < spec.rowTargets.size() && spec.rowTargets[end] == spec.rowTargets[end - 1] + 1 &&
+                        argumentOf(spec.rowTargets[end]) == argumentOf(spec.rowTargets[c]);)
+        ++end;
+      bool run = end - c > 1;
+      text += " *   row[" + std::to_string(c) + (run ? ".." + std::to_string(end - 1) : "") + "]  " +
+              spec.rowColumns[c] + (run ? " .. " + spec.rowColumns[end - 1] : "") + "\n";
+    }
+  }
+  const char *layout = spec.optimizer == OptimizerKind::Adam
+                           ? " (the first moments, the second moments, the step count)"
+                       : spec.optimizer == OptimizerKind::Momentum ? " (a velocity per element)"
+                                                                   : "";
+  text += " * state[] holds the optimizer's " + macro + "_STATE_SIZE doubles" + layout + ":\n";
+  text += " * zero them before the first step. It returns the mean of " + objective + " over the rows before the\n";
+  text += " * step; a result that is not finite means that " + objective +
+          " or its gradient was not finite (or nrows < 1)\n";
+  text += " * and nothing changed. in[], state[] and rows[] must not overlap.\n";
+  return text;
+}
+
+std::string bp::generateCHeader(const Graph &graph, const std::string &prefix, const std::string &scriptName,
+                                const TrainStepSpec *trainStep) {
   std::string macro = upper(prefix);
   std::string guard = macro + "_BP_H";
   std::vector<NodeId> arguments = graph.arguments();
@@ -195,6 +241,8 @@ std::string bp::generateCHeader(const Graph &graph, const std::string &prefix, c
                                              ".." + std::to_string(out[o + 1] - 1) + " of grad)") +
             "\n";
   }
+  if (trainStep)
+    text += trainStepComment(graph, prefix, *trainStep);
   text += " */\n";
   text += "#ifndef " + guard + "\n#define " + guard + "\n\n";
   text += "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n";
@@ -233,9 +281,15 @@ std::string bp::generateCHeader(const Graph &graph, const std::string &prefix, c
   for (size_t o = 0; o < graph.outputs().size(); ++o)
     text += placeMacros(macro + "_OUT_" + graph.outputs()[o].name, out[o],
                         graph.node(graph.outputs()[o].node).type.shape);
+  if (trainStep)
+    text += "\n#define " + macro + "_ROW_SIZE " + std::to_string(trainStep->rowTargets.size()) + "\n#define " + macro +
+            "_STATE_SIZE " +
+            std::to_string(optimizerStateSize(trainStep->optimizer, trainedElements(graph, *trainStep).size())) + "\n";
   text += "\n";
   text += "void " + prefix + "_forward(const double *in, double *out);\n";
   text += "void " + prefix + "_gradient(const double *in, double *out, double *grad);\n";
+  if (trainStep)
+    text += "double " + prefix + "_train_step(double *in, double *state, const double *rows, long nrows);\n";
   text += "\n";
   text += "#ifdef __cplusplus\n}\n#endif\n\n";
   text += "#endif /* " + guard + " */\n";

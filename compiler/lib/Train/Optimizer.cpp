@@ -1,18 +1,33 @@
 //===- Optimizer.cpp - SGD, momentum and Adam -----------------------------===//
 #include "bp/Optimizer.h"
 
+#include "llvm/Support/ErrorHandling.h"
+
 #include <cmath>
 
 using namespace bp;
 
 namespace {
 
+/// UpdateRules on doubles.
+struct DoubleArithmetic {
+  using Value = double;
+  double constant(double c) const { return c; }
+  double add(double x, double y) const { return x + y; }
+  double sub(double x, double y) const { return x - y; }
+  double mul(double x, double y) const { return x * y; }
+  double div(double x, double y) const { return x / y; }
+  double sqrt(double x) const { return std::sqrt(x); }
+  double pow(double x, double y) const { return std::pow(x, y); }
+};
+
 class SGD final : public Optimizer {
 public:
   explicit SGD(double rate) : rate(rate) {}
   void step(llvm::MutableArrayRef<double> values, llvm::ArrayRef<double> gradient) override {
+    DoubleArithmetic a;
     for (size_t i = 0; i < values.size(); ++i)
-      values[i] -= rate * gradient[i];
+      values[i] = UpdateRules::sgd(a, rate, values[i], gradient[i]);
   }
 
 private:
@@ -23,14 +38,12 @@ class Momentum final : public Optimizer {
 public:
   Momentum(double rate, size_t count) : rate(rate), velocity(count, 0.0) {}
   void step(llvm::MutableArrayRef<double> values, llvm::ArrayRef<double> gradient) override {
-    for (size_t i = 0; i < values.size(); ++i) {
-      velocity[i] = Coefficient * velocity[i] + gradient[i];
-      values[i] -= rate * velocity[i];
-    }
+    DoubleArithmetic a;
+    for (size_t i = 0; i < values.size(); ++i)
+      values[i] = UpdateRules::momentum(a, rate, values[i], gradient[i], velocity[i]);
   }
 
 private:
-  static constexpr double Coefficient = 0.9;
   double rate;
   std::vector<double> velocity;
 };
@@ -39,21 +52,17 @@ class Adam final : public Optimizer {
 public:
   Adam(double rate, size_t count) : rate(rate), mean(count, 0.0), square(count, 0.0) {}
   void step(llvm::MutableArrayRef<double> values, llvm::ArrayRef<double> gradient) override {
-    ++t;
-    double meanCorrection = 1 - std::pow(Beta1, static_cast<double>(t));
-    double squareCorrection = 1 - std::pow(Beta2, static_cast<double>(t));
-    for (size_t i = 0; i < values.size(); ++i) {
-      mean[i] = Beta1 * mean[i] + (1 - Beta1) * gradient[i];
-      square[i] = Beta2 * square[i] + (1 - Beta2) * gradient[i] * gradient[i];
-      values[i] -= rate * (mean[i] / meanCorrection) / (std::sqrt(square[i] / squareCorrection) + Epsilon);
-    }
+    DoubleArithmetic a;
+    t += 1;
+    std::pair<double, double> corrections = UpdateRules::adamCorrections(a, t);
+    for (size_t i = 0; i < values.size(); ++i)
+      values[i] = UpdateRules::adam(a, rate, corrections, values[i], gradient[i], mean[i], square[i]);
   }
 
 private:
-  static constexpr double Beta1 = 0.9, Beta2 = 0.999, Epsilon = 1e-8;
   double rate;
   std::vector<double> mean, square;
-  long t = 0;
+  double t = 0; // steps taken, a whole number
 };
 
 } // namespace
@@ -77,7 +86,19 @@ const char *bp::optimizerName(OptimizerKind kind) {
   case OptimizerKind::Adam:
     return "adam";
   }
-  return "sgd";
+  llvm_unreachable("every optimizer has a name");
+}
+
+size_t bp::optimizerStateSize(OptimizerKind kind, size_t count) {
+  switch (kind) {
+  case OptimizerKind::SGD:
+    return 0;
+  case OptimizerKind::Momentum:
+    return count;
+  case OptimizerKind::Adam:
+    return 2 * count + 1;
+  }
+  llvm_unreachable("every optimizer has a state size");
 }
 
 std::unique_ptr<Optimizer> Optimizer::create(OptimizerKind kind, double rate, size_t count) {
@@ -89,5 +110,5 @@ std::unique_ptr<Optimizer> Optimizer::create(OptimizerKind kind, double rate, si
   case OptimizerKind::Adam:
     return std::make_unique<Adam>(rate, count);
   }
-  return nullptr;
+  llvm_unreachable("every optimizer kind is created");
 }

@@ -1,13 +1,15 @@
 //===- BuildCommand.cpp - bpc build: a native object and a C header -------===//
 //
 // Writes the object and the header through OutputFile.h: both are put in place only once both are complete, so
-// a failed build leaves existing files untouched; neither may be the script itself.
+// a failed build leaves existing files untouched; neither may be the script itself. With --train-step, the
+// object also holds PREFIX_train_step, `bpc train`'s step for the options given.
 //
 //===----------------------------------------------------------------------===//
 #include "Commands.h"
 #include "OutputFile.h"
 
 #include "bp/CodeGen.h"
+#include "bp/DataSet.h"
 #include "bp/Target.h"
 
 #include "llvm/Support/Path.h"
@@ -51,6 +53,17 @@ int buildCommand(const Options &options) {
     return reportError("the header '" + headerPath + "' and the output '" + outputPath + "' are the same file",
                        ExitUsage);
 
+  std::optional<TrainStepSpec> trainStep;
+  if (options.trainStep) {
+    if (!options.ignoreColumns.empty() && options.data.empty())
+      return reportError("--ignore-columns needs --data", ExitUsage);
+    int exitCode = ExitSuccess;
+    std::optional<DataSet> data; // read for its columns
+    trainStep = trainStepSpec(*graph, options, data, exitCode);
+    if (!trainStep)
+      return exitCode;
+  }
+
   auto machine = createTargetMachine(options.target, options.optLevel);
   if (!machine)
     return reportError(machine.takeError());
@@ -62,6 +75,9 @@ int buildCommand(const Options &options) {
   std::unique_ptr<llvm::Module> module = generateModule(*graph, &*gradient, prefix, context);
   module->setDataLayout((*machine)->createDataLayout());
   module->setTargetTriple((*machine)->getTargetTriple().str());
+  if (trainStep)
+    if (llvm::Error err = addTrainStep(*module, *graph, *trainStep, prefix))
+      return reportError(std::move(err));
   optimizeModule(*module, machine->get(), options.optLevel);
 
   auto output = PendingFile::create(outputPath);
@@ -78,7 +94,8 @@ int buildCommand(const Options &options) {
     if (llvm::Error err = emitMachineCode(*module, **machine, type, output->stream()))
       return reportError(std::move(err));
   }
-  header->stream() << generateCHeader(*graph, prefix, llvm::sys::path::filename(options.file).str());
+  header->stream() << generateCHeader(*graph, prefix, llvm::sys::path::filename(options.file).str(),
+                                   trainStep ? &*trainStep : nullptr);
 
   if (llvm::Error err = PendingFile::commitAll({&*output, &*header}))
     return reportError(std::move(err));

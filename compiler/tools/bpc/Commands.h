@@ -18,6 +18,7 @@
 
 namespace bp {
 struct DataSet;
+struct TrainStepSpec;
 } // namespace bp
 
 namespace bpc {
@@ -39,7 +40,8 @@ struct Options {
   std::string name;              // build --name: the C function prefix
   std::string target;            // build --target: an LLVM triple; empty for this machine
   std::string emit = "obj";      // build --emit: obj, asm or llvm
-  std::string objective;         // train --minimize/--maximize OUTPUT
+  bool trainStep = false;        // build --train-step: also PREFIX_train_step, with the train options below
+  std::string objective;         // train (and build --train-step) --minimize/--maximize OUTPUT
   bool maximize = false;
   double rate = 0.01;            // train --rate
   size_t steps = 1;              // train --steps
@@ -89,6 +91,13 @@ llvm::Expected<bp::Graph> loadGraph(const Options &options, const char *command 
 /// a value are diagnostics (exit 1). On failure the error has been printed and `exitCode` says which.
 std::optional<std::vector<double>> bindArguments(const bp::Graph &graph, const Options &options, int &exitCode,
                                                  const bp::DataSet *data = nullptr);
+
+/// The training step of `train` and `build --train-step`, from --minimize/--maximize, --vars, --optimizer and
+/// --rate, with the rows of --data (bound as --columns and --ignore-columns say, loaded into `data`); without
+/// --data and --valid, a row binds the elements of the inputs --columns lists. On failure the error has been
+/// printed and `exitCode` says which.
+std::optional<bp::TrainStepSpec> trainStepSpec(const bp::Graph &graph, const Options &options,
+                                               std::optional<bp::DataSet> &data, int &exitCode);
 
 /// Every output's elements, flat (Graph::outputOffsets), from the interpreter, whose numbers are the ones
 /// compiled code gives, bit for bit.

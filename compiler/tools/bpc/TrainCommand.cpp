@@ -2,9 +2,8 @@
 //
 // The tutorial's update step as a command: compute the gradient of one output at the current values (the
 // mean over the rows of a CSV file, or over a minibatch of them), move every trained variable a step, repeat.
-// The gradient function is compiled once, or, where code generation does not take the graph yet (gradients of
-// tensors), its gradient graph is built once for the interpreter; the loop only calls it. A tensor variable
-// is its elements, each moved by the optimizer as a scalar would be.
+// A step is one compiled function (CodeGen.h, addTrainStep), compiled once: the loop gathers each step's rows
+// and calls it. A tensor variable is its elements, each moved by the optimizer as a scalar would be.
 //
 //===----------------------------------------------------------------------===//
 #include "Commands.h"
@@ -13,6 +12,7 @@
 #include "OutputFile.h"
 
 #include "bp/Autodiff.h"
+#include "bp/CodeGen.h"
 #include "bp/DataSet.h"
 #include "bp/Interpreter.h"
 #include "bp/JIT.h"
@@ -144,95 +144,124 @@ std::string elementName(const Node &node, size_t index) {
   return text + "]";
 }
 
-/// The gradient of a graph's one (scalar) output, compiled once; each step calls it.
-class ObjectiveGradient {
-public:
-  static llvm::Expected<ObjectiveGradient> create(const Graph &graph) {
-    auto compiled = CompiledModel::create(graph, CompiledModel::ForwardAndGradient, 2);
-    if (!compiled)
-      return compiled.takeError();
-    return ObjectiveGradient(std::move(*compiled));
+/// Rows of `path` bound as --columns and --ignore-columns say, refused where they bind a trained variable.
+llvm::Expected<std::optional<DataSet>> loadRows(const std::string &path, const Graph &graph, const Options &options,
+                                                const std::vector<size_t> &variables) {
+  if (path.empty())
+    return std::nullopt;
+  auto loaded = loadDataSet(path, graph, {options.columns, options.ignoreColumns});
+  if (!loaded)
+    return loaded.takeError();
+  for (NodeId id : loaded->inputs)
+    if (llvm::is_contained(variables, graph.argumentIndex(id)))
+      return llvm::createStringError(llvm::inconvertibleErrorCode(), "'" + graph.node(id).name +
+                                                                         "' is bound by a column of " + path +
+                                                                         " and cannot also be trained");
+  return std::move(*loaded);
+}
+
+/// The rows' layout --columns gives without a data file (`build --train-step`): each named input's elements,
+/// row-major, left to right.
+llvm::Error setColumnLayout(TrainStepSpec &spec, const Graph &graph, const std::vector<std::string> &columns) {
+  auto fail = [](const std::string &message) {
+    return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
+  };
+  std::vector<size_t> offsets = graph.argumentOffsets();
+  for (size_t c = 0; c < columns.size(); ++c) {
+    const std::string &name = columns[c];
+    if (llvm::is_contained(llvm::ArrayRef(columns).take_front(c), name))
+      return fail("--columns names '" + name + "' twice");
+    std::optional<NodeId> id = graph.lookupArgument(name);
+    if (!id || graph.node(*id).op != OpKind::Input)
+      return fail("--columns: '" + name + "' is not an input of the script; a column binds an input");
+    size_t a = graph.argumentIndex(*id);
+    if (llvm::is_contained(spec.variables, a))
+      return fail("'" + name + "' is bound by --columns and cannot also be trained");
+    for (size_t e = offsets[a]; e < offsets[a + 1]; ++e) {
+      spec.rowTargets.push_back(e);
+      spec.rowColumns.push_back(elementName(graph.node(*id), e - offsets[a]));
+    }
   }
-
-  /// The output at `in` (flat, Graph::argumentOffsets); `grad` gets its derivative with respect to every
-  /// argument element, in the same layout.
-  double evaluate(const std::vector<double> &in, std::vector<double> &grad) const {
-    double out;
-    compiled->gradient(in.data(), &out, grad.data());
-    return out;
-  }
-
-private:
-  explicit ObjectiveGradient(std::unique_ptr<CompiledModel> compiled) : compiled(std::move(compiled)) {}
-
-  std::unique_ptr<CompiledModel> compiled;
-};
+  return llvm::Error::success();
+}
 
 } // namespace
 
-int trainCommand(const Options &options) {
-  auto graph = loadGraph(options);
-  if (!graph)
-    return reportError(graph.takeError());
+std::optional<TrainStepSpec> trainStepSpec(const Graph &graph, const Options &options, std::optional<DataSet> &data,
+                                           int &exitCode) {
+  auto fail = [&](const std::string &message, int code = ExitFailure) -> std::optional<TrainStepSpec> {
+    exitCode = reportError(message, code);
+    return std::nullopt;
+  };
   if (!std::isfinite(options.rate) || options.rate <= 0)
-    return reportError("--rate must be a finite number > 0", ExitUsage);
-  if (options.batch != 0 && options.data.empty())
-    return reportError("--batch needs --data", ExitUsage);
-  std::optional<OptimizerKind> optimizerKind = parseOptimizerKind(options.optimizer);
-  if (!optimizerKind)
-    return reportError("unknown --optimizer '" + options.optimizer + "': use sgd, momentum or adam", ExitUsage);
+    return fail("--rate must be a finite number > 0", ExitUsage);
+  std::optional<OptimizerKind> optimizer = parseOptimizerKind(options.optimizer);
+  if (!optimizer)
+    return fail("unknown --optimizer '" + options.optimizer + "': use sgd, momentum or adam", ExitUsage);
 
-  const auto &outputs = graph->outputs();
+  const auto &outputs = graph.outputs();
   auto objective = std::find_if(outputs.begin(), outputs.end(),
                                 [&](const Graph::Output &output) { return output.name == options.objective; });
   if (objective == outputs.end()) {
     std::string names;
     for (const Graph::Output &output : outputs)
       names += (names.empty() ? "" : ", ") + output.name;
-    return reportError("'" + options.objective + "' is not an output of the script (its outputs: " + names + ")");
+    return fail("'" + options.objective + "' is not an output of the script (its outputs: " + names + ")");
   }
-  size_t objectiveIndex = objective - outputs.begin();
-  if (const Shape &shape = graph->node(objective->node).type.shape; !shape.empty())
-    return reportError("'" + options.objective + "' has shape " + formatShape(shape) + ": " +
-                       (options.maximize ? "--maximize" : "--minimize") + " needs an output that is a number");
+  if (const Shape &shape = graph.node(objective->node).type.shape; !shape.empty())
+    return fail("'" + options.objective + "' has shape " + formatShape(shape) + ": " +
+                (options.maximize ? "--maximize" : "--minimize") + " needs an output that is a number");
 
-  int exitCode = ExitSuccess;
-  std::vector<NodeId> arguments = graph->arguments();
-  std::optional<std::vector<size_t>> variables = chooseVariables(*graph, options, arguments, exitCode);
+  std::optional<std::vector<size_t>> variables = chooseVariables(graph, options, graph.arguments(), exitCode);
   if (!variables)
-    return exitCode;
-  std::vector<size_t> offsets = graph->argumentOffsets();
-  // Every element of every variable, as positions in the flat argument values: what the optimizer moves.
-  std::vector<size_t> elements;
-  for (size_t v : *variables)
-    for (size_t i = offsets[v]; i < offsets[v + 1]; ++i)
-      elements.push_back(i);
+    return std::nullopt;
+  TrainStepSpec spec;
+  spec.objective = static_cast<size_t>(objective - outputs.begin());
+  spec.maximize = options.maximize;
+  spec.optimizer = *optimizer;
+  spec.rate = options.rate;
+  spec.variables = std::move(*variables);
 
-  // The training rows, and the held-out ones: bound the same way, and never to a variable.
-  auto loadRows = [&](const std::string &path) -> llvm::Expected<std::optional<DataSet>> {
-    if (path.empty())
+  auto loaded = loadRows(options.data, graph, options, spec.variables);
+  if (!loaded) {
+    exitCode = reportError(loaded.takeError());
+    return std::nullopt;
+  }
+  data = std::move(*loaded);
+  if (data) {
+    spec.rowTargets = data->targets;
+    spec.rowColumns = data->columns;
+  } else if (options.valid.empty()) { // with --valid alone, --columns binds the held-out rows only
+    if (llvm::Error err = setColumnLayout(spec, graph, options.columns)) {
+      exitCode = reportError(std::move(err));
       return std::nullopt;
-    auto loaded = loadDataSet(path, *graph, {options.columns, options.ignoreColumns});
-    if (!loaded)
-      return loaded.takeError();
-    for (NodeId id : loaded->inputs)
-      if (llvm::is_contained(*variables, graph->argumentIndex(id)))
-        return llvm::createStringError(llvm::inconvertibleErrorCode(), "'" + graph->node(id).name +
-                                                                           "' is bound by a column of " + path +
-                                                                           " and cannot also be trained");
-    return std::move(*loaded);
-  };
+    }
+  }
+  return spec;
+}
+
+int trainCommand(const Options &options) {
+  auto graph = loadGraph(options);
+  if (!graph)
+    return reportError(graph.takeError());
+  if (options.batch != 0 && options.data.empty())
+    return reportError("--batch needs --data", ExitUsage);
   if (options.data.empty() && (!options.columns.empty() || !options.ignoreColumns.empty()) && options.valid.empty())
     return reportError("--columns and --ignore-columns need --data or --valid", ExitUsage);
   if (options.epochs != 0 && options.data.empty())
     return reportError("--epochs needs --data", ExitUsage);
   if (options.evalEvery != 0 && options.valid.empty())
     return reportError("--eval-every needs --valid", ExitUsage);
-  auto loadedData = loadRows(options.data);
-  if (!loadedData)
-    return reportError(loadedData.takeError());
-  std::optional<DataSet> data = std::move(*loadedData);
-  auto loadedValid = loadRows(options.valid);
+
+  // The training rows are loaded with the step's description; the held-out ones are bound the same way, and
+  // never to a variable either.
+  int exitCode = ExitSuccess;
+  std::optional<DataSet> data;
+  std::optional<TrainStepSpec> spec = trainStepSpec(*graph, options, data, exitCode);
+  if (!spec)
+    return exitCode;
+  const std::vector<size_t> &variables = spec->variables;
+  auto loadedValid = loadRows(options.valid, *graph, options, variables);
   if (!loadedValid)
     return reportError(loadedValid.takeError());
   std::optional<DataSet> valid = std::move(*loadedValid);
@@ -242,20 +271,15 @@ int trainCommand(const Options &options) {
     return exitCode;
   std::vector<double> values = *start;
 
-  // Compile once, a gradient for the objective alone. The final report evaluates every output with the
+  // Compiled once: the whole step, for the objective alone. The final report evaluates every output with the
   // interpreter, whose results are bit-identical to compiled code, rather than paying for a second compile.
-  Graph objectiveGraph = *graph;
-  objectiveGraph.keepOnlyOutput(objectiveIndex);
-  auto trainer = ObjectiveGradient::create(objectiveGraph);
+  auto trainer = CompiledTrainStep::create(*graph, *spec);
   if (!trainer)
     return reportError(trainer.takeError());
+  std::vector<double> state(trainer->get()->stateSize(), 0.0);
 
   // Without data there is one "row": the values as they are.
   size_t rowCount = data ? data->rowCount : 1;
-  auto bindRow = [&](size_t r) {
-    if (data)
-      data->bindRow(r, values);
-  };
   std::vector<size_t> order(rowCount);
   std::iota(order.begin(), order.end(), 0);
   std::mt19937_64 shuffler(options.seed);
@@ -280,6 +304,7 @@ int trainCommand(const Options &options) {
       return reportError(created.takeError());
     evaluator = std::move(*created);
   }
+  const auto &outputs = graph->outputs();
   std::vector<size_t> outputOffsets = graph->outputOffsets();
   auto describeOutputs = [&](llvm::ArrayRef<double> means) {
     std::string text;
@@ -297,64 +322,68 @@ int trainCommand(const Options &options) {
   std::vector<Evaluation> history;
   std::string validNote;
 
-  std::unique_ptr<Optimizer> optimizer = Optimizer::create(*optimizerKind, options.rate, elements.size());
-  double direction = options.maximize ? -1.0 : 1.0; // optimizers minimize: maximize f by minimizing -f
-  std::vector<double> gradient(offsets.back()), step(elements.size()), variableValues(elements.size());
+  std::vector<NodeId> arguments = graph->arguments();
+  std::vector<size_t> offsets = graph->argumentOffsets();
+  std::vector<size_t> elements = trainedElements(*graph, *spec); // what the optimizer moves
   Progress progress(options.objective, steps, !options.quiet && !options.json);
   if (!options.quiet && !options.json)
     llvm::errs() << (options.maximize ? "maximizing " : "minimizing ") << options.objective << " over "
-                 << variables->size() << (variables->size() == 1 ? " variable" : " variables") << " with "
-                 << optimizerName(*optimizerKind) << ", rate " << formatNumber(options.rate) << ", "
+                 << variables.size() << (variables.size() == 1 ? " variable" : " variables") << " with "
+                 << optimizerName(spec->optimizer) << ", rate " << formatNumber(options.rate) << ", "
                  << steps << (steps == 1 ? " step" : " steps")
                  << (options.epochs != 0 ? " (" + std::to_string(options.epochs) + " epochs)" : std::string())
                  << (data ? ", " + std::to_string(rowCount) + " rows in batches of " + std::to_string(batch)
                           : std::string())
                  << (valid ? ", " + std::to_string(valid->rowCount) + " held-out rows" : std::string()) << '\n';
 
-  for (size_t s = 1; s <= steps; ++s) {
-    std::fill(step.begin(), step.end(), 0.0);
-    double loss = 0;
+  // Each step's rows, gathered in the (shuffled) order of the pass into one buffer, row-major.
+  size_t columns = spec->rowTargets.size();
+  std::vector<double> rows(data ? batch * columns : 0), previous(values.size());
+  // The objective's mean over the step's rows at `at`, from the interpreter: the step function returns NaN
+  // where only the gradient is not finite, and the message gives the objective.
+  auto interpretedMean = [&](std::vector<double> at) {
+    double sum = 0;
     for (size_t k = 0; k < batch; ++k) {
+      for (size_t c = 0; c < columns; ++c)
+        at[spec->rowTargets[c]] = rows[k * columns + c];
+      sum += interpretOutputs(*graph, at)[outputOffsets[spec->objective]];
+    }
+    return sum / static_cast<double>(batch);
+  };
+
+  for (size_t s = 1; s <= steps; ++s) {
+    for (size_t k = 0; data && k < batch; ++k) {
       if (cursor == order.size()) {
         cursor = 0;
         if (shuffle)
           std::shuffle(order.begin(), order.end(), shuffler);
       }
-      bindRow(order[cursor++]);
-      loss += trainer->evaluate(values, gradient);
-      for (size_t e = 0; e < elements.size(); ++e)
-        step[e] += gradient[elements[e]];
+      llvm::ArrayRef<double> row = data->row(order[cursor++]);
+      std::copy(row.begin(), row.end(), rows.begin() + static_cast<std::ptrdiff_t>(k * columns));
     }
-    loss /= static_cast<double>(batch);
-    for (double &g : step)
-      g = direction * (g / static_cast<double>(batch));
-
-    bool finite = std::isfinite(loss);
-    for (double g : step)
-      finite = finite && std::isfinite(g);
-    if (!finite) {
+    std::copy(values.begin(), values.end(), previous.begin());
+    double loss = trainer->get()->step(values.data(), state.data(), data ? rows.data() : nullptr,
+                                       static_cast<long>(batch));
+    if (!std::isfinite(loss)) {
+      if (std::isnan(loss))
+        loss = interpretedMean(values);
       if (s == 1)
         return reportError(options.objective + " is " + formatNumber(loss) +
                            " (or its gradient is not finite) at the starting values: " +
-                           describeValues(*graph, arguments, *variables, values));
+                           describeValues(*graph, arguments, variables, values));
       return reportError("training stopped at step " + std::to_string(s) + ": " + options.objective + " became " +
                          formatNumber(loss) + " (or its gradient did); last finite values: " +
-                         describeValues(*graph, arguments, *variables, values));
+                         describeValues(*graph, arguments, variables, values));
     }
-    for (size_t e = 0; e < elements.size(); ++e)
-      variableValues[e] = values[elements[e]];
-    optimizer->step(variableValues, step);
-    for (size_t e = 0; e < elements.size(); ++e) {
-      if (std::isfinite(variableValues[e]))
+    for (size_t e : elements) {
+      if (std::isfinite(values[e]))
         continue;
-      size_t a = std::upper_bound(offsets.begin(), offsets.end(), elements[e]) - offsets.begin() - 1;
+      size_t a = std::upper_bound(offsets.begin(), offsets.end(), e) - offsets.begin() - 1;
       return reportError("training stopped at step " + std::to_string(s) + ": " +
-                         elementName(graph->node(arguments[a]), elements[e] - offsets[a]) + " became " +
-                         formatNumber(variableValues[e]) + "; last finite values: " +
-                         describeValues(*graph, arguments, *variables, values));
+                         elementName(graph->node(arguments[a]), e - offsets[a]) + " became " +
+                         formatNumber(values[e]) + "; last finite values: " +
+                         describeValues(*graph, arguments, variables, previous));
     }
-    for (size_t e = 0; e < elements.size(); ++e)
-      values[elements[e]] = variableValues[e];
     if (valid && (s % evalEvery == 0 || s == steps)) {
       history.push_back({s, loss, evaluator->mean(values, &*valid)});
       validNote = "valid: " + describeOutputs(history.back().validOutputs);
@@ -375,7 +404,7 @@ int trainCommand(const Options &options) {
 
   if (!options.save.empty()) {
     std::map<std::string, std::vector<double>> trained;
-    for (size_t v : *variables)
+    for (size_t v : variables)
       trained[graph->node(arguments[v]).name].assign(values.begin() + offsets[v], values.begin() + offsets[v + 1]);
     auto text = rewriteValues(graph->sourceFile(), trained);
     if (!text)
@@ -399,7 +428,7 @@ int trainCommand(const Options &options) {
     json.raw("steps", std::to_string(steps));
     json.key("values");
     json.beginObject();
-    for (size_t v : *variables)
+    for (size_t v : variables)
       json.tensor(graph->node(arguments[v]).name, argumentValue(offsets, values, v), shapeOf(arguments[v]),
                   "value of '" + graph->node(arguments[v]).name + "'");
     json.endObject();
@@ -436,7 +465,7 @@ int trainCommand(const Options &options) {
     os << '\n';
     return ExitSuccess;
   }
-  for (size_t v : *variables)
+  for (size_t v : variables)
     os << graph->node(arguments[v]).name << " = " << formatTensor(argumentValue(offsets, values, v), shapeOf(arguments[v]))
        << '\n';
   for (size_t o = 0; o < outputs.size(); ++o)

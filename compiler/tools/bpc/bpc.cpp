@@ -95,25 +95,68 @@ CLI::Validator nonEmpty() {
 }
 
 /// --data FILE.csv and how its columns bind inputs; `use` says what the command does with the rows.
-void addDataOptions(CLI::App *command, Options &options, const std::string &use) {
-  command
-      ->add_option("--data", options.data,
-                   "CSV (or .csv.gz) whose header names inputs (x[0], x[1]... for a tensor's elements); " + use)
-      ->type_name("FILE.csv");
-  command
-      ->add_option("--columns", options.columns,
-                   "the file has no header: these inputs' elements take its columns left to right")
-      ->delimiter(',')
-      ->type_name("x,label");
-  command->add_option("--ignore-columns", options.ignoreColumns, "header columns to skip")
-      ->delimiter(',')
-      ->type_name("a,b");
+/// --data, --columns and --ignore-columns, which bind rows of a data file to inputs (`use`: what is done with them).
+std::vector<CLI::Option *> addDataOptions(CLI::App *command, Options &options, const std::string &use) {
+  return {command
+              ->add_option("--data", options.data,
+                           "CSV (or .csv.gz) whose header names inputs (x[0], x[1]... for a tensor's elements); " + use)
+              ->type_name("FILE.csv"),
+          command
+              ->add_option("--columns", options.columns,
+                           "the file has no header: these inputs' elements take its columns left to right")
+              ->delimiter(',')
+              ->type_name("x,label"),
+          command->add_option("--ignore-columns", options.ignoreColumns, "header columns to skip")
+              ->delimiter(',')
+              ->type_name("a,b")};
 }
 
 void addOptLevelOption(CLI::App *command, Options &options) {
   command->add_option("-O", options.optLevel, "LLVM optimization level: -O0, -O1, -O2 (default) or -O3")
       ->type_name("LEVEL")
       ->check(CLI::Range(0u, 3u));
+}
+
+/// The options that describe a training step (for `train` and `build --train-step`), all of them and --vars.
+struct TrainStepOptions {
+  std::vector<CLI::Option *> all;
+  CLI::Option *vars;
+};
+
+/// Adds the options that describe a training step: the objective (into `minimize` or `maximize`), the update
+/// and the rows' columns.
+TrainStepOptions addTrainStepOptions(CLI::App *command, Options &options, std::string &minimize,
+                                     std::string &maximize) {
+  CLI::Option *minimizeOption = command->add_option("--minimize", minimize, "the output to make smaller")
+                                    ->type_name("OUTPUT");
+  CLI::Option *maximizeOption = command->add_option("--maximize", maximize, "the output to make larger")
+                                    ->type_name("OUTPUT");
+  minimizeOption->excludes(maximizeOption);
+  CLI::Option *rate = command->add_option("--rate", options.rate, "step size (default 0.01)")->type_name("R");
+  CLI::Option *vars =
+      command->add_option("--vars", options.vars, "the inputs/params to train, comma-separated (default: every param)")
+          ->type_name("a,b,...");
+  std::vector<CLI::Option *> all = {minimizeOption, maximizeOption, rate, vars};
+  for (CLI::Option *data : addDataOptions(command, options, "each step uses the mean gradient over rows"))
+    all.push_back(data);
+  all.push_back(command->add_option("--optimizer", options.optimizer, "sgd (default), momentum or adam")
+                    ->type_name("NAME")
+                    ->check(CLI::IsMember({"sgd", "momentum", "adam"})));
+  return {all, vars};
+}
+
+/// Sets options.objective and options.maximize from --minimize/--maximize; false (after printing the usage
+/// error: "`what` needs ...") if neither was given.
+bool setObjective(Options &options, const std::string &minimize, const std::string &maximize, const char *what,
+                  const CLI::App &command) {
+  if (minimize.empty() && maximize.empty()) {
+    llvm::errs() << "bpc: error: " << what << " needs --minimize OUTPUT or --maximize OUTPUT\nRun 'bpc "
+                 << command.get_name() << " --help' for usage.\n";
+    return false;
+  }
+  options.maximize = !maximize.empty();
+  options.objective = options.maximize ? maximize : minimize;
+  return true;
 }
 
 } // namespace
@@ -194,16 +237,17 @@ int main(int argc, char **argv) {
       ->type_name("KIND")
       ->check(CLI::IsMember({"obj", "asm", "llvm"}));
   addOptLevelOption(build, options);
+  CLI::Option *trainStepOption = build->add_flag(
+      "--train-step", options.trainStep,
+      "also compile PREFIX_train_step, one training step over rows of data (needs --minimize or --maximize)");
+  std::string minimize, maximize;
+  TrainStepOptions buildStepOptions = addTrainStepOptions(build, options, minimize, maximize);
+  for (CLI::Option *option : buildStepOptions.all)
+    option->needs(trainStepOption);
 
   CLI::App *train = addScriptCommand(
       app, "train", "move params (or --vars) along their gradients to minimize or maximize an output", options);
-  std::string minimize, maximize;
-  CLI::Option *minimizeOption = train->add_option("--minimize", minimize, "the output to make smaller")
-                                    ->type_name("OUTPUT");
-  CLI::Option *maximizeOption = train->add_option("--maximize", maximize, "the output to make larger")
-                                    ->type_name("OUTPUT");
-  minimizeOption->excludes(maximizeOption);
-  train->add_option("--rate", options.rate, "step size (default 0.01)")->type_name("R");
+  TrainStepOptions trainStepOptions = addTrainStepOptions(train, options, minimize, maximize);
   CLI::Option *stepsOption = train->add_option("--steps", options.steps, "number of updates (default 1)")
                                  ->type_name("N")
                                  ->check(wholeNumber(true));
@@ -220,13 +264,6 @@ int main(int argc, char **argv) {
                     "steps between evaluations on --valid (default: every epoch, or every tenth of the run)")
       ->type_name("K")
       ->check(wholeNumber(false));
-  CLI::Option *varsOption =
-      train->add_option("--vars", options.vars, "the inputs/params to train, comma-separated (default: every param)")
-          ->type_name("a,b,...");
-  addDataOptions(train, options, "each step uses the mean gradient over rows");
-  train->add_option("--optimizer", options.optimizer, "sgd (default), momentum or adam")
-      ->type_name("NAME")
-      ->check(CLI::IsMember({"sgd", "momentum", "adam"}));
   train->add_option("--batch", options.batch, "rows per step, taken in order and wrapping around (default: all)")
       ->type_name("B")
       ->check(wholeNumber(false));
@@ -267,17 +304,17 @@ int main(int argc, char **argv) {
     return explainCommand(options);
   if (*gradcheck)
     return gradcheckCommand(options);
-  if (*build)
-    return buildCommand(options);
-  if (*train) {
-    if (minimize.empty() && maximize.empty()) {
-      llvm::errs() << "bpc: error: train needs --minimize OUTPUT or --maximize OUTPUT\nRun 'bpc train --help' for usage.\n";
+  if (*build) {
+    if (options.trainStep && !setObjective(options, minimize, maximize, "--train-step", *build))
       return ExitUsage;
-    }
-    options.maximize = !maximize.empty();
-    options.objective = options.maximize ? maximize : minimize;
+    options.varsGiven = buildStepOptions.vars->count() > 0;
+    return buildCommand(options);
+  }
+  if (*train) {
+    if (!setObjective(options, minimize, maximize, "train", *train))
+      return ExitUsage;
     options.seedGiven = seedOption->count() > 0;
-    options.varsGiven = varsOption->count() > 0;
+    options.varsGiven = trainStepOptions.vars->count() > 0;
     return trainCommand(options);
   }
   return ExitUsage;
