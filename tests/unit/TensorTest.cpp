@@ -180,10 +180,8 @@ TEST(Tensor, ShapeErrorsAreDiagnosticsAtTheOperator) {
   EXPECT_THAT(outputsOf(graph)[0], ElementsAre(5));
 }
 
-TEST(Tensor, TensorGraphsAreRefusedByStagesThatDoNotHandleThemYet) {
+TEST(Tensor, FirstTensorNodeFindsTensorOpsOfScalarShapeToo) {
   Graph scalarSum = compileOrFail("input x = -0\nnode s = sum(x)\noutput s\n");
   EXPECT_EQ(scalarSum.firstTensorNode(), std::optional<NodeId>(1)); // a tensor op, though of shape []
-  EXPECT_THAT(llvm::toString(scalarSum.refuseTensors("'bpc build'")),
-              HasSubstr("'s' is a sum: tensors are not supported yet by 'bpc build'"));
   EXPECT_FALSE(compileOrFail("input x = 1\nnode y = x * 2\noutput y\n").firstTensorNode());
 }

@@ -82,14 +82,9 @@ public:
   llvm::Error verify() const;
   /// The nodes after `source`, up to `end`, that depend on it (through their operands), in increasing order.
   std::vector<NodeId> dependents(NodeId source, NodeId end) const;
-  /// The first node that is not a scalar or whose op is a tensor op (isTensorOp), if any: what the stages
-  /// that do not handle tensors yet (code generation, explain, gradcheck) refuse.
+  /// The first node that is not a scalar or whose op is a tensor op (isTensorOp), if any: a graph without one
+  /// is a scalar script (explain and the C header describe tensors only where there are some).
   std::optional<NodeId> firstTensorNode() const;
-  /// Whether some output is not a scalar: its Jacobian is not compiled (no gradient function) yet.
-  bool hasTensorOutput() const;
-  /// Success for a graph without tensors; else an error at the first tensor node, "'y' has shape [1,2]:
-  /// tensors are not supported yet by BY" (BY: "autodiff", "'bpc build'", ...).
-  llvm::Error refuseTensors(llvm::StringRef by) const;
 
   const Node &node(NodeId id) const { return nodes[id]; }
   Node &node(NodeId id) { return nodes[id]; }

@@ -36,9 +36,10 @@ public:
                                                                unsigned optLevel = 2);
   ~CompiledModel();
 
-  /// in: Graph::arguments() order; out: one value per output.
+  /// in: Graph::arguments() order, each argument's elements row-major; out: each output's, likewise.
   void forward(const double *in, double *out) const { forwardFn(in, out); }
-  /// As forward, plus grad: row-major [outputs][arguments]. Only for a model compiled with its gradient.
+  /// As forward, plus grad: row-major [output elements][argument elements] (a tensor output's Jacobian takes one
+  /// row per element). Only for a model compiled with its gradient.
   void gradient(const double *in, double *out, double *grad) const {
     assert(gradientFn && "the model was compiled without its gradient");
     gradientFn(in, out, grad);

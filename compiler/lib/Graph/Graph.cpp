@@ -245,26 +245,11 @@ llvm::Error Graph::verify() const {
   return llvm::Error::success();
 }
 
-bool Graph::hasTensorOutput() const {
-  return llvm::any_of(outputs(), [&](const Output &output) { return !node(output.node).type.isScalar(); });
-}
-
 std::optional<NodeId> Graph::firstTensorNode() const {
   for (NodeId id = 0; id < nodes.size(); ++id)
     if (!nodes[id].type.isScalar() || isTensorOp(nodes[id].op))
       return id;
   return std::nullopt;
-}
-
-llvm::Error Graph::refuseTensors(llvm::StringRef by) const {
-  std::optional<NodeId> id = firstTensorNode();
-  if (!id)
-    return llvm::Error::success();
-  const Node &node = nodes[*id];
-  std::string what = node.name.empty() ? "a value" : "'" + node.name + "'";
-  std::string why = node.type.isScalar() ? what + " is a " + getOpInfo(node.op).name
-                                         : what + " has shape " + formatShape(node.type.shape);
-  return makeDiagnosticError(file, node.loc, why + ": tensors are not supported yet by " + by.str());
 }
 
 std::vector<size_t> Graph::argumentOffsets() const {

@@ -39,7 +39,7 @@ int buildCommand(const Options &options) {
     llvm::sys::path::replace_extension(path, ".h");
     headerPath = path.str().str();
   }
-  auto graph = loadGraph(options, nullptr);
+  auto graph = loadGraph(options);
   if (!graph)
     return reportError(graph.takeError());
   if (llvm::Error err = checkCHeaderNames(*graph, prefix))

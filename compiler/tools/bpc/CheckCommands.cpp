@@ -41,7 +41,7 @@ int graphCommand(const Options &options) {
 }
 
 int emitLLVMCommand(const Options &options) {
-  auto graph = loadGraph(options, nullptr);
+  auto graph = loadGraph(options);
   if (!graph)
     return reportError(graph.takeError());
   auto gradient = buildGradientGraph(*graph);

@@ -79,10 +79,8 @@ int reportError(llvm::Error error);
 /// Prints "bpc: error: message" and returns `code`.
 int reportError(const std::string &message, int code = ExitFailure);
 
-/// Loads, parses and checks options.file (random initializers seeded by options.seed). With `command` (a
-/// command that differentiates or compiles, "bpc build"), a graph with tensors is refused: "'W' has shape
-/// [3,2]: tensors are not supported yet by 'bpc build'".
-llvm::Expected<bp::Graph> loadGraph(const Options &options, const char *command = nullptr);
+/// Loads, parses and checks options.file (random initializers seeded by options.seed).
+llvm::Expected<bp::Graph> loadGraph(const Options &options);
 
 /// The arguments' values, flat (Graph::argumentOffsets): defaults, overridden by --set (a number fills a
 /// tensor; a nested list `[[1,2,3]]` gives one of exactly its shape). Inputs that `data` binds

@@ -28,16 +28,11 @@ int reportError(const std::string &message, int code) {
   return code;
 }
 
-llvm::Expected<Graph> loadGraph(const Options &options, const char *command) {
+llvm::Expected<Graph> loadGraph(const Options &options) {
   auto file = loadSourceFile(options.file);
   if (!file)
     return file.takeError();
-  auto graph = compileScript(*file, options.seed);
-  if (!graph || !command)
-    return graph;
-  if (llvm::Error refused = graph->refuseTensors(std::string("'") + command + "'"))
-    return refused;
-  return graph;
+  return compileScript(*file, options.seed);
 }
 
 namespace {

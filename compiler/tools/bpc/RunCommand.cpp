@@ -137,7 +137,7 @@ int runCommand(const Options &options) {
     return reportError(std::string(options.perRow ? "--per-row" : "--columns and --ignore-columns") +
                            " need" + (options.perRow ? "s" : "") + " --data",
                        ExitUsage);
-  auto graph = loadGraph(options, nullptr);
+  auto graph = loadGraph(options);
   if (!graph)
     return reportError(graph.takeError());
   std::optional<DataSet> data;
