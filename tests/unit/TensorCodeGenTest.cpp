@@ -16,6 +16,9 @@
 #include "bp/Interpreter.h"
 #include "bp/JIT.h"
 
+#include "llvm/IR/InstIterator.h"
+#include "llvm/IR/Instructions.h"
+
 #include <cmath>
 #include <random>
 
@@ -400,6 +403,24 @@ TEST(TensorCodeGen, LoopsAreNotUnrolledPerElement) {
     return module->getInstructionCount();
   };
   EXPECT_EQ(instructions(297), instructions(41) + 1);
+}
+
+TEST(TensorCodeGen, MatMulsShareOneStackPanelPerFunction) {
+  // Three products (and in the gradient, their transposed products) with whole register tiles: each function
+  // copies B's columns to one panel on the stack, however many products it has.
+  Graph graph = compileOrFail("input a[8,8] = 1\ninput b[8,8] = 2\nnode c = a @ b\nnode d = c @ b\nnode e = d @ c\n"
+                              "node f = sum(e)\noutput f\n");
+  GradientGraph gradient = llvm::cantFail(buildGradientGraph(graph));
+  llvm::LLVMContext context;
+  auto module = generateModule(graph, &gradient, "m", context);
+  for (const char *name : {"m_forward", "m_gradient"}) {
+    llvm::Function *function = module->getFunction(name);
+    ASSERT_TRUE(function) << name;
+    unsigned panels = 0;
+    for (llvm::Instruction &instruction : llvm::instructions(*function))
+      panels += llvm::isa<llvm::AllocaInst>(instruction) && instruction.getName().starts_with("matmul.panel");
+    EXPECT_EQ(panels, 1u) << name;
+  }
 }
 
 TEST(TensorCodeGen, IndexingIsNotUnrolledPerElement) {

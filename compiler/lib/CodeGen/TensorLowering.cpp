@@ -153,6 +153,7 @@ Value *lowerElementwise(LoopEmitter &loops, const Graph &graph, const Node &node
 /// below the last whole tile (and a vector on the left) take tiles of one row and RowTileColumns columns, so
 /// that they too have several vectors of sums in flight.
 constexpr int64_t TileRows = 4, TileColumns = 8, RowTileColumns = 32, ChunkLength = 256;
+constexpr const char *PanelName = "matmul.panel";
 
 /// [m,k] @ [k,n] (a vector as one row or one column) into a result set to +0, chunk by chunk along k: for
 /// each chunk of up to ChunkLength values of p, every tile of the result loads its elements, adds
@@ -168,15 +169,9 @@ public:
     b.CreateMemSet(result, b.getInt8(0), uint64_t(m) * uint64_t(n) * sizeof(double), llvm::MaybeAlign(8));
     int64_t wholeRows = m / TileRows * TileRows, wholeColumns = n / TileColumns * TileColumns;
     int64_t wideColumns = n / RowTileColumns * RowTileColumns;
-    llvm::AllocaInst *panel = nullptr;
-    if (wholeRows && wholeColumns) {
-      llvm::BasicBlock &entry = b.GetInsertBlock()->getParent()->getEntryBlock();
-      llvm::IRBuilder<> atEntry(&entry, entry.begin());
-      panel = atEntry.CreateAlloca(llvm::ArrayType::get(b.getDoubleTy(), std::min(k, ChunkLength) * TileColumns),
-                                   nullptr, "matmul.panel");
-      panel->setAlignment(llvm::Align(64));
+    llvm::AllocaInst *panel = wholeRows && wholeColumns ? functionPanel() : nullptr;
+    if (panel)
       b.CreateLifetimeStart(panel);
-    }
     int64_t chunks = (k + ChunkLength - 1) / ChunkLength;
     loops.loop(chunks, {}, [&](Value *chunk, llvm::ArrayRef<Value *>) {
       Value *p0 = b.CreateMul(chunk, b.getInt64(ChunkLength), "", true, true);
@@ -200,6 +195,20 @@ public:
   }
 
 private:
+  /// The panel of the function being emitted (ChunkLength x TileColumns doubles on the stack), one that every
+  /// product in it shares (created by the first), so that the stack does not grow with the number of products.
+  llvm::AllocaInst *functionPanel() {
+    llvm::BasicBlock &entry = b.GetInsertBlock()->getParent()->getEntryBlock();
+    for (llvm::Instruction &instruction : entry)
+      if (auto *alloca = llvm::dyn_cast<llvm::AllocaInst>(&instruction); alloca && alloca->getName() == PanelName)
+        return alloca;
+    llvm::IRBuilder<> atEntry(&entry, entry.begin());
+    llvm::AllocaInst *panel =
+        atEntry.CreateAlloca(llvm::ArrayType::get(b.getDoubleTy(), ChunkLength * TileColumns), nullptr, PanelName);
+    panel->setAlignment(llvm::Align(64));
+    return panel;
+  }
+
   /// Where a tile reads its chunk of B: row p of the chunk (TileColumns or one column) at start + p * stride.
   struct Source {
     Value *start;
