@@ -16,6 +16,9 @@
 #include "bp/Interpreter.h"
 #include "bp/JIT.h"
 
+#include "llvm/IR/InstIterator.h"
+#include "llvm/IR/Instructions.h"
+
 #include <cmath>
 #include <random>
 
@@ -181,6 +184,23 @@ TEST(TensorCodeGen, ElementwiseOpsWithBroadcasting) {
 TEST(TensorCodeGen, MatMulInEachRankCase) {
   for (const char *expression : {"a @ w", "v @ w", "a @ v", "v @ v", "(a @ w) @ (w[0] * 2)", "c @ r"})
     expectExpression(expression);
+}
+
+TEST(TensorCodeGen, MatMulRegisterTilesAndEveryRemainder) {
+  // Tiles of 4 x 8 result elements: whole ones, rows and columns left over (alone and together; left-over
+  // rows in tiles of 1 x 32, 1 x 8 and 1 x 1), vectors on either side, and k past one chunk of 256 products (a
+  // whole chunk and a part). [m, k, n]; m or n 0 is a vector.
+  const int64_t shapes[][3] = {{1, 1, 1},  {3, 5, 7},    {17, 9, 33}, {4, 8, 8},  {8, 3, 16},  {5, 300, 9},
+                               {3, 5, 47}, {6, 40, 41},  {0, 9, 33},  {0, 300, 17}, {0, 7, 64}, {17, 9, 0},
+                               {5, 300, 0}, {0, 300, 0}, {9, 256, 8}};
+  for (const auto &[m, k, n] : shapes) {
+    std::string x = m ? std::to_string(m) + "," + std::to_string(k) : std::to_string(k);
+    std::string y = n ? std::to_string(k) + "," + std::to_string(n) : std::to_string(k);
+    std::string script = "input x[" + x + "] = uniform(-2, 2)\ninput y[" + y + "] = uniform(-2, 2)\n";
+    expectCompiledMatchesInterpreter(script + "node f = x @ y\noutput f\n");
+    if (k < 256) // the gradient: products of transposes (each its own tiling)
+      expectCompiledGradientMatchesInterpreter(script + "node f = sum(sin(x @ y))\noutput f\n");
+  }
 }
 
 TEST(TensorCodeGen, SumAndMeanOverEverythingOrOneAxis) {
@@ -369,9 +389,10 @@ TEST(TensorCodeGen, JacobianCodeDoesNotGrowWithTheOutput) {
 }
 
 TEST(TensorCodeGen, LoopsAreNotUnrolledPerElement) {
-  // The module of a 256x256 matrix product, its softmax, max and argmax is the size of a 4x4 one: loops, not one
-  // instruction per element
-  // (but for its workspace: one alloca at 4x4, and a call to malloc and one to free at 256x256).
+  // The module of a 297x297 matrix product, its softmax, max and argmax is the size of a 41x41 one: loops, not
+  // one instruction per element (but for its workspace: one alloca at 41x41, and a call to malloc and one to free
+  // at 297x297). Both sizes leave rows and columns past the whole register tiles of @ (297 = 9 * 32 + 8 + 1, as
+  // 41), so both have every kind of tile.
   auto instructions = [](int n) {
     std::string size = std::to_string(n);
     Graph graph = compileOrFail("input a[" + size + "," + size + "] = 1\ninput b[" + size + "," + size +
@@ -381,7 +402,25 @@ TEST(TensorCodeGen, LoopsAreNotUnrolledPerElement) {
     auto module = generateModule(graph, nullptr, "m", context);
     return module->getInstructionCount();
   };
-  EXPECT_EQ(instructions(256), instructions(4) + 1);
+  EXPECT_EQ(instructions(297), instructions(41) + 1);
+}
+
+TEST(TensorCodeGen, MatMulsShareOneStackPanelPerFunction) {
+  // Three products (and in the gradient, their transposed products) with whole register tiles: each function
+  // copies B's columns to one panel on the stack, however many products it has.
+  Graph graph = compileOrFail("input a[8,8] = 1\ninput b[8,8] = 2\nnode c = a @ b\nnode d = c @ b\nnode e = d @ c\n"
+                              "node f = sum(e)\noutput f\n");
+  GradientGraph gradient = llvm::cantFail(buildGradientGraph(graph));
+  llvm::LLVMContext context;
+  auto module = generateModule(graph, &gradient, "m", context);
+  for (const char *name : {"m_forward", "m_gradient"}) {
+    llvm::Function *function = module->getFunction(name);
+    ASSERT_TRUE(function) << name;
+    unsigned panels = 0;
+    for (llvm::Instruction &instruction : llvm::instructions(*function))
+      panels += llvm::isa<llvm::AllocaInst>(instruction) && instruction.getName().starts_with("matmul.panel");
+    EXPECT_EQ(panels, 1u) << name;
+  }
 }
 
 TEST(TensorCodeGen, IndexingIsNotUnrolledPerElement) {

@@ -3,14 +3,15 @@
 // Each tensor op becomes a loop nest over its result, never unrolled per element, so the size of the code (and
 // the time to compile it) does not depend on the sizes of the tensors. Every loop visits its elements in the
 // interpreter's order and adds terms as it does (Interpreter.cpp): elementwise ops apply the scalar lowering
-// rows (Lowering.cpp) to each element, reading broadcast operands with stride 0; `@` is the nest i, k, j with
-// C[i,j] += A[i,k] * B[k,j] after C[i,j] = +0, so each C[i,j] adds its products in k order while the inner loop
-// over j can be vectorized without reassociating anything; sum adds in index order from +0, and mean divides
-// that sum once. The internal ops of gradient graphs: sum_to adds the operand's elements in its row-major order
-// into result elements set to +0 first, broadcast_to is elementwise (the operand read with stride 0 where it
-// stretches), reshape and index_grad copy (index_grad into zeros), transpose swaps the two indices. A literal
-// index reads a run of its operand in place, or, where slices make it strided, copies in a loop nest; a run-time
-// index selects NaN where the index is not valid, from an address clamped into the operand.
+// rows (Lowering.cpp) to each element, reading broadcast operands with stride 0; `@` keeps tiles of 4 x 8
+// result elements in registers (vectors of 8 doubles) across the k loop, each element's sum starting from +0
+// and adding A[i,k] * B[k,j] in k order, so nothing is reassociated (MatMulLowering); sum adds in index order
+// from +0, and mean divides that sum once. The internal ops of gradient graphs: sum_to adds the operand's
+// elements in its row-major order into result elements set to +0 first, broadcast_to is elementwise (the operand
+// read with stride 0 where it stretches), reshape and index_grad copy (index_grad into zeros), transpose swaps
+// the two indices. A literal index reads a run of its operand in place, or, where slices make it strided, copies
+// in a loop nest; a run-time index selects NaN where the index is not valid, from an address clamped into the
+// operand.
 // max, min, argmax and argmax_mask carry the best term and its index through one loop per run; softmax,
 // log_softmax and logsumexp make three passes over a run (its maximum, the sum of exp from +0, then the
 // results), with the interpreter's operations in its order.
@@ -38,6 +39,12 @@ public:
   /// phi for `i` and each carried value, and a back edge. Returns the carried values after the loop.
   Carried loop(int64_t count, llvm::ArrayRef<Value *> initial,
                llvm::function_ref<Carried(Value *i, llvm::ArrayRef<Value *> carried)> body) {
+    return loop(builder.getInt64(count), initial, body);
+  }
+
+  /// The same with a count computed at run time (an i64, at least 1).
+  Carried loop(Value *count, llvm::ArrayRef<Value *> initial,
+               llvm::function_ref<Carried(Value *i, llvm::ArrayRef<Value *> carried)> body) {
     llvm::BasicBlock *preheader = builder.GetInsertBlock();
     llvm::Function *function = preheader->getParent();
     auto *header = llvm::BasicBlock::Create(builder.getContext(), "loop", function);
@@ -59,7 +66,7 @@ public:
     for (size_t c = 0; c < phis.size(); ++c)
       phis[c]->addIncoming(next[c], latch);
     auto *exit = llvm::BasicBlock::Create(builder.getContext(), "loop.end", function); // after the body's blocks
-    builder.CreateCondBr(builder.CreateICmpULT(incremented, builder.getInt64(count)), header, exit);
+    builder.CreateCondBr(builder.CreateICmpULT(incremented, count), header, exit);
     builder.SetInsertPoint(exit);
     return next;
   }
@@ -141,6 +148,146 @@ Value *lowerElementwise(LoopEmitter &loops, const Graph &graph, const Node &node
   return result;
 }
 
+/// `@`'s register tiles: TileRows x TileColumns elements of the result, kept in registers (a vector of
+/// TileColumns doubles per row) while the k loop runs over a chunk of ChunkLength products. Rows left over
+/// below the last whole tile (and a vector on the left) take tiles of one row and RowTileColumns columns, so
+/// that they too have several vectors of sums in flight.
+constexpr int64_t TileRows = 4, TileColumns = 8, RowTileColumns = 32, ChunkLength = 256;
+constexpr const char *PanelName = "matmul.panel";
+
+/// [m,k] @ [k,n] (a vector as one row or one column) into a result set to +0, chunk by chunk along k: for
+/// each chunk of up to ChunkLength values of p, every tile of the result loads its elements, adds
+/// A[i,p] * B[p,j] for the chunk's p in order, and stores them; so each element still adds its products in k
+/// order from +0. Within a chunk, the columns of B under a column of whole tiles are first copied to a
+/// contiguous panel, which the k loop of each of those tiles reads at unit stride.
+class MatMulLowering {
+public:
+  MatMulLowering(LoopEmitter &loops, Value *a, Value *bm, Value *result, int64_t m, int64_t k, int64_t n)
+      : loops(loops), b(loops.builder), a(a), bm(bm), result(result), m(m), k(k), n(n) {}
+
+  void lower() {
+    b.CreateMemSet(result, b.getInt8(0), uint64_t(m) * uint64_t(n) * sizeof(double), llvm::MaybeAlign(8));
+    int64_t wholeRows = m / TileRows * TileRows, wholeColumns = n / TileColumns * TileColumns;
+    int64_t wideColumns = n / RowTileColumns * RowTileColumns;
+    llvm::AllocaInst *panel = wholeRows && wholeColumns ? functionPanel() : nullptr;
+    if (panel)
+      b.CreateLifetimeStart(panel);
+    int64_t chunks = (k + ChunkLength - 1) / ChunkLength;
+    loops.loop(chunks, {}, [&](Value *chunk, llvm::ArrayRef<Value *>) {
+      Value *p0 = b.CreateMul(chunk, b.getInt64(ChunkLength), "", true, true);
+      Value *length = b.CreateBinaryIntrinsic(llvm::Intrinsic::umin, b.getInt64(ChunkLength),
+                                              b.CreateSub(b.getInt64(k), p0, "", true, true));
+      if (panel)
+        loops.loop(wholeColumns / TileColumns, {}, [&](Value *tileColumn, llvm::ArrayRef<Value *>) {
+          Value *j = b.CreateMul(tileColumn, b.getInt64(TileColumns), "", true, true);
+          pack(inPlace(p0, j), panel, length);
+          tiles(0, wholeRows, TileRows, j, TileColumns, p0, length, {panel, TileColumns});
+          return Carried{};
+        });
+      tilesInPlace(0, wholeRows, TileRows, wholeColumns, n, 1, p0, length);
+      tilesInPlace(wholeRows, m, 1, 0, wideColumns, RowTileColumns, p0, length);
+      tilesInPlace(wholeRows, m, 1, wideColumns, wholeColumns, TileColumns, p0, length);
+      tilesInPlace(wholeRows, m, 1, wholeColumns, n, 1, p0, length);
+      return Carried{};
+    });
+    if (panel)
+      b.CreateLifetimeEnd(panel);
+  }
+
+private:
+  /// The panel of the function being emitted (ChunkLength x TileColumns doubles on the stack), one that every
+  /// product in it shares (created by the first), so that the stack does not grow with the number of products.
+  llvm::AllocaInst *functionPanel() {
+    llvm::BasicBlock &entry = b.GetInsertBlock()->getParent()->getEntryBlock();
+    for (llvm::Instruction &instruction : entry)
+      if (auto *alloca = llvm::dyn_cast<llvm::AllocaInst>(&instruction); alloca && alloca->getName() == PanelName)
+        return alloca;
+    llvm::IRBuilder<> atEntry(&entry, entry.begin());
+    llvm::AllocaInst *panel =
+        atEntry.CreateAlloca(llvm::ArrayType::get(b.getDoubleTy(), ChunkLength * TileColumns), nullptr, PanelName);
+    panel->setAlignment(llvm::Align(64));
+    return panel;
+  }
+
+  /// Where a tile reads its chunk of B: row p of the chunk (TileColumns or one column) at start + p * stride.
+  struct Source {
+    Value *start;
+    int64_t stride;
+  };
+
+  /// B's chunk from row p0, column j, where it is.
+  Source inPlace(Value *p0, Value *j) { return {loops.address(bm, loops.position({p0, j}, {n, 1})), n}; }
+
+  /// The tiles of `rows` x `width` elements with rows from `rowBegin` to `rowEnd` and columns from
+  /// `columnBegin` to `columnEnd`, reading B where it is.
+  void tilesInPlace(int64_t rowBegin, int64_t rowEnd, int64_t rows, int64_t columnBegin, int64_t columnEnd,
+                    int64_t width, Value *p0, Value *length) {
+    if (rowBegin >= rowEnd || columnBegin >= columnEnd)
+      return;
+    loops.loop((columnEnd - columnBegin) / width, {}, [&](Value *tileColumn, llvm::ArrayRef<Value *>) {
+      Value *j = loops.position(tileColumn, width, b.getInt64(columnBegin));
+      tiles(rowBegin, rowEnd, rows, j, width, p0, length, inPlace(p0, j));
+      return Carried{};
+    });
+  }
+
+  /// Copies `length` rows of TileColumns doubles from `source` to the panel.
+  void pack(const Source &source, Value *panel, Value *length) {
+    llvm::Type *type = vectorType(TileColumns);
+    loops.loop(length, {}, [&](Value *p, llvm::ArrayRef<Value *>) {
+      Value *from = loops.address(source.start, loops.position(p, source.stride));
+      Value *row = b.CreateAlignedLoad(type, from, ElementAlign);
+      b.CreateAlignedStore(row, loops.address(panel, loops.position(p, TileColumns)), ElementAlign);
+      return Carried{};
+    });
+  }
+
+  /// The tiles of `rows` x `width` elements with rows from `rowBegin` to `rowEnd` and columns from `j`, over
+  /// the chunk of `length` products from p0.
+  void tiles(int64_t rowBegin, int64_t rowEnd, int64_t rows, Value *j, int64_t width, Value *p0, Value *length,
+             const Source &source) {
+    if (rowBegin == rowEnd)
+      return;
+    llvm::Type *type = vectorType(width);
+    loops.loop((rowEnd - rowBegin) / rows, {}, [&](Value *tileRow, llvm::ArrayRef<Value *>) {
+      Value *i = loops.position(tileRow, rows, b.getInt64(rowBegin));
+      llvm::SmallVector<Value *, TileRows> rowStarts, addresses;
+      Carried partial;
+      for (int64_t r = 0; r < rows; ++r) {
+        Value *row = b.CreateAdd(i, b.getInt64(r), "", true, true);
+        rowStarts.push_back(loops.position({row, p0}, {k, 1}));
+        addresses.push_back(loops.address(result, loops.position({row, j}, {n, 1})));
+        partial.push_back(b.CreateAlignedLoad(type, addresses.back(), ElementAlign));
+      }
+      Carried sums = loops.loop(length, partial, [&](Value *p, llvm::ArrayRef<Value *> sum) {
+        Value *from = loops.address(source.start, loops.position(p, source.stride));
+        Value *bRow = b.CreateAlignedLoad(type, from, ElementAlign);
+        Carried next;
+        for (int64_t r = 0; r < rows; ++r) {
+          Value *element = loops.load(a, b.CreateAdd(rowStarts[r], p, "", true, true));
+          if (width != 1)
+            element = b.CreateVectorSplat(static_cast<unsigned>(width), element);
+          next.push_back(b.CreateFAdd(sum[r], b.CreateFMul(element, bRow)));
+        }
+        return next;
+      });
+      for (int64_t r = 0; r < rows; ++r)
+        b.CreateAlignedStore(sums[r], addresses[r], ElementAlign);
+      return Carried{};
+    });
+  }
+
+  llvm::Type *vectorType(int64_t width) {
+    return width == 1 ? b.getDoubleTy() : llvm::FixedVectorType::get(b.getDoubleTy(), static_cast<unsigned>(width));
+  }
+
+  const llvm::Align ElementAlign{alignof(double)};
+  LoopEmitter &loops;
+  llvm::IRBuilder<> &b;
+  Value *a, *bm, *result;
+  int64_t m, k, n;
+};
+
 /// a @ b. A vector is a matrix of one row (on the left) or one column (on the right); [k] @ [k] is one sum.
 Value *lowerMatMul(LoopEmitter &loops, const Graph &graph, const Node &node, llvm::ArrayRef<Value *> operands,
                    Value *result) {
@@ -153,25 +300,7 @@ Value *lowerMatMul(LoopEmitter &loops, const Graph &graph, const Node &node, llv
     return loops.loop(k, {loops.ir.constant(0)}, [&](Value *p, llvm::ArrayRef<Value *> sum) {
       return Carried{b.CreateFAdd(sum[0], b.CreateFMul(loops.load(a, p), loops.load(bm, p)))};
     })[0];
-  loops.loop(m, {}, [&](Value *i, llvm::ArrayRef<Value *>) {
-    Value *row = loops.position(i, n);
-    loops.loop(n, {}, [&](Value *j, llvm::ArrayRef<Value *>) {
-      loops.store(loops.ir.constant(0), result, loops.position(j, 1, row));
-      return Carried{};
-    });
-    loops.loop(k, {}, [&](Value *p, llvm::ArrayRef<Value *>) {
-      Value *aip = loops.load(a, loops.position({i, p}, {k, 1}));
-      Value *bRow = loops.position(p, n);
-      loops.loop(n, {}, [&](Value *j, llvm::ArrayRef<Value *>) {
-        Value *at = loops.position(j, 1, row);
-        Value *product = b.CreateFMul(aip, loops.load(bm, loops.position(j, 1, bRow)));
-        loops.store(b.CreateFAdd(loops.load(result, at), product), result, at);
-        return Carried{};
-      });
-      return Carried{};
-    });
-    return Carried{};
-  });
+  MatMulLowering(loops, a, bm, result, m, k, n).lower();
   return result;
 }
 
