@@ -26,11 +26,12 @@ llvm::Error emitMachineCode(llvm::Module &module, llvm::TargetMachine &machine, 
                             llvm::raw_pwrite_stream &os);
 
 /// The C header for a script compiled with functions PREFIX_forward and PREFIX_gradient, and with
-/// PREFIX_train_step where `trainStep` describes it (CodeGen.h, addTrainStep). Each argument and output gets a
-/// macro PREFIX_IN_NAME / PREFIX_OUT_NAME (where it starts in in[] / out[]), and each tensor among them
+/// PREFIX_train_step where `trainStep` describes it (CodeGen.h, addTrainStep); without `gradient`, a script
+/// whose gradient was too large to build, PREFIX_forward alone (and the train step). Each argument and output
+/// gets a macro PREFIX_IN_NAME / PREFIX_OUT_NAME (where it starts in in[] / out[]), and each tensor among them
 /// PREFIX_IN_NAME_SIZE, _RANK and _SHAPE too.
 std::string generateCHeader(const Graph &graph, const std::string &prefix, const std::string &scriptName,
-                            const TrainStepSpec *trainStep = nullptr);
+                            const TrainStepSpec *trainStep = nullptr, bool gradient = true);
 
 /// An error if two of the header's macros would have one name: a tensor W's PREFIX_IN_W_SIZE and an input
 /// named W_SIZE.

@@ -68,11 +68,9 @@ int buildCommand(const Options &options) {
   if (!machine)
     return reportError(machine.takeError());
 
-  auto gradient = buildGradientGraph(*graph);
-  if (!gradient)
-    return reportError(gradient.takeError());
+  std::optional<GradientGraph> gradient = gradientToCompile(*graph, prefix);
   llvm::LLVMContext context;
-  std::unique_ptr<llvm::Module> module = generateModule(*graph, &*gradient, prefix, context);
+  std::unique_ptr<llvm::Module> module = generateModule(*graph, gradient ? &*gradient : nullptr, prefix, context);
   module->setDataLayout((*machine)->createDataLayout());
   module->setTargetTriple((*machine)->getTargetTriple().str());
   if (trainStep)
@@ -95,7 +93,7 @@ int buildCommand(const Options &options) {
       return reportError(std::move(err));
   }
   header->stream() << generateCHeader(*graph, prefix, llvm::sys::path::filename(options.file).str(),
-                                   trainStep ? &*trainStep : nullptr);
+                                   trainStep ? &*trainStep : nullptr, gradient.has_value());
 
   if (llvm::Error err = PendingFile::commitAll({&*output, &*header}))
     return reportError(std::move(err));

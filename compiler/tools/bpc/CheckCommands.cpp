@@ -44,15 +44,13 @@ int emitLLVMCommand(const Options &options) {
   auto graph = loadGraph(options);
   if (!graph)
     return reportError(graph.takeError());
-  auto gradient = buildGradientGraph(*graph);
-  if (!gradient)
-    return reportError(gradient.takeError());
   auto machine = createTargetMachine("", options.optLevel);
   if (!machine)
     return reportError(machine.takeError());
-  llvm::LLVMContext context;
   std::string prefix = prefixFromPath(options.file);
-  std::unique_ptr<llvm::Module> module = generateModule(*graph, &*gradient, prefix, context);
+  std::optional<GradientGraph> gradient = gradientToCompile(*graph, prefix);
+  llvm::LLVMContext context;
+  std::unique_ptr<llvm::Module> module = generateModule(*graph, gradient ? &*gradient : nullptr, prefix, context);
   module->setDataLayout((*machine)->createDataLayout());
   module->setTargetTriple((*machine)->getTargetTriple().str());
   optimizeModule(*module, machine->get(), options.optLevel);

@@ -82,6 +82,11 @@ int reportError(const std::string &message, int code = ExitFailure);
 /// Loads, parses and checks options.file (random initializers seeded by options.seed).
 llvm::Expected<bp::Graph> loadGraph(const Options &options);
 
+/// The gradient graph that build and emit-llvm compile beside the forward function; none where it is over
+/// the size limit (a Jacobian of a large tensor output), after a warning at the output that takes it there:
+/// then only PREFIX_forward is compiled.
+std::optional<bp::GradientGraph> gradientToCompile(const bp::Graph &graph, const std::string &prefix);
+
 /// The arguments' values, flat (Graph::argumentOffsets): defaults, overridden by --set (a number fills a
 /// tensor; a nested list `[[1,2,3]]` gives one of exactly its shape). Inputs that `data` binds
 /// (the columns of options.data) need no default and cannot be --set. Malformed --set options are usage

@@ -35,6 +35,25 @@ llvm::Expected<Graph> loadGraph(const Options &options) {
   return compileScript(*file, options.seed);
 }
 
+std::optional<GradientGraph> gradientToCompile(const Graph &graph, const std::string &prefix) {
+  auto gradient = buildGradientGraph(graph);
+  if (gradient)
+    return std::move(*gradient);
+  std::string only = "; bp builds " + prefix + "_forward alone";
+  llvm::handleAllErrors(
+      gradient.takeError(),
+      [&](const DiagnosticError &error) {
+        for (Diagnostic diagnostic : error.getDiagnostics()) {
+          diagnostic.severity = Severity::Warning;
+          diagnostic.message += only;
+          const SourceFile *file = error.getFile().get();
+          printDiagnostic(llvm::errs(), file, file ? file->name() : "", diagnostic);
+        }
+      },
+      [&](const llvm::ErrorInfoBase &error) { llvm::errs() << "bpc: warning: " << error.message() << only << '\n'; });
+  return std::nullopt;
+}
+
 namespace {
 
 /// A --set value: one number (`5`, which fills a tensor), or a nested list of numbers (`[[1,2,3]]`) with its
