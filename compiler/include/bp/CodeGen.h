@@ -69,6 +69,9 @@ struct TrainStepSpec {
   std::vector<size_t> variables;       // the trained arguments (Graph::arguments() indices), every element of each
   std::vector<size_t> rowTargets;      // per number of a row: its place in `in` (DataSet::targets); none without data
   std::vector<std::string> rowColumns; // per number of a row: its column's name ("x[3]"), for the C header
+  /// The rows of a step (bpc train's --batch), or 0: a step of exactly this many rows runs the batched
+  /// gradient (Batch.h) where the script allows it, with the same results; any other count row by row.
+  size_t batch = 0;
 };
 
 /// The trained elements of `spec`: positions in `in` (Graph::argumentOffsets), variable by variable.

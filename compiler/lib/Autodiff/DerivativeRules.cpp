@@ -133,8 +133,8 @@ NodeId logSumExpVjp(B &b, unsigned, NodeId g, bool guard) {
 NodeId transposeVjp(B &b, unsigned, NodeId g, bool) { return b.apply(OpKind::Transpose, {g}); }
 
 /// argmax and argmax_mask are piecewise constant: zeros of the operand's shape.
-NodeId zeroVjp(B &b, unsigned, NodeId, bool) {
-  Shape shape = b.shape(b.operand(0));
+NodeId zeroVjp(B &b, unsigned i, NodeId, bool) {
+  Shape shape = b.shape(b.operand(i));
   NodeId zero = b.constant(0);
   return shape.empty() ? zero : b.apply(OpKind::BroadcastTo, {zero}, shape);
 }
@@ -148,10 +148,10 @@ NodeId indexVjp(B &b, unsigned, NodeId g, bool) {
 }
 
 /// g placed among zeros of x's shape where x[i] was read along the axis, nowhere for an invalid i; the index
-/// selects, so its own derivative is 0.
-NodeId dynamicIndexVjp(B &b, unsigned i, NodeId g, bool) {
+/// selects, so its own derivative is 0 (zeros of its shape: one index per row is a vector).
+NodeId dynamicIndexVjp(B &b, unsigned i, NodeId g, bool guard) {
   if (i == 1)
-    return b.constant(0);
+    return zeroVjp(b, i, g, guard);
   const Shape &shape = b.shape(b.operand(0));
   llvm::SmallVector<int64_t, 8> attrs{b.resultNode().attrs[0]};
   attrs.append(shape.begin(), shape.end());

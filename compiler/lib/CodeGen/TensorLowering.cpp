@@ -491,34 +491,48 @@ void moveIndexed(LoopEmitter &loops, llvm::ArrayRef<int64_t> shape, llvm::ArrayR
 /// dynamic_index and dynamic_index_grad: the index is checked once (an integer with -size <= index < size) and,
 /// where it is not valid, replaced by 0 before it becomes a position, so that every address stays inside the
 /// source; the elements read there become NaN (dynamic_index), the elements stored there +0, as the zeros
-/// around them (dynamic_index_grad).
+/// around them (dynamic_index_grad). With one index per row (a vector index), each row of the source and of the
+/// slab is done the same way with its own index.
 Value *lowerDynamicIndex(LoopEmitter &loops, const Graph &graph, const Node &node, llvm::ArrayRef<Value *> operands,
                          Value *result) {
   llvm::IRBuilder<> &b = loops.builder;
   IRLowering &ir = loops.ir;
   bool gather = node.op == OpKind::DynamicIndex;
   const Node &operand = graph.node(node.operands[0]);
-  auto [outer, length, inner] =
-      reductionExtent(gather ? operand.type.shape : node.type.shape, static_cast<size_t>(node.attrs[0]));
-  Value *index = operands[1], *extent = ir.constant(static_cast<double>(length));
-  Value *inRange = b.CreateAnd(b.CreateFCmpOGE(index, b.CreateFNeg(extent)), b.CreateFCmpOLT(index, extent));
-  Value *valid = b.CreateAnd(inRange, b.CreateFCmpOEQ(ir.intrinsic(llvm::Intrinsic::floor, {index}), index));
-  Value *whole = b.CreateFPToSI(b.CreateSelect(valid, index, ir.constant(0)), b.getInt64Ty());
-  Value *fromEnd = b.CreateAdd(whole, b.getInt64(length));
-  Value *position = b.CreateSelect(b.CreateICmpSLT(whole, b.getInt64(0)), fromEnd, whole);
-  Value *nan = ir.constant(std::numeric_limits<double>::quiet_NaN());
-  if (!result) // one element of a vector
-    return b.CreateSelect(valid, loops.load(operands[0], position), nan);
+  llvm::ArrayRef<int64_t> source = gather ? operand.type.shape : node.type.shape;
+  bool perRow = !graph.node(node.operands[1]).type.isScalar();
+  int64_t rows = perRow ? source.front() : 1, axis = node.attrs[0] - (perRow ? 1 : 0);
+  auto [outer, length, inner] = reductionExtent(perRow ? source.drop_front() : source, static_cast<size_t>(axis));
+  // The slab of one index: from `from` (the source's or the slab's elements) to `to`, `index` a double.
+  auto move = [&](Value *index, Value *from, Value *to) -> Value * {
+    Value *extent = ir.constant(static_cast<double>(length));
+    Value *inRange = b.CreateAnd(b.CreateFCmpOGE(index, b.CreateFNeg(extent)), b.CreateFCmpOLT(index, extent));
+    Value *valid = b.CreateAnd(inRange, b.CreateFCmpOEQ(ir.intrinsic(llvm::Intrinsic::floor, {index}), index));
+    Value *whole = b.CreateFPToSI(b.CreateSelect(valid, index, ir.constant(0)), b.getInt64Ty());
+    Value *fromEnd = b.CreateAdd(whole, b.getInt64(length));
+    Value *position = b.CreateSelect(b.CreateICmpSLT(whole, b.getInt64(0)), fromEnd, whole);
+    Value *nan = ir.constant(std::numeric_limits<double>::quiet_NaN());
+    if (!to) // one element of a vector
+      return b.CreateSelect(valid, loops.load(from, position), nan);
+    Value *slabStart = inner == 1 ? position : b.CreateMul(position, b.getInt64(inner), "", true, true);
+    loops.loopNest({outer, inner}, [&](llvm::ArrayRef<Value *> at) {
+      Value *inSource = loops.position(at, {length * inner, 1}, slabStart), *inSlab = loops.position(at, {inner, 1});
+      if (gather)
+        loops.store(b.CreateSelect(valid, loops.load(from, inSource), nan), to, inSlab);
+      else
+        loops.store(b.CreateSelect(valid, elementOf(loops, operand, from, inSlab), ir.constant(0)), to, inSource);
+    });
+    return to;
+  };
   if (!gather)
     b.CreateMemSet(result, b.getInt8(0), uint64_t(elementCount(node.type.shape)) * sizeof(double), llvm::MaybeAlign(8));
-  Value *slabStart = inner == 1 ? position : b.CreateMul(position, b.getInt64(inner), "", true, true);
-  loops.loopNest({outer, inner}, [&](llvm::ArrayRef<Value *> at) {
-    Value *inSource = loops.position(at, {length * inner, 1}, slabStart), *inSlab = loops.position(at, {inner, 1});
-    if (gather)
-      loops.store(b.CreateSelect(valid, loops.load(operands[0], inSource), nan), result, inSlab);
-    else
-      loops.store(b.CreateSelect(valid, elementOf(loops, operand, operands[0], inSlab), ir.constant(0)), result,
-                  inSource);
+  if (!perRow)
+    return move(operands[1], operands[0], result);
+  int64_t sourceRow = outer * length * inner, slabRow = outer * inner;
+  int64_t fromRow = gather ? sourceRow : slabRow, toRow = gather ? slabRow : sourceRow;
+  loops.loopNest({rows}, [&](llvm::ArrayRef<Value *> r) {
+    move(loops.load(operands[1], r[0]), loops.address(operands[0], loops.position(r[0], fromRow)),
+         loops.address(result, loops.position(r[0], toRow)));
   });
   return result;
 }

@@ -8,15 +8,23 @@
 // loops over each run of consecutive trained elements, so the code's size follows the number of inputs and
 // variables, not of elements.
 //
+// Where the script allows it (Batch.h), a step of exactly spec.batch rows (every step of `bpc train --data`) calls
+// instead the gradient function of the batched graph, whose sums over the rows are the row loop's, bit for bit;
+// a step of any other number of rows takes the row loop.
+//
 //===----------------------------------------------------------------------===//
 #include "bp/CodeGen.h"
+
+#include "bp/Batch.h"
 
 #include "llvm/IR/Verifier.h"
 #include "llvm/TargetParser/Host.h"
 #include "llvm/TargetParser/Triple.h"
 
+#include <algorithm>
 #include <cassert>
 #include <limits>
+#include <optional>
 
 using namespace bp;
 
@@ -53,6 +61,44 @@ std::vector<Run> runsOf(llvm::ArrayRef<size_t> from) {
   return runs;
 }
 
+/// The batched gradient function of a step of spec.batch rows (Batch.h), and where its `in` takes each value.
+struct BatchedStep {
+  llvm::Function *gradient;
+  std::vector<Run> unbound; // from `in` to the batched `in`: the arguments no row binds
+  struct Column {
+    size_t column, to, length, stride; // `length` columns from `column` on go to `to` + row * stride on
+  };
+  std::vector<Column> columns;
+  size_t size; // doubles of the batched `in`
+};
+
+/// The layout of the batched `in` of `batched` against the per-row `in` of `graph`.
+BatchedStep batchedLayout(const Graph &graph, const BatchedObjective &batched, const TrainStepSpec &spec) {
+  BatchedStep step{nullptr, {}, {}, 0};
+  std::vector<size_t> offsets = graph.argumentOffsets(), wide = batched.graph.argumentOffsets();
+  step.size = wide.back();
+  for (size_t a = 0; a + 1 < offsets.size(); ++a)
+    for (size_t e = offsets[a]; !batched.batched[a] && e < offsets[a + 1]; ++e) {
+      size_t place = wide[a] + e - offsets[a];
+      if (!step.unbound.empty() && step.unbound.back().from + step.unbound.back().length == e &&
+          step.unbound.back().to + step.unbound.back().length == place)
+        ++step.unbound.back().length;
+      else
+        step.unbound.push_back({e, place, 1});
+    }
+  for (size_t c = 0; c < spec.rowTargets.size(); ++c) {
+    size_t target = spec.rowTargets[c];
+    size_t a = static_cast<size_t>(std::upper_bound(offsets.begin(), offsets.end(), target) - offsets.begin()) - 1;
+    size_t place = wide[a] + target - offsets[a], stride = offsets[a + 1] - offsets[a];
+    BatchedStep::Column *last = step.columns.empty() ? nullptr : &step.columns.back();
+    if (last && last->column + last->length == c && last->to + last->length == place && place > wide[a])
+      ++last->length;
+    else
+      step.columns.push_back({c, place, 1, stride});
+  }
+  return step;
+}
+
 class TrainStepEmitter {
 public:
   static constexpr uint64_t WorkspaceStackBytes = 64 * 1024; // as the other functions' workspaces
@@ -61,7 +107,7 @@ public:
       : module(module), spec(spec), builder(module.getContext()), ir(builder, module),
         argumentCount(graph.argumentOffsets().back()), elements(trainedElements(graph, spec)) {}
 
-  void emit(const std::string &name, llvm::Function *gradient);
+  void emit(const std::string &name, llvm::Function *gradient, const std::optional<BatchedStep> &batched);
 
 private:
   llvm::Value *element(llvm::Value *base, llvm::Value *index) {
@@ -84,6 +130,9 @@ private:
   void loopOver(const Run &run, llvm::function_ref<void(llvm::Value *from, llvm::Value *to)> body);
   /// The optimizer's update of the trained elements of `in` by the mean gradient `mean`.
   void emitUpdate(llvm::Value *in, llvm::Value *state, llvm::Value *mean);
+  /// The sums of a step of exactly spec.batch rows by the batched gradient function, its `in` at `wide`.
+  void emitBatched(const BatchedStep &batched, llvm::Value *in, llvm::Value *rows, llvm::Value *wide,
+                   llvm::Value *lossSlot, llvm::Value *sums);
 
   llvm::Module &module;
   const TrainStepSpec &spec;
@@ -155,7 +204,27 @@ void TrainStepEmitter::emitUpdate(llvm::Value *in, llvm::Value *state, llvm::Val
   }
 }
 
-void TrainStepEmitter::emit(const std::string &name, llvm::Function *gradient) {
+void TrainStepEmitter::emitBatched(const BatchedStep &batched, llvm::Value *in, llvm::Value *rows, llvm::Value *wide,
+                                   llvm::Value *lossSlot, llvm::Value *sums) {
+  for (const Run &run : batched.unbound)
+    builder.CreateMemCpy(element(wide, run.to), llvm::MaybeAlign(8), element(in, run.from), llvm::MaybeAlign(8),
+                         run.length * sizeof(double));
+  size_t columns = spec.rowTargets.size();
+  loop(builder.getInt64(static_cast<int64_t>(spec.batch)), [&](llvm::Value *r) {
+    llvm::Value *row = builder.CreateInBoundsGEP(builder.getDoubleTy(), rows,
+                                                 builder.CreateMul(r, builder.getInt64(columns), "", true, true));
+    for (const BatchedStep::Column &column : batched.columns) {
+      llvm::Value *to = builder.CreateAdd(builder.CreateMul(r, builder.getInt64(column.stride), "", true, true),
+                                          builder.getInt64(column.to), "", true, true);
+      builder.CreateMemCpy(element(wide, to), llvm::MaybeAlign(8), element(row, column.column), llvm::MaybeAlign(8),
+                           column.length * sizeof(double));
+    }
+  });
+  builder.CreateCall(batched.gradient, {wide, lossSlot, sums});
+}
+
+void TrainStepEmitter::emit(const std::string &name, llvm::Function *gradient,
+                            const std::optional<BatchedStep> &batched) {
   llvm::LLVMContext &context = module.getContext();
   // `long` is 32 bits on Windows and on 32-bit targets.
   llvm::Triple triple(module.getTargetTriple().empty() ? llvm::sys::getDefaultTargetTriple()
@@ -180,7 +249,7 @@ void TrainStepEmitter::emit(const std::string &name, llvm::Function *gradient) {
   // The workspace: the copy of `in` each row is bound in, the gradient function's `out` and `grad` (the
   // trained elements' entries), and their sums (then their means).
   size_t count = elements.size();
-  uint64_t doubles = argumentCount + 1 + 2 * count, bytes = doubles * sizeof(double);
+  uint64_t doubles = argumentCount + 1 + 2 * count + (batched ? batched->size : 0), bytes = doubles * sizeof(double);
   llvm::Value *workspace;
   if (bytes <= WorkspaceStackBytes) {
     auto *alloca = builder.CreateAlloca(llvm::ArrayType::get(builder.getDoubleTy(), doubles), nullptr, "workspace");
@@ -195,10 +264,24 @@ void TrainStepEmitter::emit(const std::string &name, llvm::Function *gradient) {
   llvm::Value *grad = element(workspace, argumentCount + 1), *sums = element(workspace, argumentCount + 1 + count);
   llvm::Value *lossSlot = builder.CreateAlloca(builder.getDoubleTy(), nullptr, "loss.sum");
   llvm::Value *finiteSlot = builder.CreateAlloca(builder.getInt1Ty(), nullptr, "finite");
-  builder.CreateMemCpy(bound, llvm::MaybeAlign(8), in, llvm::MaybeAlign(8), argumentCount * sizeof(double));
   if (count)
     builder.CreateMemSet(sums, builder.getInt8(0), count * sizeof(double), llvm::MaybeAlign(8));
   builder.CreateStore(ir.constant(0), lossSlot);
+
+  // A step of spec.batch rows runs the batched gradient function, which sums the same numbers in the same order.
+  llvm::BasicBlock *summed = nullptr;
+  if (batched) {
+    auto *wholeBatch = llvm::BasicBlock::Create(context, "batched", function);
+    auto *rowByRow = llvm::BasicBlock::Create(context, "rows", function);
+    summed = llvm::BasicBlock::Create(context, "summed", function);
+    builder.CreateCondBr(builder.CreateICmpEQ(rowCount, builder.getInt64(static_cast<int64_t>(spec.batch))),
+                         wholeBatch, rowByRow);
+    builder.SetInsertPoint(wholeBatch);
+    emitBatched(*batched, in, rows, element(workspace, argumentCount + 1 + 2 * count), lossSlot, sums);
+    builder.CreateBr(summed);
+    builder.SetInsertPoint(rowByRow);
+  }
+  builder.CreateMemCpy(bound, llvm::MaybeAlign(8), in, llvm::MaybeAlign(8), argumentCount * sizeof(double));
 
   // Each row: bind it, take the gradient, add the objective and the trained elements' entries.
   size_t columns = spec.rowTargets.size();
@@ -216,6 +299,12 @@ void TrainStepEmitter::emit(const std::string &name, llvm::Function *gradient) {
     loop(builder.getInt64(count),
          [&](llvm::Value *e) { store(builder.CreateFAdd(load(sums, e), load(grad, e)), sums, e); });
   });
+
+  if (summed) {
+    builder.CreateBr(summed);
+    summed->moveAfter(builder.GetInsertBlock());
+    builder.SetInsertPoint(summed);
+  }
 
   // The means (the gradient negated to maximize: optimizers minimize), and whether all are finite.
   llvm::Value *n = builder.CreateSIToFP(rowCount, builder.getDoubleTy());
@@ -252,6 +341,24 @@ void TrainStepEmitter::emit(const std::string &name, llvm::Function *gradient) {
   builder.CreateRet(result);
 }
 
+/// The gradient function `name` of `objective`'s one output, internal to the module, computing only the trained
+/// variables' entries, in spec.variables order: its `grad` holds the trained elements as trainedElements lists
+/// them, and what only other arguments' entries need is not computed.
+llvm::Expected<llvm::Function *> emitTrainedGradient(llvm::Module &module, const Graph &objective,
+                                                      const TrainStepSpec &spec, const std::string &name) {
+  auto gradientGraph = buildGradientGraph(objective);
+  if (!gradientGraph)
+    return gradientGraph.takeError();
+  ReverseSweep &sweep = gradientGraph->sweeps.front();
+  std::vector<NodeId> entries;
+  for (size_t v : spec.variables)
+    entries.push_back(sweep.gradient[v]);
+  sweep.gradient = std::move(entries);
+  llvm::Function *gradient = emitGradientFunction(module, objective, *gradientGraph, name);
+  gradient->setLinkage(llvm::GlobalValue::InternalLinkage);
+  return gradient;
+}
+
 } // namespace
 
 std::vector<size_t> bp::trainedElements(const Graph &graph, const TrainStepSpec &spec) {
@@ -268,19 +375,22 @@ llvm::Error bp::addTrainStep(llvm::Module &module, const Graph &graph, const Tra
          "the objective is an output that is a number");
   Graph objective = graph;
   objective.keepOnlyOutput(spec.objective);
-  auto gradientGraph = buildGradientGraph(objective);
-  if (!gradientGraph)
-    return gradientGraph.takeError();
-  // Only the trained variables' entries, in spec.variables order: the gradient function's `grad` holds the
-  // trained elements as trainedElements lists them, and what only other arguments' entries need is not computed.
-  ReverseSweep &sweep = gradientGraph->sweeps.front();
-  std::vector<NodeId> entries;
-  for (size_t v : spec.variables)
-    entries.push_back(sweep.gradient[v]);
-  sweep.gradient = std::move(entries);
-  llvm::Function *gradient = emitGradientFunction(module, objective, *gradientGraph, prefix + "_train_step.gradient");
-  gradient->setLinkage(llvm::GlobalValue::InternalLinkage);
-  TrainStepEmitter(module, graph, spec).emit(prefix + "_train_step", gradient);
+  auto gradient = emitTrainedGradient(module, objective, spec, prefix + "_train_step.gradient");
+  if (!gradient)
+    return gradient.takeError();
+  std::optional<BatchedStep> batched;
+  if (std::optional<BatchedObjective> wide = batchObjective(objective, 0, spec.rowTargets, spec.variables,
+                                                            static_cast<int64_t>(spec.batch))) {
+    // Past the gradient size limit the rows go one by one, as without a batched graph.
+    auto wideGradient = emitTrainedGradient(module, wide->graph, spec, prefix + "_train_step.batched");
+    if (wideGradient) {
+      batched = batchedLayout(graph, *wide, spec);
+      batched->gradient = *wideGradient;
+    } else {
+      llvm::consumeError(wideGradient.takeError());
+    }
+  }
+  TrainStepEmitter(module, graph, spec).emit(prefix + "_train_step", *gradient, batched);
   assert(!llvm::verifyModule(module, &llvm::errs()) && "generated module is malformed");
   return llvm::Error::success();
 }

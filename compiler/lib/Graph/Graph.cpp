@@ -101,12 +101,19 @@ llvm::Expected<Shape> bp::resultShape(const Graph &graph, OpKind op, llvm::Array
   if (op == OpKind::Index)
     return indexShape(shapeOf(0), attrs);
   if (op == OpKind::DynamicIndex || op == OpKind::DynamicIndexGrad) {
-    if (!shapeOf(1).empty())
+    // One index per row (dynamic_index's attrs {axis, 1}; dynamic_index_grad's index a vector): an index of
+    // shape [rows], the source's first dimension, which the axis is not.
+    bool perRow = op == OpKind::DynamicIndex ? attrs.size() == 2 && attrs[1] == 1 : !shapeOf(1).empty();
+    llvm::ArrayRef<int64_t> source = op == OpKind::DynamicIndex || attrs.empty() ? shapeOf(0) : attrs.drop_front();
+    if (perRow && (attrs.empty() || attrs[0] < 1 || source.empty() || shapeOf(1) != llvm::ArrayRef(source.front())))
+      return llvm::createStringError(llvm::inconvertibleErrorCode(), "an index per row must be of shape [rows], not " +
+                                                                         formatShape(shapeOf(1)));
+    if (!perRow && !shapeOf(1).empty())
       return llvm::createStringError(llvm::inconvertibleErrorCode(),
                                      "an index must be a scalar, not " + formatShape(shapeOf(1)));
     if (op == OpKind::DynamicIndexGrad)
       return dynamicIndexGradShape(shapeOf(0), attrs);
-    if (attrs.size() != 1)
+    if (attrs.size() != (perRow ? 2 : 1))
       return llvm::createStringError(llvm::inconvertibleErrorCode(), "dynamic_index needs its axis");
     return dynamicIndexShape(shapeOf(0), attrs[0]);
   }

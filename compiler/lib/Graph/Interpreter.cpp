@@ -336,8 +336,18 @@ void evaluateTensorOp(const Graph &graph, NodeId id, Values &values) {
                 [&](size_t element, size_t position) { result[element] = x[position]; });
     return;
   case OpKind::DynamicIndex:
-    evaluateDynamicIndex(true, shape, node.attrs[0], values[node.operands[1]], x, result);
+  case OpKind::DynamicIndexGrad: {
+    bool gather = node.op == OpKind::DynamicIndex;
+    llvm::ArrayRef<int64_t> source = gather ? shape : llvm::ArrayRef<int64_t>(node.type.shape);
+    if (graph.node(node.operands[1]).type.isScalar())
+      return evaluateDynamicIndex(gather, source, node.attrs[0], values[node.operands[1]], x, result);
+    llvm::ArrayRef<double> index = values.tensor(node.operands[1]); // one per row: each row on its own
+    size_t rows = index.size(), from = x.size() / rows, to = result.size() / rows;
+    for (size_t r = 0; r < rows; ++r)
+      evaluateDynamicIndex(gather, source.drop_front(), node.attrs[0] - 1, index[r], x.slice(r * from, from),
+                           result.slice(r * to, to));
     return;
+  }
   case OpKind::SumTo:
     evaluateSumTo(x, shape, node.type.shape, result);
     return;
@@ -356,9 +366,6 @@ void evaluateTensorOp(const Graph &graph, NodeId id, Values &values) {
                 [&](size_t element, size_t position) { result[position] = x[element]; });
     return;
   }
-  case OpKind::DynamicIndexGrad:
-    evaluateDynamicIndex(false, node.type.shape, node.attrs[0], values[node.operands[1]], x, result);
-    return;
   default:
     llvm_unreachable("not a tensor op evaluated whole");
   }

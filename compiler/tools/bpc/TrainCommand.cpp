@@ -273,11 +273,6 @@ int trainCommand(const Options &options) {
 
   // Compiled once: the whole step, for the objective alone. The final report evaluates every output with the
   // interpreter, whose results are bit-identical to compiled code, rather than paying for a second compile.
-  auto trainer = CompiledTrainStep::create(*graph, *spec);
-  if (!trainer)
-    return reportError(trainer.takeError());
-  std::vector<double> state(trainer->get()->stateSize(), 0.0);
-
   // Without data there is one "row": the values as they are.
   size_t rowCount = data ? data->rowCount : 1;
   std::vector<size_t> order(rowCount);
@@ -287,6 +282,12 @@ int trainCommand(const Options &options) {
   if (shuffle)
     std::shuffle(order.begin(), order.end(), shuffler);
   size_t batch = options.batch == 0 || options.batch > rowCount ? rowCount : options.batch;
+  if (data)
+    spec->batch = batch; // every step binds this many rows
+  auto trainer = CompiledTrainStep::create(*graph, *spec);
+  if (!trainer)
+    return reportError(trainer.takeError());
+  std::vector<double> state(trainer->get()->stateSize(), 0.0);
   size_t cursor = 0;
   size_t batchesPerEpoch = (rowCount + batch - 1) / batch;
   size_t steps = options.epochs != 0 ? options.epochs * batchesPerEpoch : options.steps;
