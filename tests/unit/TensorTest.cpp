@@ -185,3 +185,11 @@ TEST(Tensor, FirstTensorNodeFindsTensorOpsOfScalarShapeToo) {
   EXPECT_EQ(scalarSum.firstTensorNode(), std::optional<NodeId>(1)); // a tensor op, though of shape []
   EXPECT_FALSE(compileOrFail("input x = 1\nnode y = x * 2\noutput y\n").firstTensorNode());
 }
+
+TEST(Tensor, ArgumentDefaultsHoldZerosForATensorInputWithoutValue) {
+  // Every argument takes its elements in the flat values, a tensor input declared without a value too (as
+  // zeros, like a scalar input's 0): later arguments keep their offsets.
+  Graph graph = compileOrFail("input x[3]\ninput s\nparam w[2] = [5, 6]\nnode y = sum(x) * s + sum(w)\noutput y\n");
+  EXPECT_THAT(graph.argumentDefaults(), ElementsAre(0, 0, 0, 0, 5, 6));
+  EXPECT_EQ(graph.argumentDefaults().size(), graph.argumentOffsets().back());
+}

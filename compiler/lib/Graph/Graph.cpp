@@ -455,8 +455,10 @@ std::vector<double> Graph::argumentDefaults() const {
     const Node &node = nodes[id];
     if (node.type.isScalar())
       values.push_back(node.value);
-    else
+    else if (node.hasValue)
       values.insert(values.end(), node.data.begin(), node.data.end());
+    else // a tensor input declared without a value: zeros, as a scalar one's 0
+      values.resize(values.size() + static_cast<size_t>(elementCount(node.type.shape)), 0.0);
   }
   return values;
 }
