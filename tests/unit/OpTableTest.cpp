@@ -7,7 +7,8 @@
 //     zeros, infinities and NaN;
 //   - every op a script can write has a gradient that matches central differences over a domain this file
 //     names for it: derivativeDomain's switch has no default, so a new op without a domain fails to build
-//     (-Werror=switch).
+//     (-Werror=switch). stop_gradient, whose derivative is 0 by definition and not its forward rule's (the
+//     identity's 1), is checked against central differences of the script with it held constant: 0.
 // Tensor ops (isTensorOp: `@`, the reductions, the softmax family, transpose, argmax, indexing, and the internal
 // ops of gradient graphs) are checked apart: the two checks above skip them, and a third, built with tensor
 // operands, checks for each that its graph verifies, that the interpreter gives a result of the op's shape, that
@@ -84,6 +85,7 @@ std::optional<Domain> derivativeDomain(OpKind kind) {
   case OpKind::Equal:
   case OpKind::NotEqual:
   case OpKind::Where:
+  case OpKind::StopGradient:
     return Domain{-2, 2};
   case OpKind::Div:
   case OpKind::Pow:
@@ -210,6 +212,8 @@ TEST(OpTable, EveryScriptOpHasTheDerivativeOfItsForwardRule) {
         minus[a] -= h;
         NodeId f = graph.outputs()[0].node;
         double numeric = (evaluateGraph(graph, plus)[f] - evaluateGraph(graph, minus)[f]) / (plus[a] - minus[a]);
+        if (info.kind == OpKind::StopGradient) // held constant, as its derivative is defined
+          numeric = 0;
         double analytic = values[gradient.sweeps[0].gradient[a]];
         EXPECT_NEAR(analytic, numeric, 1e-6 * std::max(1.0, std::fabs(numeric)))
             << expression << " at x=" << in[0] << " y=" << in[1] << " wrt " << (a ? "y" : "x");
@@ -217,7 +221,7 @@ TEST(OpTable, EveryScriptOpHasTheDerivativeOfItsForwardRule) {
     }
     ++checked;
   }
-  EXPECT_GE(checked, 25u); // + - * / ^, unary -, the 6 comparisons, and the 13 builtins
+  EXPECT_GE(checked, 26u); // + - * / ^, unary -, the 6 comparisons, and the 14 builtins
 }
 
 namespace {

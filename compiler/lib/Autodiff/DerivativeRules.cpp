@@ -8,9 +8,10 @@
 // return.
 // Comparisons are piecewise constant: derivative 0 with respect to both operands, also at the threshold, where
 // they jump. where(c, a, b) passes its adjoint to a where c != 0 (NaN included), to b where c == 0, and 0 to c.
-// Zeros that stay zero: past max, min, relu, abs, a comparison or where the chain rule multiplies with dmul,
-// `a * b` except that 0 * inf and 0 * NaN give 0, so a branch they did not take contributes 0, never NaN
-// (`where(x > 0, sqrt(x), 0)` has derivative 0 at x = 0, and `(sqrt(x) > 1) * 5` too).
+// stop_gradient(x) passes x's value with derivative 0 by definition, as a comparison's (Ops.def).
+// Zeros that stay zero: past max, min, relu, abs, a comparison, stop_gradient or where the chain rule multiplies
+// with dmul, `a * b` except that 0 * inf and 0 * NaN give 0, so a branch they did not take contributes 0, never
+// NaN (`where(x > 0, sqrt(x), 0)` has derivative 0 at x = 0, `(sqrt(x) > 1) * 5` and `stop_gradient(sqrt(x))` too).
 // pow(x, y): d/dx = y * x^(y-1) and d/dy = x^y * log(x), both with dmul (so x^0 has d/dx = 0 at x = 0, and 0^y
 // has d/dy = 0); d/dy is NaN where log(x) is (x < 0). sqrt'(x) = 0.5 / |sqrt(x)|: +inf at both +0 and -0.
 // Tensor ops have vector-Jacobian products instead, from the result's adjoint g to the operand's shape:
@@ -162,7 +163,7 @@ struct DerivativeRule {
   OpKind kind;
   /// Whether the op passes its adjoint on to only some operands, by a selection (the others get an exact 0):
   /// relu and abs at their kinks, max and min to the argument they return, where to the branch it takes; a
-  /// comparison passes it to none.
+  /// comparison and stop_gradient pass it to none.
   bool selects;
   NodeId (*localDerivative)(B &b, unsigned operandIndex);
   Vjp vjp = noVjp;
@@ -224,6 +225,7 @@ constexpr DerivativeRule derivativeRules[] = {
        // c != 0 for a, c == 0 for b: exactly one of them is 1, NaN c counting as nonzero.
        return b.apply(i == 1 ? OpKind::NotEqual : OpKind::Equal, {b.operand(0), b.constant(0)});
      }},
+    {OpKind::StopGradient, true, zeroDerivative},
 
     {OpKind::MatMul, false, tensorDerivative, matmulVjp},
     {OpKind::Sum, false, tensorDerivative, sumVjp},

@@ -108,6 +108,7 @@ constexpr Lowering lowerings[] = {
     {OpKind::NotEqual, comparison<CmpInst::FCMP_UNE>},
     {OpKind::Where,
      [](IRLowering &ir, Operands x) { return select(ir, CmpInst::FCMP_UNE, x[0], ir.constant(0), x[1], x[2]); }},
+    {OpKind::StopGradient, [](IRLowering &, Operands x) { return x[0]; }},
 
     {OpKind::MatMul, tensorLowering},
     {OpKind::Sum, tensorLowering},

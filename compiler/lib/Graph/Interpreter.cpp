@@ -95,6 +95,7 @@ constexpr ForwardRule forwardRules[] = {
     {OpKind::Equal, [](const double *x) { return indicator(x[0] == x[1]); }},
     {OpKind::NotEqual, [](const double *x) { return indicator(x[0] != x[1]); }},
     {OpKind::Where, [](const double *x) { return x[0] != 0 ? x[1] : x[2]; }},
+    {OpKind::StopGradient, [](const double *x) { return x[0]; }},
 
     // Not elementwise: evaluated whole, by evaluateTensorOp.
     {OpKind::MatMul, tensorOpValue},

@@ -46,6 +46,7 @@ constexpr OpInfo opTable[] = {
     {OpKind::Equal, "equal", "==", 2, Syntax::Infix, ComparisonPrecedence},
     {OpKind::NotEqual, "not_equal", "!=", 2, Syntax::Infix, ComparisonPrecedence},
     {OpKind::Where, "where", "where", 3, Syntax::Call, 5},
+    {OpKind::StopGradient, "stop_gradient", "stop_gradient", 1, Syntax::Call, 5},
 
     {OpKind::MatMul, "matmul", "@", 2, Syntax::Infix, 2},
     {OpKind::Sum, "sum", "sum", 1, Syntax::Call, 5},

@@ -33,6 +33,7 @@ struct Options {
   bool grad = false;             // graph --grad, run --grad
   bool json = false;             // run --json
   bool perRow = false;           // run --per-row: each row of --data, not the mean
+  std::vector<std::string> vjps; // run --vjp OUT=SEED, in the order given
   double tolerance = 1e-6;       // gradcheck --tolerance
   size_t samples = 0;            // gradcheck --samples (0: every entry)
   std::string output;            // build -o
@@ -94,6 +95,14 @@ std::optional<bp::GradientGraph> gradientToCompile(const bp::Graph &graph, const
 /// a value are diagnostics (exit 1). On failure the error has been printed and `exitCode` says which.
 std::optional<std::vector<double>> bindArguments(const bp::Graph &graph, const Options &options, int &exitCode,
                                                  const bp::DataSet *data = nullptr);
+
+/// A seed per output of run --vjp OUT=SEED: (the output's index, the seed's elements row-major, of the output's
+/// shape: a number for a scalar output, a nested list of exactly its shape for a tensor one), in the order given.
+/// Every error (malformed, an unknown output, a seed of another shape, an output given twice) is a usage error
+/// (exit 2), printed; then `exitCode` says so.
+std::optional<std::vector<std::pair<size_t, std::vector<double>>>> bindVjpSeeds(const bp::Graph &graph,
+                                                                                const Options &options,
+                                                                                int &exitCode);
 
 /// The training step of `train` and `build --train-step`, from --minimize/--maximize, --vars, --optimizer and
 /// --rate, with the rows of --data (bound as --columns and --ignore-columns say, loaded into `data`); without

@@ -135,21 +135,57 @@ std::optional<std::string> parseSetValue(const std::string &text, SetValue &valu
   return std::nullopt;
 }
 
+/// `NAME=VALUE` given to `flag` (--set, --vjp): its name and value, or why it is malformed (the whole message).
+std::optional<std::string> parseAssignment(const std::string &flag, const std::string &text, const char *example,
+                                           std::string &name, SetValue &value) {
+  size_t equals = text.find('=');
+  if (equals == std::string::npos || equals == 0)
+    return "invalid " + flag + " '" + text + "': expected " + example;
+  name = text.substr(0, equals);
+  if (std::optional<std::string> error = parseSetValue(text.substr(equals + 1), value))
+    return "invalid " + flag + " '" + text + "': " + *error;
+  return std::nullopt;
+}
+
 } // namespace
+
+std::optional<std::vector<std::pair<size_t, std::vector<double>>>>
+bindVjpSeeds(const Graph &graph, const Options &options, int &exitCode) {
+  std::vector<std::pair<size_t, std::vector<double>>> seeds;
+  const auto &outputs = graph.outputs();
+  auto fail = [&](const std::string &message) {
+    exitCode = reportError(message, ExitUsage);
+    return std::nullopt;
+  };
+  for (const std::string &vjp : options.vjps) {
+    std::string name;
+    SetValue value;
+    if (std::optional<std::string> error = parseAssignment("--vjp", vjp, "OUT=SEED, as in --vjp loss=1", name, value))
+      return fail(*error);
+    auto output = llvm::find_if(outputs, [&](const Graph::Output &output) { return output.name == name; });
+    if (output == outputs.end())
+      return fail("--vjp " + name + ": the script has no output named '" + name + "'");
+    const Shape &shape = graph.node(output->node).type.shape;
+    if (value.shape != shape)
+      return fail("--vjp " + name + ": the seed has shape " + formatShape(value.shape) + ", but output '" + name +
+                  "' has shape " + formatShape(shape) +
+                  (shape.empty() ? " (a scalar takes a number)" : " (give a nested list of that shape)"));
+    size_t o = output - outputs.begin();
+    if (llvm::any_of(seeds, [&](const auto &seed) { return seed.first == o; }))
+      return fail("--vjp gives output '" + name + "' a seed twice");
+    seeds.emplace_back(o, std::move(value.values));
+  }
+  return seeds;
+}
 
 std::optional<std::vector<double>> bindArguments(const Graph &graph, const Options &options, int &exitCode,
                                                  const DataSet *data) {
   std::map<std::string, SetValue> overrides;
   for (const std::string &set : options.sets) {
-    size_t equals = set.find('=');
+    std::string name;
     SetValue value;
-    if (equals == std::string::npos || equals == 0) {
-      exitCode = reportError("invalid --set '" + set + "': expected NAME=VALUE, as in --set a=5", ExitUsage);
-      return std::nullopt;
-    }
-    std::string name = set.substr(0, equals), text = set.substr(equals + 1);
-    if (std::optional<std::string> error = parseSetValue(text, value)) {
-      exitCode = reportError("invalid --set '" + set + "': " + *error, ExitUsage);
+    if (std::optional<std::string> error = parseAssignment("--set", set, "NAME=VALUE, as in --set a=5", name, value)) {
+      exitCode = reportError(*error, ExitUsage);
       return std::nullopt;
     }
     if (!overrides.emplace(name, std::move(value)).second) {

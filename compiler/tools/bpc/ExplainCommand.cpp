@@ -273,6 +273,8 @@ void printBackwardPass(llvm::raw_ostream &os, const Graph &forward, const Gradie
         if (formula != value)
           os << " = " << value;
       }
+      if (forward.node(consumer).op == OpKind::StopGradient)
+        os << "  (stop_gradient: its value passes, its derivative is 0 by definition)";
       os << '\n';
     }
     for (size_t k = i; k < end; ++k) {

@@ -16,6 +16,11 @@
 // but not at x (an argument used as an index computed at run time, which only whole numbers are) cannot be
 // checked by differences at all: "cannot confirm" too, saying so.
 //
+// stop_gradient(x) passes x's value with derivative 0 by definition, which no difference of the script sees. So
+// the differences of a script that calls it are taken of the script with every stop_gradient held at its value
+// at the point (a constant there, as the gradient treats it), and a note says so: the check then compares the
+// analytic gradient with exactly what it claims to be.
+//
 // A tensor script is checked the same way, element by element (`W[1,0]`); a tensor output's Jacobian, every
 // (output element, argument element) pair (`y[1]` by `W[1,0]`). `--samples N` checks N of those pairs, drawn
 // without repeats by a generator seeded by `--seed` (the one of the initializers), for Jacobians too large to
@@ -24,6 +29,7 @@
 //===----------------------------------------------------------------------===//
 #include "Commands.h"
 
+#include "bp/Interpreter.h"
 #include "bp/JIT.h"
 #include "bp/NumberFormat.h"
 #include "bp/Random.h"
@@ -142,6 +148,30 @@ std::vector<size_t> sampleEntries(size_t total, size_t count, uint64_t seed) {
   return std::vector<size_t>(chosen.begin(), chosen.end());
 }
 
+/// `graph` with every stop_gradient replaced by a constant of its value at `in`, or nothing when it has none.
+std::optional<Graph> holdStopGradients(const Graph &graph, llvm::ArrayRef<double> in) {
+  std::optional<Graph> held;
+  std::optional<Values> values;
+  for (NodeId id = 0; id < graph.size(); ++id) {
+    if (graph.node(id).op != OpKind::StopGradient)
+      continue;
+    if (!held) {
+      held = graph;
+      values = evaluateGraph(graph, in);
+    }
+    Node &node = held->node(id);
+    node.op = OpKind::Const;
+    node.operands.clear();
+    node.hasValue = true;
+    llvm::ArrayRef<double> value = values->tensor(id);
+    if (node.type.isScalar())
+      node.value = value[0];
+    else
+      node.data.assign(value.begin(), value.end());
+  }
+  return held;
+}
+
 } // namespace
 
 int gradcheckCommand(const Options &options) {
@@ -164,6 +194,15 @@ int gradcheckCommand(const Options &options) {
     return reportError(model.takeError());
   (*model)->gradient(in->data(), out.data(), grad.data());
   Forward forward = [&](const double *x, double *y) { (*model)->forward(x, y); };
+  std::optional<Graph> held = holdStopGradients(*graph, *in);
+  std::unique_ptr<CompiledModel> heldModel;
+  if (held) {
+    auto compiled = CompiledModel::create(*held, CompiledModel::ForwardOnly, options.optLevel);
+    if (!compiled)
+      return reportError(compiled.takeError());
+    heldModel = std::move(*compiled);
+    forward = [&](const double *x, double *y) { heldModel->forward(x, y); };
+  }
   // Output element r (a row of grad) by argument element a (a column): the names `y[1]` and `W[1,0]`.
   auto analytic = [&](size_t r, size_t a) { return grad[r * elements + a]; };
   std::vector<std::string> names, outputNames; // per argument element, per output element
@@ -258,6 +297,9 @@ int gradcheckCommand(const Options &options) {
   print(header, "");
   for (const Row &row : rows)
     print(row, row.verdict == Verdict::Ok ? "ok" : row.verdict == Verdict::Fail ? "FAIL" : "cannot confirm");
+  if (held)
+    os << "note: the script calls stop_gradient, whose derivative is 0 by definition: the numeric column "
+       << "differentiates it with every stop_gradient held at its value here\n";
   for (const Row &row : rows)
     if (!row.note.empty())
       os << "note: " << row.note << '\n';

@@ -3,12 +3,18 @@
 // Evaluates every output (and with --grad its gradient) at the script's values and --set, or, with --data, on
 // every row of a data file: the mean over the rows, or with --per-row each row's results.
 //
+// --vjp OUT=SEED prints SEED^T J, the vector-Jacobian product of one output, for every argument: the
+// interpreter evaluates that output's reverse sweep once with SEED in its seed leaf (Autodiff.h), where --grad
+// evaluates it once per element with the seed one-hot; a scalar output's is SEED times its gradient.
+//
 //===----------------------------------------------------------------------===//
 #include "Commands.h"
 #include "Evaluate.h"
 #include "Json.h"
 
+#include "bp/Autodiff.h"
 #include "bp/DataSet.h"
+#include "bp/Interpreter.h"
 #include "bp/NumberFormat.h"
 
 #include "llvm/Support/raw_ostream.h"
@@ -22,6 +28,12 @@ namespace {
 /// text or JSON.
 class ResultPrinter {
 public:
+  /// One --vjp's results: the output's index, and SEED^T J per argument (Graph::arguments() order).
+  struct Vjp {
+    size_t output;
+    std::vector<std::vector<double>> products;
+  };
+
   ResultPrinter(const Graph &graph, const Options &options, llvm::raw_ostream &os)
       : graph(graph), options(options), os(os), arguments(graph.arguments()),
         argumentOffsets(graph.argumentOffsets()), outputOffsets(graph.outputOffsets()) {
@@ -39,6 +51,14 @@ public:
     });
   }
 
+  /// Each --vjp's products, a line per argument: `vjp(y)/dW = [1, 2]`.
+  void vjpLines(llvm::ArrayRef<Vjp> vjps) {
+    for (const Vjp &vjp : vjps)
+      for (size_t a : declared)
+        os << vjpName(vjp.output, a) << " = " << formatTensor(vjp.products[a], graph.node(arguments[a]).type.shape)
+           << '\n';
+  }
+
   /// Row `r`'s results on one line: `row 1: loss = 0.3, accuracy = 1`.
   void rowLine(size_t r, llvm::ArrayRef<double> results) {
     os << "row " << r + 1 << ':';
@@ -51,7 +71,8 @@ public:
 
   /// One JSON object, `{"outputs":{...}}` and with --grad `"gradients":{...}`: row #row's (`"row":1` first),
   /// or the mean over `rows` rows (`"rows":5` last), or with neither the results at the arguments' values.
-  void object(llvm::ArrayRef<double> results, std::optional<size_t> row, std::optional<size_t> rows) {
+  void object(llvm::ArrayRef<double> results, std::optional<size_t> row, std::optional<size_t> rows,
+              llvm::ArrayRef<Vjp> vjps = {}) {
     // Completes the warning for a number JSON cannot hold.
     std::string where = row    ? " on row " + std::to_string(*row + 1)
                         : rows ? " (the mean over the rows of " + options.data + ")"
@@ -75,6 +96,19 @@ public:
         for (size_t a : declared)
           json.tensor(graph.node(arguments[a]).name, gradientValue(results, o, a), gradientShape(o, a),
                       gradientName(o, a) + where);
+        json.endObject();
+      }
+      json.endObject();
+    }
+    if (!vjps.empty()) {
+      json.key("vjp");
+      json.beginObject();
+      for (const Vjp &vjp : vjps) {
+        json.key(outputs[vjp.output].name);
+        json.beginObject();
+        for (size_t a : declared)
+          json.tensor(graph.node(arguments[a]).name, vjp.products[a], graph.node(arguments[a]).type.shape,
+                      vjpName(vjp.output, a));
         json.endObject();
       }
       json.endObject();
@@ -104,6 +138,9 @@ private:
     return results.slice(outputOffsets[o], outputOffsets[o + 1] - outputOffsets[o]);
   }
   llvm::ArrayRef<int64_t> outputShape(size_t o) const { return graph.node(graph.outputs()[o].node).type.shape; }
+  std::string vjpName(size_t o, size_t a) const {
+    return "vjp(" + graph.outputs()[o].name + ")/d" + graph.node(arguments[a]).name;
+  }
   std::string gradientName(size_t o, size_t a) const {
     return "d" + graph.outputs()[o].name + "/d" + graph.node(arguments[a]).name;
   }
@@ -130,12 +167,46 @@ private:
   std::vector<size_t> argumentOffsets, outputOffsets, declared;
 };
 
+/// SEED^T J for each seed of --vjp (bindVjpSeeds), from the interpreter, whose numbers compiled code gives bit for
+/// bit: a tensor output's sweep evaluated once with SEED in its seed leaf; a scalar output's gradient times SEED.
+llvm::Expected<std::vector<ResultPrinter::Vjp>>
+vectorJacobianProducts(const Graph &graph, llvm::ArrayRef<std::pair<size_t, std::vector<double>>> seeds,
+                       llvm::ArrayRef<double> in) {
+  std::vector<ResultPrinter::Vjp> vjps;
+  if (seeds.empty())
+    return vjps;
+  auto gradient = buildGradientGraph(graph);
+  if (!gradient)
+    return gradient.takeError();
+  Values values = evaluateGraph(gradient->graph, in); // every sweep, a tensor output's with its seed 0
+  for (const auto &[output, seed] : seeds) {
+    const ReverseSweep &sweep = gradient->sweeps[output];
+    if (sweep.seed != InvalidNode) {
+      llvm::copy(seed, values.tensor(sweep.seed).begin());
+      for (NodeId id : gradient->seededNodes(sweep))
+        evaluateNode(gradient->graph, id, values);
+    }
+    ResultPrinter::Vjp &vjp = vjps.emplace_back(ResultPrinter::Vjp{output, {}});
+    for (NodeId entry : sweep.gradient) {
+      llvm::ArrayRef<double> elements = values.tensor(entry);
+      std::vector<double> &product = vjp.products.emplace_back(elements.begin(), elements.end());
+      if (sweep.seed == InvalidNode)
+        for (double &element : product)
+          element = seed[0] * element;
+    }
+  }
+  return vjps;
+}
+
 } // namespace
 
 int runCommand(const Options &options) {
   if (options.data.empty() && (options.perRow || !options.columns.empty() || !options.ignoreColumns.empty()))
     return reportError(std::string(options.perRow ? "--per-row" : "--columns and --ignore-columns") +
                            " need" + (options.perRow ? "s" : "") + " --data",
+                       ExitUsage);
+  if (!options.vjps.empty() && !options.data.empty())
+    return reportError("--vjp does not take --data: it evaluates the script once, at its values and --set",
                        ExitUsage);
   auto graph = loadGraph(options);
   if (!graph)
@@ -151,6 +222,12 @@ int runCommand(const Options &options) {
   std::optional<std::vector<double>> in = bindArguments(*graph, options, exitCode, data ? &*data : nullptr);
   if (!in)
     return exitCode;
+  auto seeds = bindVjpSeeds(*graph, options, exitCode);
+  if (!seeds)
+    return exitCode;
+  auto vjps = vectorJacobianProducts(*graph, *seeds, *in);
+  if (!vjps)
+    return reportError(vjps.takeError());
 
   // Only what is printed is compiled: without --grad nothing is differentiated.
   auto evaluator = OutputEvaluator::create(
@@ -171,12 +248,14 @@ int runCommand(const Options &options) {
 
   std::vector<double> results = evaluator->mean(*in, data ? &*data : nullptr);
   std::optional<size_t> rows = data ? std::optional<size_t>(data->rowCount) : std::nullopt;
-  if (options.json)
-    printer.object(results, std::nullopt, rows);
-  else
-    printer.lines(results, rows ? "  (mean over the " + std::to_string(*rows) + (*rows == 1 ? " row" : " rows") +
-                                      " of " + options.data + ")"
-                                : "");
+  if (options.json) {
+    printer.object(results, std::nullopt, rows, *vjps);
+    return ExitSuccess;
+  }
+  printer.lines(results, rows ? "  (mean over the " + std::to_string(*rows) + (*rows == 1 ? " row" : " rows") +
+                                    " of " + options.data + ")"
+                              : "");
+  printer.vjpLines(*vjps);
   return ExitSuccess;
 }
 

@@ -188,6 +188,13 @@ int main(int argc, char **argv) {
   run->add_flag("--json", options.json, "print one JSON object (with --per-row, one per row, a line each)");
   addDataOptions(run, options, "prints each output's mean over the rows");
   run->add_flag("--per-row", options.perRow, "with --data, print each row's outputs, not their means");
+  run->add_option("--vjp", options.vjps,
+                  "also print SEED^T J, the vector-Jacobian product of output OUT, for every input and param, as "
+                  "vjp(OUT)/dX = ... (JSON: \"vjp\"); SEED is a number for a scalar output, a nested list of "
+                  "the output's shape for a tensor one (repeatable, once per output; not with --data)")
+      ->type_name("OUT=SEED")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   run->add_option("--seed", options.seed, "seed of normal() and uniform() initializers (default 0)")
       ->type_name("S")
       ->check(wholeNumber(true));
