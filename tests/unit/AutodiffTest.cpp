@@ -110,6 +110,33 @@ TEST(Autodiff, TwentyThousandTermSum) {
   EXPECT_EQ(gradientAt(graph, {0.5})[0], 20000);
 }
 
+TEST(Autodiff, SelectionSweepsOnlyTheChosenOutputsByTheChosenArguments) {
+  // A cheap loss and an expensive chain: --of loss --wrt b builds one sweep, with adjoints only for the nodes
+  // between b and loss, and its entries equal the full gradient's.
+  std::string script = "input x = 0.5\nparam w = 1.5\nparam b = -0.25\nnode loss = (w * x + b) ^ 2\nnode c0 = x\n";
+  for (int i = 1; i <= 200; ++i)
+    script += "node c" + std::to_string(i) + " = sin(c" + std::to_string(i - 1) + " * w)\n";
+  Graph graph = compileOrFail(script + "output loss, c200\n");
+  GradientGraph full = llvm::cantFail(buildGradientGraph(graph));
+  GradientSelection selection{{0}, {2}}; // loss by b (arguments: x, then w, b)
+  GradientGraph chosen = llvm::cantFail(buildGradientGraph(graph, selection));
+  ASSERT_EQ(chosen.sweeps.size(), 1u);
+  EXPECT_EQ(chosen.sweeps[0].output, 0u);
+  ASSERT_EQ(chosen.sweeps[0].gradient.size(), 1u);
+  EXPECT_LT(chosen.graph.size() - chosen.forwardSize, 10u);
+  EXPECT_GT(full.graph.size() - full.forwardSize, 400u);
+  // loss = %3 ^ 2 with %3 = %2 + b: adjoints for loss, %3 and b only (not w * x, nor w or x).
+  EXPECT_EQ(chosen.sweeps[0].adjoints.size(), 3u);
+  EXPECT_EQ(chosen.sweeps[0].adjoint(*graph.lookup("w")), InvalidNode);
+  EXPECT_EQ(chosen.rowOffsets(), (std::vector<size_t>{0, 1}));
+  EXPECT_EQ(chosen.columnOffsets(), (std::vector<size_t>{0, 1}));
+  std::vector<double> in = graph.argumentDefaults();
+  Jacobian all = evaluateGradient(full, in), part = evaluateGradient(chosen, in);
+  EXPECT_EQ(part.out, all.out);
+  ASSERT_EQ(part.grad.size(), 1u);
+  EXPECT_EQ(part.grad[0], all.grad[2]); // row loss, column b
+}
+
 TEST(Autodiff, EachSweepHoldsOnlyItsOutputsCone) {
   // 2,000 outputs n_i = x * i: each sweep has adjoints for n_i and x alone, however large the graph.
   std::string script = "input x = 1.5\ninput y = 2\n";

@@ -1,7 +1,7 @@
 //===- Autodiff.h - Reverse-mode differentiation of a graph -----*- C++ -*-===//
 //
 // buildGradientGraph turns a forward graph into a gradient graph: the forward nodes (same ids), then for
-// every output a reverse sweep of backward nodes that compute d output / d argument by the chain rule. Each
+// every output (or those a GradientSelection chooses, by the arguments it chooses) a reverse sweep of backward nodes that compute d output / d argument by the chain rule. Each
 // chain-rule step is recorded, so that `bpc explain` can show the local derivative and the product that make
 // every adjoint.
 //
@@ -92,16 +92,38 @@ struct ReverseSweep {
   std::vector<ChainRuleStep> steps; // in the order they were taken (consumers from last to first)
   /// (forward node, its adjoint's node) for every node between an argument and the output, from last to first.
   std::vector<std::pair<NodeId, NodeId>> adjoints;
-  std::vector<NodeId> gradient;     // per argument (Graph::arguments() order): d output / d argument
+  std::vector<NodeId> gradient;     // per selected argument (GradientSelection::arguments): d output / d argument
 
   /// The adjoint of forward node `id`, InvalidNode if the sweep did not need one.
   NodeId adjoint(NodeId id) const;
 };
 
+/// What to differentiate: some outputs (indices into Graph::outputs) by some arguments (indices into
+/// Graph::arguments), each list increasing and without repeats. The gradient's rows are the chosen outputs'
+/// elements and its columns the chosen arguments' (GradientGraph::rowOffsets, columnOffsets).
+struct GradientSelection {
+  std::vector<size_t> outputs, arguments;
+
+  /// Every output by every input and param: the full Jacobian.
+  static GradientSelection all(const Graph &forward);
+  /// Per selected output, its first row of the gradient, then the number of rows: the selected outputs'
+  /// elements, in output order.
+  std::vector<size_t> rowOffsets(const Graph &forward) const;
+  /// Per selected argument, its first column of the gradient, then the length of a row: the selected
+  /// arguments' elements, in Graph::arguments order.
+  std::vector<size_t> columnOffsets(const Graph &forward) const;
+};
+
 struct GradientGraph {
   Graph graph;                     // forward nodes [0, forwardSize), then backward nodes
   size_t forwardSize = 0;
-  std::vector<ReverseSweep> sweeps; // one per output, in output order
+  std::vector<ReverseSweep> sweeps; // one per selected output, in output order
+  GradientSelection selection;      // what was differentiated: a sweep's gradient is per selected argument
+
+  /// The layout of the gradient function's grad (GradientSelection): per sweep its first row, then the rows.
+  std::vector<size_t> rowOffsets() const { return selection.rowOffsets(graph); }
+  /// Per selected argument its first column, then the length of a row.
+  std::vector<size_t> columnOffsets() const { return selection.columnOffsets(graph); }
 
   /// The nodes of `sweep` that depend on its seed, in increasing order: what is evaluated again for each row of
   /// a tensor output's Jacobian (every other node, forward or backward, once). None for a scalar output.
@@ -120,10 +142,15 @@ constexpr size_t MaxGradientSize = 10'000'000;
 /// Differentiates every output with respect to every input and param (the full Jacobian). Fails, without
 /// building anything, with a diagnostic at the first output that takes the gradient past `maxSize`.
 llvm::Expected<GradientGraph> buildGradientGraph(const Graph &forward, size_t maxSize = MaxGradientSize);
+/// Differentiates only the selected outputs by the selected arguments: a sweep per selected output, and
+/// adjoints only for nodes on a path from a selected argument to it (the other arguments count as constants).
+llvm::Expected<GradientGraph> buildGradientGraph(const Graph &forward, const GradientSelection &selection,
+                                                 size_t maxSize = MaxGradientSize);
 
 /// What the gradient function computes, as the compiled one lays it out: `out`, every output's elements
 /// (Graph::outputOffsets), and `grad`, row-major over [output elements][argument elements] (row r: d out[r] /
-/// d in[i] for every argument element i, Graph::argumentOffsets).
+/// d in[i] for every argument element i, Graph::argumentOffsets). With a selection, only the selected outputs'
+/// rows and the selected arguments' columns (GradientGraph::rowOffsets, columnOffsets).
 struct Jacobian {
   std::vector<double> out, grad;
 };

@@ -51,7 +51,8 @@ llvm::Value *lowerOp(IRLowering &ir, OpKind op, llvm::ArrayRef<llvm::Value *> op
 /// Builds the module holding PREFIX_forward and, when `gradient` is given, PREFIX_gradient (without it, the
 /// module computes only the outputs and nothing is differentiated). Each argument and output takes
 /// elementCount(shape) doubles of `in`/`out`, row-major; `grad` is row-major over [output elements][argument
-/// elements], a tensor output's rows filled by a loop over its elements that runs its reverse sweep once per row.
+/// elements], a tensor output's rows filled by a loop over its elements that runs its reverse sweep once per row;
+/// a gradient graph built with a selection has only its rows and columns (GradientGraph::rowOffsets, columnOffsets).
 std::unique_ptr<llvm::Module> generateModule(const Graph &forward, const GradientGraph *gradient,
                                              const std::string &prefix, llvm::LLVMContext &context);
 

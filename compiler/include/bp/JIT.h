@@ -9,6 +9,7 @@
 #ifndef BP_JIT_H
 #define BP_JIT_H
 
+#include "bp/Autodiff.h"
 #include "bp/Graph.h"
 #include "bp_model.h"
 
@@ -16,6 +17,7 @@
 
 #include <cassert>
 #include <memory>
+#include <optional>
 
 namespace llvm::orc {
 class LLJIT;
@@ -30,16 +32,18 @@ public:
   /// What to compile: the forward function alone (nothing is differentiated), or both functions.
   enum Functions { ForwardOnly, ForwardAndGradient };
 
-  /// JIT-compiles `forward` (and, if asked, its gradient graph, built here) at -O`optLevel`. Fails with the
-  /// gradient graph's diagnostic when it is too large (Autodiff.h).
-  static llvm::Expected<std::unique_ptr<CompiledModel>> create(const Graph &forward, Functions functions,
-                                                               unsigned optLevel = 2);
+  /// JIT-compiles `forward` (and, if asked, its gradient graph, built here: of `selection`'s outputs by its
+  /// arguments, every output by every argument without one) at -O`optLevel`. Fails with the gradient graph's
+  /// diagnostic when it is too large (Autodiff.h).
+  static llvm::Expected<std::unique_ptr<CompiledModel>>
+  create(const Graph &forward, Functions functions, unsigned optLevel = 2,
+         const std::optional<GradientSelection> &selection = std::nullopt);
   ~CompiledModel();
 
   /// in: Graph::arguments() order, each argument's elements row-major; out: each output's, likewise.
   void forward(const double *in, double *out) const { forwardFn(in, out); }
   /// As forward, plus grad: row-major [output elements][argument elements] (a tensor output's Jacobian takes one
-  /// row per element). Only for a model compiled with its gradient.
+  /// row per element; with a selection, its outputs' rows and its arguments' columns). Only for a model compiled with its gradient.
   void gradient(const double *in, double *out, double *grad) const {
     assert(gradientFn && "the model was compiled without its gradient");
     gradientFn(in, out, grad);

@@ -19,6 +19,7 @@
 
 namespace bp {
 
+struct GradientSelection;
 struct TrainStepSpec;
 
 /// Writes `module` (already set up for `machine`'s triple and data layout) as an object file or assembly.
@@ -29,9 +30,12 @@ llvm::Error emitMachineCode(llvm::Module &module, llvm::TargetMachine &machine, 
 /// PREFIX_train_step where `trainStep` describes it (CodeGen.h, addTrainStep); without `gradient`, a script
 /// whose gradient was too large to build, PREFIX_forward alone (and the train step). Each argument and output
 /// gets a macro PREFIX_IN_NAME / PREFIX_OUT_NAME (where it starts in in[] / out[]), and each tensor among them
-/// PREFIX_IN_NAME_SIZE, _RANK and _SHAPE too.
+/// PREFIX_IN_NAME_SIZE, _RANK and _SHAPE too. With `selection` (bpc build --of/--wrt), PREFIX_gradient's grad
+/// holds its rows and columns alone: PREFIX_GRAD_NUM_OUT rows of PREFIX_GRAD_NUM_IN, and each selected output and
+/// argument's PREFIX_GRAD_OUT_NAME / PREFIX_GRAD_IN_NAME (its first row / column).
 std::string generateCHeader(const Graph &graph, const std::string &prefix, const std::string &scriptName,
-                            const TrainStepSpec *trainStep = nullptr, bool gradient = true);
+                            const TrainStepSpec *trainStep = nullptr, bool gradient = true,
+                            const GradientSelection *selection = nullptr);
 
 /// An error if two of the header's macros would have one name: a tensor W's PREFIX_IN_W_SIZE and an input
 /// named W_SIZE.

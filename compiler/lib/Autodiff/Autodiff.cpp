@@ -50,12 +50,14 @@ NodeId addAdjoints(Graph &graph, NodeId total, NodeId product, SourceLoc loc) {
   return llvm::cantFail(graph.addOp(OpKind::Add, {total, product}, loc));
 }
 
-/// Whether each node's value changes with some input or param (constants and their functions do not).
-std::vector<bool> findVaryingNodes(const Graph &graph) {
+/// Whether each node's value changes with one of `arguments` (constants, the other inputs and params, and
+/// their functions do not).
+std::vector<bool> findVaryingNodes(const Graph &graph, llvm::ArrayRef<NodeId> arguments) {
   std::vector<bool> varies(graph.size(), false);
+  for (NodeId argument : arguments)
+    varies[argument] = true;
   for (NodeId id = 0; id < graph.size(); ++id) {
     const Node &node = graph.node(id);
-    varies[id] = node.op == OpKind::Input || node.op == OpKind::Param;
     for (NodeId operand : node.operands)
       varies[id] = varies[id] || varies[operand];
   }
@@ -67,15 +69,15 @@ std::vector<bool> findVaryingNodes(const Graph &graph) {
 /// sweep visits only its output's cone and resets only the entries it set.
 class Differentiator {
 public:
-  Differentiator(const Graph &forward, size_t maxSize)
-      : forward(forward), maxSize(maxSize), result{forward, forward.size(), {}},
-        arguments(forward.arguments()), varies(findVaryingNodes(forward)), scratch(forward.size(), InvalidNode),
-        selected(forward.size(), false) {}
+  Differentiator(const Graph &forward, const GradientSelection &selection, size_t maxSize)
+      : forward(forward), maxSize(maxSize), result{forward, forward.size(), {}, selection},
+        arguments(selectedArguments(forward, selection)), varies(findVaryingNodes(forward, arguments)),
+        scratch(forward.size(), InvalidNode), selected(forward.size(), false) {}
 
   llvm::Expected<GradientGraph> run() {
     if (llvm::Error err = checkSize())
       return err;
-    for (size_t o = 0; o < forward.outputs().size(); ++o)
+    for (size_t o : result.selection.outputs)
       sweepOutput(o);
     return std::move(result);
   }
@@ -86,11 +88,17 @@ private:
   /// past maxSize.
   llvm::Error checkSize() const;
   void sweepOutput(size_t outputIndex);
+  static std::vector<NodeId> selectedArguments(const Graph &forward, const GradientSelection &selection) {
+    std::vector<NodeId> all = forward.arguments(), ids;
+    for (size_t a : selection.arguments)
+      ids.push_back(all[a]);
+    return ids;
+  }
 
   const Graph &forward;
   size_t maxSize;
   GradientGraph result;
-  std::vector<NodeId> arguments;
+  std::vector<NodeId> arguments; // the selected ones
   std::vector<bool> varies;
   std::vector<NodeId> scratch; // per forward node: its adjoint in the sweep in progress, else InvalidNode
   std::vector<bool> selected;  // per forward node: its adjoint in that sweep passed a selection (see selects)
@@ -100,8 +108,10 @@ llvm::Error Differentiator::checkSize() const {
   size_t size = 0;
   std::vector<size_t> lastVisit(forward.size(), SIZE_MAX); // per node: the last output whose cone holds it
   std::vector<NodeId> pending;
-  size_t argumentElements = forward.argumentOffsets().back();
-  for (size_t o = 0; o < forward.outputs().size(); ++o) {
+  size_t argumentElements = 0;
+  for (NodeId argument : arguments)
+    argumentElements += static_cast<size_t>(elementCount(forward.node(argument).type.shape));
+  for (size_t o : result.selection.outputs) {
     NodeId root = forward.outputs()[o].node;
     const Shape &shape = forward.node(root).type.shape;
     size += shape.empty() ? arguments.size() : static_cast<size_t>(elementCount(shape)) * argumentElements;
@@ -217,34 +227,65 @@ std::vector<NodeId> GradientGraph::seededNodes(const ReverseSweep &sweep) const 
   return sweep.seed == InvalidNode ? std::vector<NodeId>() : graph.dependents(sweep.seed, sweep.end);
 }
 
+GradientSelection GradientSelection::all(const Graph &forward) {
+  GradientSelection selection;
+  for (size_t o = 0; o < forward.outputs().size(); ++o)
+    selection.outputs.push_back(o);
+  for (size_t a = 0; a < forward.arguments().size(); ++a)
+    selection.arguments.push_back(a);
+  return selection;
+}
+
+/// The offsets of the `chosen` of the ranges that `all` delimits, laid end to end.
+static std::vector<size_t> chosenOffsets(const std::vector<size_t> &all, llvm::ArrayRef<size_t> chosen) {
+  std::vector<size_t> offsets = {0};
+  for (size_t i : chosen)
+    offsets.push_back(offsets.back() + all[i + 1] - all[i]);
+  return offsets;
+}
+
+std::vector<size_t> GradientSelection::rowOffsets(const Graph &forward) const {
+  return chosenOffsets(forward.outputOffsets(), outputs);
+}
+
+std::vector<size_t> GradientSelection::columnOffsets(const Graph &forward) const {
+  return chosenOffsets(forward.argumentOffsets(), arguments);
+}
+
 llvm::Expected<GradientGraph> bp::buildGradientGraph(const Graph &forward, size_t maxSize) {
-  return Differentiator(forward, maxSize).run();
+  return buildGradientGraph(forward, GradientSelection::all(forward), maxSize);
+}
+
+llvm::Expected<GradientGraph> bp::buildGradientGraph(const Graph &forward, const GradientSelection &selection,
+                                                     size_t maxSize) {
+  return Differentiator(forward, selection, maxSize).run();
 }
 
 Jacobian bp::evaluateGradient(const GradientGraph &gradient, llvm::ArrayRef<double> in) {
   const Graph &graph = gradient.graph;
-  std::vector<size_t> outputOffsets = graph.outputOffsets(), argumentOffsets = graph.argumentOffsets();
-  size_t width = argumentOffsets.back();
+  std::vector<size_t> rowOffsets = gradient.rowOffsets(), columnOffsets = gradient.columnOffsets();
+  size_t width = columnOffsets.back();
   Values values = evaluateGraph(graph, in); // every node once, a tensor output's sweep with its seed 0
   Jacobian result;
   for (const Graph::Output &output : graph.outputs()) {
     llvm::ArrayRef<double> elements = values.tensor(output.node);
     result.out.insert(result.out.end(), elements.begin(), elements.end());
   }
-  result.grad.resize(outputOffsets.back() * width);
-  for (const ReverseSweep &sweep : gradient.sweeps) {
+  result.grad.resize(rowOffsets.back() * width);
+  for (size_t s = 0; s < gradient.sweeps.size(); ++s) {
+    const ReverseSweep &sweep = gradient.sweeps[s];
     std::vector<NodeId> seeded = gradient.seededNodes(sweep);
-    for (size_t row = outputOffsets[sweep.output]; row < outputOffsets[sweep.output + 1]; ++row) {
+    for (size_t row = rowOffsets[s]; row < rowOffsets[s + 1]; ++row) {
       if (sweep.seed != InvalidNode) { // one-hot at this row's element
         llvm::MutableArrayRef<double> seed = values.tensor(sweep.seed);
         std::fill(seed.begin(), seed.end(), 0.0);
-        seed[row - outputOffsets[sweep.output]] = 1;
+        seed[row - rowOffsets[s]] = 1;
         for (NodeId id : seeded)
           evaluateNode(graph, id, values);
       }
       for (size_t a = 0; a < sweep.gradient.size(); ++a) {
         llvm::ArrayRef<double> elements = values.tensor(sweep.gradient[a]);
-        std::copy(elements.begin(), elements.end(), result.grad.begin() + (row * width + argumentOffsets[a]));
+        std::copy(elements.begin(), elements.end(), result.grad.begin() + (row * width + columnOffsets[a]));
       }
     }
   }

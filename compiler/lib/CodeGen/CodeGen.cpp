@@ -65,15 +65,15 @@ public:
   static constexpr size_t PartStores = 250;
   static constexpr uint64_t WorkspaceStackBytes = 64 * 1024;
 
-  FunctionEmitter(llvm::Module &module, const Graph &graph)
-      : module(module), graph(graph), builder(module.getContext()), ir(builder, module),
+  /// `rowSize`: the length of a row of grad (the gradient function's selected argument elements).
+  FunctionEmitter(llvm::Module &module, const Graph &graph, size_t rowSize)
+      : module(module), graph(graph), builder(module.getContext()), ir(builder, module), rowSize(rowSize),
         argumentIndex(graph.size(), -1), stores(graph.size()), slot(graph.size(), -1),
         values(graph.size(), nullptr), locations(graph.size()) {
     std::vector<NodeId> arguments = graph.arguments();
     std::vector<size_t> offsets = graph.argumentOffsets(); // each takes elementCount(shape) doubles of `in`
     for (size_t i = 0; i < arguments.size(); ++i)
       argumentIndex[arguments[i]] = static_cast<int64_t>(offsets[i]);
-    rowSize = offsets.back();
   }
 
   void emit(const std::string &name, const std::vector<NodeId> &results, const std::vector<JacobianRows> *gradients);
@@ -129,7 +129,7 @@ private:
   const Graph &graph;
   llvm::IRBuilder<> builder;
   IRLowering ir;
-  size_t rowSize;                          // elements of `in`: the length of a row of grad
+  size_t rowSize;                          // the length of a row of grad
   std::vector<int64_t> argumentIndex;      // per node: its first element in `in`, or -1
   std::vector<std::vector<Store>> stores;  // per node: where it is stored as a result
   std::vector<int> slot;                   // per node: its frame slot, or -1 if it never crosses a cut
@@ -484,8 +484,9 @@ void FunctionEmitter::freeWorkspace(int64_t size) {
 }
 
 void emitFunction(llvm::Module &module, const std::string &name, const Graph &graph,
-                  const std::vector<NodeId> &results, const std::vector<JacobianRows> *gradients) {
-  FunctionEmitter(module, graph).emit(name, results, gradients);
+                  const std::vector<NodeId> &results, const std::vector<JacobianRows> *gradients,
+                  size_t rowSize = 0) {
+  FunctionEmitter(module, graph, rowSize).emit(name, results, gradients);
 }
 
 std::vector<NodeId> outputNodes(const Graph &graph) {
@@ -530,18 +531,19 @@ llvm::Function *bp::emitGradientFunction(llvm::Module &module, const Graph &forw
       roots.push_back(sweep.seed);
   Graph gradientGraph = simplifyGraph(gradient.graph, roots); // renumbers the roots
   std::vector<NodeId> outputs(roots.begin(), roots.begin() + outputCount);
-  std::vector<size_t> rows = forward.outputOffsets(); // an output's first row of grad: its first element in out
+  std::vector<size_t> rows = gradient.rowOffsets(); // each sweep's first row of grad
   std::vector<JacobianRows> jacobian;
   auto entries = roots.begin() + outputCount, seeds = roots.begin() + seedsBegin;
-  for (const ReverseSweep &sweep : gradient.sweeps) {
+  for (size_t s = 0; s < gradient.sweeps.size(); ++s) {
+    const ReverseSweep &sweep = gradient.sweeps[s];
     NodeId seed = sweep.seed == InvalidNode ? InvalidNode : *seeds++;
-    jacobian.push_back({rows[sweep.output], seed,
+    jacobian.push_back({rows[s], seed,
                         seed == InvalidNode ? std::vector<NodeId>()
                                             : gradientGraph.dependents(seed, static_cast<NodeId>(gradientGraph.size())),
                         std::vector<NodeId>(entries, entries + sweep.gradient.size())});
     entries += sweep.gradient.size();
   }
-  emitFunction(module, name, gradientGraph, outputs, &jacobian);
+  emitFunction(module, name, gradientGraph, outputs, &jacobian, gradient.columnOffsets().back());
   return module.getFunction(name);
 }
 

@@ -43,11 +43,12 @@ compileForHost(unsigned optLevel,
   return std::move(*jit);
 }
 
-llvm::Expected<std::unique_ptr<CompiledModel>> CompiledModel::create(const Graph &forward, Functions functions,
-                                                                     unsigned optLevel) {
+llvm::Expected<std::unique_ptr<CompiledModel>>
+CompiledModel::create(const Graph &forward, Functions functions, unsigned optLevel,
+                      const std::optional<GradientSelection> &selection) {
   std::optional<GradientGraph> gradient;
   if (functions == ForwardAndGradient) {
-    auto built = buildGradientGraph(forward);
+    auto built = buildGradientGraph(forward, selection ? *selection : GradientSelection::all(forward));
     if (!built)
       return built.takeError();
     gradient = std::move(*built);

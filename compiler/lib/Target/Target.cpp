@@ -1,5 +1,6 @@
 //===- Target.cpp - Object emission and C header generation ---------------===//
 #include "bp/Target.h"
+#include "bp/Autodiff.h"
 #include "bp/CodeGen.h"
 #include "bp/NumberFormat.h"
 
@@ -191,12 +192,38 @@ static std::string trainStepComment(const Graph &graph, const std::string &prefi
   return text;
 }
 
+/// The header comment's sentence on a selected gradient's grad (bpc build --of/--wrt): its rows and columns.
+static std::string selectedGradientComment(const Graph &graph, const std::string &macro,
+                                           const GradientSelection &selection) {
+  std::vector<NodeId> arguments = graph.arguments();
+  std::string outputs, wrt;
+  for (size_t o : selection.outputs)
+    outputs += (outputs.empty() ? "" : ", ") + graph.outputs()[o].name;
+  for (size_t a : selection.arguments)
+    wrt += (wrt.empty() ? "" : ", ") + graph.node(arguments[a]).name;
+  std::string text;
+  text += " * grad[r * " + macro + "_GRAD_NUM_IN + c] = d out[o] / d in[i] for the elements o of the chosen outputs (" +
+          outputs + ")\n";
+  text += " * and i of the chosen inputs and params (" + wrt + ") alone: " + macro +
+          "_GRAD_NUM_OUT rows, the chosen outputs' elements in\n";
+  text += " * out[] order, of " + macro + "_GRAD_NUM_IN columns, the chosen elements of in[] in order (" + macro +
+          "_GRAD_OUT_NAME and\n";
+  text += " * " + macro + "_GRAD_IN_NAME: where each starts). Both are reentrant and thread-safe.\n";
+  return text;
+}
+
 std::string bp::generateCHeader(const Graph &graph, const std::string &prefix, const std::string &scriptName,
-                                const TrainStepSpec *trainStep, bool gradient) {
+                                const TrainStepSpec *trainStep, bool gradient, const GradientSelection *selection) {
   std::string macro = upper(prefix);
   std::string guard = macro + "_BP_H";
   std::vector<NodeId> arguments = graph.arguments();
   std::vector<size_t> in = graph.argumentOffsets(), out = graph.outputOffsets();
+  selection = gradient ? selection : nullptr;
+  // grad's layout: every output by every argument, or the selection's rows and columns.
+  GradientSelection rowsAndColumns = selection ? *selection : GradientSelection::all(graph);
+  std::vector<size_t> rows = rowsAndColumns.rowOffsets(graph), columns = rowsAndColumns.columnOffsets(graph);
+  std::string gradOut = macro + (selection ? "_GRAD_OUT_" : "_OUT_"), gradIn = macro + (selection ? "_GRAD_IN_" : "_IN_");
+  std::string gradNumIn = macro + (selection ? "_GRAD_NUM_IN" : "_NUM_IN");
   // A tensor takes a run of elements: in[0..2] for an input X[1,3].
   auto elements = [](const char *array, size_t begin, size_t end, bool scalar) {
     return std::string(array) + "[" + std::to_string(begin) + (scalar ? "" : ".." + std::to_string(end - 1)) + "]";
@@ -211,21 +238,24 @@ std::string bp::generateCHeader(const Graph &graph, const std::string &prefix, c
   } else {
     text += " * " + prefix + "_forward(in, out) evaluates the outputs; " + prefix +
             "_gradient(in, out, grad) also fills\n";
-    text += " * grad[o * " + macro + "_NUM_IN + i] = d out[o] / d in[i]. Both are reentrant and thread-safe.\n";
+    text += selection ? selectedGradientComment(graph, macro, *selection)
+                      : " * grad[o * " + macro + "_NUM_IN + i] = d out[o] / d in[i]. Both are reentrant and thread-safe.\n";
   }
   // A tensor output's Jacobian: a row of grad per element of the output (the first one and the first argument
   // as the example).
-  auto tensorOutput = llvm::find_if(graph.outputs(), [&](const Graph::Output &output) {
-    return !graph.node(output.node).type.isScalar();
+  auto tensorOutput = llvm::find_if(rowsAndColumns.outputs, [&](size_t o) {
+    return !graph.node(graph.outputs()[o].node).type.isScalar();
   });
-  if (gradient && tensorOutput != graph.outputs().end() && !arguments.empty()) {
-    const std::string &y = tensorOutput->name, &x = graph.node(arguments[0]).name;
-    Shape jacobian = graph.node(tensorOutput->node).type.shape;
-    llvm::append_range(jacobian, graph.node(arguments[0]).type.shape);
+  if (gradient && tensorOutput != rowsAndColumns.outputs.end() && !rowsAndColumns.arguments.empty()) {
+    const Graph::Output &output = graph.outputs()[*tensorOutput];
+    NodeId argument = arguments[rowsAndColumns.arguments[0]];
+    const std::string &y = output.name, &x = graph.node(argument).name;
+    Shape jacobian = graph.node(output.node).type.shape;
+    llvm::append_range(jacobian, graph.node(argument).type.shape);
     text += " * A tensor output takes a row of grad per element: d " + y + " / d " + x + ", of shape " +
             formatShape(jacobian) + ", is\n";
-    text += " * grad[(" + macro + "_OUT_" + y + " + j) * " + macro + "_NUM_IN + " + macro + "_IN_" + x + " + k] = d " +
-            y + "[j] / d " + x + "[k]\n";
+    text += " * grad[(" + gradOut + y + " + j) * " + gradNumIn + " + " + gradIn + x + " + k] = d " + y + "[j] / d " +
+            x + "[k]\n";
     text += " * for the elements j of " + y + " and k of " + x + ", counted row-major.\n";
   }
   text += " *\n";
@@ -242,10 +272,14 @@ std::string bp::generateCHeader(const Graph &graph, const std::string &prefix, c
   text += " * out[]:\n";
   for (size_t o = 0; o < graph.outputs().size(); ++o) {
     const Node &node = graph.node(graph.outputs()[o].node);
+    auto row = llvm::find(rowsAndColumns.outputs, o); // its rows of grad, if it has any
+    std::string rowsOfGrad =
+        row == rowsAndColumns.outputs.end()
+            ? ""
+            : "  (the rows " + std::to_string(rows[row - rowsAndColumns.outputs.begin()]) + ".." +
+                  std::to_string(rows[row - rowsAndColumns.outputs.begin() + 1] - 1) + " of grad)";
     text += " *   " + elements("out", out[o], out[o + 1], node.type.isScalar()) + "  " + graph.outputs()[o].name +
-            (node.type.isScalar() ? "" : formatShape(node.type.shape) + "  (the rows " + std::to_string(out[o]) +
-                                             ".." + std::to_string(out[o + 1] - 1) + " of grad)") +
-            "\n";
+            (node.type.isScalar() ? "" : formatShape(node.type.shape) + rowsOfGrad) + "\n";
   }
   if (trainStep)
     text += trainStepComment(graph, prefix, *trainStep);
@@ -287,6 +321,16 @@ std::string bp::generateCHeader(const Graph &graph, const std::string &prefix, c
   for (size_t o = 0; o < graph.outputs().size(); ++o)
     text += placeMacros(macro + "_OUT_" + graph.outputs()[o].name, out[o],
                         graph.node(graph.outputs()[o].node).type.shape);
+  if (selection) {
+    text += "\n/* grad[]: the rows of the outputs and the columns of the inputs and params it was built for. */\n";
+    text += "#define " + macro + "_GRAD_NUM_OUT " + std::to_string(rows.back()) + "\n";
+    text += "#define " + gradNumIn + " " + std::to_string(columns.back()) + "\n";
+    for (size_t s = 0; s < selection->outputs.size(); ++s)
+      text += "#define " + gradOut + graph.outputs()[selection->outputs[s]].name + " " + std::to_string(rows[s]) + "\n";
+    for (size_t c = 0; c < selection->arguments.size(); ++c)
+      text += "#define " + gradIn + graph.node(arguments[selection->arguments[c]]).name + " " +
+              std::to_string(columns[c]) + "\n";
+  }
   if (trainStep)
     text += "\n#define " + macro + "_ROW_SIZE " + std::to_string(trainStep->rowTargets.size()) + "\n#define " + macro +
             "_STATE_SIZE " +

@@ -44,6 +44,9 @@ int buildCommand(const Options &options) {
     return reportError(graph.takeError());
   if (llvm::Error err = checkCHeaderNames(*graph, prefix))
     return reportError(std::move(err));
+  auto selection = gradientSelection(*graph, options);
+  if (!selection)
+    return reportError(llvm::toString(selection.takeError()), ExitUsage);
   // Compared as files, not as names: "x.o" and "./x.o", links, and the script under another name.
   for (const std::string *path : {&outputPath, &headerPath})
     if (sameFile(*path, options.file))
@@ -68,7 +71,7 @@ int buildCommand(const Options &options) {
   if (!machine)
     return reportError(machine.takeError());
 
-  std::optional<GradientGraph> gradient = gradientToCompile(*graph, prefix);
+  std::optional<GradientGraph> gradient = gradientToCompile(*graph, prefix, *selection);
   llvm::LLVMContext context;
   std::unique_ptr<llvm::Module> module = generateModule(*graph, gradient ? &*gradient : nullptr, prefix, context);
   module->setDataLayout((*machine)->createDataLayout());
@@ -93,7 +96,8 @@ int buildCommand(const Options &options) {
       return reportError(std::move(err));
   }
   header->stream() << generateCHeader(*graph, prefix, llvm::sys::path::filename(options.file).str(),
-                                   trainStep ? &*trainStep : nullptr, gradient.has_value());
+                                   trainStep ? &*trainStep : nullptr, gradient.has_value(),
+                                   options.selectsGradient() ? &*selection : nullptr);
 
   if (llvm::Error err = PendingFile::commitAll({&*output, &*header}))
     return reportError(std::move(err));

@@ -26,15 +26,20 @@ int graphCommand(const Options &options) {
     options.dot ? graph->printDot(llvm::outs()) : graph->print(llvm::outs());
     return ExitSuccess;
   }
-  auto gradient = buildGradientGraph(*graph);
+  auto selection = gradientSelection(*graph, options);
+  if (!selection)
+    return reportError(llvm::toString(selection.takeError()), ExitUsage);
+  auto gradient = buildGradientGraph(*graph, *selection);
   if (!gradient)
     return reportError(gradient.takeError());
-  // The gradient graph's results: the outputs, then d output / d argument for every output and argument.
+  // The gradient graph's results: the outputs, then d output / d argument for every (selected) output and
+  // argument.
   Graph &printed = gradient->graph;
   std::vector<NodeId> arguments = graph->arguments();
   for (const ReverseSweep &sweep : gradient->sweeps)
-    for (size_t i = 0; i < arguments.size(); ++i)
-      printed.addOutput("d" + graph->outputs()[sweep.output].name + "/d" + graph->node(arguments[i]).name,
+    for (size_t i = 0; i < selection->arguments.size(); ++i)
+      printed.addOutput("d" + graph->outputs()[sweep.output].name + "/d" +
+                            graph->node(arguments[selection->arguments[i]]).name,
                         sweep.gradient[i], {});
   options.dot ? printed.printDot(llvm::outs()) : printed.print(llvm::outs());
   return ExitSuccess;
@@ -44,11 +49,14 @@ int emitLLVMCommand(const Options &options) {
   auto graph = loadGraph(options);
   if (!graph)
     return reportError(graph.takeError());
+  auto selection = gradientSelection(*graph, options);
+  if (!selection)
+    return reportError(llvm::toString(selection.takeError()), ExitUsage);
   auto machine = createTargetMachine("", options.optLevel);
   if (!machine)
     return reportError(machine.takeError());
   std::string prefix = prefixFromPath(options.file);
-  std::optional<GradientGraph> gradient = gradientToCompile(*graph, prefix);
+  std::optional<GradientGraph> gradient = gradientToCompile(*graph, prefix, *selection);
   llvm::LLVMContext context;
   std::unique_ptr<llvm::Module> module = generateModule(*graph, gradient ? &*gradient : nullptr, prefix, context);
   module->setDataLayout((*machine)->createDataLayout());

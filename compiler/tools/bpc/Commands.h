@@ -61,6 +61,11 @@ struct Options {
   bool seedGiven = false;
   std::string save;              // train --save OUT.bp
   bool quiet = false;            // train --quiet
+  std::vector<std::string> of;   // run, explain, gradcheck, build --of: the outputs to differentiate
+  std::vector<std::string> wrt;  // ... --wrt: the inputs and params to differentiate by
+
+  /// Whether --of or --wrt chose part of the gradient.
+  bool selectsGradient() const { return !of.empty() || !wrt.empty(); }
 };
 
 int checkCommand(const Options &options);
@@ -83,11 +88,16 @@ int reportError(const std::string &message, int code = ExitFailure);
 /// Loads, parses and checks options.file (random initializers seeded by options.seed).
 llvm::Expected<bp::Graph> loadGraph(const Options &options);
 
-/// The gradient graph that build and emit-llvm compile beside the forward function; none where it is over
+/// The gradient graph (of `selection`) that build and emit-llvm compile beside the forward function; none where it is over
 /// the size limit (a Jacobian of a large tensor output), after a warning at the output that takes it there:
 /// then only PREFIX_forward is compiled.
-std::optional<bp::GradientGraph> gradientToCompile(const bp::Graph &graph, const std::string &prefix);
+std::optional<bp::GradientGraph> gradientToCompile(const bp::Graph &graph, const std::string &prefix,
+                                                   const bp::GradientSelection &selection);
 
+/// The outputs and arguments that --of and --wrt choose, every one where an option is not given. An unknown
+/// name, one that is not an output (--of) or not an input or param (--wrt), and a name given twice are errors
+/// whose message lists the valid names (usage errors: exit 2).
+llvm::Expected<bp::GradientSelection> gradientSelection(const bp::Graph &graph, const Options &options);
 /// The arguments' values, flat (Graph::argumentOffsets): defaults, overridden by --set (a number fills a
 /// tensor; a nested list `[[1,2,3]]` gives one of exactly its shape). Inputs that `data` binds
 /// (the columns of options.data) need no default and cannot be --set. Malformed --set options are usage

@@ -6,15 +6,21 @@ using namespace bp;
 
 namespace bpc {
 
-llvm::Expected<OutputEvaluator> OutputEvaluator::create(const Graph &graph, Kind kind, unsigned optLevel) {
+llvm::Expected<OutputEvaluator> OutputEvaluator::create(const Graph &graph, Kind kind, unsigned optLevel,
+                                                        const std::optional<GradientSelection> &selection) {
   if (kind == Interpreted)
-    return OutputEvaluator(graph, nullptr, false);
+    return OutputEvaluator(graph, nullptr, 0);
   bool gradient = kind == CompiledWithGradient;
   auto model = CompiledModel::create(
-      graph, gradient ? CompiledModel::ForwardAndGradient : CompiledModel::ForwardOnly, optLevel);
+      graph, gradient ? CompiledModel::ForwardAndGradient : CompiledModel::ForwardOnly, optLevel, selection);
   if (!model)
     return model.takeError();
-  return OutputEvaluator(graph, std::move(*model), gradient);
+  if (!gradient)
+    return OutputEvaluator(graph, std::move(*model), 0);
+  // Rows: the selected outputs' elements; columns: the selected arguments'.
+  GradientSelection chosen = selection ? *selection : GradientSelection::all(graph);
+  return OutputEvaluator(graph, std::move(*model),
+                         chosen.rowOffsets(graph).back() * chosen.columnOffsets(graph).back());
 }
 
 void OutputEvaluator::evaluate(const std::vector<double> &arguments, std::vector<double> &results) const {

@@ -28,11 +28,14 @@ public:
     CompiledWithGradient // the compiled gradient function: the outputs and their gradient
   };
 
-  /// Compiles what `kind` needs at -O`optLevel`. `graph` must outlive the evaluator.
-  static llvm::Expected<OutputEvaluator> create(const bp::Graph &graph, Kind kind = Compiled, unsigned optLevel = 2);
+  /// Compiles what `kind` needs at -O`optLevel` (for CompiledWithGradient, the gradient of `selection`, every
+  /// output by every argument without one). `graph` must outlive the evaluator.
+  static llvm::Expected<OutputEvaluator> create(const bp::Graph &graph, Kind kind = Compiled, unsigned optLevel = 2,
+                                                const std::optional<bp::GradientSelection> &selection = std::nullopt);
 
   /// The numbers of one evaluation, flat: every output (Graph::outputOffsets), then, for CompiledWithGradient,
-  /// the gradient, row-major [output elements][argument elements] as CompiledModel::gradient fills it.
+  /// the gradient, row-major [output elements][argument elements] (the selected ones) as CompiledModel::gradient
+  /// fills it.
   size_t resultSize() const { return outputCount + gradientCount; }
 
   /// The results at `arguments` (flat, Graph::argumentOffsets) with row `r` of `data` bound, for each row in
@@ -46,9 +49,9 @@ public:
   std::vector<double> mean(const std::vector<double> &arguments, const bp::DataSet *data) const;
 
 private:
-  OutputEvaluator(const bp::Graph &graph, std::unique_ptr<bp::CompiledModel> model, bool gradient)
+  OutputEvaluator(const bp::Graph &graph, std::unique_ptr<bp::CompiledModel> model, size_t gradientCount)
       : graph(&graph), model(std::move(model)), outputCount(graph.outputOffsets().back()),
-        gradientCount(gradient ? outputCount * graph.argumentOffsets().back() : 0) {}
+        gradientCount(gradientCount) {}
 
   /// The results at `arguments`, into `results` (resultSize() numbers).
   void evaluate(const std::vector<double> &arguments, std::vector<double> &results) const;

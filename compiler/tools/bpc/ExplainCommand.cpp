@@ -224,7 +224,19 @@ void printBackwardPass(llvm::raw_ostream &os, const Graph &forward, const Gradie
     return "d" + forward.label(step.consumer) + "/d" + forward.label(step.operand);
   };
 
-  os << "\nbackward pass for " << out << ": the chain rule, from " << out << " back to every input and param\n";
+  // The arguments differentiated by (--wrt), as declared.
+  const std::vector<size_t> &selected = gradient.selection.arguments;
+  std::vector<NodeId> arguments;
+  for (NodeId id : forward.declaredArguments())
+    if (llvm::is_contained(selected, forward.argumentIndex(id)))
+      arguments.push_back(id);
+  std::string targets = "every input and param";
+  if (arguments.size() < forward.arguments().size()) {
+    targets.clear();
+    for (NodeId id : arguments)
+      targets += (targets.empty() ? "" : ", ") + forward.node(id).name;
+  }
+  os << "\nbackward pass for " << out << ": the chain rule, from " << out << " back to " << targets << "\n";
   NodeId outputNode = forward.outputs()[sweep.output].node;
   const Node &output = forward.node(outputNode);
   if (output.op == OpKind::Input || output.op == OpKind::Param) {
@@ -307,19 +319,21 @@ void printBackwardPass(llvm::raw_ostream &os, const Graph &forward, const Gradie
     }
     i = end;
   }
-  for (NodeId id : forward.declaredArguments())
+  for (NodeId id : arguments)
     printTotal(id);
 
   os << "gradient of " << out << ":\n";
-  for (NodeId id : forward.declaredArguments()) {
-    size_t a = forward.argumentIndex(id);
-    os << "  " << adjointName(id) << " = " << printer.value(sweep.gradient[a]) << '\n';
+  for (NodeId id : arguments) {
+    size_t column = llvm::find(selected, forward.argumentIndex(id)) - selected.begin();
+    os << "  " << adjointName(id) << " = " << printer.value(sweep.gradient[column]) << '\n';
   }
 }
 
-/// explain works the chain rule for scalar outputs: a tensor output is refused at its `output` line.
-llvm::Error refuseTensorOutputs(const Graph &graph) {
-  for (const Graph::Output &output : graph.outputs()) {
+/// explain works the chain rule for scalar outputs: a tensor output among `outputs` (Graph::outputs indices) is
+/// refused at its `output` line.
+llvm::Error refuseTensorOutputs(const Graph &graph, llvm::ArrayRef<size_t> outputs) {
+  for (size_t o : outputs) {
+    const Graph::Output &output = graph.outputs()[o];
     const Shape &shape = graph.node(output.node).type.shape;
     if (!shape.empty())
       return makeDiagnosticError(graph.sourceFile(), output.loc,
@@ -335,13 +349,16 @@ int explainCommand(const Options &options) {
   auto graph = loadGraph(options);
   if (!graph)
     return reportError(graph.takeError());
-  if (llvm::Error refused = refuseTensorOutputs(*graph))
+  auto selection = gradientSelection(*graph, options);
+  if (!selection)
+    return reportError(llvm::toString(selection.takeError()), ExitUsage);
+  if (llvm::Error refused = refuseTensorOutputs(*graph, selection->outputs))
     return reportError(std::move(refused));
   int exitCode = ExitSuccess;
   std::optional<std::vector<double>> in = bindArguments(*graph, options, exitCode);
   if (!in)
     return exitCode;
-  auto built = buildGradientGraph(*graph);
+  auto built = buildGradientGraph(*graph, *selection);
   if (!built)
     return reportError(built.takeError());
   const GradientGraph &gradient = *built;

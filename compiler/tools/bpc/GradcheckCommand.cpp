@@ -180,6 +180,9 @@ int gradcheckCommand(const Options &options) {
     return reportError(graph.takeError());
   if (!(options.tolerance >= 0) || !std::isfinite(options.tolerance))
     return reportError("--tolerance must be a finite number >= 0", ExitUsage);
+  auto selection = gradientSelection(*graph, options);
+  if (!selection)
+    return reportError(llvm::toString(selection.takeError()), ExitUsage);
   int exitCode = ExitSuccess;
   std::optional<std::vector<double>> in = bindArguments(*graph, options, exitCode);
   if (!in)
@@ -187,9 +190,21 @@ int gradcheckCommand(const Options &options) {
   const auto &outputs = graph->outputs();
   std::vector<NodeId> arguments = graph->arguments();
   std::vector<size_t> offsets = graph->argumentOffsets(), outputOffsets = graph->outputOffsets();
-  size_t elements = offsets.back(); // every argument's, flat: a row of the Jacobian
-  std::vector<double> out(outputOffsets.back()), grad(outputOffsets.back() * elements);
-  auto model = CompiledModel::create(*graph, CompiledModel::ForwardAndGradient, options.optLevel);
+  size_t elements = offsets.back(); // every argument's, flat
+  // grad holds the selected outputs' rows and the selected arguments' columns (--of, --wrt): per output element
+  // and per argument element, its row and column there.
+  std::vector<size_t> gradRow(outputOffsets.back()), gradColumn(elements), checkedRows;
+  std::vector<size_t> rowOffsets = selection->rowOffsets(*graph), columnOffsets = selection->columnOffsets(*graph);
+  for (size_t s = 0; s < selection->outputs.size(); ++s)
+    for (size_t e = 0, o = selection->outputs[s]; e < outputOffsets[o + 1] - outputOffsets[o]; ++e) {
+      gradRow[outputOffsets[o] + e] = rowOffsets[s] + e;
+      checkedRows.push_back(outputOffsets[o] + e);
+    }
+  for (size_t c = 0; c < selection->arguments.size(); ++c)
+    for (size_t e = 0, a = selection->arguments[c]; e < offsets[a + 1] - offsets[a]; ++e)
+      gradColumn[offsets[a] + e] = columnOffsets[c] + e;
+  std::vector<double> out(outputOffsets.back()), grad(rowOffsets.back() * columnOffsets.back());
+  auto model = CompiledModel::create(*graph, CompiledModel::ForwardAndGradient, options.optLevel, *selection);
   if (!model)
     return reportError(model.takeError());
   (*model)->gradient(in->data(), out.data(), grad.data());
@@ -203,8 +218,8 @@ int gradcheckCommand(const Options &options) {
     heldModel = std::move(*compiled);
     forward = [&](const double *x, double *y) { heldModel->forward(x, y); };
   }
-  // Output element r (a row of grad) by argument element a (a column): the names `y[1]` and `W[1,0]`.
-  auto analytic = [&](size_t r, size_t a) { return grad[r * elements + a]; };
+  // Output element r by argument element a (both as in out and in): the names `y[1]` and `W[1,0]`.
+  auto analytic = [&](size_t r, size_t a) { return grad[gradRow[r] * columnOffsets.back() + gradColumn[a]]; };
   std::vector<std::string> names, outputNames; // per argument element, per output element
   for (size_t i = 0; i < arguments.size(); ++i)
     for (size_t e = 0; e < offsets[i + 1] - offsets[i]; ++e)
@@ -216,10 +231,12 @@ int gradcheckCommand(const Options &options) {
   std::vector<size_t> columns;
   for (NodeId id : graph->declaredArguments()) {
     size_t i = graph->argumentIndex(id);
+    if (!llvm::is_contained(selection->arguments, i))
+      continue;
     for (size_t a = offsets[i]; a < offsets[i + 1]; ++a)
       columns.push_back(a);
   }
-  size_t total = out.size() * elements;
+  size_t total = checkedRows.size() * columns.size();
   std::vector<size_t> checked = sampleEntries(total, options.samples ? options.samples : total, options.seed);
 
   // Central differences per argument element that some checked entry needs (every output element at once); one-
@@ -235,7 +252,7 @@ int gradcheckCommand(const Options &options) {
   double worst = 0;
   size_t failures = 0, unconfirmed = 0, undefined = 0;
   for (size_t t : checked) {
-    size_t r = t / elements, a = columns[t % elements];
+    size_t r = checkedRows[t / columns.size()], a = columns[t % columns.size()];
     if (numeric[a].empty())
       numeric[a] = differences.central(a);
     double value = analytic(r, a), error = difference(value, numeric[a][r]);

@@ -34,13 +34,20 @@ public:
     std::vector<std::vector<double>> products;
   };
 
-  ResultPrinter(const Graph &graph, const Options &options, llvm::raw_ostream &os)
-      : graph(graph), options(options), os(os), arguments(graph.arguments()),
-        argumentOffsets(graph.argumentOffsets()), outputOffsets(graph.outputOffsets()) {
+  /// With --grad, the gradient holds `selection`'s rows and columns (--of, --wrt).
+  ResultPrinter(const Graph &graph, const Options &options, const GradientSelection &selection,
+                llvm::raw_ostream &os)
+      : graph(graph), options(options), os(os), arguments(graph.arguments()), outputOffsets(graph.outputOffsets()),
+        rowOffsets(selection.rowOffsets(graph)), columnOffsets(selection.columnOffsets(graph)),
+        selectedOutputs(selection.outputs) {
     // Gradients are listed in declaration order; the gradient's columns are in argument (inputs, then params)
     // order.
-    for (NodeId id : graph.declaredArguments())
-      declared.push_back(graph.argumentIndex(id));
+    for (NodeId id : graph.declaredArguments()) {
+      size_t a = graph.argumentIndex(id);
+      auto column = llvm::find(selection.arguments, a);
+      if (column != selection.arguments.end())
+        declared.push_back({a, static_cast<size_t>(column - selection.arguments.begin())});
+    }
   }
 
   /// Every result on its own line, each followed by `note`.
@@ -54,7 +61,7 @@ public:
   /// Each --vjp's products, a line per argument: `vjp(y)/dW = [1, 2]`.
   void vjpLines(llvm::ArrayRef<Vjp> vjps) {
     for (const Vjp &vjp : vjps)
-      for (size_t a : declared)
+      for (auto [a, column] : declared)
         os << vjpName(vjp.output, a) << " = " << formatTensor(vjp.products[a], graph.node(arguments[a]).type.shape)
            << '\n';
   }
@@ -90,11 +97,12 @@ public:
     if (options.grad) {
       json.key("gradients");
       json.beginObject();
-      for (size_t o = 0; o < outputs.size(); ++o) {
+      for (size_t s = 0; s < selectedOutputs.size(); ++s) {
+        size_t o = selectedOutputs[s];
         json.key(outputs[o].name);
         json.beginObject();
-        for (size_t a : declared)
-          json.tensor(graph.node(arguments[a]).name, gradientValue(results, o, a), gradientShape(o, a),
+        for (auto [a, column] : declared)
+          json.tensor(graph.node(arguments[a]).name, gradientValue(results, s, column), gradientShape(o, a),
                       gradientName(o, a) + where);
         json.endObject();
       }
@@ -106,7 +114,7 @@ public:
       for (const Vjp &vjp : vjps) {
         json.key(outputs[vjp.output].name);
         json.beginObject();
-        for (size_t a : declared)
+        for (auto [a, column] : declared)
           json.tensor(graph.node(arguments[a]).name, vjp.products[a], graph.node(arguments[a]).type.shape,
                       vjpName(vjp.output, a));
         json.endObject();
@@ -129,9 +137,10 @@ private:
     size_t item = 0;
     for (size_t o = 0; o < outputs.size(); ++o)
       visit(item++, outputs[o].name, outputValue(results, o), outputShape(o));
-    for (size_t o = 0; options.grad && o < outputs.size(); ++o)
-      for (size_t a : declared)
-        visit(item++, gradientName(o, a), gradientValue(results, o, a), gradientShape(o, a));
+    for (size_t s = 0; options.grad && s < selectedOutputs.size(); ++s)
+      for (auto [a, column] : declared)
+        visit(item++, gradientName(selectedOutputs[s], a), gradientValue(results, s, column),
+              gradientShape(selectedOutputs[s], a));
   }
 
   llvm::ArrayRef<double> outputValue(llvm::ArrayRef<double> results, size_t o) const {
@@ -144,14 +153,14 @@ private:
   std::string gradientName(size_t o, size_t a) const {
     return "d" + graph.outputs()[o].name + "/d" + graph.node(arguments[a]).name;
   }
-  /// d output / d argument, of shape output.shape + argument.shape: the argument's columns of the output's rows.
-  std::vector<double> gradientValue(llvm::ArrayRef<double> results, size_t o, size_t a) const {
+  /// d output / d argument, of shape output.shape + argument.shape: the argument's columns (the selected
+  /// argument #c) of the output's rows (the selected output #s).
+  std::vector<double> gradientValue(llvm::ArrayRef<double> results, size_t s, size_t c) const {
     llvm::ArrayRef<double> grad = results.drop_front(outputOffsets.back());
-    size_t rowSize = argumentOffsets.back(); // a row per output element, a column per argument element
+    size_t rowSize = columnOffsets.back(); // a row per output element, a column per argument element
     std::vector<double> values;
-    for (size_t row = outputOffsets[o]; row < outputOffsets[o + 1]; ++row)
-      llvm::append_range(values,
-                         grad.slice(row * rowSize + argumentOffsets[a], argumentOffsets[a + 1] - argumentOffsets[a]));
+    for (size_t row = rowOffsets[s]; row < rowOffsets[s + 1]; ++row)
+      llvm::append_range(values, grad.slice(row * rowSize + columnOffsets[c], columnOffsets[c + 1] - columnOffsets[c]));
     return values;
   }
   Shape gradientShape(size_t o, size_t a) const {
@@ -164,7 +173,8 @@ private:
   const Options &options;
   llvm::raw_ostream &os;
   std::vector<NodeId> arguments;
-  std::vector<size_t> argumentOffsets, outputOffsets, declared;
+  std::vector<size_t> outputOffsets, rowOffsets, columnOffsets, selectedOutputs;
+  std::vector<std::pair<size_t, size_t>> declared; // the selected arguments: (argument index, column index)
 };
 
 /// SEED^T J for each seed of --vjp (bindVjpSeeds), from the interpreter, whose numbers compiled code gives bit for
@@ -211,6 +221,9 @@ int runCommand(const Options &options) {
   auto graph = loadGraph(options);
   if (!graph)
     return reportError(graph.takeError());
+  auto selection = gradientSelection(*graph, options);
+  if (!selection)
+    return reportError(llvm::toString(selection.takeError()), ExitUsage);
   std::optional<DataSet> data;
   if (!options.data.empty()) {
     auto loaded = loadDataSet(options.data, *graph, {options.columns, options.ignoreColumns});
@@ -229,12 +242,14 @@ int runCommand(const Options &options) {
   if (!vjps)
     return reportError(vjps.takeError());
 
-  // Only what is printed is compiled: without --grad nothing is differentiated.
+  // Only what is printed is compiled: without --grad nothing is differentiated, with --of and --wrt only the
+  // gradient they choose.
   auto evaluator = OutputEvaluator::create(
-      *graph, options.grad ? OutputEvaluator::CompiledWithGradient : OutputEvaluator::Compiled, options.optLevel);
+      *graph, options.grad ? OutputEvaluator::CompiledWithGradient : OutputEvaluator::Compiled, options.optLevel,
+      *selection);
   if (!evaluator)
     return reportError(evaluator.takeError());
-  ResultPrinter printer(*graph, options, llvm::outs());
+  ResultPrinter printer(*graph, options, *selection, llvm::outs());
 
   if (options.perRow) {
     evaluator->forEachRow(*in, *data, [&](size_t r, llvm::ArrayRef<double> results) {

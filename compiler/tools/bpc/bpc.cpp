@@ -111,6 +111,22 @@ std::vector<CLI::Option *> addDataOptions(CLI::App *command, Options &options, c
               ->type_name("a,b")};
 }
 
+/// --of and --wrt: the outputs and the inputs and params whose part of the gradient is computed.
+/// (With `needs`, only beside that option.)
+void addSelectionOptions(CLI::App *command, Options &options, CLI::Option *needs = nullptr) {
+  CLI::Option *of = command->add_option("--of", options.of, "differentiate only these outputs (default: every one)")
+                        ->delimiter(',')
+                        ->type_name("OUT,...");
+  CLI::Option *wrt =
+      command->add_option("--wrt", options.wrt, "differentiate only by these inputs and params (default: every one)")
+          ->delimiter(',')
+          ->type_name("a,W,...");
+  if (needs) {
+    of->needs(needs);
+    wrt->needs(needs);
+  }
+}
+
 void addOptLevelOption(CLI::App *command, Options &options) {
   command->add_option("-O", options.optLevel, "LLVM optimization level: -O0, -O1, -O2 (default) or -O3")
       ->type_name("LEVEL")
@@ -175,7 +191,9 @@ int main(int argc, char **argv) {
   CLI::App *check = addScriptCommand(app, "check", "parse and check a script; print nothing if it is valid", options);
   CLI::App *graph = addScriptCommand(app, "graph", "print a script's IR graph", options);
   graph->add_flag("--dot", options.dot, "print Graphviz DOT instead of text");
-  graph->add_flag("--grad", options.grad, "print the gradient graph (forward and backward nodes)");
+  CLI::Option *graphGrad =
+      graph->add_flag("--grad", options.grad, "print the gradient graph (forward and backward nodes)");
+  addSelectionOptions(graph, options, graphGrad);
 
   CLI::App *run = addScriptCommand(
       app, "run",
@@ -195,6 +213,7 @@ int main(int argc, char **argv) {
       ->type_name("OUT=SEED")
       ->expected(1)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  addSelectionOptions(run, options); // either implies --grad
   run->add_option("--seed", options.seed, "seed of normal() and uniform() initializers (default 0)")
       ->type_name("S")
       ->check(wholeNumber(true));
@@ -203,14 +222,17 @@ int main(int argc, char **argv) {
   CLI::App *emitLLVM = addScriptCommand(app, "emit-llvm", "print the LLVM IR of the forward and gradient functions",
                                         options);
   addOptLevelOption(emitLLVM, options);
+  addSelectionOptions(emitLLVM, options);
 
   CLI::App *explain = addScriptCommand(
       app, "explain", "walk through the forward pass and the chain rule, step by step, with numbers", options);
   addSetOption(explain, options);
+  addSelectionOptions(explain, options);
 
   CLI::App *gradcheck = addScriptCommand(
       app, "gradcheck", "compare every gradient with central finite differences; exit 1 on a mismatch", options);
   addSetOption(gradcheck, options);
+  addSelectionOptions(gradcheck, options);
   gradcheck->add_option("--tolerance", options.tolerance, "largest error accepted (default 1e-6)")
       ->type_name("T");
   gradcheck
@@ -244,6 +266,7 @@ int main(int argc, char **argv) {
       ->type_name("KIND")
       ->check(CLI::IsMember({"obj", "asm", "llvm"}));
   addOptLevelOption(build, options);
+  addSelectionOptions(build, options);
   CLI::Option *trainStepOption = build->add_flag(
       "--train-step", options.trainStep,
       "also compile PREFIX_train_step, one training step over rows of data (needs --minimize or --maximize)");
@@ -303,8 +326,10 @@ int main(int argc, char **argv) {
     return checkCommand(options);
   if (*graph)
     return graphCommand(options);
-  if (*run)
+  if (*run) {
+    options.grad = options.grad || options.selectsGradient();
     return runCommand(options);
+  }
   if (*emitLLVM)
     return emitLLVMCommand(options);
   if (*explain)
