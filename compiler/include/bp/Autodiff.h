@@ -37,6 +37,7 @@ public:
   NodeId operand(unsigned i) const { return graph.node(node).operands[i]; }
 
   const Shape &shape(NodeId id) const { return graph.node(id).type.shape; }
+  const Node &nodeAt(NodeId id) const { return graph.node(id); }
 
   NodeId constant(double value) { return graph.addConstant(value, graph.node(node).loc); }
   /// `op` on these operands, of the shape its rule gives (broadcasting, or the attrs of an internal tensor op).
@@ -159,6 +160,34 @@ struct Jacobian {
 /// the forward values and every node that no seed reaches once, then, for each row of a tensor output, its
 /// sweep's seeded nodes with the seed one-hot. `in` holds the arguments, flat (Graph::argumentOffsets).
 Jacobian evaluateGradient(const GradientGraph &gradient, llvm::ArrayRef<double> in);
+
+/// Forward mode (Forward.cpp): the tangent of node `builder` differentiates, of op `op`, from its operands'
+/// tangents (InvalidNode for an operand whose tangent is 0), built as graph nodes by the op's row of
+/// TangentRules.cpp: an elementwise op sums local derivative times tangent over its operands, a tensor op applies
+/// its own linear map to the tangents. InvalidNode where the tangent is 0 (a comparison's, argmax's).
+NodeId tangentOf(OpKind op, DerivativeBuilder &builder, llvm::ArrayRef<NodeId> tangents);
+/// Whether TangentRules.cpp has a tangent rule for `op` (every op with operands but those it lists without).
+bool hasTangentRule(OpKind op);
+
+/// A forward graph with its tangents: the forward nodes (same ids), a leaf per argument (an Input that is not an
+/// argument, Graph::arguments) holding the argument's tangent, of its shape, then the nodes that carry the
+/// tangents forward, and an output per forward output, `jvp(NAME)`: J times the tangents, the directional
+/// derivative. A node's tangent is built once, from its operands' (tangentOf), so the graph grows with the
+/// forward graph, not with the number of outputs or arguments.
+struct TangentGraph {
+  Graph graph;                        // forward nodes [0, forwardSize), then the tangent leaves and nodes
+  size_t forwardSize = 0;
+  std::vector<NodeId> tangents;       // per argument, in Graph::arguments order: the leaf of its tangent
+  std::vector<NodeId> outputTangents; // per forward output: its tangent (also graph's output #forward outputs + o)
+};
+
+/// Builds `forward`'s tangent graph, or an error at the first node whose op has no tangent rule.
+llvm::Expected<TangentGraph> buildTangentGraph(const Graph &forward);
+
+/// The tangent of every output (per output, its elements row-major) at arguments `in` (flat,
+/// Graph::argumentOffsets) along `tangents` (flat, the same layout), by the interpreter.
+std::vector<std::vector<double>> evaluateTangents(const TangentGraph &tangentGraph, llvm::ArrayRef<double> in,
+                                                  llvm::ArrayRef<double> tangents);
 
 } // namespace bp
 

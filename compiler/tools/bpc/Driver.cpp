@@ -252,6 +252,57 @@ bindVjpSeeds(const Graph &graph, const Options &options, int &exitCode) {
   return seeds;
 }
 
+/// `text` split at the commas outside brackets: "a=1,W=[[1,0],[0,1]]" gives "a=1" and "W=[[1,0],[0,1]]".
+static std::vector<std::string> splitTopLevel(const std::string &text) {
+  std::vector<std::string> parts(1);
+  int depth = 0;
+  for (char c : text) {
+    depth += c == '[' ? 1 : c == ']' ? -1 : 0;
+    if (c == ',' && depth == 0)
+      parts.emplace_back();
+    else
+      parts.back() += c;
+  }
+  return parts;
+}
+
+std::optional<std::vector<double>> bindJvpTangents(const Graph &graph, const Options &options, int &exitCode) {
+  std::vector<size_t> offsets = graph.argumentOffsets();
+  std::vector<double> tangents(offsets.back(), 0.0);
+  std::vector<bool> given(graph.arguments().size(), false);
+  auto fail = [&](const std::string &message) {
+    exitCode = reportError(message, ExitUsage);
+    return std::nullopt;
+  };
+  for (const std::string &list : options.jvps)
+    for (const std::string &jvp : splitTopLevel(list)) {
+      std::string name;
+      SetValue value;
+      if (std::optional<std::string> error =
+              parseAssignment("--jvp", jvp, "X=TANGENT, as in --jvp a=1,b=0", name, value))
+        return fail(*error);
+      std::optional<NodeId> id = graph.lookupArgument(name);
+      if (!id) {
+        std::string what = graph.describeNonArgument(name);
+        return fail("--jvp " + name + ": " +
+                    (what == "not declared" ? "the script has no input or param named '" + name + "'"
+                                            : "'" + name + "' is " + what + "; only inputs and params have tangents"));
+      }
+      const Shape &shape = graph.node(*id).type.shape;
+      if (value.isList && value.shape != shape)
+        return fail("--jvp " + name + ": the tangent has shape " + formatShape(value.shape) + ", but '" + name +
+                    "' has shape " + formatShape(shape) +
+                    (shape.empty() ? " (a scalar takes a number)" : " (give a number or a nested list of that shape)"));
+      size_t a = graph.argumentIndex(*id);
+      if (given[a])
+        return fail("--jvp gives '" + name + "' a tangent twice");
+      given[a] = true;
+      for (size_t i = offsets[a]; i < offsets[a + 1]; ++i)
+        tangents[i] = value.isList ? value.values[i - offsets[a]] : value.values[0];
+    }
+  return tangents;
+}
+
 std::optional<std::vector<double>> bindArguments(const Graph &graph, const Options &options, int &exitCode,
                                                  const DataSet *data) {
   std::map<std::string, SetValue> overrides;

@@ -7,6 +7,9 @@
 // interpreter evaluates that output's reverse sweep once with SEED in its seed leaf (Autodiff.h), where --grad
 // evaluates it once per element with the seed one-hot; a scalar output's is SEED times its gradient.
 //
+// --jvp X=TANGENT,... prints J t, every output's directional derivative along the arguments' tangents t: the
+// interpreter evaluates the tangent graph (forward mode, Autodiff.h) once.
+//
 //===----------------------------------------------------------------------===//
 #include "Commands.h"
 #include "Evaluate.h"
@@ -58,6 +61,12 @@ public:
     });
   }
 
+  /// Each output's tangent (--jvp), a line per output: `jvp(y) = [1, 2]`.
+  void jvpLines(llvm::ArrayRef<std::vector<double>> jvps) {
+    for (size_t o = 0; o < jvps.size(); ++o)
+      os << jvpName(o) << " = " << formatTensor(jvps[o], outputShape(o)) << '\n';
+  }
+
   /// Each --vjp's products, a line per argument: `vjp(y)/dW = [1, 2]`.
   void vjpLines(llvm::ArrayRef<Vjp> vjps) {
     for (const Vjp &vjp : vjps)
@@ -79,7 +88,7 @@ public:
   /// One JSON object, `{"outputs":{...}}` and with --grad `"gradients":{...}`: row #row's (`"row":1` first),
   /// or the mean over `rows` rows (`"rows":5` last), or with neither the results at the arguments' values.
   void object(llvm::ArrayRef<double> results, std::optional<size_t> row, std::optional<size_t> rows,
-              llvm::ArrayRef<Vjp> vjps = {}) {
+              llvm::ArrayRef<Vjp> vjps = {}, llvm::ArrayRef<std::vector<double>> jvps = {}) {
     // Completes the warning for a number JSON cannot hold.
     std::string where = row    ? " on row " + std::to_string(*row + 1)
                         : rows ? " (the mean over the rows of " + options.data + ")"
@@ -121,6 +130,13 @@ public:
       }
       json.endObject();
     }
+    if (!jvps.empty()) {
+      json.key("jvp");
+      json.beginObject();
+      for (size_t o = 0; o < jvps.size(); ++o)
+        json.tensor(outputs[o].name, jvps[o], outputShape(o), jvpName(o));
+      json.endObject();
+    }
     if (rows)
       json.raw("rows", std::to_string(*rows));
     json.endObject();
@@ -150,6 +166,7 @@ private:
   std::string vjpName(size_t o, size_t a) const {
     return "vjp(" + graph.outputs()[o].name + ")/d" + graph.node(arguments[a]).name;
   }
+  std::string jvpName(size_t o) const { return "jvp(" + graph.outputs()[o].name + ")"; }
   std::string gradientName(size_t o, size_t a) const {
     return "d" + graph.outputs()[o].name + "/d" + graph.node(arguments[a]).name;
   }
@@ -208,6 +225,19 @@ vectorJacobianProducts(const Graph &graph, llvm::ArrayRef<std::pair<size_t, std:
   return vjps;
 }
 
+/// J t for every output along the tangents of --jvp (bindJvpTangents), from the interpreter: the tangent graph
+/// evaluated once. None without --jvp.
+llvm::Expected<std::vector<std::vector<double>>> jacobianVectorProducts(const Graph &graph, const Options &options,
+                                                                        llvm::ArrayRef<double> in,
+                                                                        llvm::ArrayRef<double> tangents) {
+  if (options.jvps.empty())
+    return std::vector<std::vector<double>>();
+  auto tangentGraph = buildTangentGraph(graph);
+  if (!tangentGraph)
+    return tangentGraph.takeError();
+  return evaluateTangents(*tangentGraph, in, tangents);
+}
+
 } // namespace
 
 int runCommand(const Options &options) {
@@ -215,8 +245,9 @@ int runCommand(const Options &options) {
     return reportError(std::string(options.perRow ? "--per-row" : "--columns and --ignore-columns") +
                            " need" + (options.perRow ? "s" : "") + " --data",
                        ExitUsage);
-  if (!options.vjps.empty() && !options.data.empty())
-    return reportError("--vjp does not take --data: it evaluates the script once, at its values and --set",
+  if ((!options.vjps.empty() || !options.jvps.empty()) && !options.data.empty())
+    return reportError(std::string(options.vjps.empty() ? "--jvp" : "--vjp") +
+                           " does not take --data: it evaluates the script once, at its values and --set",
                        ExitUsage);
   auto graph = loadGraph(options);
   if (!graph)
@@ -241,6 +272,12 @@ int runCommand(const Options &options) {
   auto vjps = vectorJacobianProducts(*graph, *seeds, *in);
   if (!vjps)
     return reportError(vjps.takeError());
+  auto tangents = bindJvpTangents(*graph, options, exitCode);
+  if (!tangents)
+    return exitCode;
+  auto jvps = jacobianVectorProducts(*graph, options, *in, *tangents);
+  if (!jvps)
+    return reportError(jvps.takeError());
 
   // Only what is printed is compiled: without --grad nothing is differentiated, with --of and --wrt only the
   // gradient they choose.
@@ -264,13 +301,14 @@ int runCommand(const Options &options) {
   std::vector<double> results = evaluator->mean(*in, data ? &*data : nullptr);
   std::optional<size_t> rows = data ? std::optional<size_t>(data->rowCount) : std::nullopt;
   if (options.json) {
-    printer.object(results, std::nullopt, rows, *vjps);
+    printer.object(results, std::nullopt, rows, *vjps, *jvps);
     return ExitSuccess;
   }
   printer.lines(results, rows ? "  (mean over the " + std::to_string(*rows) + (*rows == 1 ? " row" : " rows") +
                                     " of " + options.data + ")"
                               : "");
   printer.vjpLines(*vjps);
+  printer.jvpLines(*jvps);
   return ExitSuccess;
 }
 

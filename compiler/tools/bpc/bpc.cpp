@@ -213,6 +213,13 @@ int main(int argc, char **argv) {
       ->type_name("OUT=SEED")
       ->expected(1)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  run->add_option("--jvp", options.jvps,
+                  "also print J t, the directional derivative of every output along tangents t of the inputs and "
+                  "params, as jvp(OUT) = ... (JSON: \"jvp\"), by forward mode; X=TANGENT pairs, comma-separated: "
+                  "a number (filling a tensor) or a nested list of X's shape; X not named: 0 (not with --data)")
+      ->type_name("X=TANGENT,...")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   addSelectionOptions(run, options); // either implies --grad
   run->add_option("--seed", options.seed, "seed of normal() and uniform() initializers (default 0)")
       ->type_name("S")
