@@ -29,6 +29,9 @@ constexpr size_t MaxRank = 4;
 /// "[1,3]", or "[]" for a scalar: how shapes appear in messages and in `bpc graph`.
 std::string formatShape(llvm::ArrayRef<int64_t> shape);
 
+/// How element #index (row-major) of a value named `name` of `shape` is written: `W[1,0]`; a scalar's name alone.
+std::string elementName(const std::string &name, llvm::ArrayRef<int64_t> shape, int64_t index);
+
 /// The number of elements: 1 for a scalar.
 int64_t elementCount(llvm::ArrayRef<int64_t> shape);
 

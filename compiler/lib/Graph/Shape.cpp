@@ -196,3 +196,13 @@ ReductionExtent bp::reductionExtent(llvm::ArrayRef<int64_t> shape, std::optional
 ReductionExtent bp::axisExtent(llvm::ArrayRef<int64_t> shape, llvm::ArrayRef<int64_t> attrs) {
   return reductionExtent(shape, attrs.empty() ? std::nullopt : std::optional<size_t>(attrs[0]));
 }
+
+std::string bp::elementName(const std::string &name, llvm::ArrayRef<int64_t> shape, int64_t index) {
+  if (shape.empty())
+    return name;
+  Shape strides = rowMajorStrides(shape);
+  std::string text = name + "[";
+  for (size_t d = 0; d < shape.size(); ++d)
+    text += (d ? "," : "") + std::to_string(index / strides[d] % shape[d]);
+  return text + "]";
+}

@@ -56,19 +56,6 @@ std::vector<Field> splitHeader(std::string_view line) {
 
 bool isBlank(std::string_view line) { return line.find_first_not_of(" \t") == std::string_view::npos; }
 
-/// `x[1,2]` as an element's name, for `shape` and row-major `index`.
-std::string elementName(const std::string &input, llvm::ArrayRef<int64_t> shape, int64_t index) {
-  if (shape.empty())
-    return input;
-  std::vector<int64_t> indices(shape.size());
-  for (size_t d = shape.size(); d-- > 0; index /= shape[d])
-    indices[d] = index % shape[d];
-  std::string name = input + "[";
-  for (size_t d = 0; d < indices.size(); ++d)
-    name += (d ? "," : "") + std::to_string(indices[d]);
-  return name + "]";
-}
-
 /// Binds columns to inputs, collecting the diagnostics of names that do not bind.
 class ColumnBinder {
 public:

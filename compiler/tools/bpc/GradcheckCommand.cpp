@@ -119,17 +119,6 @@ private:
 /// Unconfirmed: at a kink or jump (the one-sided differences disagree); Undefined: the output is NaN beside x.
 enum class Verdict { Ok, Fail, Unconfirmed, Undefined };
 
-/// The name of element `e` (row-major) of an argument: the name itself for a scalar, `W[1,0]` for a tensor.
-std::string elementName(const std::string &name, llvm::ArrayRef<int64_t> shape, size_t e) {
-  if (shape.empty())
-    return name;
-  Shape strides = rowMajorStrides(shape);
-  std::string text = name + "[";
-  for (size_t d = 0; d < shape.size(); ++d)
-    text += (d ? "," : "") + std::to_string(static_cast<int64_t>(e) / strides[d] % shape[d]);
-  return text + "]";
-}
-
 /// `count` distinct numbers of [0, total), in increasing order, drawn by Floyd's algorithm from `seed`'s stream;
 /// all of them when count >= total.
 std::vector<size_t> sampleEntries(size_t total, size_t count, uint64_t seed) {
@@ -223,10 +212,12 @@ int gradcheckCommand(const Options &options) {
   std::vector<std::string> names, outputNames; // per argument element, per output element
   for (size_t i = 0; i < arguments.size(); ++i)
     for (size_t e = 0; e < offsets[i + 1] - offsets[i]; ++e)
-      names.push_back(elementName(graph->node(arguments[i]).name, graph->node(arguments[i]).type.shape, e));
+      names.push_back(elementName(graph->node(arguments[i]).name, graph->node(arguments[i]).type.shape,
+                                  static_cast<int64_t>(e)));
   for (size_t o = 0; o < outputs.size(); ++o)
     for (size_t e = 0; e < outputOffsets[o + 1] - outputOffsets[o]; ++e)
-      outputNames.push_back(elementName(outputs[o].name, graph->node(outputs[o].node).type.shape, e));
+      outputNames.push_back(elementName(outputs[o].name, graph->node(outputs[o].node).type.shape,
+                                        static_cast<int64_t>(e)));
   // The entries in the table's order: output elements, then the arguments as declared, each element in order.
   std::vector<size_t> columns;
   for (NodeId id : graph->declaredArguments()) {

@@ -128,22 +128,6 @@ std::string describeValues(const Graph &graph, const std::vector<NodeId> &argume
   return text;
 }
 
-/// "W[1,0]" for element #index (row-major) of argument `node`; a scalar's name alone.
-std::string elementName(const Node &node, size_t index) {
-  const Shape &shape = node.type.shape;
-  if (shape.empty())
-    return node.name;
-  std::vector<int64_t> position(shape.size());
-  for (size_t d = shape.size(); d-- > 0;) {
-    position[d] = static_cast<int64_t>(index) % shape[d];
-    index /= static_cast<size_t>(shape[d]);
-  }
-  std::string text = node.name + "[";
-  for (size_t d = 0; d < position.size(); ++d)
-    text += (d ? "," : "") + std::to_string(position[d]);
-  return text + "]";
-}
-
 /// Rows of `path` bound as --columns and --ignore-columns say, refused where they bind a trained variable.
 llvm::Expected<std::optional<DataSet>> loadRows(const std::string &path, const Graph &graph, const Options &options,
                                                 const std::vector<size_t> &variables) {
@@ -179,7 +163,8 @@ llvm::Error setColumnLayout(TrainStepSpec &spec, const Graph &graph, const std::
       return fail("'" + name + "' is bound by --columns and cannot also be trained");
     for (size_t e = offsets[a]; e < offsets[a + 1]; ++e) {
       spec.rowTargets.push_back(e);
-      spec.rowColumns.push_back(elementName(graph.node(*id), e - offsets[a]));
+      spec.rowColumns.push_back(elementName(graph.node(*id).name, graph.node(*id).type.shape,
+                                                static_cast<int64_t>(e - offsets[a])));
     }
   }
   return llvm::Error::success();
@@ -381,7 +366,8 @@ int trainCommand(const Options &options) {
         continue;
       size_t a = std::upper_bound(offsets.begin(), offsets.end(), e) - offsets.begin() - 1;
       return reportError("training stopped at step " + std::to_string(s) + ": " +
-                         elementName(graph->node(arguments[a]), e - offsets[a]) + " became " +
+                         elementName(graph->node(arguments[a]).name, graph->node(arguments[a]).type.shape,
+                                     static_cast<int64_t>(e - offsets[a])) + " became " +
                          formatNumber(values[e]) + "; last finite values: " +
                          describeValues(*graph, arguments, variables, previous));
     }
