@@ -69,8 +69,10 @@ public:
            << '\n';
   }
 
-  /// The Hessian's blocks, a line per pair of arguments: `d2f/dx dy = 480`.
+  /// The Hessian's blocks, a line per pair of arguments: `d2f/dx dy = 480`; none without --hessian.
   void hessianLines(llvm::ArrayRef<double> hessian) {
+    if (hessian.empty())
+      return;
     for (auto [a, row] : declared)
       for (auto [b, column] : declared)
         os << hessianName(a, b) << " = " << formatTensor(hessianBlock(hessian, row, column), hessianShape(a, b))
