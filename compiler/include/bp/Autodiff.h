@@ -57,7 +57,7 @@ private:
 /// `op`, built as graph nodes by the op's rule (DerivativeRules.cpp). For an elementwise op (not isTensorOp).
 NodeId localDerivative(OpKind op, DerivativeBuilder &builder, unsigned operandIndex);
 
-/// The vector-Jacobian product of a tensor op (isTensorOp, but for the internal ones of gradient graphs): from
+/// The vector-Jacobian product of a tensor op (isTensorOp, the internal ones of gradient graphs included): from
 /// `adjoint`, d out/d result with the result's shape, the contribution d out/d result * d result/d operand
 /// with the shape of operand #operandIndex (DerivativeRules.cpp). `guard` as in selects: the elementwise
 /// products it makes are dmul.
@@ -147,6 +147,15 @@ llvm::Expected<GradientGraph> buildGradientGraph(const Graph &forward, size_t ma
 /// adjoints only for nodes on a path from a selected argument to it (the other arguments count as constants).
 llvm::Expected<GradientGraph> buildGradientGraph(const Graph &forward, const GradientSelection &selection,
                                                  size_t maxSize = MaxGradientSize);
+
+/// The Hessian of scalar output #output (an index into Graph::outputs) by the arguments `arguments` (indices
+/// into Graph::arguments, increasing), reverse over reverse: the output's gradient graph by those arguments,
+/// with the output and then each gradient entry d output / d argument as its outputs, differentiated again by
+/// the same arguments (every op's derivative rule is itself differentiable). Its selection chooses the gradient
+/// entries, so evaluateGradient gives the Hessian as `grad`: a row per element of the chosen arguments, a column
+/// per element of the chosen arguments (both in Graph::arguments order), and the output and its gradient as `out`.
+llvm::Expected<GradientGraph> buildHessianGraph(const Graph &forward, size_t output, std::vector<size_t> arguments,
+                                                size_t maxSize = MaxGradientSize);
 
 /// What the gradient function computes, as the compiled one lays it out: `out`, every output's elements
 /// (Graph::outputOffsets), and `grad`, row-major over [output elements][argument elements] (row r: d out[r] /

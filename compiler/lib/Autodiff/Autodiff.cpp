@@ -18,6 +18,7 @@
 #include "bp/Interpreter.h"
 
 #include <algorithm>
+#include <cassert>
 #include <queue>
 
 using namespace bp;
@@ -259,6 +260,24 @@ llvm::Expected<GradientGraph> bp::buildGradientGraph(const Graph &forward, size_
 llvm::Expected<GradientGraph> bp::buildGradientGraph(const Graph &forward, const GradientSelection &selection,
                                                      size_t maxSize) {
   return Differentiator(forward, selection, maxSize).run();
+}
+
+llvm::Expected<GradientGraph> bp::buildHessianGraph(const Graph &forward, size_t output,
+                                                   std::vector<size_t> arguments, size_t maxSize) {
+  assert(forward.node(forward.outputs()[output].node).type.isScalar() && "a Hessian needs a scalar output");
+  auto gradient = buildGradientGraph(forward, {{output}, arguments}, maxSize);
+  if (!gradient)
+    return gradient.takeError();
+  Graph graph = std::move(gradient->graph);
+  graph.keepOnlyOutput(output);
+  const Graph::Output of = graph.outputs().front();
+  GradientSelection entries{{}, std::move(arguments)};
+  for (size_t a = 0; a < entries.arguments.size(); ++a) {
+    graph.addOutput("d" + of.name + "/d" + forward.node(forward.arguments()[entries.arguments[a]]).name,
+                    gradient->sweeps.front().gradient[a], of.loc);
+    entries.outputs.push_back(a + 1);
+  }
+  return buildGradientGraph(graph, entries, maxSize);
 }
 
 Jacobian bp::evaluateGradient(const GradientGraph &gradient, llvm::ArrayRef<double> in) {

@@ -24,6 +24,10 @@
 // log_softmax g - softmax(x) * sum(g), logsumexp g * softmax(x), each sum along the op's axis and broadcast
 // back over it; every op in these is differentiable again. transpose gives transpose(g); argmax is piecewise
 // constant, 0 (and selects, as comparisons do).
+// Gradient graphs differentiate again (Hessians, reverse over reverse): the internal ops have rules too. sum_to
+// and broadcast_to are each other's vjp, reshape reshapes back, index_grad's is index and dynamic_index_grad's
+// dynamic_index at the same index; step, sign, ge, le and argmax_mask are piecewise constant (derivative 0), and
+// dmul(a, b) has a * b's derivatives, its products dmul as past a selection.
 //
 //===----------------------------------------------------------------------===//
 #include "bp/Autodiff.h"
@@ -50,8 +54,7 @@ NodeId tensorDerivative(B &, unsigned) { llvm_unreachable("tensor ops differenti
 
 using Vjp = NodeId (*)(B &b, unsigned operandIndex, NodeId adjoint, bool guard);
 
-// Ops without a vector-Jacobian product: the elementwise ops (local derivatives instead), and the internal
-// tensor ops, which appear only in gradient graphs, never differentiated.
+// Ops without a vector-Jacobian product: the elementwise ops (local derivatives instead).
 constexpr Vjp noVjp = nullptr;
 
 NodeId product(B &b, NodeId x, NodeId y, bool guard) { return b.apply(guard ? OpKind::DMul : OpKind::Mul, {x, y}); }
@@ -159,6 +162,40 @@ NodeId dynamicIndexVjp(B &b, unsigned i, NodeId g, bool guard) {
   return b.apply(OpKind::DynamicIndexGrad, {g, b.operand(1)}, attrs);
 }
 
+/// The internal ops of gradient graphs have vector-Jacobian products too, so that a gradient graph can be
+/// differentiated again (Hessians): sum_to and broadcast_to are each other's, reshape's reshapes back.
+NodeId sumToVjp(B &b, unsigned, NodeId g, bool) {
+  Shape shape = b.shape(b.operand(0)); // a copy: adding nodes moves the graph's
+  return b.apply(OpKind::BroadcastTo, {g}, shape);
+}
+NodeId broadcastToVjp(B &b, unsigned, NodeId g, bool) {
+  Shape shape = b.shape(b.operand(0));
+  return b.apply(OpKind::SumTo, {g}, shape);
+}
+NodeId reshapeVjp(B &b, unsigned, NodeId g, bool) {
+  Shape shape = b.shape(b.operand(0));
+  return b.apply(OpKind::Reshape, {g}, shape);
+}
+
+/// index_grad places its operand among zeros where index reads: its vjp reads g there, index with its attrs
+/// (those after the rank and the source's dimensions).
+NodeId indexGradVjp(B &b, unsigned, NodeId g, bool) {
+  llvm::SmallVector<int64_t, 16> attrs(b.resultNode().attrs.begin(), b.resultNode().attrs.end());
+  size_t rank = static_cast<size_t>(attrs[0]);
+  return b.apply(OpKind::Index, {g}, llvm::ArrayRef(attrs).drop_front(1 + rank));
+}
+
+/// dynamic_index_grad places g where dynamic_index reads: its vjp reads g there at the same index (one per row
+/// for an index vector), and the index's derivative is 0.
+NodeId dynamicIndexGradVjp(B &b, unsigned i, NodeId g, bool guard) {
+  if (i == 1)
+    return zeroVjp(b, i, g, guard);
+  llvm::SmallVector<int64_t, 2> attrs{b.resultNode().attrs[0]};
+  if (!b.shape(b.operand(1)).empty())
+    attrs.push_back(1);
+  return b.apply(OpKind::DynamicIndex, {g, b.operand(1)}, attrs);
+}
+
 struct DerivativeRule {
   OpKind kind;
   /// Whether the op passes its adjoint on to only some operands, by a selection (the others get an exact 0):
@@ -240,19 +277,21 @@ constexpr DerivativeRule derivativeRules[] = {
     {OpKind::Index, false, tensorDerivative, indexVjp},
     {OpKind::DynamicIndex, false, tensorDerivative, dynamicIndexVjp},
 
-    {OpKind::Step, false, zeroDerivative},
-    {OpKind::Sign, false, zeroDerivative},
-    {OpKind::GreaterEq, false, zeroDerivative},
-    {OpKind::LessEq, false, zeroDerivative},
-    {OpKind::DMul, false, [](B &b, unsigned i) { return b.operand(1 - i); }},
+    // The internal ops, differentiated again in a gradient graph's gradient (Hessians). step, sign, ge and le
+    // are piecewise constant, as the comparisons, and select as they do. dmul(a, b) has a * b's derivatives,
+    // and selects, so past it the chain rule is dmul too: where dmul made 0 * inf a 0 (a branch not taken), the
+    // derivative of that 0 stays 0, never NaN.
+    {OpKind::Step, true, zeroDerivative},
+    {OpKind::Sign, true, zeroDerivative},
+    {OpKind::GreaterEq, true, zeroDerivative},
+    {OpKind::LessEq, true, zeroDerivative},
+    {OpKind::DMul, true, [](B &b, unsigned i) { return b.operand(1 - i); }},
 
-    // Internal tensor ops: gradient graphs are not differentiated again (but for argmax_mask, whose derivative
-    // is 0 as argmax's).
-    {OpKind::SumTo, false, tensorDerivative},
-    {OpKind::BroadcastTo, false, tensorDerivative},
-    {OpKind::Reshape, false, tensorDerivative},
-    {OpKind::IndexGrad, false, tensorDerivative},
-    {OpKind::DynamicIndexGrad, false, tensorDerivative},
+    {OpKind::SumTo, false, tensorDerivative, sumToVjp},
+    {OpKind::BroadcastTo, false, tensorDerivative, broadcastToVjp},
+    {OpKind::Reshape, false, tensorDerivative, reshapeVjp},
+    {OpKind::IndexGrad, false, tensorDerivative, indexGradVjp},
+    {OpKind::DynamicIndexGrad, false, tensorDerivative, dynamicIndexGradVjp},
     {OpKind::ArgmaxMask, true, tensorDerivative, zeroVjp},
 };
 static_assert(std::size(derivativeRules) == NumOps, "derivativeRules needs exactly one row per line of Ops.def");
@@ -267,7 +306,7 @@ NodeId bp::localDerivative(OpKind op, DerivativeBuilder &builder, unsigned opera
 NodeId bp::vectorJacobianProduct(OpKind op, DerivativeBuilder &builder, unsigned operandIndex, NodeId adjoint,
                                   bool guard) {
   Vjp vjp = derivativeRules[static_cast<size_t>(op)].vjp;
-  assert(vjp && "a tensor op of a script");
+  assert(vjp && "every tensor op has a vjp");
   return vjp(builder, operandIndex, adjoint, guard);
 }
 

@@ -35,6 +35,7 @@ struct Options {
   bool perRow = false;           // run --per-row: each row of --data, not the mean
   std::vector<std::string> vjps; // run --vjp OUT=SEED, in the order given
   std::vector<std::string> jvps; // run --jvp X=TANGENT,..., in the order given
+  std::string hessian;           // run --hessian OUT: its Hessian by the arguments (--wrt)
   double tolerance = 1e-6;       // gradcheck --tolerance
   size_t samples = 0;            // gradcheck --samples (0: every entry)
   std::string output;            // build -o

@@ -9,6 +9,8 @@
 //
 // --jvp X=TANGENT,... prints J t, every output's directional derivative along the arguments' tangents t: the
 // interpreter evaluates the tangent graph (forward mode, Autodiff.h) once.
+// --hessian OUT prints d2 OUT / dA dB for every pair of arguments (those --wrt chooses): the interpreter
+// evaluates OUT's gradient graph differentiated again (buildHessianGraph, reverse over reverse).
 //
 //===----------------------------------------------------------------------===//
 #include "Commands.h"
@@ -75,6 +77,16 @@ public:
            << '\n';
   }
 
+  /// The Hessian's blocks, a line per pair of arguments: `d2f/dx dy = 480`; none without --hessian.
+  void hessianLines(llvm::ArrayRef<double> hessian) {
+    if (hessian.empty())
+      return;
+    for (auto [a, row] : declared)
+      for (auto [b, column] : declared)
+        os << hessianName(a, b) << " = " << formatTensor(hessianBlock(hessian, row, column), hessianShape(a, b))
+           << '\n';
+  }
+
   /// Row `r`'s results on one line: `row 1: loss = 0.3, accuracy = 1`.
   void rowLine(size_t r, llvm::ArrayRef<double> results) {
     os << "row " << r + 1 << ':';
@@ -88,7 +100,8 @@ public:
   /// One JSON object, `{"outputs":{...}}` and with --grad `"gradients":{...}`: row #row's (`"row":1` first),
   /// or the mean over `rows` rows (`"rows":5` last), or with neither the results at the arguments' values.
   void object(llvm::ArrayRef<double> results, std::optional<size_t> row, std::optional<size_t> rows,
-              llvm::ArrayRef<Vjp> vjps = {}, llvm::ArrayRef<std::vector<double>> jvps = {}) {
+              llvm::ArrayRef<Vjp> vjps = {}, llvm::ArrayRef<std::vector<double>> jvps = {},
+              llvm::ArrayRef<double> hessian = {}) {
     // Completes the warning for a number JSON cannot hold.
     std::string where = row    ? " on row " + std::to_string(*row + 1)
                         : rows ? " (the mean over the rows of " + options.data + ")"
@@ -137,6 +150,22 @@ public:
         json.tensor(outputs[o].name, jvps[o], outputShape(o), jvpName(o));
       json.endObject();
     }
+    if (!hessian.empty()) { // {"hessian":{"f":{"x":{"x":..,"y":..},"y":{..}}}}
+      json.key("hessian");
+      json.beginObject();
+      json.key(options.hessian);
+      json.beginObject();
+      for (auto [a, row] : declared) {
+        json.key(graph.node(arguments[a]).name);
+        json.beginObject();
+        for (auto [b, column] : declared)
+          json.tensor(graph.node(arguments[b]).name, hessianBlock(hessian, row, column), hessianShape(a, b),
+                      hessianName(a, b));
+        json.endObject();
+      }
+      json.endObject();
+      json.endObject();
+    }
     if (rows)
       json.raw("rows", std::to_string(*rows));
     json.endObject();
@@ -170,20 +199,38 @@ private:
   std::string gradientName(size_t o, size_t a) const {
     return "d" + graph.outputs()[o].name + "/d" + graph.node(arguments[a]).name;
   }
+  /// The block of `matrix` (a row per element of rowOffsets' ranges, a column per element of the selected
+  /// arguments) at range #r's rows and the selected argument #c's columns, row-major.
+  std::vector<double> block(llvm::ArrayRef<double> matrix, llvm::ArrayRef<size_t> rowOffsets, size_t r,
+                            size_t c) const {
+    size_t rowSize = columnOffsets.back();
+    std::vector<double> values;
+    for (size_t row = rowOffsets[r]; row < rowOffsets[r + 1]; ++row)
+      llvm::append_range(values,
+                         matrix.slice(row * rowSize + columnOffsets[c], columnOffsets[c + 1] - columnOffsets[c]));
+    return values;
+  }
   /// d output / d argument, of shape output.shape + argument.shape: the argument's columns (the selected
   /// argument #c) of the output's rows (the selected output #s).
   std::vector<double> gradientValue(llvm::ArrayRef<double> results, size_t s, size_t c) const {
-    llvm::ArrayRef<double> grad = results.drop_front(outputOffsets.back());
-    size_t rowSize = columnOffsets.back(); // a row per output element, a column per argument element
-    std::vector<double> values;
-    for (size_t row = rowOffsets[s]; row < rowOffsets[s + 1]; ++row)
-      llvm::append_range(values, grad.slice(row * rowSize + columnOffsets[c], columnOffsets[c + 1] - columnOffsets[c]));
-    return values;
+    return block(results.drop_front(outputOffsets.back()), rowOffsets, s, c);
+  }
+  /// d2 OUT / dA dB for the selected arguments #r (A) and #c (B): a row per element of A.
+  std::vector<double> hessianBlock(llvm::ArrayRef<double> hessian, size_t r, size_t c) const {
+    return block(hessian, columnOffsets, r, c);
   }
   Shape gradientShape(size_t o, size_t a) const {
     Shape shape(outputShape(o).begin(), outputShape(o).end());
     llvm::append_range(shape, graph.node(arguments[a]).type.shape);
     return shape;
+  }
+  Shape hessianShape(size_t a, size_t b) const {
+    Shape shape = graph.node(arguments[a]).type.shape;
+    llvm::append_range(shape, graph.node(arguments[b]).type.shape);
+    return shape;
+  }
+  std::string hessianName(size_t a, size_t b) const {
+    return "d2" + options.hessian + "/d" + graph.node(arguments[a]).name + " d" + graph.node(arguments[b]).name;
   }
 
   const Graph &graph;
@@ -238,6 +285,36 @@ llvm::Expected<std::vector<std::vector<double>>> jacobianVectorProducts(const Gr
   return evaluateTangents(*tangentGraph, in, tangents);
 }
 
+/// --hessian OUT: the Hessian of that scalar output by the selected arguments, row-major (a row and a column per
+/// element of the selected arguments), from the interpreter; empty without --hessian. An unknown or tensor output
+/// is a usage error (exit 2), printed; then `exitCode` says so.
+std::optional<std::vector<double>> hessian(const Graph &graph, const Options &options,
+                                           const GradientSelection &selection, llvm::ArrayRef<double> in,
+                                           int &exitCode) {
+  if (options.hessian.empty())
+    return std::vector<double>();
+  const auto &outputs = graph.outputs();
+  auto output = llvm::find_if(outputs, [&](const Graph::Output &output) { return output.name == options.hessian; });
+  if (output == outputs.end()) {
+    exitCode = reportError("--hessian " + options.hessian + ": the script has no output named '" + options.hessian +
+                               "'",
+                           ExitUsage);
+    return std::nullopt;
+  }
+  if (const Shape &shape = graph.node(output->node).type.shape; !shape.empty()) {
+    exitCode = reportError("--hessian " + options.hessian + ": output '" + options.hessian + "' has shape " +
+                               formatShape(shape) + "; a Hessian needs a scalar output",
+                           ExitUsage);
+    return std::nullopt;
+  }
+  auto hessianGraph = buildHessianGraph(graph, output - outputs.begin(), selection.arguments);
+  if (!hessianGraph) {
+    exitCode = reportError(hessianGraph.takeError());
+    return std::nullopt;
+  }
+  return evaluateGradient(*hessianGraph, in).grad;
+}
+
 } // namespace
 
 int runCommand(const Options &options) {
@@ -248,6 +325,9 @@ int runCommand(const Options &options) {
   if ((!options.vjps.empty() || !options.jvps.empty()) && !options.data.empty())
     return reportError(std::string(options.vjps.empty() ? "--jvp" : "--vjp") +
                            " does not take --data: it evaluates the script once, at its values and --set",
+                       ExitUsage);
+  if (!options.hessian.empty() && !options.data.empty())
+    return reportError("--hessian does not take --data: it evaluates the script once, at its values and --set",
                        ExitUsage);
   auto graph = loadGraph(options);
   if (!graph)
@@ -278,6 +358,9 @@ int runCommand(const Options &options) {
   auto jvps = jacobianVectorProducts(*graph, options, *in, *tangents);
   if (!jvps)
     return reportError(jvps.takeError());
+  std::optional<std::vector<double>> hessianValues = hessian(*graph, options, *selection, *in, exitCode);
+  if (!hessianValues)
+    return exitCode;
 
   // Only what is printed is compiled: without --grad nothing is differentiated, with --of and --wrt only the
   // gradient they choose.
@@ -301,7 +384,7 @@ int runCommand(const Options &options) {
   std::vector<double> results = evaluator->mean(*in, data ? &*data : nullptr);
   std::optional<size_t> rows = data ? std::optional<size_t>(data->rowCount) : std::nullopt;
   if (options.json) {
-    printer.object(results, std::nullopt, rows, *vjps, *jvps);
+    printer.object(results, std::nullopt, rows, *vjps, *jvps, *hessianValues);
     return ExitSuccess;
   }
   printer.lines(results, rows ? "  (mean over the " + std::to_string(*rows) + (*rows == 1 ? " row" : " rows") +
@@ -309,6 +392,7 @@ int runCommand(const Options &options) {
                               : "");
   printer.vjpLines(*vjps);
   printer.jvpLines(*jvps);
+  printer.hessianLines(*hessianValues);
   return ExitSuccess;
 }
 

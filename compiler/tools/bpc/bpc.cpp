@@ -220,6 +220,10 @@ int main(int argc, char **argv) {
       ->type_name("X=TANGENT,...")
       ->expected(1)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  run->add_option("--hessian", options.hessian,
+                  "also print the Hessian of scalar output OUT by every input and param (--wrt: the chosen ones), "
+                  "as d2OUT/dA dB = ... per pair, of shape A's shape + B's (JSON: \"hessian\"; not with --data)")
+      ->type_name("OUT");
   addSelectionOptions(run, options); // either implies --grad
   run->add_option("--seed", options.seed, "seed of normal() and uniform() initializers (default 0)")
       ->type_name("S")
