@@ -186,17 +186,48 @@ bool hasTangentRule(OpKind op);
 struct TangentGraph {
   Graph graph;                        // forward nodes [0, forwardSize), then the tangent leaves and nodes
   size_t forwardSize = 0;
-  std::vector<NodeId> tangents;       // per argument, in Graph::arguments order: the leaf of its tangent
+  std::vector<NodeId> tangents;       // per chosen argument, in Graph::arguments order: the leaf of its tangent
   std::vector<NodeId> outputTangents; // per forward output: its tangent (also graph's output #forward outputs + o)
+  /// The arguments that have tangents (indices into Graph::arguments, increasing): every one, unless
+  /// buildTangentGraph was given some; the others count as constants, with tangent 0 and no leaf.
+  std::vector<size_t> arguments;
 };
 
 /// Builds `forward`'s tangent graph, or an error at the first node whose op has no tangent rule.
 llvm::Expected<TangentGraph> buildTangentGraph(const Graph &forward);
+/// The same with tangents for the chosen `arguments` only (indices into Graph::arguments, increasing).
+llvm::Expected<TangentGraph> buildTangentGraph(const Graph &forward, std::vector<size_t> arguments);
 
 /// The tangent of every output (per output, its elements row-major) at arguments `in` (flat,
-/// Graph::argumentOffsets) along `tangents` (flat, the same layout), by the interpreter.
+/// Graph::argumentOffsets) along `tangents` (flat, the chosen arguments' elements end to end:
+/// GradientSelection::columnOffsets of TangentGraph::arguments), by the interpreter.
 std::vector<std::vector<double>> evaluateTangents(const TangentGraph &tangentGraph, llvm::ArrayRef<double> in,
                                                   llvm::ArrayRef<double> tangents);
+
+/// Hessian-vector products of scalar output #output (an index into Graph::outputs) by the chosen `arguments`
+/// (indices into Graph::arguments, increasing), forward over reverse: the tangent graph (buildTangentGraph, with
+/// tangents for those arguments) of the output's gradient graph by those arguments, whose outputs are the output
+/// and then each gradient entry d output / d A. Along directions v, the tangent of d output / d A is
+/// (H v)_A = sum over B of d2 output / dA dB * v_B: H is never formed, and the graph, like the time to evaluate
+/// it, is a small constant times the gradient graph. An ordinary graph: the forward arguments and a tangent leaf
+/// per chosen argument (v) in, H v out, as a jvp's.
+struct HessianVectorGraph {
+  /// Outputs: the output, d output / d A per chosen A, then their tangents: jvp(output), the gradient times v,
+  /// and jvp(d output / d A) per chosen A, (H v)_A.
+  TangentGraph tangentGraph;
+  std::vector<NodeId> products; // per chosen argument A: (H v)_A, of A's shape
+};
+
+/// Builds the Hessian-vector products' graph, or the error of the gradient graph (over `maxSize`) or of forward
+/// mode.
+llvm::Expected<HessianVectorGraph> buildHessianVectorGraph(const Graph &forward, size_t output,
+                                                           std::vector<size_t> arguments,
+                                                           size_t maxSize = MaxGradientSize);
+
+/// H v per chosen argument (its elements row-major) at arguments `in` (flat, Graph::argumentOffsets) along
+/// directions `v` (flat, the chosen arguments' elements end to end, as evaluateTangents), by the interpreter.
+std::vector<std::vector<double>> evaluateHessianVector(const HessianVectorGraph &hvp, llvm::ArrayRef<double> in,
+                                                       llvm::ArrayRef<double> v);
 
 } // namespace bp
 

@@ -11,6 +11,9 @@
 // tensor op's product is its vector-Jacobian product. A tensor output's seed is a leaf of its shape that the
 // evaluation sets one-hot, once per row of the Jacobian (evaluateGradient below; CodeGen's gradient function
 // loops the same way), so its sweep is built once whatever the output's size.
+// Second derivatives differentiate a scalar output's gradient graph again, with the gradient entries as its
+// outputs: by reverse mode, the Hessian (buildHessianGraph), or by forward mode (Forward.cpp), Hessian-vector
+// products without the Hessian (buildHessianVectorGraph).
 //
 //===----------------------------------------------------------------------===//
 #include "bp/Autodiff.h"
@@ -262,22 +265,54 @@ llvm::Expected<GradientGraph> bp::buildGradientGraph(const Graph &forward, const
   return Differentiator(forward, selection, maxSize).run();
 }
 
-llvm::Expected<GradientGraph> bp::buildHessianGraph(const Graph &forward, size_t output,
-                                                   std::vector<size_t> arguments, size_t maxSize) {
-  assert(forward.node(forward.outputs()[output].node).type.isScalar() && "a Hessian needs a scalar output");
+/// Scalar output #output's gradient graph by `arguments`, with the output and then each gradient entry
+/// d output / d A (per chosen A) as its outputs: what second derivatives differentiate again.
+static llvm::Expected<Graph> gradientAsOutputs(const Graph &forward, size_t output,
+                                               const std::vector<size_t> &arguments, size_t maxSize) {
+  assert(forward.node(forward.outputs()[output].node).type.isScalar() && "second derivatives need a scalar output");
   auto gradient = buildGradientGraph(forward, {{output}, arguments}, maxSize);
   if (!gradient)
     return gradient.takeError();
   Graph graph = std::move(gradient->graph);
   graph.keepOnlyOutput(output);
   const Graph::Output of = graph.outputs().front();
+  std::vector<NodeId> all = forward.arguments();
+  for (size_t a = 0; a < arguments.size(); ++a)
+    graph.addOutput("d" + of.name + "/d" + forward.node(all[arguments[a]]).name, gradient->sweeps.front().gradient[a],
+                    of.loc);
+  return graph;
+}
+
+llvm::Expected<GradientGraph> bp::buildHessianGraph(const Graph &forward, size_t output,
+                                                   std::vector<size_t> arguments, size_t maxSize) {
+  auto graph = gradientAsOutputs(forward, output, arguments, maxSize);
+  if (!graph)
+    return graph.takeError();
   GradientSelection entries{{}, std::move(arguments)};
-  for (size_t a = 0; a < entries.arguments.size(); ++a) {
-    graph.addOutput("d" + of.name + "/d" + forward.node(forward.arguments()[entries.arguments[a]]).name,
-                    gradient->sweeps.front().gradient[a], of.loc);
+  for (size_t a = 0; a < entries.arguments.size(); ++a)
     entries.outputs.push_back(a + 1);
-  }
-  return buildGradientGraph(graph, entries, maxSize);
+  return buildGradientGraph(*graph, entries, maxSize);
+}
+
+llvm::Expected<HessianVectorGraph> bp::buildHessianVectorGraph(const Graph &forward, size_t output,
+                                                               std::vector<size_t> arguments, size_t maxSize) {
+  auto graph = gradientAsOutputs(forward, output, arguments, maxSize);
+  if (!graph)
+    return graph.takeError();
+  size_t count = arguments.size();
+  auto tangentGraph = buildTangentGraph(*graph, std::move(arguments));
+  if (!tangentGraph)
+    return tangentGraph.takeError();
+  std::vector<NodeId> products(tangentGraph->outputTangents.begin() + 1,
+                               tangentGraph->outputTangents.begin() + 1 + static_cast<ptrdiff_t>(count));
+  return HessianVectorGraph{std::move(*tangentGraph), std::move(products)};
+}
+
+std::vector<std::vector<double>> bp::evaluateHessianVector(const HessianVectorGraph &hvp, llvm::ArrayRef<double> in,
+                                                           llvm::ArrayRef<double> v) {
+  std::vector<std::vector<double>> tangents = evaluateTangents(hvp.tangentGraph, in, v);
+  return std::vector<std::vector<double>>(std::make_move_iterator(tangents.begin() + 1),
+                                          std::make_move_iterator(tangents.end()));
 }
 
 Jacobian bp::evaluateGradient(const GradientGraph &gradient, llvm::ArrayRef<double> in) {

@@ -1,8 +1,9 @@
 //===- Forward.cpp - Forward-mode tangents as a graph transformation ------===//
 //
-// One pass over the forward graph, first node to last: every argument gets a tangent leaf of its shape, and every
-// node that depends on an argument the tangent its op's rule builds from its operands' (TangentRules.cpp). A node
-// that depends on no argument, or whose tangent is 0 by its rule (a comparison's), has none: 0, and no nodes.
+// One pass over the forward graph, first node to last: every argument (or each chosen one; the others count as
+// constants) gets a tangent leaf of its shape, and every node that depends on such an argument the tangent its
+// op's rule builds from its operands' (TangentRules.cpp). A node that depends on no such argument, or whose
+// tangent is 0 by its rule (a comparison's), has none: 0, and no nodes.
 // Each output's tangent is then J times the arguments' tangents, a directional derivative, for every output from
 // the one pass, where the reverse sweeps of Autodiff.cpp take one per output.
 //
@@ -16,10 +17,16 @@
 using namespace bp;
 
 llvm::Expected<TangentGraph> bp::buildTangentGraph(const Graph &forward) {
-  TangentGraph result{forward, forward.size(), {}, {}};
+  return buildTangentGraph(forward, GradientSelection::all(forward).arguments);
+}
+
+llvm::Expected<TangentGraph> bp::buildTangentGraph(const Graph &forward, std::vector<size_t> arguments) {
+  TangentGraph result{forward, forward.size(), {}, {}, std::move(arguments)};
   Graph &graph = result.graph;
   std::vector<NodeId> tangent(forward.size(), InvalidNode); // per forward node; InvalidNode: 0
-  for (NodeId argument : forward.arguments()) {
+  std::vector<NodeId> all = forward.arguments();
+  for (size_t a : result.arguments) {
+    NodeId argument = all[a];
     const Node &node = forward.node(argument);
     NodeId leaf = graph.addNode(OpKind::Input, {}, node.loc); // not addArgument's: not one of the arguments
     graph.node(leaf).type.shape = node.type.shape;
@@ -60,13 +67,17 @@ llvm::Expected<TangentGraph> bp::buildTangentGraph(const Graph &forward) {
 std::vector<std::vector<double>> bp::evaluateTangents(const TangentGraph &tangentGraph, llvm::ArrayRef<double> in,
                                                       llvm::ArrayRef<double> tangents) {
   const Graph &graph = tangentGraph.graph;
-  Values values = evaluateGraph(graph, in); // the tangent nodes with every tangent leaf 0
-  std::vector<size_t> offsets = graph.argumentOffsets();
-  assert(tangents.size() == offsets.back() && "a tangent per argument element");
-  for (size_t a = 0; a < tangentGraph.tangents.size(); ++a)
-    llvm::copy(tangents.slice(offsets[a], offsets[a + 1] - offsets[a]),
-               values.tensor(tangentGraph.tangents[a]).begin());
-  for (NodeId id = tangentGraph.forwardSize; id < graph.size(); ++id)
+  Values values(graph);
+  // Leaf #i of `leaves` gets `flat`'s elements from offsets[i] on: the arguments and the tangent leaves are set
+  // first, so that every node is evaluated once.
+  auto place = [&](llvm::ArrayRef<NodeId> leaves, llvm::ArrayRef<size_t> offsets, llvm::ArrayRef<double> flat) {
+    assert(flat.size() == offsets.back() && "elementCount(shape) values per leaf");
+    for (size_t i = 0; i < leaves.size(); ++i)
+      llvm::copy(flat.slice(offsets[i], offsets[i + 1] - offsets[i]), values.tensor(leaves[i]).begin());
+  };
+  place(graph.arguments(), graph.argumentOffsets(), in);
+  place(tangentGraph.tangents, GradientSelection{{}, tangentGraph.arguments}.columnOffsets(graph), tangents);
+  for (NodeId id = 0; id < graph.size(); ++id)
     evaluateNode(graph, id, values);
   std::vector<std::vector<double>> result;
   for (NodeId t : tangentGraph.outputTangents)

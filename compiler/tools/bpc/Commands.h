@@ -36,6 +36,7 @@ struct Options {
   std::vector<std::string> vjps; // run --vjp OUT=SEED, in the order given
   std::vector<std::string> jvps; // run --jvp X=TANGENT,..., in the order given
   std::string hessian;           // run --hessian OUT: its Hessian by the arguments (--wrt)
+  std::vector<std::string> hvps; // run --hvp OUT X=V,...: per --hvp OUT then its directions, in the order given
   double tolerance = 1e-6;       // gradcheck --tolerance
   size_t samples = 0;            // gradcheck --samples (0: every entry)
   std::string output;            // build -o
@@ -116,11 +117,14 @@ std::optional<std::vector<std::pair<size_t, std::vector<double>>>> bindVjpSeeds(
                                                                                 const Options &options,
                                                                                 int &exitCode);
 
-/// The tangents of run --jvp X=TANGENT,Y=TANGENT (each --jvp a comma-separated list), flat in
-/// Graph::argumentOffsets layout: a number fills a tensor argument, a nested list gives one of exactly its shape,
-/// and the arguments not named have tangent 0. Every error (malformed, not a number, not an input or param, a
-/// tangent of another shape, a name given twice) is a usage error (exit 2), printed; then `exitCode` says so.
-std::optional<std::vector<double>> bindJvpTangents(const bp::Graph &graph, const Options &options, int &exitCode);
+/// The tangents of run --jvp X=TANGENT,Y=TANGENT (and the directions of --hvp OUT X=V,...): `lists`, each a
+/// comma-separated list, flat in Graph::argumentOffsets layout: a number fills a tensor argument, a nested list
+/// gives one of exactly its shape, and the arguments not named have tangent 0. Every error (malformed, not a
+/// number, not an input or param, a tangent of another shape, a name given twice) is a usage error (exit 2) that
+/// names `flag` ("--jvp") and shows `example` ("X=TANGENT, as in --jvp a=1,b=0") for a malformed pair, printed;
+/// then `exitCode` says so.
+std::optional<std::vector<double>> bindTangents(const bp::Graph &graph, llvm::ArrayRef<std::string> lists,
+                                                const std::string &flag, const char *example, int &exitCode);
 
 /// The training step of `train` and `build --train-step`, from --minimize/--maximize, --vars, --optimizer and
 /// --rate, with the rows of --data (bound as --columns and --ignore-columns say, loaded into `data`); without

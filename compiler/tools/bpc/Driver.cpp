@@ -266,7 +266,8 @@ static std::vector<std::string> splitTopLevel(const std::string &text) {
   return parts;
 }
 
-std::optional<std::vector<double>> bindJvpTangents(const Graph &graph, const Options &options, int &exitCode) {
+std::optional<std::vector<double>> bindTangents(const Graph &graph, llvm::ArrayRef<std::string> lists,
+                                                const std::string &flag, const char *example, int &exitCode) {
   std::vector<size_t> offsets = graph.argumentOffsets();
   std::vector<double> tangents(offsets.back(), 0.0);
   std::vector<bool> given(graph.arguments().size(), false);
@@ -274,28 +275,27 @@ std::optional<std::vector<double>> bindJvpTangents(const Graph &graph, const Opt
     exitCode = reportError(message, ExitUsage);
     return std::nullopt;
   };
-  for (const std::string &list : options.jvps)
-    for (const std::string &jvp : splitTopLevel(list)) {
+  for (const std::string &list : lists)
+    for (const std::string &pair : splitTopLevel(list)) {
       std::string name;
       SetValue value;
-      if (std::optional<std::string> error =
-              parseAssignment("--jvp", jvp, "X=TANGENT, as in --jvp a=1,b=0", name, value))
+      if (std::optional<std::string> error = parseAssignment(flag, pair, example, name, value))
         return fail(*error);
       std::optional<NodeId> id = graph.lookupArgument(name);
       if (!id) {
         std::string what = graph.describeNonArgument(name);
-        return fail("--jvp " + name + ": " +
+        return fail(flag + " " + name + ": " +
                     (what == "not declared" ? "the script has no input or param named '" + name + "'"
                                             : "'" + name + "' is " + what + "; only inputs and params have tangents"));
       }
       const Shape &shape = graph.node(*id).type.shape;
       if (value.isList && value.shape != shape)
-        return fail("--jvp " + name + ": the tangent has shape " + formatShape(value.shape) + ", but '" + name +
+        return fail(flag + " " + name + ": the tangent has shape " + formatShape(value.shape) + ", but '" + name +
                     "' has shape " + formatShape(shape) +
                     (shape.empty() ? " (a scalar takes a number)" : " (give a number or a nested list of that shape)"));
       size_t a = graph.argumentIndex(*id);
       if (given[a])
-        return fail("--jvp gives '" + name + "' a tangent twice");
+        return fail(flag + " gives '" + name + "' a tangent twice");
       given[a] = true;
       for (size_t i = offsets[a]; i < offsets[a + 1]; ++i)
         tangents[i] = value.isList ? value.values[i - offsets[a]] : value.values[0];

@@ -11,6 +11,9 @@
 // interpreter evaluates the tangent graph (forward mode, Autodiff.h) once.
 // --hessian OUT prints d2 OUT / dA dB for every pair of arguments (those --wrt chooses): the interpreter
 // evaluates OUT's gradient graph differentiated again (buildHessianGraph, reverse over reverse).
+// --hvp OUT X=V,... prints H v, OUT's Hessian times directions v, per argument (those --wrt chooses), without
+// forming H: the tangent graph of OUT's gradient graph evaluated once (buildHessianVectorGraph, forward over
+// reverse).
 //
 //===----------------------------------------------------------------------===//
 #include "Commands.h"
@@ -33,8 +36,9 @@ namespace {
 /// text or JSON.
 class ResultPrinter {
 public:
-  /// One --vjp's results: the output's index, and SEED^T J per argument (Graph::arguments() order).
-  struct Vjp {
+  /// One --vjp's or --hvp's results: the output's index, and a product per argument (Graph::arguments() order):
+  /// SEED^T J, or H v (empty for an argument --wrt does not choose).
+  struct Products {
     size_t output;
     std::vector<std::vector<double>> products;
   };
@@ -69,12 +73,12 @@ public:
       os << jvpName(o) << " = " << formatTensor(jvps[o], outputShape(o)) << '\n';
   }
 
-  /// Each --vjp's products, a line per argument: `vjp(y)/dW = [1, 2]`.
-  void vjpLines(llvm::ArrayRef<Vjp> vjps) {
-    for (const Vjp &vjp : vjps)
+  /// Each --vjp's (kind "vjp") or --hvp's ("hvp") products, a line per argument: `vjp(y)/dW = [1, 2]`.
+  void productLines(const char *kind, llvm::ArrayRef<Products> list) {
+    for (const Products &products : list)
       for (auto [a, column] : declared)
-        os << vjpName(vjp.output, a) << " = " << formatTensor(vjp.products[a], graph.node(arguments[a]).type.shape)
-           << '\n';
+        os << productName(kind, products.output, a) << " = "
+           << formatTensor(products.products[a], graph.node(arguments[a]).type.shape) << '\n';
   }
 
   /// The Hessian's blocks, a line per pair of arguments: `d2f/dx dy = 480`; none without --hessian.
@@ -100,8 +104,8 @@ public:
   /// One JSON object, `{"outputs":{...}}` and with --grad `"gradients":{...}`: row #row's (`"row":1` first),
   /// or the mean over `rows` rows (`"rows":5` last), or with neither the results at the arguments' values.
   void object(llvm::ArrayRef<double> results, std::optional<size_t> row, std::optional<size_t> rows,
-              llvm::ArrayRef<Vjp> vjps = {}, llvm::ArrayRef<std::vector<double>> jvps = {},
-              llvm::ArrayRef<double> hessian = {}) {
+              llvm::ArrayRef<Products> vjps = {}, llvm::ArrayRef<std::vector<double>> jvps = {},
+              llvm::ArrayRef<double> hessian = {}, llvm::ArrayRef<Products> hvps = {}) {
     // Completes the warning for a number JSON cannot hold.
     std::string where = row    ? " on row " + std::to_string(*row + 1)
                         : rows ? " (the mean over the rows of " + options.data + ")"
@@ -130,19 +134,7 @@ public:
       }
       json.endObject();
     }
-    if (!vjps.empty()) {
-      json.key("vjp");
-      json.beginObject();
-      for (const Vjp &vjp : vjps) {
-        json.key(outputs[vjp.output].name);
-        json.beginObject();
-        for (auto [a, column] : declared)
-          json.tensor(graph.node(arguments[a]).name, vjp.products[a], graph.node(arguments[a]).type.shape,
-                      vjpName(vjp.output, a));
-        json.endObject();
-      }
-      json.endObject();
-    }
+    productObject(json, "vjp", vjps);
     if (!jvps.empty()) {
       json.key("jvp");
       json.beginObject();
@@ -166,6 +158,7 @@ public:
       json.endObject();
       json.endObject();
     }
+    productObject(json, "hvp", hvps);
     if (rows)
       json.raw("rows", std::to_string(*rows));
     json.endObject();
@@ -173,6 +166,23 @@ public:
   }
 
 private:
+  /// `{"vjp":{"y":{"W":..}}}`: each --vjp's (kind "vjp") or --hvp's ("hvp") products, none without any.
+  void productObject(JsonWriter &json, const char *kind, llvm::ArrayRef<Products> list) {
+    if (list.empty())
+      return;
+    json.key(kind);
+    json.beginObject();
+    for (const Products &products : list) {
+      json.key(graph.outputs()[products.output].name);
+      json.beginObject();
+      for (auto [a, column] : declared)
+        json.tensor(graph.node(arguments[a]).name, products.products[a], graph.node(arguments[a]).type.shape,
+                    productName(kind, products.output, a));
+      json.endObject();
+    }
+    json.endObject();
+  }
+
   using Visitor = llvm::function_ref<void(size_t item, const std::string &name, llvm::ArrayRef<double> values,
                                           llvm::ArrayRef<int64_t> shape)>;
 
@@ -192,8 +202,8 @@ private:
     return results.slice(outputOffsets[o], outputOffsets[o + 1] - outputOffsets[o]);
   }
   llvm::ArrayRef<int64_t> outputShape(size_t o) const { return graph.node(graph.outputs()[o].node).type.shape; }
-  std::string vjpName(size_t o, size_t a) const {
-    return "vjp(" + graph.outputs()[o].name + ")/d" + graph.node(arguments[a]).name;
+  std::string productName(const char *kind, size_t o, size_t a) const {
+    return std::string(kind) + "(" + graph.outputs()[o].name + ")/d" + graph.node(arguments[a]).name;
   }
   std::string jvpName(size_t o) const { return "jvp(" + graph.outputs()[o].name + ")"; }
   std::string gradientName(size_t o, size_t a) const {
@@ -243,10 +253,10 @@ private:
 
 /// SEED^T J for each seed of --vjp (bindVjpSeeds), from the interpreter, whose numbers compiled code gives bit for
 /// bit: a tensor output's sweep evaluated once with SEED in its seed leaf; a scalar output's gradient times SEED.
-llvm::Expected<std::vector<ResultPrinter::Vjp>>
+llvm::Expected<std::vector<ResultPrinter::Products>>
 vectorJacobianProducts(const Graph &graph, llvm::ArrayRef<std::pair<size_t, std::vector<double>>> seeds,
                        llvm::ArrayRef<double> in) {
-  std::vector<ResultPrinter::Vjp> vjps;
+  std::vector<ResultPrinter::Products> vjps;
   if (seeds.empty())
     return vjps;
   auto gradient = buildGradientGraph(graph);
@@ -260,7 +270,7 @@ vectorJacobianProducts(const Graph &graph, llvm::ArrayRef<std::pair<size_t, std:
       for (NodeId id : gradient->seededNodes(sweep))
         evaluateNode(gradient->graph, id, values);
     }
-    ResultPrinter::Vjp &vjp = vjps.emplace_back(ResultPrinter::Vjp{output, {}});
+    ResultPrinter::Products &vjp = vjps.emplace_back(ResultPrinter::Products{output, {}});
     for (NodeId entry : sweep.gradient) {
       llvm::ArrayRef<double> elements = values.tensor(entry);
       std::vector<double> &product = vjp.products.emplace_back(elements.begin(), elements.end());
@@ -272,7 +282,7 @@ vectorJacobianProducts(const Graph &graph, llvm::ArrayRef<std::pair<size_t, std:
   return vjps;
 }
 
-/// J t for every output along the tangents of --jvp (bindJvpTangents), from the interpreter: the tangent graph
+/// J t for every output along the tangents of --jvp (bindTangents), from the interpreter: the tangent graph
 /// evaluated once. None without --jvp.
 llvm::Expected<std::vector<std::vector<double>>> jacobianVectorProducts(const Graph &graph, const Options &options,
                                                                         llvm::ArrayRef<double> in,
@@ -285,6 +295,25 @@ llvm::Expected<std::vector<std::vector<double>>> jacobianVectorProducts(const Gr
   return evaluateTangents(*tangentGraph, in, tangents);
 }
 
+/// The index of scalar output `name`, which `flag` (--hessian, --hvp) takes to compute `what`. An unknown or
+/// tensor output is a usage error (exit 2), printed; then `exitCode` says so.
+std::optional<size_t> scalarOutput(const Graph &graph, const std::string &flag, const std::string &name,
+                                   const std::string &what, int &exitCode) {
+  const auto &outputs = graph.outputs();
+  auto output = llvm::find_if(outputs, [&](const Graph::Output &output) { return output.name == name; });
+  if (output == outputs.end()) {
+    exitCode = reportError(flag + " " + name + ": the script has no output named '" + name + "'", ExitUsage);
+    return std::nullopt;
+  }
+  if (const Shape &shape = graph.node(output->node).type.shape; !shape.empty()) {
+    exitCode = reportError(flag + " " + name + ": output '" + name + "' has shape " + formatShape(shape) + "; " + what +
+                               " needs a scalar output",
+                           ExitUsage);
+    return std::nullopt;
+  }
+  return static_cast<size_t>(output - outputs.begin());
+}
+
 /// --hessian OUT: the Hessian of that scalar output by the selected arguments, row-major (a row and a column per
 /// element of the selected arguments), from the interpreter; empty without --hessian. An unknown or tensor output
 /// is a usage error (exit 2), printed; then `exitCode` says so.
@@ -293,26 +322,64 @@ std::optional<std::vector<double>> hessian(const Graph &graph, const Options &op
                                            int &exitCode) {
   if (options.hessian.empty())
     return std::vector<double>();
-  const auto &outputs = graph.outputs();
-  auto output = llvm::find_if(outputs, [&](const Graph::Output &output) { return output.name == options.hessian; });
-  if (output == outputs.end()) {
-    exitCode = reportError("--hessian " + options.hessian + ": the script has no output named '" + options.hessian +
-                               "'",
-                           ExitUsage);
+  std::optional<size_t> output = scalarOutput(graph, "--hessian", options.hessian, "a Hessian", exitCode);
+  if (!output)
     return std::nullopt;
-  }
-  if (const Shape &shape = graph.node(output->node).type.shape; !shape.empty()) {
-    exitCode = reportError("--hessian " + options.hessian + ": output '" + options.hessian + "' has shape " +
-                               formatShape(shape) + "; a Hessian needs a scalar output",
-                           ExitUsage);
-    return std::nullopt;
-  }
-  auto hessianGraph = buildHessianGraph(graph, output - outputs.begin(), selection.arguments);
+  auto hessianGraph = buildHessianGraph(graph, *output, selection.arguments);
   if (!hessianGraph) {
     exitCode = reportError(hessianGraph.takeError());
     return std::nullopt;
   }
   return evaluateGradient(*hessianGraph, in).grad;
+}
+
+/// H v for each --hvp OUT X=V,... (OUT scalar; X not named: 0), per selected argument, from the interpreter:
+/// OUT's gradient graph differentiated by forward mode (buildHessianVectorGraph), evaluated once. Every error (an
+/// unknown or tensor output, one given twice, a bad direction, a direction other than 0 of an argument --wrt does
+/// not choose) is a usage error (exit 2), printed; then `exitCode` says so.
+std::optional<std::vector<ResultPrinter::Products>> hessianVectorProducts(const Graph &graph, const Options &options,
+                                                                          const GradientSelection &selection,
+                                                                          llvm::ArrayRef<double> in, int &exitCode) {
+  std::vector<ResultPrinter::Products> hvps;
+  std::vector<size_t> offsets = graph.argumentOffsets();
+  for (size_t i = 0; i + 1 < options.hvps.size(); i += 2) {
+    const std::string &name = options.hvps[i];
+    std::string flag = "--hvp " + name;
+    std::optional<size_t> output = scalarOutput(graph, "--hvp", name, "a Hessian-vector product", exitCode);
+    if (!output)
+      return std::nullopt;
+    if (llvm::any_of(hvps, [&](const ResultPrinter::Products &hvp) { return hvp.output == *output; })) {
+      exitCode = reportError("--hvp gives output '" + name + "' directions twice", ExitUsage);
+      return std::nullopt;
+    }
+    auto directions = bindTangents(graph, options.hvps[i + 1], flag, "X=V, as in --hvp f x=1,y=0", exitCode);
+    if (!directions)
+      return std::nullopt;
+    std::vector<double> v; // the selected arguments' elements, end to end
+    for (size_t a = 0, s = 0; a + 1 < offsets.size(); ++a) {
+      llvm::ArrayRef<double> direction = llvm::ArrayRef(*directions).slice(offsets[a], offsets[a + 1] - offsets[a]);
+      if (s < selection.arguments.size() && selection.arguments[s] == a) {
+        llvm::append_range(v, direction);
+        ++s;
+      } else if (llvm::any_of(direction, [](double element) { return element != 0; })) {
+        exitCode = reportError(flag + ": '" + graph.node(graph.arguments()[a]).name +
+                                   "' has a direction, but --wrt does not choose it",
+                               ExitUsage);
+        return std::nullopt;
+      }
+    }
+    auto hvpGraph = buildHessianVectorGraph(graph, *output, selection.arguments);
+    if (!hvpGraph) {
+      exitCode = reportError(hvpGraph.takeError());
+      return std::nullopt;
+    }
+    std::vector<std::vector<double>> products = evaluateHessianVector(*hvpGraph, in, v);
+    ResultPrinter::Products &hvp = hvps.emplace_back(ResultPrinter::Products{*output, {}});
+    hvp.products.resize(offsets.size() - 1);
+    for (size_t s = 0; s < products.size(); ++s)
+      hvp.products[selection.arguments[s]] = std::move(products[s]);
+  }
+  return hvps;
 }
 
 } // namespace
@@ -322,12 +389,14 @@ int runCommand(const Options &options) {
     return reportError(std::string(options.perRow ? "--per-row" : "--columns and --ignore-columns") +
                            " need" + (options.perRow ? "s" : "") + " --data",
                        ExitUsage);
-  if ((!options.vjps.empty() || !options.jvps.empty()) && !options.data.empty())
-    return reportError(std::string(options.vjps.empty() ? "--jvp" : "--vjp") +
-                           " does not take --data: it evaluates the script once, at its values and --set",
-                       ExitUsage);
-  if (!options.hessian.empty() && !options.data.empty())
-    return reportError("--hessian does not take --data: it evaluates the script once, at its values and --set",
+  const char *once = !options.vjps.empty()      ? "--vjp"
+                     : !options.jvps.empty()    ? "--jvp"
+                     : !options.hessian.empty() ? "--hessian"
+                     : !options.hvps.empty()    ? "--hvp"
+                                                : nullptr;
+  if (once && !options.data.empty())
+    return reportError(std::string(once) + " does not take --data: it evaluates the script once, at its values and "
+                                           "--set",
                        ExitUsage);
   auto graph = loadGraph(options);
   if (!graph)
@@ -352,7 +421,7 @@ int runCommand(const Options &options) {
   auto vjps = vectorJacobianProducts(*graph, *seeds, *in);
   if (!vjps)
     return reportError(vjps.takeError());
-  auto tangents = bindJvpTangents(*graph, options, exitCode);
+  auto tangents = bindTangents(*graph, options.jvps, "--jvp", "X=TANGENT, as in --jvp a=1,b=0", exitCode);
   if (!tangents)
     return exitCode;
   auto jvps = jacobianVectorProducts(*graph, options, *in, *tangents);
@@ -360,6 +429,9 @@ int runCommand(const Options &options) {
     return reportError(jvps.takeError());
   std::optional<std::vector<double>> hessianValues = hessian(*graph, options, *selection, *in, exitCode);
   if (!hessianValues)
+    return exitCode;
+  auto hvps = hessianVectorProducts(*graph, options, *selection, *in, exitCode);
+  if (!hvps)
     return exitCode;
 
   // Only what is printed is compiled: without --grad nothing is differentiated, with --of and --wrt only the
@@ -384,15 +456,16 @@ int runCommand(const Options &options) {
   std::vector<double> results = evaluator->mean(*in, data ? &*data : nullptr);
   std::optional<size_t> rows = data ? std::optional<size_t>(data->rowCount) : std::nullopt;
   if (options.json) {
-    printer.object(results, std::nullopt, rows, *vjps, *jvps, *hessianValues);
+    printer.object(results, std::nullopt, rows, *vjps, *jvps, *hessianValues, *hvps);
     return ExitSuccess;
   }
   printer.lines(results, rows ? "  (mean over the " + std::to_string(*rows) + (*rows == 1 ? " row" : " rows") +
                                     " of " + options.data + ")"
                               : "");
-  printer.vjpLines(*vjps);
+  printer.productLines("vjp", *vjps);
   printer.jvpLines(*jvps);
   printer.hessianLines(*hessianValues);
+  printer.productLines("hvp", *hvps);
   return ExitSuccess;
 }
 

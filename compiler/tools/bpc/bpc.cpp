@@ -224,6 +224,14 @@ int main(int argc, char **argv) {
                   "also print the Hessian of scalar output OUT by every input and param (--wrt: the chosen ones), "
                   "as d2OUT/dA dB = ... per pair, of shape A's shape + B's (JSON: \"hessian\"; not with --data)")
       ->type_name("OUT");
+  run->add_option("--hvp", options.hvps,
+                  "also print H v, the Hessian of scalar output OUT times directions v of the inputs and params "
+                  "(--wrt: the chosen ones), as hvp(OUT)/dX = ... per argument (JSON: \"hvp\"), forward over "
+                  "reverse, without forming H; X=V pairs as --jvp's, X not named: 0 (not with --data)")
+      ->type_name("OUT X=V,...")
+      ->type_size(2)
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   addSelectionOptions(run, options); // either implies --grad
   run->add_option("--seed", options.seed, "seed of normal() and uniform() initializers (default 0)")
       ->type_name("S")
