@@ -252,6 +252,22 @@ int main(int argc, char **argv) {
                    "every pair; N at least 1)")
       ->type_name("N")
       ->check(wholeNumber(false));
+  gradcheck->add_option("--jvp", options.jvps,
+                        "check J t, forward mode's directional derivative of every output, against central "
+                        "differences along the tangents t (X=TANGENT pairs, as run --jvp), not the gradient")
+      ->type_name("X=TANGENT,...")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  gradcheck->add_option("--vjp", options.vjps,
+                        "check SEED^T J, output OUT's vector-Jacobian product, against the seeded sum of the central "
+                        "differences (as run --vjp; repeatable), not the gradient")
+      ->type_name("OUT=SEED")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  gradcheck->add_option("--hessian", options.hessian,
+                        "check every entry of scalar output OUT's Hessian (by the --wrt arguments) against central "
+                        "differences of the gradient, and its symmetry, not the gradient")
+      ->type_name("OUT");
   gradcheck->add_option("--seed", options.seed, "seed of --samples' draw and of normal() and uniform() initializers (default 0)")
       ->type_name("S")
       ->check(wholeNumber(true));
