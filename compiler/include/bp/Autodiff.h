@@ -26,6 +26,8 @@
 
 namespace bp {
 
+class Values;
+
 /// What an op's local-derivative rule (DerivativeRules.cpp) uses to build its formula inside the gradient graph.
 class DerivativeBuilder {
 public:
@@ -188,6 +190,7 @@ struct TangentGraph {
   size_t forwardSize = 0;
   std::vector<NodeId> tangents;       // per argument, in Graph::arguments order: the leaf of its tangent
   std::vector<NodeId> outputTangents; // per forward output: its tangent (also graph's output #forward outputs + o)
+  std::vector<NodeId> nodeTangents;   // per forward node: its tangent; InvalidNode where it is 0
 };
 
 /// Builds `forward`'s tangent graph, or an error at the first node whose op has no tangent rule.
@@ -197,6 +200,9 @@ llvm::Expected<TangentGraph> buildTangentGraph(const Graph &forward);
 /// Graph::argumentOffsets) along `tangents` (flat, the same layout), by the interpreter.
 std::vector<std::vector<double>> evaluateTangents(const TangentGraph &tangentGraph, llvm::ArrayRef<double> in,
                                                   llvm::ArrayRef<double> tangents);
+/// The same evaluation's every node: the forward values and the tangents (TangentGraph::nodeTangents).
+Values evaluateTangentGraph(const TangentGraph &tangentGraph, llvm::ArrayRef<double> in,
+                            llvm::ArrayRef<double> tangents);
 
 } // namespace bp
 

@@ -16,7 +16,7 @@
 using namespace bp;
 
 llvm::Expected<TangentGraph> bp::buildTangentGraph(const Graph &forward) {
-  TangentGraph result{forward, forward.size(), {}, {}};
+  TangentGraph result{forward, forward.size(), {}, {}, {}};
   Graph &graph = result.graph;
   std::vector<NodeId> tangent(forward.size(), InvalidNode); // per forward node; InvalidNode: 0
   for (NodeId argument : forward.arguments()) {
@@ -54,11 +54,12 @@ llvm::Expected<TangentGraph> bp::buildTangentGraph(const Graph &forward) {
   }
   for (size_t o = 0; o < forward.outputs().size(); ++o)
     graph.addOutput("jvp(" + forward.outputs()[o].name + ")", result.outputTangents[o], forward.outputs()[o].loc);
+  result.nodeTangents = std::move(tangent);
   return result;
 }
 
-std::vector<std::vector<double>> bp::evaluateTangents(const TangentGraph &tangentGraph, llvm::ArrayRef<double> in,
-                                                      llvm::ArrayRef<double> tangents) {
+Values bp::evaluateTangentGraph(const TangentGraph &tangentGraph, llvm::ArrayRef<double> in,
+                                llvm::ArrayRef<double> tangents) {
   const Graph &graph = tangentGraph.graph;
   Values values = evaluateGraph(graph, in); // the tangent nodes with every tangent leaf 0
   std::vector<size_t> offsets = graph.argumentOffsets();
@@ -68,6 +69,12 @@ std::vector<std::vector<double>> bp::evaluateTangents(const TangentGraph &tangen
                values.tensor(tangentGraph.tangents[a]).begin());
   for (NodeId id = tangentGraph.forwardSize; id < graph.size(); ++id)
     evaluateNode(graph, id, values);
+  return values;
+}
+
+std::vector<std::vector<double>> bp::evaluateTangents(const TangentGraph &tangentGraph, llvm::ArrayRef<double> in,
+                                                      llvm::ArrayRef<double> tangents) {
+  Values values = evaluateTangentGraph(tangentGraph, in, tangents);
   std::vector<std::vector<double>> result;
   for (NodeId t : tangentGraph.outputTangents)
     result.emplace_back(values.tensor(t).begin(), values.tensor(t).end());

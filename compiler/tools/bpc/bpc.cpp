@@ -239,6 +239,12 @@ int main(int argc, char **argv) {
       app, "explain", "walk through the forward pass and the chain rule, step by step, with numbers", options);
   addSetOption(explain, options);
   addSelectionOptions(explain, options);
+  explain->add_option("--jvp", options.jvps,
+                      "walk through the tangent pass of forward mode along tangents of the inputs and params, "
+                      "instead of the backward pass (X=TANGENT pairs, as run --jvp)")
+      ->type_name("X=TANGENT,...")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
 
   CLI::App *gradcheck = addScriptCommand(
       app, "gradcheck", "compare every gradient with central finite differences; exit 1 on a mismatch", options);
