@@ -132,18 +132,22 @@ private:
   /// Every result at x + offset t; returns the offset actually taken by the largest component's element
   /// (x + offset rounds).
   double sample(const Direction &d, double offset, std::vector<double> &values) {
-    std::vector<double> saved = point;
-    for (auto [element, component] : d.components)
+    saved.clear();
+    for (auto [element, component] : d.components) {
+      saved.push_back(point[element]);
       point[element] += offset * component;
+    }
     auto [largest, component] = d.components.front();
-    double taken = (point[largest] - saved[largest]) / component;
+    double taken = (point[largest] - saved.front()) / component;
     function(point.data(), values.data());
-    point = std::move(saved);
+    for (size_t i = 0; i < saved.size(); ++i)
+      point[d.components[i].first] = saved[i];
     return taken;
   }
 
   Function function;
   std::vector<double> point, atPoint;
+  std::vector<double> saved; // the moved elements' values at the point
 };
 
 /// Unconfirmed: at a kink or jump (the one-sided differences disagree); Undefined: the output is NaN beside x.
@@ -397,8 +401,18 @@ int gradcheckCommand(const Options &options) {
     hessianOf = *output;
   }
   bool gradientMode = options.jvps.empty() && seeds->empty() && !hessianOf;
+  auto finite = [](llvm::ArrayRef<double> values) {
+    return llvm::all_of(values, [](double value) { return std::isfinite(value); });
+  };
+  if (!finite(*tangents))
+    return reportError("--jvp: a tangent that is not a finite number gives no direction to check along", ExitUsage);
   if (!options.jvps.empty() && llvm::all_of(*tangents, [](double t) { return t == 0; }))
     return reportError("--jvp: every tangent is 0: there is no direction to check along", ExitUsage);
+  for (const auto &[output, seed] : *seeds)
+    if (!finite(seed))
+      return reportError("--vjp " + graph->outputs()[output].name +
+                             ": a seed that is not a finite number cannot be checked by differences",
+                         ExitUsage);
 
   const auto &outputs = graph->outputs();
   std::vector<NodeId> arguments = graph->arguments();

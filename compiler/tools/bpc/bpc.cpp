@@ -254,8 +254,8 @@ int main(int argc, char **argv) {
       ->type_name("T");
   gradcheck
       ->add_option("--samples", options.samples,
-                   "check N (output element, argument element) pairs drawn at random, for large tensors (default: "
-                   "every pair; N at least 1)")
+                   "check N pairs drawn at random, for large tensors: (output element, argument element), or the "
+                   "entries of --jvp, --vjp and --hessian (default: every one; N at least 1)")
       ->type_name("N")
       ->check(wholeNumber(false));
   gradcheck->add_option("--jvp", options.jvps,
