@@ -183,7 +183,7 @@ TEST(Property, ForwardModeAndSeededSweepsMatchTheJacobian) {
     TangentGraph tangentGraph = llvm::cantFail(buildTangentGraph(graph));
     std::vector<size_t> rows = gradient.rowOffsets();
     size_t width = in.size();
-    auto J = [&](size_t row, size_t column) { return jacobian.grad[row * width + column]; };
+    auto entry = [&](size_t row, size_t column) { return jacobian.grad[row * width + column]; };
 
     // J t along every unit tangent (a column of J) and along a random one.
     for (size_t c = 0; c <= width; ++c) {
@@ -198,8 +198,8 @@ TEST(Property, ForwardModeAndSeededSweepsMatchTheJacobian) {
         for (size_t r = 0; r < jvps[o].size(); ++r) {
           double expected = 0, scale = 0;
           for (size_t k = 0; k < width; ++k) {
-            expected += J(rows[o] + r, k) * tangent[k];
-            scale = std::max(scale, std::fabs(J(rows[o] + r, k) * tangent[k]));
+            expected += entry(rows[o] + r, k) * tangent[k];
+            scale = std::max(scale, std::fabs(entry(rows[o] + r, k) * tangent[k]));
           }
           expectClose(jvps[o][r], expected, scale,
                       "trial " + std::to_string(trial) + ", jvp(" + graph.outputs()[o].name + ")[" +
@@ -233,8 +233,8 @@ TEST(Property, ForwardModeAndSeededSweepsMatchTheJacobian) {
           for (size_t e = 0; e < product.size(); ++e) {
             double expected = 0, scale = 0;
             for (size_t r = 0; r < size; ++r) {
-              expected += seed[r] * J(rows[o] + r, offsets[a] + e);
-              scale = std::max(scale, std::fabs(seed[r] * J(rows[o] + r, offsets[a] + e)));
+              expected += seed[r] * entry(rows[o] + r, offsets[a] + e);
+              scale = std::max(scale, std::fabs(seed[r] * entry(rows[o] + r, offsets[a] + e)));
             }
             double got = sweep.seed == InvalidNode ? seed[0] * product[e] : product[e];
             expectClose(got, expected, scale,

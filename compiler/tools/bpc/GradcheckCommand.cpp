@@ -583,20 +583,18 @@ int gradcheckCommand(const Options &options) {
     checker.check(lists[l].make(t));
   }
   if (hessianOf && columns.size() > 1) { // the largest |H[a][b] - H[b][a]| over every pair
-    const std::string &out = outputs[*hessianOf].name;
+    auto entry = [&](size_t a, size_t b) { return hessian[gradColumn[a] * width + gradColumn[b]]; };
+    auto name = [&](size_t a, size_t b) { return "d2" + outputs[*hessianOf].name + "/d" + names[a] + " d" + names[b]; };
     double largest = 0;
     std::pair<size_t, size_t> where;
     for (size_t a : columns)
-      for (size_t b : columns) {
-        double error = difference(hessian[gradColumn[a] * width + gradColumn[b]],
-                                  hessian[gradColumn[b] * width + gradColumn[a]]);
-        if (!(error <= largest) && !std::isnan(largest)) {
+      for (size_t b : columns)
+        if (double error = difference(entry(a, b), entry(b, a)); !(error <= largest) && !std::isnan(largest)) {
           largest = error;
           where = {a, b};
         }
-      }
-    checker.checkSymmetry(columns.size() * (columns.size() - 1) / 2, largest, "d2" + out + "/d" + names[where.first] + " d" + names[where.second],
-                          "d2" + out + "/d" + names[where.second] + " d" + names[where.first]);
+    checker.checkSymmetry(columns.size() * (columns.size() - 1) / 2, largest, name(where.first, where.second),
+                          name(where.second, where.first));
   }
   return checker.report(total, held.has_value());
 }
