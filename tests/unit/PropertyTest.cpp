@@ -3,7 +3,9 @@
 // Generates well-formed scripts (fixed seed): random DAGs over a few inputs and params, every builtin, fan-out
 // (operands drawn from all earlier nodes), deep chains (a bias towards the most recent node), several outputs.
 // Each is compiled with the JIT, and every entry of its Jacobian is compared with a central difference of the
-// compiled forward function.
+// compiled forward function. The same scripts, with scalar and tensor arguments, check the three ways of taking
+// derivatives against each other: forward mode's J t (evaluateTangents) and a seeded reverse sweep's SEED^T J
+// equal the Jacobian that evaluateGradient builds row by row, for every unit tangent and seed and random ones.
 //
 //===----------------------------------------------------------------------===//
 #include "TestHelpers.h"
@@ -40,20 +42,27 @@ std::string instantiate(std::string text, const std::string &a, const std::strin
 }
 
 /// A random script of `nodeCount` nodes. With `wholeChain`, every node's first operand is the node before it,
-/// so the outputs depend on every node (the second operand, drawn from anything earlier, adds fan-out).
-std::string generate(std::mt19937 &random, int nodeCount, bool wholeChain = false) {
+/// so the outputs depend on every node (the second operand, drawn from anything earlier, adds fan-out). With
+/// `tensors`, each input and param is a scalar, a [3] or a [2,3] (drawn uniformly in [-1.5, 1.5]), which every
+/// template broadcasts, so the outputs are tensors too.
+std::string generate(std::mt19937 &random, int nodeCount, bool wholeChain = false, bool tensors = false) {
   std::ostringstream script;
   std::vector<std::string> names;
   std::uniform_real_distribution<double> value(-1.5, 1.5);
   int inputs = 2 + static_cast<int>(random() % 3), params = 1 + static_cast<int>(random() % 3);
-  for (int i = 0; i < inputs; ++i) {
-    names.push_back("x" + std::to_string(i));
-    script << "input " << names.back() << " = " << value(random) << "\n";
-  }
-  for (int i = 0; i < params; ++i) {
-    names.push_back("w" + std::to_string(i));
-    script << "param " << names.back() << " = " << value(random) << "\n";
-  }
+  auto declare = [&](const char *kind, const std::string &name) {
+    static const char *const shapes[] = {"", "[3]", "[2,3]"};
+    const char *shape = tensors ? shapes[random() % 3] : "";
+    if (*shape)
+      script << kind << " " << name << shape << " = uniform(-1.5, 1.5)\n";
+    else
+      script << kind << " " << name << " = " << value(random) << "\n";
+    names.push_back(name);
+  };
+  for (int i = 0; i < inputs; ++i)
+    declare("input", "x" + std::to_string(i));
+  for (int i = 0; i < params; ++i)
+    declare("param", "w" + std::to_string(i));
   for (int n = 0; n < nodeCount; ++n) {
     auto pick = [&] {
       // Half the time the newest value (deep chains), otherwise anything earlier (fan-out).
@@ -147,4 +156,96 @@ TEST(Property, ScriptsAbovePartSizeMatchTheInterpreterBitForBit) {
       }
     }
   }
+}
+
+namespace {
+
+/// |a - b| within 1e-12 of `scale`, the largest term of the sum that one of them makes (at least 1): forward and
+/// reverse mode add the same products in different orders.
+void expectClose(double a, double b, double scale, const std::string &what) {
+  EXPECT_NEAR(a, b, 1e-12 * std::max(1.0, scale)) << what;
+}
+
+} // namespace
+
+TEST(Property, ForwardModeAndSeededSweepsMatchTheJacobian) {
+  std::mt19937 random(20261130);
+  std::uniform_real_distribution<double> draw(-1, 1);
+  size_t checked = 0;
+  for (int trial = 0; trial < 40; ++trial) {
+    bool tensors = trial % 2;
+    std::string script = generate(random, 5 + trial % 30, /*wholeChain=*/false, tensors);
+    Graph graph = compileOrFail(script, static_cast<uint64_t>(trial));
+    ASSERT_FALSE(graph.outputs().empty()) << script;
+    std::vector<double> in = graph.argumentDefaults();
+    GradientGraph gradient = llvm::cantFail(buildGradientGraph(graph));
+    Jacobian jacobian = evaluateGradient(gradient, in);
+    TangentGraph tangentGraph = llvm::cantFail(buildTangentGraph(graph));
+    std::vector<size_t> rows = gradient.rowOffsets();
+    size_t width = in.size();
+    auto entry = [&](size_t row, size_t column) { return jacobian.grad[row * width + column]; };
+
+    // J t along every unit tangent (a column of J) and along a random one.
+    for (size_t c = 0; c <= width; ++c) {
+      std::vector<double> tangent(width, 0.0);
+      if (c < width)
+        tangent[c] = 1;
+      else
+        for (double &element : tangent)
+          element = draw(random);
+      std::vector<std::vector<double>> jvps = evaluateTangents(tangentGraph, in, tangent);
+      for (size_t o = 0; o < jvps.size(); ++o)
+        for (size_t r = 0; r < jvps[o].size(); ++r) {
+          double expected = 0, scale = 0;
+          for (size_t k = 0; k < width; ++k) {
+            expected += entry(rows[o] + r, k) * tangent[k];
+            scale = std::max(scale, std::fabs(entry(rows[o] + r, k) * tangent[k]));
+          }
+          expectClose(jvps[o][r], expected, scale,
+                      "trial " + std::to_string(trial) + ", jvp(" + graph.outputs()[o].name + ")[" +
+                          std::to_string(r) + "], tangent " + (c < width ? "e" + std::to_string(c) : "random") +
+                          "\n" + script);
+          ++checked;
+        }
+    }
+
+    // SEED^T J from each output's reverse sweep, seeded with every unit seed (a row of J) and a random one; a
+    // scalar output's sweep starts from 1, and its product is SEED times its gradient.
+    Values values = evaluateGraph(gradient.graph, in);
+    for (size_t o = 0; o < gradient.sweeps.size(); ++o) {
+      const ReverseSweep &sweep = gradient.sweeps[o];
+      size_t size = rows[o + 1] - rows[o];
+      for (size_t s = 0; s <= size; ++s) {
+        std::vector<double> seed(size, 0.0);
+        if (s < size)
+          seed[s] = 1;
+        else
+          for (double &element : seed)
+            element = draw(random);
+        if (sweep.seed != InvalidNode) {
+          llvm::copy(seed, values.tensor(sweep.seed).begin());
+          for (NodeId id : gradient.seededNodes(sweep))
+            evaluateNode(gradient.graph, id, values);
+        }
+        std::vector<size_t> offsets = graph.argumentOffsets();
+        for (size_t a = 0; a < sweep.gradient.size(); ++a) {
+          llvm::ArrayRef<double> product = values.tensor(sweep.gradient[a]);
+          for (size_t e = 0; e < product.size(); ++e) {
+            double expected = 0, scale = 0;
+            for (size_t r = 0; r < size; ++r) {
+              expected += seed[r] * entry(rows[o] + r, offsets[a] + e);
+              scale = std::max(scale, std::fabs(seed[r] * entry(rows[o] + r, offsets[a] + e)));
+            }
+            double got = sweep.seed == InvalidNode ? seed[0] * product[e] : product[e];
+            expectClose(got, expected, scale,
+                        "trial " + std::to_string(trial) + ", vjp(" + graph.outputs()[o].name + ") by argument " +
+                            std::to_string(a) + "[" + std::to_string(e) + "], seed " +
+                            (s < size ? "e" + std::to_string(s) : "random") + "\n" + script);
+            ++checked;
+          }
+        }
+      }
+    }
+  }
+  EXPECT_GT(checked, 5000u);
 }

@@ -26,6 +26,8 @@
 
 namespace bp {
 
+class Values;
+
 /// What an op's local-derivative rule (DerivativeRules.cpp) uses to build its formula inside the gradient graph.
 class DerivativeBuilder {
 public:
@@ -191,6 +193,7 @@ struct TangentGraph {
   /// The arguments that have tangents (indices into Graph::arguments, increasing): every one, unless
   /// buildTangentGraph was given some; the others count as constants, with tangent 0 and no leaf.
   std::vector<size_t> arguments;
+  std::vector<NodeId> nodeTangents;   // per forward node: its tangent; InvalidNode where it is 0
 };
 
 /// Builds `forward`'s tangent graph, or an error at the first node whose op has no tangent rule.
@@ -203,6 +206,9 @@ llvm::Expected<TangentGraph> buildTangentGraph(const Graph &forward, std::vector
 /// GradientSelection::columnOffsets of TangentGraph::arguments), by the interpreter.
 std::vector<std::vector<double>> evaluateTangents(const TangentGraph &tangentGraph, llvm::ArrayRef<double> in,
                                                   llvm::ArrayRef<double> tangents);
+/// The same evaluation's every node: the forward values and the tangents (TangentGraph::nodeTangents).
+Values evaluateTangentGraph(const TangentGraph &tangentGraph, llvm::ArrayRef<double> in,
+                            llvm::ArrayRef<double> tangents);
 
 /// Hessian-vector products of scalar output #output (an index into Graph::outputs) by the chosen `arguments`
 /// (indices into Graph::arguments, increasing), forward over reverse: the tangent graph (buildTangentGraph, with

@@ -21,7 +21,7 @@ llvm::Expected<TangentGraph> bp::buildTangentGraph(const Graph &forward) {
 }
 
 llvm::Expected<TangentGraph> bp::buildTangentGraph(const Graph &forward, std::vector<size_t> arguments) {
-  TangentGraph result{forward, forward.size(), {}, {}, std::move(arguments)};
+  TangentGraph result{forward, forward.size(), {}, {}, std::move(arguments), {}};
   Graph &graph = result.graph;
   std::vector<NodeId> tangent(forward.size(), InvalidNode); // per forward node; InvalidNode: 0
   std::vector<NodeId> all = forward.arguments();
@@ -61,11 +61,12 @@ llvm::Expected<TangentGraph> bp::buildTangentGraph(const Graph &forward, std::ve
   }
   for (size_t o = 0; o < forward.outputs().size(); ++o)
     graph.addOutput("jvp(" + forward.outputs()[o].name + ")", result.outputTangents[o], forward.outputs()[o].loc);
+  result.nodeTangents = std::move(tangent);
   return result;
 }
 
-std::vector<std::vector<double>> bp::evaluateTangents(const TangentGraph &tangentGraph, llvm::ArrayRef<double> in,
-                                                      llvm::ArrayRef<double> tangents) {
+Values bp::evaluateTangentGraph(const TangentGraph &tangentGraph, llvm::ArrayRef<double> in,
+                                llvm::ArrayRef<double> tangents) {
   const Graph &graph = tangentGraph.graph;
   Values values(graph);
   // Leaf #i of `leaves` gets `flat`'s elements from offsets[i] on: the arguments and the tangent leaves are set
@@ -79,6 +80,12 @@ std::vector<std::vector<double>> bp::evaluateTangents(const TangentGraph &tangen
   place(tangentGraph.tangents, GradientSelection{{}, tangentGraph.arguments}.columnOffsets(graph), tangents);
   for (NodeId id = 0; id < graph.size(); ++id)
     evaluateNode(graph, id, values);
+  return values;
+}
+
+std::vector<std::vector<double>> bp::evaluateTangents(const TangentGraph &tangentGraph, llvm::ArrayRef<double> in,
+                                                      llvm::ArrayRef<double> tangents) {
+  Values values = evaluateTangentGraph(tangentGraph, in, tangents);
   std::vector<std::vector<double>> result;
   for (NodeId t : tangentGraph.outputTangents)
     result.emplace_back(values.tensor(t).begin(), values.tensor(t).end());

@@ -2,6 +2,8 @@
 #include "Evaluate.h"
 #include "Commands.h"
 
+#include "bp/NumberFormat.h"
+
 using namespace bp;
 
 namespace bpc {
@@ -55,6 +57,36 @@ std::vector<double> OutputEvaluator::mean(const std::vector<double> &arguments, 
   for (double &sum : sums)
     sum /= static_cast<double>(data->rowCount);
   return sums;
+}
+
+std::vector<std::vector<double>> vectorJacobianProduct(const GradientGraph &gradient, Values &values, size_t sweep,
+                                                       llvm::ArrayRef<double> seed) {
+  const ReverseSweep &reverse = gradient.sweeps[sweep];
+  if (reverse.seed != InvalidNode) {
+    llvm::copy(seed, values.tensor(reverse.seed).begin());
+    for (NodeId id : gradient.seededNodes(reverse))
+      evaluateNode(gradient.graph, id, values);
+  }
+  std::vector<std::vector<double>> products;
+  for (NodeId entry : reverse.gradient) {
+    llvm::ArrayRef<double> elements = values.tensor(entry);
+    std::vector<double> &product = products.emplace_back(elements.begin(), elements.end());
+    if (reverse.seed == InvalidNode)
+      for (double &element : product)
+        element = seed[0] * element;
+  }
+  return products;
+}
+
+llvm::Expected<size_t> hessianOutput(const Graph &graph, const std::string &name) {
+  const auto &outputs = graph.outputs();
+  auto output = llvm::find_if(outputs, [&](const Graph::Output &output) { return output.name == name; });
+  if (output == outputs.end())
+    return llvm::createStringError("--hessian " + name + ": the script has no output named '" + name + "'");
+  if (const Shape &shape = graph.node(output->node).type.shape; !shape.empty())
+    return llvm::createStringError("--hessian " + name + ": output '" + name + "' has shape " + formatShape(shape) +
+                                   "; a Hessian needs a scalar output");
+  return static_cast<size_t>(output - outputs.begin());
 }
 
 } // namespace bpc

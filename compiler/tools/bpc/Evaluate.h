@@ -3,13 +3,16 @@
 // `run` (with --data, each row or the mean over the rows), `train`'s final report and its held-out evaluations
 // (--valid) all evaluate every output of a script on every row of a data set; this is that, with the compiled
 // forward function (or the gradient function, for every output's gradient too), or for a single evaluation the
-// interpreter (bit-identical, and it needs no compile).
+// interpreter (bit-identical, and it needs no compile). Also the evaluations of vector-Jacobian products and the
+// choice of a Hessian's output that `run` and `gradcheck` share.
 //
 //===----------------------------------------------------------------------===//
 #ifndef BPC_EVALUATE_H
 #define BPC_EVALUATE_H
 
+#include "bp/Autodiff.h"
 #include "bp/DataSet.h"
+#include "bp/Interpreter.h"
 #include "bp/JIT.h"
 
 #include "llvm/ADT/FunctionExtras.h"
@@ -61,6 +64,17 @@ private:
   size_t outputCount;   // doubles in `out`
   size_t gradientCount; // doubles in `grad`; 0 without the gradient
 };
+
+/// SEED^T J of the output of `gradient`'s sweep #sweep, per selected argument (GradientSelection::arguments) its
+/// elements, from the interpreter: a tensor output's sweep evaluated with `seed` (its elements row-major) in its
+/// seed leaf, a scalar output's gradient times seed[0]. `values` holds evaluateGraph(gradient.graph, in); only
+/// the sweep's seeded nodes are evaluated again.
+std::vector<std::vector<double>> vectorJacobianProduct(const bp::GradientGraph &gradient, bp::Values &values,
+                                                       size_t sweep, llvm::ArrayRef<double> seed);
+
+/// The index (into Graph::outputs) of --hessian OUT's output; an unknown or tensor output is an error whose
+/// message says so (a usage error).
+llvm::Expected<size_t> hessianOutput(const bp::Graph &graph, const std::string &name);
 
 } // namespace bpc
 

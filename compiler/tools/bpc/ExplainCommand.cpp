@@ -15,6 +15,12 @@
 // dimensions where the op broadcast the operand; the other tensor ops print their vector-Jacobian products as
 // formulas over the script's names (`dloss/dW = X^T @ dloss/dy`).
 //
+// With --jvp X=T,... the forward pass is followed by the tangent pass of forward mode instead of the backward
+// passes: for every node in evaluation order its tangent dN (how fast it moves along the tangents) by its op's
+// tangent rule, with the numbers, then every output's J t:
+//
+//   df = c * dd + d * dc = 7 * 1 + -1 * 0 = 7
+//
 //===----------------------------------------------------------------------===//
 #include "Commands.h"
 
@@ -22,6 +28,7 @@
 #include "bp/Interpreter.h"
 #include "bp/NumberFormat.h"
 
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <cassert>
@@ -56,10 +63,26 @@ public:
     return apply(node, operands);
   }
 
+  /// What a formula calls some nodes (a name, or a value), before anything else; nullopt for the others.
+  using Rename = llvm::function_ref<std::optional<std::string>(NodeId)>;
+
   /// A derivative formula: forward nodes appear by label, `adjoint` (if any) as `adjointName`, and helper nodes
   /// built for it are spelled out.
   std::string formula(NodeId id, NodeId adjoint = InvalidNode, const std::string &adjointName = "") const {
-    return expand(id, adjoint, adjointName).first;
+    return expand(id, [&](NodeId node) -> std::optional<std::string> {
+             if (node == adjoint)
+               return adjointName;
+             return std::nullopt;
+           }).first;
+  }
+
+  /// Helper node `id`'s own operation on its operands, each spelled out as in formula but with the nodes that
+  /// `rename` names by those names: "c * dd + d * dc".
+  std::string formula(NodeId id, Rename rename) const {
+    std::vector<Printed> operands;
+    for (NodeId operand : graph.node(id).operands)
+      operands.push_back(expand(operand, rename));
+    return apply(graph.node(id), operands);
   }
 
   /// Whether a node is a number as written: an unnamed constant, or negations of one (`x ^ -0.5`).
@@ -145,17 +168,17 @@ private:
     return {value(id), negative ? 3 : 5};
   }
 
-  Printed expand(NodeId id, NodeId adjoint, const std::string &adjointName) const {
+  Printed expand(NodeId id, Rename rename) const {
     const Node &node = graph.node(id);
-    if (id == adjoint)
-      return {adjointName, 5};
+    if (std::optional<std::string> name = rename(id))
+      return {*name, 5};
     if (id < forwardSize)
       return reference(id);
     if (node.op == OpKind::Const) // by its value, even where it is named as an adjoint too (ds/d%2 = 0)
       return number(id);
     std::vector<Printed> operands;
     for (NodeId operand : node.operands)
-      operands.push_back(expand(operand, adjoint, adjointName));
+      operands.push_back(expand(operand, rename));
     return {apply(node, operands), getOpInfo(node.op).precedence};
   }
 
@@ -182,16 +205,26 @@ std::string broadcastDimensions(const Shape &from, const Shape &to) {
   return text;
 }
 
-void printForwardPass(llvm::raw_ostream &os, const GradientGraph &gradient, const FormulaPrinter &printer) {
-  const Graph &graph = gradient.graph;
-  // In a script with tensors every line says its node's shape; a scalar script's lines stay as they were.
-  bool shapes = graph.firstTensorNode().has_value();
-  auto name = [&](NodeId id) {
-    const Shape &shape = graph.node(id).type.shape;
-    return graph.label(id) + (!shapes ? "" : shape.empty() ? ": scalar" : ": " + formatShape(shape));
-  };
+/// `label` with, in a script with tensors, the shape of node `id`: "y: [1,2]", "loss: scalar"; a scalar script's
+/// lines stay as they were.
+std::string withShape(const Graph &graph, NodeId id, const std::string &label) {
+  if (!graph.firstTensorNode())
+    return label;
+  const Shape &shape = graph.node(id).type.shape;
+  return label + (shape.empty() ? ": scalar" : ": " + formatShape(shape));
+}
+
+/// Whether node `id` and its operands are numbers, so that a line can show the operation on their values.
+bool allScalar(const Graph &graph, NodeId id) {
+  return graph.node(id).type.isScalar() &&
+         llvm::all_of(graph.node(id).operands, [&](NodeId operand) { return graph.node(operand).type.isScalar(); });
+}
+
+/// The forward pass over the first `forwardSize` nodes of `graph`.
+void printForwardPass(llvm::raw_ostream &os, const Graph &graph, size_t forwardSize, const FormulaPrinter &printer) {
+  auto name = [&](NodeId id) { return withShape(graph, id, graph.label(id)); };
   os << "forward pass: every node's value, from the inputs to the outputs\n";
-  for (NodeId id = 0; id < gradient.forwardSize; ++id) {
+  for (NodeId id = 0; id < forwardSize; ++id) {
     const Node &node = graph.node(id);
     std::string value = printer.value(id);
     switch (node.op) {
@@ -208,7 +241,7 @@ void printForwardPass(llvm::raw_ostream &os, const GradientGraph &gradient, cons
         continue;
       os << "  " << name(id) << " = " << printer.operation(id, false) << " = ";
       // The operands' values where they are numbers; a tensor operation shows its result alone.
-      if (llvm::all_of(node.operands, [&](NodeId operand) { return graph.node(operand).type.isScalar(); }))
+      if (allScalar(graph, id))
         os << printer.operation(id, true) << " = ";
       os << value << '\n';
     }
@@ -329,6 +362,68 @@ void printBackwardPass(llvm::raw_ostream &os, const Graph &forward, const Gradie
   }
 }
 
+/// The tangent pass of forward mode along the tangents `spec` (--jvp) gives: every argument's tangent, then, in
+/// evaluation order, every node's tangent by its op's rule, with the numbers, then every output's J t.
+void printTangentPass(llvm::raw_ostream &os, const Graph &forward, const TangentGraph &tangents,
+                      const FormulaPrinter &printer, const std::string &spec) {
+  const Graph &graph = tangents.graph;
+  // Each tangent's name, dN, after the first node whose tangent it is (a + 0's tangent is a's own node, da).
+  std::map<NodeId, std::string> names;
+  auto tangentName = [&](NodeId id) { return "d" + forward.label(id); };
+  for (NodeId id = 0; id < forward.size(); ++id)
+    if (tangents.nodeTangents[id] != InvalidNode)
+      names.emplace(tangents.nodeTangents[id], tangentName(id));
+  auto byName = [&](NodeId id) -> std::optional<std::string> {
+    auto found = names.find(id);
+    return found == names.end() ? std::nullopt : std::optional<std::string>(found->second);
+  };
+  auto byValue = [&](NodeId id) -> std::optional<std::string> {
+    if (id < tangents.forwardSize || names.count(id))
+      return printer.value(id);
+    return std::nullopt;
+  };
+
+  os << "\ntangent pass for --jvp " << spec
+     << ": every node's tangent, how fast it moves along the tangents, from the inputs to the outputs\n";
+  for (NodeId id = 0; id < forward.size(); ++id) {
+    const Node &node = forward.node(id);
+    NodeId tangent = tangents.nodeTangents[id];
+    std::string name = "  " + withShape(graph, id, tangentName(id));
+    if (node.op == OpKind::Input || node.op == OpKind::Param) {
+      os << name << " = " << printer.value(tangent) << "  (the tangent of " << getOpInfo(node.op).name << " "
+         << node.name << ")\n";
+      continue;
+    }
+    if (tangent == InvalidNode) {
+      // A node that depends on no argument has no tangent to show; one whose rule gives 0 says why.
+      if (llvm::any_of(node.operands, [&](NodeId operand) { return tangents.nodeTangents[operand] != InvalidNode; }))
+        os << name << " = 0  ("
+           << (node.op == OpKind::StopGradient ? "stop_gradient: its derivative is 0 by definition"
+                                                : forward.label(id) + " = " + printer.operation(id, false) +
+                                                      " is piecewise constant")
+           << ")\n";
+      continue;
+    }
+    os << name << " = ";
+    if (names[tangent] != tangentName(id)) { // the tangent of an earlier node, as it is
+      os << names[tangent] << " = " << printer.value(tangent) << '\n';
+      continue;
+    }
+    os << printer.formula(tangent, byName) << " = ";
+    if (allScalar(forward, id))
+      os << printer.formula(tangent, byValue) << " = ";
+    os << printer.value(tangent) << '\n';
+  }
+  os << "J t, the directional derivative of every output along the tangents:\n";
+  for (size_t o = 0; o < forward.outputs().size(); ++o) {
+    NodeId node = forward.outputs()[o].node;
+    os << "  jvp(" << forward.outputs()[o].name << ") = ";
+    if (tangents.nodeTangents[node] != InvalidNode)
+      os << tangentName(node) << " = ";
+    os << printer.value(tangents.outputTangents[o]) << '\n';
+  }
+}
+
 /// explain works the chain rule for scalar outputs: a tensor output among `outputs` (Graph::outputs indices) is
 /// refused at its `output` line.
 llvm::Error refuseTensorOutputs(const Graph &graph, llvm::ArrayRef<size_t> outputs) {
@@ -343,12 +438,37 @@ llvm::Error refuseTensorOutputs(const Graph &graph, llvm::ArrayRef<size_t> outpu
   return llvm::Error::success();
 }
 
+/// explain --jvp: the forward pass, then the tangent pass along the tangents.
+int explainTangents(const Graph &graph, const Options &options) {
+  if (options.selectsGradient())
+    return reportError("--jvp does not take --of or --wrt: the tangent pass carries every output's tangent",
+                       ExitUsage);
+  int exitCode = ExitSuccess;
+  std::optional<std::vector<double>> in = bindArguments(graph, options, exitCode);
+  if (!in)
+    return exitCode;
+  std::optional<std::vector<double>> tangents = bindTangents(graph, options.jvps, "--jvp", "X=TANGENT, as in --jvp a=1,b=0", exitCode);
+  if (!tangents)
+    return exitCode;
+  auto tangentGraph = buildTangentGraph(graph);
+  if (!tangentGraph)
+    return reportError(tangentGraph.takeError());
+  Values values = evaluateTangentGraph(*tangentGraph, *in, *tangents);
+  FormulaPrinter printer(tangentGraph->graph, tangentGraph->forwardSize, values);
+  llvm::raw_ostream &os = llvm::outs();
+  printForwardPass(os, tangentGraph->graph, tangentGraph->forwardSize, printer);
+  printTangentPass(os, graph, *tangentGraph, printer, llvm::join(options.jvps, ","));
+  return ExitSuccess;
+}
+
 } // namespace
 
 int explainCommand(const Options &options) {
   auto graph = loadGraph(options);
   if (!graph)
     return reportError(graph.takeError());
+  if (!options.jvps.empty())
+    return explainTangents(*graph, options);
   auto selection = gradientSelection(*graph, options);
   if (!selection)
     return reportError(llvm::toString(selection.takeError()), ExitUsage);
@@ -365,7 +485,7 @@ int explainCommand(const Options &options) {
   Values values = evaluateGraph(gradient.graph, *in);
   FormulaPrinter printer(gradient.graph, gradient.forwardSize, values);
   llvm::raw_ostream &os = llvm::outs();
-  printForwardPass(os, gradient, printer);
+  printForwardPass(os, gradient.graph, gradient.forwardSize, printer);
   for (const ReverseSweep &sweep : gradient.sweeps)
     printBackwardPass(os, *graph, gradient, sweep, printer);
   return ExitSuccess;

@@ -26,14 +26,25 @@
 // without repeats by a generator seeded by `--seed` (the one of the initializers), for Jacobians too large to
 // check whole: only the argument elements drawn are moved.
 //
+// The other modes of differentiation are checked by the same differences, each entry a derivative along a
+// direction of some weighted sum of a function's results. --jvp X=T,... checks J t, forward mode's tangent of
+// every output (evaluateTangents), against the central difference of the forward function along t (a step h
+// along t moves the argument element of largest |t| as far as the step of that element alone would).
+// --vjp OUT=SEED checks SEED^T J, the seeded reverse sweep, per argument element, against the seeded sum of the
+// outputs' central differences. --hessian OUT checks every entry d2 OUT / dA dB of the Hessian (reverse over
+// reverse, buildHessianGraph) against the central difference of the compiled gradient's entry d OUT / dA along B,
+// and that the Hessian is symmetric. Kinks, jumps and NaN beside the point are recognized in all of them.
+//
 //===----------------------------------------------------------------------===//
 #include "Commands.h"
+#include "Evaluate.h"
 
 #include "bp/Interpreter.h"
 #include "bp/JIT.h"
 #include "bp/NumberFormat.h"
 #include "bp/Random.h"
 
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -41,6 +52,7 @@
 #include <cfloat>
 #include <cmath>
 #include <functional>
+#include <map>
 #include <set>
 
 using namespace bp;
@@ -66,58 +78,92 @@ std::string scientific(double value) {
   return text;
 }
 
-/// The forward function: every output's elements from every argument's.
-using Forward = std::function<void(const double *in, double *out)>;
+/// A function of the arguments whose derivatives are checked: the forward function (every output's elements
+/// from every argument's), or for --hessian the gradient function's row.
+using Function = std::function<void(const double *in, double *results)>;
 
-/// Finite differences of every output element with respect to one argument element at a time, from the forward
-/// function.
+/// A direction in the space of the argument elements: (element, component) pairs, the first of largest |component|.
+/// A unit direction moves one argument element.
+struct Direction {
+  std::vector<std::pair<size_t, double>> components;
+  std::string name; // "x[1]" for a unit direction, "t" for a tangent
+  bool unit;
+};
+
+/// Finite differences of every result of a function along one direction at a time.
 class FiniteDifferences {
 public:
-  FiniteDifferences(Forward forward, const std::vector<double> &in, const std::vector<double> &out)
-      : forward(std::move(forward)), point(in), out(out), outputCount(out.size()) {}
+  FiniteDifferences(Function function, const std::vector<double> &in, size_t resultCount)
+      : function(std::move(function)), point(in), atPoint(resultCount) {
+    this->function(point.data(), atPoint.data());
+  }
 
-  /// The step for argument element `a`.
-  double step(size_t a) const { return std::cbrt(DBL_EPSILON) * std::max(1.0, std::fabs(point[a])); }
+  /// The results at the point.
+  const std::vector<double> &values() const { return atPoint; }
 
-  /// (f(x + h) - f(x - h)) / (2h) for every output, x being argument `a`.
-  std::vector<double> central(size_t a) {
-    double h = step(a);
-    std::vector<double> plus(outputCount), minus(outputCount), result(outputCount);
-    double above = sample(a, h, plus), below = sample(a, -h, minus);
-    for (size_t o = 0; o < outputCount; ++o)
-      result[o] = (plus[o] - minus[o]) / (above - below);
+  /// The step along `d`: h = cbrt(machine epsilon) * max(1, |x|) for its largest component's element x, divided
+  /// by that component, so that this element moves by the step it would alone.
+  double step(const Direction &d) const {
+    auto [largest, component] = d.components.front();
+    return std::cbrt(DBL_EPSILON) * std::max(1.0, std::fabs(point[largest])) / std::fabs(component);
+  }
+
+  /// (f(x + h t) - f(x - h t)) / (2h) for every result.
+  std::vector<double> central(const Direction &d) {
+    double h = step(d);
+    std::vector<double> plus(atPoint.size()), minus(atPoint.size()), result(atPoint.size());
+    double above = sample(d, h, plus), below = sample(d, -h, minus);
+    for (size_t r = 0; r < result.size(); ++r)
+      result[r] = (plus[r] - minus[r]) / (above - below);
     return result;
   }
 
-  /// The one-sided differences for every output: to the right of x (side 1) or to its left (side -1).
-  std::vector<double> oneSidedSlopes(size_t a, int side) {
-    double h = side * step(a);
-    std::vector<double> near(outputCount), far(outputCount), result(outputCount);
-    double s1 = sample(a, h, near), s2 = sample(a, 2 * h, far);
-    for (size_t o = 0; o < outputCount; ++o)
-      result[o] = oneSided(out[o], near[o], far[o], s1, s2);
+  /// The one-sided differences for every result: along t (side 1) or against it (side -1).
+  std::vector<double> oneSidedSlopes(const Direction &d, int side) {
+    double h = side * step(d);
+    std::vector<double> near(atPoint.size()), far(atPoint.size()), result(atPoint.size());
+    double s1 = sample(d, h, near), s2 = sample(d, 2 * h, far);
+    for (size_t r = 0; r < result.size(); ++r)
+      result[r] = oneSided(atPoint[r], near[r], far[r], s1, s2);
     return result;
   }
 
 private:
-  /// Every output with argument `a` moved by `offset`; returns the offset actually taken (x + offset rounds).
-  double sample(size_t a, double offset, std::vector<double> &values) {
-    double x = point[a];
-    point[a] = x + offset;
-    double taken = point[a] - x;
-    forward(point.data(), values.data());
-    point[a] = x;
+  /// Every result at x + offset t; returns the offset actually taken by the largest component's element
+  /// (x + offset rounds).
+  double sample(const Direction &d, double offset, std::vector<double> &values) {
+    saved.clear();
+    for (auto [element, component] : d.components) {
+      saved.push_back(point[element]);
+      point[element] += offset * component;
+    }
+    auto [largest, component] = d.components.front();
+    double taken = (point[largest] - saved.front()) / component;
+    function(point.data(), values.data());
+    for (size_t i = 0; i < saved.size(); ++i)
+      point[d.components[i].first] = saved[i];
     return taken;
   }
 
-  Forward forward;
-  std::vector<double> point;
-  const std::vector<double> &out;
-  size_t outputCount;
+  Function function;
+  std::vector<double> point, atPoint;
+  std::vector<double> saved; // the moved elements' values at the point
 };
 
 /// Unconfirmed: at a kink or jump (the one-sided differences disagree); Undefined: the output is NaN beside x.
 enum class Verdict { Ok, Fail, Unconfirmed, Undefined };
+
+/// One number checked: `analytic` against the derivative along direction #direction of the weighted sum of
+/// function #function's results.
+struct Check {
+  std::string output, argument; // the table's first two columns
+  std::string subject;          // the derivative, as the notes name it: "da/dx", "jvp(f)", "d2f/dx dy"
+  std::string slopeOf;          // the function whose slope the notes speak of: "a", "df/dx"
+  double analytic;
+  size_t function;
+  size_t direction;
+  std::vector<std::pair<size_t, double>> weights; // (result, weight); weights 0 are left out
+};
 
 /// `count` distinct numbers of [0, total), in increasing order, drawn by Floyd's algorithm from `seed`'s stream;
 /// all of them when count >= total.
@@ -161,131 +207,121 @@ std::optional<Graph> holdStopGradients(const Graph &graph, llvm::ArrayRef<double
   return held;
 }
 
-} // namespace
+/// The checks gradcheck makes, and the table it prints.
+class Checker {
+public:
+  Checker(const Options &options, const std::vector<double> &in) : options(options), in(in) {}
 
-int gradcheckCommand(const Options &options) {
-  auto graph = loadGraph(options);
-  if (!graph)
-    return reportError(graph.takeError());
-  if (!(options.tolerance >= 0) || !std::isfinite(options.tolerance))
-    return reportError("--tolerance must be a finite number >= 0", ExitUsage);
-  auto selection = gradientSelection(*graph, options);
-  if (!selection)
-    return reportError(llvm::toString(selection.takeError()), ExitUsage);
-  int exitCode = ExitSuccess;
-  std::optional<std::vector<double>> in = bindArguments(*graph, options, exitCode);
-  if (!in)
-    return exitCode;
-  const auto &outputs = graph->outputs();
-  std::vector<NodeId> arguments = graph->arguments();
-  std::vector<size_t> offsets = graph->argumentOffsets(), outputOffsets = graph->outputOffsets();
-  size_t elements = offsets.back(); // every argument's, flat
-  // grad holds the selected outputs' rows and the selected arguments' columns (--of, --wrt): per output element
-  // and per argument element, its row and column there.
-  std::vector<size_t> gradRow(outputOffsets.back()), gradColumn(elements), checkedRows;
-  std::vector<size_t> rowOffsets = selection->rowOffsets(*graph), columnOffsets = selection->columnOffsets(*graph);
-  for (size_t s = 0; s < selection->outputs.size(); ++s)
-    for (size_t e = 0, o = selection->outputs[s]; e < outputOffsets[o + 1] - outputOffsets[o]; ++e) {
-      gradRow[outputOffsets[o] + e] = rowOffsets[s] + e;
-      checkedRows.push_back(outputOffsets[o] + e);
-    }
-  for (size_t c = 0; c < selection->arguments.size(); ++c)
-    for (size_t e = 0, a = selection->arguments[c]; e < offsets[a + 1] - offsets[a]; ++e)
-      gradColumn[offsets[a] + e] = columnOffsets[c] + e;
-  std::vector<double> out(outputOffsets.back()), grad(rowOffsets.back() * columnOffsets.back());
-  auto model = CompiledModel::create(*graph, CompiledModel::ForwardAndGradient, options.optLevel, *selection);
-  if (!model)
-    return reportError(model.takeError());
-  (*model)->gradient(in->data(), out.data(), grad.data());
-  Forward forward = [&](const double *x, double *y) { (*model)->forward(x, y); };
-  std::optional<Graph> held = holdStopGradients(*graph, *in);
-  std::unique_ptr<CompiledModel> heldModel;
-  if (held) {
-    auto compiled = CompiledModel::create(*held, CompiledModel::ForwardOnly, options.optLevel);
-    if (!compiled)
-      return reportError(compiled.takeError());
-    heldModel = std::move(*compiled);
-    forward = [&](const double *x, double *y) { heldModel->forward(x, y); };
+  /// Adds a function to difference (its results at `in` computed now); returns its index.
+  size_t addFunction(Function function, size_t resultCount) {
+    functions.emplace_back(std::move(function), in, resultCount);
+    return functions.size() - 1;
   }
-  // Output element r by argument element a (both as in out and in): the names `y[1]` and `W[1,0]`.
-  auto analytic = [&](size_t r, size_t a) { return grad[gradRow[r] * columnOffsets.back() + gradColumn[a]]; };
-  std::vector<std::string> names, outputNames; // per argument element, per output element
-  for (size_t i = 0; i < arguments.size(); ++i)
-    for (size_t e = 0; e < offsets[i + 1] - offsets[i]; ++e)
-      names.push_back(elementName(graph->node(arguments[i]).name, graph->node(arguments[i]).type.shape,
-                                  static_cast<int64_t>(e)));
-  for (size_t o = 0; o < outputs.size(); ++o)
-    for (size_t e = 0; e < outputOffsets[o + 1] - outputOffsets[o]; ++e)
-      outputNames.push_back(elementName(outputs[o].name, graph->node(outputs[o].node).type.shape,
-                                        static_cast<int64_t>(e)));
-  // The entries in the table's order: output elements, then the arguments as declared, each element in order.
-  std::vector<size_t> columns;
-  for (NodeId id : graph->declaredArguments()) {
-    size_t i = graph->argumentIndex(id);
-    if (!llvm::is_contained(selection->arguments, i))
-      continue;
-    for (size_t a = offsets[i]; a < offsets[i + 1]; ++a)
-      columns.push_back(a);
-  }
-  size_t total = checkedRows.size() * columns.size();
-  std::vector<size_t> checked = sampleEntries(total, options.samples ? options.samples : total, options.seed);
+  const std::vector<double> &valuesOf(size_t function) const { return functions[function].values(); }
 
-  // Central differences per argument element that some checked entry needs (every output element at once); one-
-  // sided ones only where such an entry is over tolerance.
-  FiniteDifferences differences(forward, *in, out);
-  std::vector<std::vector<double>> numeric(elements), right(elements), left(elements);
+  /// Adds a direction; returns its index.
+  size_t addDirection(Direction direction) {
+    directions.push_back(std::move(direction));
+    return directions.size() - 1;
+  }
+
+  /// Checks one entry and records its row.
+  void check(const Check &check);
+
+  /// Records the Hessian's symmetry check over `pairs` pairs A != B: its largest asymmetry, between `subject`
+  /// and its mirror (`error` 0: none).
+  void checkSymmetry(size_t pairs, double error, const std::string &subject, const std::string &mirror) {
+    asymmetric = !(error <= options.tolerance); // NaN included
+    std::string count = std::to_string(pairs) + (pairs == 1 ? " pair" : " pairs");
+    symmetry = error == 0 ? "symmetry: every d2" + options.hessian + "/dA dB equals d2" + options.hessian +
+                                "/dB dA exactly (" + count + ")  ok"
+                          : "symmetry: " + subject + " and " + mirror + " differ by " + scientific(error) +
+                                ", the most of " + count + "  " + (asymmetric ? "FAIL" : "ok");
+  }
+
+  /// Prints the table, its notes and the summary of `total` possible entries; returns the exit status.
+  int report(size_t total, bool held);
+
+private:
   struct Row {
     std::string output, argument, analytic, numeric, error;
     Verdict verdict;
     std::string note; // why the entry cannot be confirmed
   };
-  std::vector<Row> rows;
-  double worst = 0;
-  size_t failures = 0, unconfirmed = 0, undefined = 0;
-  for (size_t t : checked) {
-    size_t r = checkedRows[t / columns.size()], a = columns[t % columns.size()];
-    if (numeric[a].empty())
-      numeric[a] = differences.central(a);
-    double value = analytic(r, a), error = difference(value, numeric[a][r]);
-    Row row{outputNames[r], names[a], formatNumber(value), formatNumber(numeric[a][r]), scientific(error),
-            Verdict::Ok, ""};
-    if (std::isnan(numeric[a][r]) && std::isfinite(out[r])) {
-      // The output is NaN just beside x but not at x: the script is defined at this value only, as where the
-      // argument is an index computed at run time (a whole number; between two, the result is NaN). No
-      // difference can say anything about the derivative there.
-      row.verdict = Verdict::Undefined;
-      row.note = "d" + outputNames[r] + "/d" + names[a] + " cannot be confirmed: " + outputNames[r] + " is " +
-                 formatNumber(out[r]) + " at " + names[a] + " = " + formatNumber((*in)[a]) + " but NaN beside it (" +
-                 names[a] + " +- " + scientific(differences.step(a)) +
-                 "), as where it is an index computed at run time, defined at whole numbers only";
-    } else if (!(error <= options.tolerance)) { // NaN included
-      row.verdict = Verdict::Fail;
-      if (right[a].empty()) {
-        right[a] = differences.oneSidedSlopes(a, 1);
-        left[a] = differences.oneSidedSlopes(a, -1);
-      }
-      bool matchesRight = difference(value, right[a][r]) <= options.tolerance;
-      bool matchesLeft = difference(value, left[a][r]) <= options.tolerance;
-      if (difference(right[a][r], left[a][r]) > options.tolerance && (matchesRight || matchesLeft)) {
-        row.verdict = Verdict::Unconfirmed;
-        const std::string &name = names[a];
-        row.note = "d" + outputNames[r] + "/d" + name + " cannot be confirmed: within " +
-                   scientific(2 * differences.step(a)) + " of " + name + " = " + formatNumber((*in)[a]) +
-                   " the slope of " + outputNames[r] + " changes (" + scientific(left[a][r]) + " on the left, " +
-                   scientific(right[a][r]) + " on the right), a kink or a jump that the central difference " +
-                   "straddles; the analytic value " + formatNumber(value) + " is the slope on the " +
-                   (matchesRight ? "right" : "left");
-      }
-    }
-    failures += row.verdict == Verdict::Fail;
-    unconfirmed += row.verdict == Verdict::Unconfirmed;
-    undefined += row.verdict == Verdict::Undefined;
-    bool confirmed = row.verdict == Verdict::Ok || row.verdict == Verdict::Fail;
-    if (confirmed && (std::isnan(error) || (!std::isnan(worst) && error > worst)))
-      worst = error;
-    rows.push_back(std::move(row));
+  using Slopes = std::map<std::pair<size_t, size_t>, std::vector<double>>; // by (function, direction)
+
+  const std::vector<double> &slopes(Slopes &cache, size_t function, size_t direction, int side) {
+    std::vector<double> &slopes = cache[{function, direction}];
+    if (slopes.empty())
+      slopes = side ? functions[function].oneSidedSlopes(directions[direction], side)
+                    : functions[function].central(directions[direction]);
+    return slopes;
+  }
+  static double combine(const Check &check, const std::vector<double> &values) {
+    double sum = 0;
+    for (auto [result, weight] : check.weights)
+      sum += weight * values[result];
+    return sum;
   }
 
+  const Options &options;
+  const std::vector<double> &in;
+  std::vector<FiniteDifferences> functions;
+  std::vector<Direction> directions;
+  Slopes central, right, left;
+  std::vector<Row> rows;
+  std::string symmetry; // the line of the Hessian's symmetry check
+  bool asymmetric = false;
+  double worst = 0;
+  size_t failures = 0, unconfirmed = 0, undefined = 0;
+};
+
+void Checker::check(const Check &check) {
+  const Direction &direction = directions[check.direction];
+  const FiniteDifferences &differences = functions[check.function];
+  double numeric = combine(check, slopes(central, check.function, check.direction, 0));
+  double value = check.analytic, error = difference(value, numeric);
+  double h = differences.step(direction), atPoint = combine(check, differences.values());
+  // Where the entry is: "x = 1e-07" along a unit direction, the point along a tangent.
+  std::string at = direction.unit ? direction.name + " = " + formatNumber(in[direction.components[0].first])
+                                  : "the point";
+  Row row{check.output, check.argument, formatNumber(value), formatNumber(numeric), scientific(error), Verdict::Ok,
+          ""};
+  if (std::isnan(numeric) && std::isfinite(atPoint)) {
+    // The output is NaN just beside x but not at x: the script is defined at this value only, as where the
+    // argument is an index computed at run time (a whole number; between two, the result is NaN). No
+    // difference can say anything about the derivative there.
+    row.verdict = Verdict::Undefined;
+    row.note = check.subject + " cannot be confirmed: " + check.slopeOf + " is " + formatNumber(atPoint) + " at " +
+               at + " but NaN beside it (" + (direction.unit ? direction.name : at) + " +- " + scientific(h) +
+               (direction.unit ? "" : " " + direction.name) +
+               "), as where it is an index computed at run time, defined at whole numbers only";
+  } else if (!(error <= options.tolerance)) { // NaN included
+    row.verdict = Verdict::Fail;
+    double onRight = combine(check, slopes(right, check.function, check.direction, 1));
+    double onLeft = combine(check, slopes(left, check.function, check.direction, -1));
+    bool matchesRight = difference(value, onRight) <= options.tolerance;
+    bool matchesLeft = difference(value, onLeft) <= options.tolerance;
+    if (difference(onRight, onLeft) > options.tolerance && (matchesRight || matchesLeft)) {
+      row.verdict = Verdict::Unconfirmed;
+      row.note = check.subject + " cannot be confirmed: within " + scientific(2 * h) +
+                 (direction.unit ? "" : " " + direction.name) + " of " + at + " the slope of " + check.slopeOf +
+                 (direction.unit ? "" : " along " + direction.name) + " changes (" + scientific(onLeft) +
+                 " on the left, " + scientific(onRight) + " on the right), a kink or a jump that the central " +
+                 "difference straddles; the analytic value " + formatNumber(value) + " is the slope on the " +
+                 (matchesRight ? "right" : "left");
+    }
+  }
+  failures += row.verdict == Verdict::Fail;
+  unconfirmed += row.verdict == Verdict::Unconfirmed;
+  undefined += row.verdict == Verdict::Undefined;
+  bool confirmed = row.verdict == Verdict::Ok || row.verdict == Verdict::Fail;
+  if (confirmed && (std::isnan(error) || (!std::isnan(worst) && error > worst)))
+    worst = error;
+  rows.push_back(std::move(row));
+}
+
+int Checker::report(size_t total, bool held) {
   Row header{"output", "wrt", "analytic", "numeric", "error", Verdict::Ok, ""};
   size_t widths[5] = {0, 0, 0, 0, 0};
   auto measure = [&](const Row &row) {
@@ -305,25 +341,262 @@ int gradcheckCommand(const Options &options) {
   print(header, "");
   for (const Row &row : rows)
     print(row, row.verdict == Verdict::Ok ? "ok" : row.verdict == Verdict::Fail ? "FAIL" : "cannot confirm");
+  if (!symmetry.empty())
+    os << symmetry << '\n';
   if (held)
     os << "note: the script calls stop_gradient, whose derivative is 0 by definition: the numeric column "
        << "differentiates it with every stop_gradient held at its value here\n";
   for (const Row &row : rows)
     if (!row.note.empty())
       os << "note: " << row.note << '\n';
-  os << (failures ? "FAIL" : "ok") << ": " << rows.size() << (rows.size() == 1 ? " entry" : " entries");
+  os << (failures || asymmetric ? "FAIL" : "ok") << ": " << rows.size() << (rows.size() == 1 ? " entry" : " entries");
   if (rows.size() < total)
     os << " (drawn from " << total << " with seed " << options.seed << ")";
   os << ", largest error " << scientific(worst) << ", tolerance " << formatNumber(options.tolerance);
   if (failures)
     os << ", " << failures << " over tolerance";
+  if (asymmetric)
+    os << ", the Hessian is not symmetric";
   if (unconfirmed)
     os << ", " << unconfirmed << " cannot be confirmed at a kink or jump (not counted as failures)";
   if (undefined)
     os << ", " << undefined << " cannot be confirmed where the output is NaN beside the point (not counted as "
        << "failures)";
   os << '\n';
-  return failures ? ExitFailure : ExitSuccess;
+  return failures || asymmetric ? ExitFailure : ExitSuccess;
+}
+
+/// The checks of one kind, made on demand: `count` of them, check #t from `make(t)`.
+struct CheckList {
+  size_t count;
+  std::function<Check(size_t)> make;
+};
+
+} // namespace
+
+int gradcheckCommand(const Options &options) {
+  auto graph = loadGraph(options);
+  if (!graph)
+    return reportError(graph.takeError());
+  if (!(options.tolerance >= 0) || !std::isfinite(options.tolerance))
+    return reportError("--tolerance must be a finite number >= 0", ExitUsage);
+  auto selection = gradientSelection(*graph, options);
+  if (!selection)
+    return reportError(llvm::toString(selection.takeError()), ExitUsage);
+  int exitCode = ExitSuccess;
+  std::optional<std::vector<double>> in = bindArguments(*graph, options, exitCode);
+  if (!in)
+    return exitCode;
+  auto seeds = bindVjpSeeds(*graph, options, exitCode);
+  if (!seeds)
+    return exitCode;
+  auto tangents = bindTangents(*graph, options.jvps, "--jvp", "X=TANGENT, as in --jvp a=1,b=0", exitCode);
+  if (!tangents)
+    return exitCode;
+  std::optional<size_t> hessianOf;
+  if (!options.hessian.empty()) {
+    auto output = hessianOutput(*graph, options.hessian);
+    if (!output)
+      return reportError(llvm::toString(output.takeError()), ExitUsage);
+    hessianOf = *output;
+  }
+  bool gradientMode = options.jvps.empty() && seeds->empty() && !hessianOf;
+  auto finite = [](llvm::ArrayRef<double> values) {
+    return llvm::all_of(values, [](double value) { return std::isfinite(value); });
+  };
+  if (!finite(*tangents))
+    return reportError("--jvp: a tangent that is not a finite number gives no direction to check along", ExitUsage);
+  if (!options.jvps.empty() && llvm::all_of(*tangents, [](double t) { return t == 0; }))
+    return reportError("--jvp: every tangent is 0: there is no direction to check along", ExitUsage);
+  for (const auto &[output, seed] : *seeds)
+    if (!finite(seed))
+      return reportError("--vjp " + graph->outputs()[output].name +
+                             ": a seed that is not a finite number cannot be checked by differences",
+                         ExitUsage);
+
+  const auto &outputs = graph->outputs();
+  std::vector<NodeId> arguments = graph->arguments();
+  std::vector<size_t> offsets = graph->argumentOffsets(), outputOffsets = graph->outputOffsets();
+  size_t elements = offsets.back(); // every argument's, flat
+  // grad holds the selected outputs' rows and the selected arguments' columns (--of, --wrt): per output element
+  // and per argument element, its row and column there.
+  std::vector<size_t> gradRow(outputOffsets.back()), gradColumn(elements), checkedRows;
+  std::vector<size_t> rowOffsets = selection->rowOffsets(*graph), columnOffsets = selection->columnOffsets(*graph);
+  for (size_t s = 0; s < selection->outputs.size(); ++s)
+    for (size_t e = 0, o = selection->outputs[s]; e < outputOffsets[o + 1] - outputOffsets[o]; ++e) {
+      gradRow[outputOffsets[o] + e] = rowOffsets[s] + e;
+      checkedRows.push_back(outputOffsets[o] + e);
+    }
+  for (size_t c = 0; c < selection->arguments.size(); ++c)
+    for (size_t e = 0, a = selection->arguments[c]; e < offsets[a + 1] - offsets[a]; ++e)
+      gradColumn[offsets[a] + e] = columnOffsets[c] + e;
+  size_t width = columnOffsets.back();
+
+  // The differences are taken of the script with every stop_gradient held at its value here.
+  std::optional<Graph> held = holdStopGradients(*graph, *in);
+  const Graph &differenced = held ? *held : *graph;
+  Checker checker(options, *in);
+  std::unique_ptr<CompiledModel> analyticModel, forwardModel, gradientModel;
+  std::vector<double> grad;
+  if (gradientMode) {
+    auto model = CompiledModel::create(*graph, CompiledModel::ForwardAndGradient, options.optLevel, *selection);
+    if (!model)
+      return reportError(model.takeError());
+    analyticModel = std::move(*model);
+    std::vector<double> out(outputOffsets.back());
+    grad.resize(rowOffsets.back() * width);
+    analyticModel->gradient(in->data(), out.data(), grad.data());
+  }
+  size_t forward = 0, gradient = 0; // the functions differenced
+  if (!hessianOf || !options.jvps.empty() || !seeds->empty()) {
+    if (!held && analyticModel) {
+      forwardModel = std::move(analyticModel);
+    } else {
+      auto model = CompiledModel::create(differenced, CompiledModel::ForwardOnly, options.optLevel);
+      if (!model)
+        return reportError(model.takeError());
+      forwardModel = std::move(*model);
+    }
+    forward = checker.addFunction([&](const double *x, double *y) { forwardModel->forward(x, y); },
+                                  outputOffsets.back());
+  }
+  std::vector<double> hessian, scratch(outputOffsets.back());
+  if (hessianOf) {
+    auto hessianGraph = buildHessianGraph(*graph, *hessianOf, selection->arguments);
+    if (!hessianGraph)
+      return reportError(hessianGraph.takeError());
+    hessian = evaluateGradient(*hessianGraph, *in).grad;
+    GradientSelection of{{*hessianOf}, selection->arguments};
+    auto model = CompiledModel::create(differenced, CompiledModel::ForwardAndGradient, options.optLevel, of);
+    if (!model)
+      return reportError(model.takeError());
+    gradientModel = std::move(*model);
+    gradient = checker.addFunction(
+        [&](const double *x, double *y) { gradientModel->gradient(x, scratch.data(), y); }, width);
+  }
+
+  // Names: per argument element `W[1,0]`, per output element `y[1]`.
+  std::vector<std::string> names, outputNames;
+  for (size_t i = 0; i < arguments.size(); ++i)
+    for (size_t e = 0; e < offsets[i + 1] - offsets[i]; ++e)
+      names.push_back(elementName(graph->node(arguments[i]).name, graph->node(arguments[i]).type.shape,
+                                  static_cast<int64_t>(e)));
+  for (size_t o = 0; o < outputs.size(); ++o)
+    for (size_t e = 0; e < outputOffsets[o + 1] - outputOffsets[o]; ++e)
+      outputNames.push_back(elementName(outputs[o].name, graph->node(outputs[o].node).type.shape,
+                                        static_cast<int64_t>(e)));
+  // The selected argument elements in the table's order: the arguments as declared, each element in order; a
+  // unit direction for each.
+  std::vector<size_t> columns;
+  for (NodeId id : graph->declaredArguments()) {
+    size_t i = graph->argumentIndex(id);
+    if (!llvm::is_contained(selection->arguments, i))
+      continue;
+    for (size_t a = offsets[i]; a < offsets[i + 1]; ++a)
+      columns.push_back(a);
+  }
+  std::vector<size_t> unit(elements);
+  for (size_t a : columns)
+    unit[a] = checker.addDirection({{{a, 1.0}}, names[a], true});
+
+  std::vector<CheckList> lists;
+  if (gradientMode) // d y[r] / d x[a] for every selected output element r and argument element a
+    lists.push_back({checkedRows.size() * columns.size(), [&](size_t t) {
+                       size_t r = checkedRows[t / columns.size()], a = columns[t % columns.size()];
+                       return Check{outputNames[r], names[a], "d" + outputNames[r] + "/d" + names[a],
+                                    outputNames[r], grad[gradRow[r] * width + gradColumn[a]], forward, unit[a],
+                                    {{r, 1.0}}};
+                     }});
+  std::vector<std::vector<double>> jvps;
+  if (!options.jvps.empty()) { // J t for every selected output element, along t
+    auto tangentGraph = buildTangentGraph(*graph);
+    if (!tangentGraph)
+      return reportError(tangentGraph.takeError());
+    jvps = evaluateTangents(*tangentGraph, *in, *tangents);
+    Direction along{{}, "t", false};
+    for (size_t a = 0; a < elements; ++a)
+      if ((*tangents)[a] != 0)
+        along.components.push_back({a, (*tangents)[a]});
+    std::stable_sort(along.components.begin(), along.components.end(), [&](const auto &x, const auto &y) {
+      return std::fabs(x.second) > std::fabs(y.second);
+    });
+    size_t direction = checker.addDirection(std::move(along));
+    std::string spec = llvm::join(options.jvps, ",");
+    lists.push_back({checkedRows.size(), [&, direction, spec](size_t t) {
+                       size_t r = checkedRows[t];
+                       size_t o = llvm::upper_bound(outputOffsets, r) - outputOffsets.begin() - 1;
+                       std::string name = elementName("jvp(" + outputs[o].name + ")",
+                                                      graph->node(outputs[o].node).type.shape,
+                                                      static_cast<int64_t>(r - outputOffsets[o]));
+                       return Check{name, spec, name, outputNames[r], jvps[o][r - outputOffsets[o]], forward,
+                                    direction, {{r, 1.0}}};
+                     }});
+  }
+  std::vector<std::vector<std::vector<double>>> vjps; // per seed, per argument
+  if (!seeds->empty()) {
+    std::vector<size_t> seeded;
+    for (const auto &[output, seed] : *seeds)
+      seeded.push_back(output);
+    std::sort(seeded.begin(), seeded.end());
+    auto vjpGraph = buildGradientGraph(*graph, GradientSelection{seeded, selection->arguments});
+    if (!vjpGraph)
+      return reportError(vjpGraph.takeError());
+    Values values = evaluateGraph(vjpGraph->graph, *in);
+    for (const auto &[output, seed] : *seeds) {
+      size_t sweep = llvm::find(seeded, output) - seeded.begin();
+      vjps.push_back(vectorJacobianProduct(*vjpGraph, values, sweep, seed));
+    }
+    for (size_t v = 0; v < seeds->size(); ++v) // SEED^T J for every selected argument element
+      lists.push_back({columns.size(), [&, v](size_t t) {
+                         auto &[o, seed] = (*seeds)[v];
+                         size_t a = columns[t];
+                         size_t c = llvm::find(selection->arguments, llvm::upper_bound(offsets, a) -
+                                                                         offsets.begin() - 1) -
+                                    selection->arguments.begin();
+                         std::string name = "vjp(" + outputs[o].name + ")";
+                         Check check{name, names[a], name + "/d" + names[a], outputs[o].name + " (seeded)",
+                                     vjps[v][c][a - offsets[selection->arguments[c]]], forward, unit[a], {}};
+                         for (size_t e = 0; e < seed.size(); ++e)
+                           if (seed[e] != 0)
+                             check.weights.push_back({outputOffsets[o] + e, seed[e]});
+                         return check;
+                       }});
+  }
+  if (hessianOf) { // d2 OUT / dA dB for every pair of selected argument elements: d (d OUT / dA) / dB
+    const std::string &out = outputs[*hessianOf].name;
+    lists.push_back({columns.size() * columns.size(), [&](size_t t) {
+                       size_t a = columns[t / columns.size()], b = columns[t % columns.size()];
+                       std::string entry = "d" + out + "/d" + names[a];
+                       return Check{entry, names[b], "d2" + out + "/d" + names[a] + " d" + names[b], entry,
+                                    hessian[gradColumn[a] * width + gradColumn[b]], gradient, unit[b],
+                                    {{gradColumn[a], 1.0}}};
+                     }});
+  }
+
+  size_t total = 0;
+  for (const CheckList &list : lists)
+    total += list.count;
+  for (size_t t : sampleEntries(total, options.samples ? options.samples : total, options.seed)) {
+    size_t l = 0;
+    for (; t >= lists[l].count; ++l)
+      t -= lists[l].count;
+    checker.check(lists[l].make(t));
+  }
+  if (hessianOf && columns.size() > 1) { // the largest |H[a][b] - H[b][a]| over every pair
+    auto entry = [&](size_t a, size_t b) { return hessian[gradColumn[a] * width + gradColumn[b]]; };
+    auto name = [&](size_t a, size_t b) { return "d2" + outputs[*hessianOf].name + "/d" + names[a] + " d" + names[b]; };
+    double largest = 0;
+    std::pair<size_t, size_t> where;
+    for (size_t a : columns)
+      for (size_t b : columns)
+        if (double error = difference(entry(a, b), entry(b, a)); !(error <= largest) && !std::isnan(largest)) {
+          largest = error;
+          where = {a, b};
+        }
+    checker.checkSymmetry(columns.size() * (columns.size() - 1) / 2, largest, name(where.first, where.second),
+                          name(where.second, where.first));
+  }
+  return checker.report(total, held.has_value());
 }
 
 } // namespace bpc

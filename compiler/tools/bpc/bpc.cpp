@@ -247,6 +247,12 @@ int main(int argc, char **argv) {
       app, "explain", "walk through the forward pass and the chain rule, step by step, with numbers", options);
   addSetOption(explain, options);
   addSelectionOptions(explain, options);
+  explain->add_option("--jvp", options.jvps,
+                      "walk through the tangent pass of forward mode along tangents of the inputs and params, "
+                      "instead of the backward pass (X=TANGENT pairs, as run --jvp)")
+      ->type_name("X=TANGENT,...")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
 
   CLI::App *gradcheck = addScriptCommand(
       app, "gradcheck", "compare every gradient with central finite differences; exit 1 on a mismatch", options);
@@ -256,10 +262,26 @@ int main(int argc, char **argv) {
       ->type_name("T");
   gradcheck
       ->add_option("--samples", options.samples,
-                   "check N (output element, argument element) pairs drawn at random, for large tensors (default: "
-                   "every pair; N at least 1)")
+                   "check N pairs drawn at random, for large tensors: (output element, argument element), or the "
+                   "entries of --jvp, --vjp and --hessian (default: every one; N at least 1)")
       ->type_name("N")
       ->check(wholeNumber(false));
+  gradcheck->add_option("--jvp", options.jvps,
+                        "check J t, forward mode's directional derivative of every output, against central "
+                        "differences along the tangents t (X=TANGENT pairs, as run --jvp), not the gradient")
+      ->type_name("X=TANGENT,...")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  gradcheck->add_option("--vjp", options.vjps,
+                        "check SEED^T J, output OUT's vector-Jacobian product, against the seeded sum of the central "
+                        "differences (as run --vjp; repeatable), not the gradient")
+      ->type_name("OUT=SEED")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  gradcheck->add_option("--hessian", options.hessian,
+                        "check every entry of scalar output OUT's Hessian (by the --wrt arguments) against central "
+                        "differences of the gradient, and its symmetry, not the gradient")
+      ->type_name("OUT");
   gradcheck->add_option("--seed", options.seed, "seed of --samples' draw and of normal() and uniform() initializers (default 0)")
       ->type_name("S")
       ->check(wholeNumber(true));
