@@ -21,7 +21,7 @@ statement
     | PARAM declName shape '=' initializer        # tensorParamStatement
     | NODE declName '=' expr                      # nodeStatement
     | OUTPUT outputName (',' outputName)*         # outputStatement
-    | DEF declName '(' defParams? ')' '=' body=expr gradClause?    # defStatement
+    | DEF declName '(' defParams? ')' '=' body=expr gradClause?  # defStatement
     ;
 
 // A def's stated derivative: one partial per parameter, in parameter order (the front end checks the count).

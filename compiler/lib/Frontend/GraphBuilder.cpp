@@ -291,6 +291,7 @@ void GraphBuilder::declareDef(const DefDecl &decl) {
   for (const ExprPtr &partial : decl.partials)
     if (lower(*partial, scope) == InvalidNode)
       ok = false;
+  scope.expandedSize = std::min(scope.expandedSize + decl.partials.size(), MaxGraphNodes + 1); // the with_partials
   if (symbols.count(decl.name.text) || isReservedWord(decl.name.text))
     return; // already reported as a redefinition
   symbols[decl.name.text] = {Symbol::Def, InvalidNode, ok ? &decl : nullptr, decl.name.loc, scope.expandedSize};

@@ -191,7 +191,8 @@ public:
       expected = parser->getExpectedTokens();
     }
     // `node y = x grad 1`: 'grad' where the statement could end, outside a def.
-    bool misplacedGrad = offending->getType() == BPLexer::GRAD && expected.contains(static_cast<size_t>(BPLexer::NEWLINE)) &&
+    bool misplacedGrad = offending->getType() == BPLexer::GRAD &&
+                         expected.contains(static_cast<size_t>(BPLexer::NEWLINE)) &&
                          parser->getTokenStream()->get(0)->getType() != BPLexer::DEF;
     first = SyntaxError{locOf(offending),
                         misplacedGrad ? "only a def can state its derivative with 'grad'"
