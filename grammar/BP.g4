@@ -21,7 +21,12 @@ statement
     | PARAM declName shape '=' initializer        # tensorParamStatement
     | NODE declName '=' expr                      # nodeStatement
     | OUTPUT outputName (',' outputName)*         # outputStatement
-    | DEF declName '(' defParams? ')' '=' expr    # defStatement
+    | DEF declName '(' defParams? ')' '=' body=expr gradClause?  # defStatement
+    ;
+
+// A def's stated derivative: one partial per parameter, in parameter order (the front end checks the count).
+gradClause
+    : GRAD partials+=expr (',' partials+=expr)*
     ;
 
 defParams
@@ -31,11 +36,11 @@ defParams
 // Keywords are accepted where a name is declared so that the front end can say "'input' is a reserved word"
 // instead of a bare syntax error.
 declName
-    : ID | INPUT | PARAM | NODE | OUTPUT | DEF
+    : ID | INPUT | PARAM | NODE | OUTPUT | DEF | GRAD
     ;
 
 outputName
-    : ID | INPUT | PARAM | NODE | OUTPUT | DEF
+    : ID | INPUT | PARAM | NODE | OUTPUT | DEF | GRAD
     ;
 
 signedNumber
@@ -113,6 +118,7 @@ PARAM  : 'param' ;
 NODE   : 'node' ;
 OUTPUT : 'output' ;
 DEF    : 'def' ;
+GRAD   : 'grad' ;
 
 NUMBER
     : DIGIT+ ('.' DIGIT*)? EXPONENT?

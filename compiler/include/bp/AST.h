@@ -215,10 +215,14 @@ struct OutputDecl {
   std::vector<Name> names;
 };
 
+/// `def NAME(P1, ..., Pk) = BODY` or, with its derivative stated, `... = BODY grad D1, ..., Dn`: Di is d BODY / d Pi
+/// (the graph builder checks that n is k).
 struct DefDecl {
   Name name;
   std::vector<Name> params;
   ExprPtr body;
+  std::vector<ExprPtr> partials; // empty without 'grad'
+  SourceLoc gradLoc;             // the word 'grad', where written
 };
 
 struct Statement {

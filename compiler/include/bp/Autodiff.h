@@ -61,8 +61,9 @@ NodeId localDerivative(OpKind op, DerivativeBuilder &builder, unsigned operandIn
 
 /// The vector-Jacobian product of a tensor op (isTensorOp, the internal ones of gradient graphs included): from
 /// `adjoint`, d out/d result with the result's shape, the contribution d out/d result * d result/d operand
-/// with the shape of operand #operandIndex (DerivativeRules.cpp). `guard` as in selects: the elementwise
-/// products it makes are dmul.
+/// with the shape of operand #operandIndex (DerivativeRules.cpp), or InvalidNode where the op passes that operand
+/// nothing (with_partial: the def's body and the partials). `guard` as in selects: the elementwise products it
+/// makes are dmul.
 NodeId vectorJacobianProduct(OpKind op, DerivativeBuilder &builder, unsigned operandIndex, NodeId adjoint,
                              bool guard);
 

@@ -21,7 +21,9 @@ namespace bp {
 /// copy. Every input and param is kept, in the same order, so the copy has the same arguments.
 ///
 /// The identities used: x * 1 = 1 * x = x, x / 1 = x, x - 0 = x, x + (-0) = (-0) + x = x, -(-x) = x, x ^ 1 = x,
-/// and dmul(x, c) = x * c, dmul(c, x) = c * x for a finite nonzero constant c.
+/// and dmul(x, c) = x * c, dmul(c, x) = c * x for a finite nonzero constant c; with_partial(x, arg, partial) = x
+/// (a def's stated derivative matters only to a graph that is differentiated again, which a simplified one is
+/// not: its partials are computed only where a gradient uses them).
 /// Not used: x + 0 = x (false for x = -0), x * 0 = 0 (false for NaN, infinities and negative x), reordering.
 /// A constant may be a tensor with every element equal; the identity holds only where x has the result's shape.
 Graph simplifyGraph(const Graph &graph, std::vector<NodeId> &roots);

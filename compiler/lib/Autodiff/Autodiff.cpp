@@ -178,6 +178,8 @@ void Differentiator::sweepOutput(size_t outputIndex) {
         NodeId local = InvalidNode, product;
         if (isTensorOp(node.op)) {
           product = vectorJacobianProduct(node.op, builder, i, adjoint, guard);
+          if (product == InvalidNode) // the op passes this operand nothing (with_partial's body and partials)
+            continue;
         } else {
           local = localDerivative(node.op, builder, i);
           product = chainProduct(builder, graph, adjoint, local, guard);

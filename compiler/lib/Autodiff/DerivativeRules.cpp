@@ -28,6 +28,8 @@
 // and broadcast_to are each other's vjp, reshape reshapes back, index_grad's is index and dynamic_index_grad's
 // dynamic_index at the same index; step, sign, ge, le and argmax_mask are piecewise constant (derivative 0), and
 // dmul(a, b) has a * b's derivatives, its products dmul as past a selection.
+// A def's stated derivative (with_partial) gives each argument the adjoint times its partial, and nothing to the
+// body or the partials: the partials are ordinary nodes, so a Hessian differentiates them in turn.
 //
 //===----------------------------------------------------------------------===//
 #include "bp/Autodiff.h"
@@ -196,6 +198,18 @@ NodeId dynamicIndexGradVjp(B &b, unsigned i, NodeId g, bool guard) {
   return b.apply(OpKind::DynamicIndex, {g, b.operand(1)}, attrs);
 }
 
+/// with_partial(value, arg, partial), a def's stated derivative: value gets the adjoint unchanged, unless it is
+/// the def's body (attrs {1}), whose own derivative the stated one replaces; arg gets the adjoint times the
+/// partial, broadcast over arg's shape where that is larger (the sweep sums it back where it is smaller); the
+/// partial gets nothing. Nothing is InvalidNode.
+NodeId withPartialVjp(B &b, unsigned i, NodeId g, bool guard) {
+  if (i != 1)
+    return i == 0 && b.resultNode().attrs[0] == 0 ? g : InvalidNode;
+  NodeId scaled = product(b, g, b.operand(2), guard);
+  Shape shape = llvm::cantFail(broadcastShapes(b.shape(scaled), b.shape(b.operand(1)), "multiply"));
+  return shape == b.shape(scaled) ? scaled : b.apply(OpKind::BroadcastTo, {scaled}, shape);
+}
+
 struct DerivativeRule {
   OpKind kind;
   /// Whether the op passes its adjoint on to only some operands, by a selection (the others get an exact 0):
@@ -293,6 +307,7 @@ constexpr DerivativeRule derivativeRules[] = {
     {OpKind::IndexGrad, false, tensorDerivative, indexGradVjp},
     {OpKind::DynamicIndexGrad, false, tensorDerivative, dynamicIndexGradVjp},
     {OpKind::ArgmaxMask, true, tensorDerivative, zeroVjp},
+    {OpKind::WithPartial, false, tensorDerivative, withPartialVjp},
 };
 static_assert(std::size(derivativeRules) == NumOps, "derivativeRules needs exactly one row per line of Ops.def");
 static_assert(rowsFollowOpsDef(derivativeRules), "derivativeRules rows must follow the order of Ops.def");

@@ -83,6 +83,24 @@ NodeId linearTangent(B &b, Tangents tangents) {
 /// Piecewise constant: 0.
 NodeId zeroTangent(B &, Tangents) { return InvalidNode; }
 
+/// with_partial(value, arg, partial), a def's stated derivative: value's tangent (none from the def's body, attrs
+/// {1}) plus partial times arg's tangent, broadcast over the result's shape where that is larger and summed to it
+/// (the transpose of its vjp); nothing from the partial's own tangent. dmul, as elementwiseTangent: a tangent of
+/// 0 gives 0 past an infinite partial.
+NodeId withPartialTangent(B &b, Tangents tangents) {
+  NodeId value = b.resultNode().attrs[0] == 0 ? tangents[0] : InvalidNode;
+  if (tangents[1] == InvalidNode)
+    return value;
+  NodeId term = b.apply(OpKind::DMul, {b.operand(2), tangents[1]});
+  Shape shape = b.resultNode().type.shape; // a copy: adding nodes moves the graph's
+  Shape all = llvm::cantFail(broadcastShapes(b.shape(term), shape, "multiply"));
+  if (all != b.shape(term))
+    term = b.apply(OpKind::BroadcastTo, {term}, all);
+  if (all != shape)
+    term = b.apply(OpKind::SumTo, {term}, shape);
+  return addTangents(b, value, term);
+}
+
 NodeId matmulTangent(B &b, Tangents tangents) {
   NodeId left = tangents[0] == InvalidNode ? InvalidNode : b.apply(OpKind::MatMul, {tangents[0], b.operand(1)});
   NodeId right = tangents[1] == InvalidNode ? InvalidNode : b.apply(OpKind::MatMul, {b.operand(0), tangents[1]});
@@ -193,6 +211,7 @@ constexpr TangentRule tangentRules[] = {
     {OpKind::IndexGrad, linearTangent},
     {OpKind::DynamicIndexGrad, linearTangent}, // as dynamic_index: g's tangent, placed at the same index
     {OpKind::ArgmaxMask, zeroTangent},
+    {OpKind::WithPartial, withPartialTangent},
 };
 static_assert(std::size(tangentRules) == NumOps, "tangentRules needs exactly one row per line of Ops.def");
 static_assert(rowsFollowOpsDef(tangentRules), "tangentRules rows must follow the order of Ops.def");

@@ -157,6 +157,7 @@ constexpr Lowering lowerings[] = {
     {OpKind::IndexGrad, tensorLowering},
     {OpKind::DynamicIndexGrad, tensorLowering},
     {OpKind::ArgmaxMask, tensorLowering},
+    {OpKind::WithPartial, tensorLowering},
 };
 static_assert(std::size(lowerings) == NumOps, "lowerings needs exactly one row per line of Ops.def");
 static_assert(rowsFollowOpsDef(lowerings), "lowerings rows must follow the order of Ops.def");

@@ -548,6 +548,7 @@ Value *lowerDataMovement(LoopEmitter &loops, const Graph &graph, const Node &nod
   case OpKind::BroadcastTo:
     return lowerElementwise(loops, graph, node, operands, result);
   case OpKind::Reshape:
+  case OpKind::WithPartial: // its value operand (Simplify drops it before code is generated)
     copyElements(loops, operand, x, result, 0);
     return result;
   case OpKind::Transpose: {
@@ -610,6 +611,7 @@ Value *bp::lowerTensorOp(IRLowering &ir, const Graph &graph, NodeId id, llvm::Ar
   case OpKind::Reshape:
   case OpKind::Transpose:
   case OpKind::IndexGrad:
+  case OpKind::WithPartial:
     return lowerDataMovement(loops, graph, node, operands, result);
   default:
     assert(!isTensorOp(node.op) && result && "an elementwise op with a tensor result");

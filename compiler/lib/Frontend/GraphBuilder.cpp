@@ -2,7 +2,8 @@
 //
 // Owns the meaning of names: one namespace for inputs, params, nodes and defs, names defined before use and
 // exactly once, reserved words, builtin arity, and defs (checked once where they are declared, then inlined
-// at every call with their parameters bound to the caller's argument nodes).
+// at every call with their parameters bound to the caller's argument nodes). A def that states its derivative
+// (`grad`) is, at each call, its body's value followed by one with_partial per parameter (Ops.def).
 //
 //===----------------------------------------------------------------------===//
 #include "bp/Frontend.h"
@@ -116,6 +117,7 @@ private:
   NodeId lowerCall(const Expr &expr, const CallExpr &call, Scope &scope);
   NodeId lowerIndex(const Expr &expr, const IndexExpr &index, Scope &scope);
   NodeId lowerAlongAxis(const Expr &expr, const CallExpr &call, OpKind op, Scope &scope);
+  NodeId statePartial(Scope &scope, size_t param, NodeId value);
   NodeId apply(Scope &scope, OpKind op, llvm::ArrayRef<NodeId> operands, SourceLoc loc,
                llvm::ArrayRef<int64_t> attrs = {});
 
@@ -281,6 +283,15 @@ void GraphBuilder::declareDef(const DefDecl &decl) {
     scope.bindings.push_back(scratch.addArgument(OpKind::Input, param.text, param.loc, 0.0));
   if (lower(*decl.body, scope) == InvalidNode)
     ok = false;
+  if (decl.gradLoc.isValid() && decl.partials.size() != decl.params.size()) {
+    diags.error(decl.gradLoc, "def '" + decl.name.text + "' has " + plural(decl.params.size(), "parameter") +
+                                  " but its grad gives " + plural(decl.partials.size(), "partial"));
+    ok = false;
+  }
+  for (const ExprPtr &partial : decl.partials)
+    if (lower(*partial, scope) == InvalidNode)
+      ok = false;
+  scope.expandedSize = std::min(scope.expandedSize + decl.partials.size(), MaxGraphNodes + 1); // the with_partials
   if (symbols.count(decl.name.text) || isReservedWord(decl.name.text))
     return; // already reported as a redefinition
   symbols[decl.name.text] = {Symbol::Def, InvalidNode, ok ? &decl : nullptr, decl.name.loc, scope.expandedSize};
@@ -609,8 +620,39 @@ NodeId GraphBuilder::lowerCall(const Expr &expr, const CallExpr &call, Scope &sc
   if (inlineDepth++ == 0)
     inlineSite = expr.loc; // limits hit inside inlined bodies are reported at the outermost call
   NodeId result = lower(*def->body, inlined);
+  for (size_t i = 0; i < def->partials.size() && result != InvalidNode; ++i)
+    result = statePartial(inlined, i, result);
   --inlineDepth;
   return result;
+}
+
+/// The stated derivative by parameter #param of the def being inlined: with_partial(value, its argument, the
+/// partial). The result's, the partial's and the argument's shapes broadcast together, as an elementwise op's
+/// operands do: the adjoint times the partial is broadcast, then summed back to the argument's shape (so a
+/// reduction may state its partial elementwise, `sum(x^2) grad 2*x`, and a scalar partial serves any argument).
+NodeId GraphBuilder::statePartial(Scope &scope, size_t param, NodeId value) {
+  const Expr &expr = *scope.def->partials[param];
+  NodeId partial = lower(expr, scope);
+  if (partial == InvalidNode)
+    return InvalidNode;
+  NodeId arg = scope.bindings[param];
+  const Shape &result = scope.target->node(value).type.shape, &stated = scope.target->node(partial).type.shape,
+              &argument = scope.target->node(arg).type.shape;
+  std::string which = "the partial by '" + scope.def->params[param].text + "' of def '" + scope.def->name.text + "'";
+  auto product = broadcastShapes(result, stated, "multiply");
+  if (!product) {
+    llvm::consumeError(product.takeError());
+    shapeError(scope, expr.loc, which + " has shape " + formatShape(stated) +
+                                    ", which does not broadcast with its result's shape " + formatShape(result));
+    return InvalidNode;
+  }
+  if (auto error = broadcastShapes(*product, argument, "multiply").takeError()) {
+    llvm::consumeError(std::move(error));
+    shapeError(scope, expr.loc, which + " times its result has shape " + formatShape(*product) +
+                                    ", which does not broadcast with the argument's shape " + formatShape(argument));
+    return InvalidNode;
+  }
+  return apply(scope, OpKind::WithPartial, {value, arg, partial}, expr.loc, {param == 0 ? 1 : 0});
 }
 
 std::optional<Graph> GraphBuilder::build(const Script &script) {

@@ -90,7 +90,7 @@ std::string describeToken(const antlr4::Token *token) {
   case BPLexer::NUMBER:
     return "number '" + text + "'";
   default:
-    if (isKeyword(token->getType()))
+    if (isKeyword(token->getType()) || token->getType() == BPLexer::GRAD)
       return "keyword '" + text + "'";
     return "'" + text + "'";
   }
@@ -190,9 +190,14 @@ public:
     } catch (...) {
       expected = parser->getExpectedTokens();
     }
+    // `node y = x grad 1`: 'grad' where the statement could end, outside a def.
+    bool misplacedGrad = offending->getType() == BPLexer::GRAD &&
+                         expected.contains(static_cast<size_t>(BPLexer::NEWLINE)) &&
+                         parser->getTokenStream()->get(0)->getType() != BPLexer::DEF;
     first = SyntaxError{locOf(offending),
-                        "expected " + describeExpected(expected, parser->getVocabulary()) + ", found " +
-                            describeToken(offending),
+                        misplacedGrad ? "only a def can state its derivative with 'grad'"
+                                      : "expected " + describeExpected(expected, parser->getVocabulary()) +
+                                            ", found " + describeToken(offending),
                         offending->getTokenIndex(), expected};
   }
 
@@ -236,10 +241,15 @@ public:
         decl.names.push_back({outputName->getText(), locOf(outputName->getStart())});
       statement.kind = std::move(decl);
     } else if (auto *def = dynamic_cast<BPParser::DefStatementContext *>(ctx)) {
-      DefDecl decl{name(def->declName()), {}, expr(def->expr())};
+      DefDecl decl{name(def->declName()), {}, expr(def->body), {}, {}};
       if (def->defParams())
         for (auto *param : def->defParams()->declName())
           decl.params.push_back(name(param));
+      if (auto *grad = def->gradClause()) {
+        decl.gradLoc = locOf(grad->GRAD()->getSymbol());
+        for (auto *partial : grad->partials)
+          decl.partials.push_back(expr(partial));
+      }
       statement.kind = std::move(decl);
     }
     if (failed)

@@ -132,6 +132,16 @@ llvm::Expected<Shape> bp::resultShape(const Graph &graph, OpKind op, llvm::Array
   }
   if (op == OpKind::Transpose)
     return transposeShape(shapeOf(0));
+  if (op == OpKind::WithPartial) { // value's shape, which broadcasts with partial's and arg's
+    if (attrs.size() != 1 || (attrs[0] != 0 && attrs[0] != 1))
+      return llvm::createStringError(llvm::inconvertibleErrorCode(), "with_partial needs attrs {body}");
+    auto product = broadcastShapes(shapeOf(0), shapeOf(2), "multiply");
+    if (!product)
+      return product.takeError();
+    if (auto error = broadcastShapes(*product, shapeOf(1), "multiply").takeError())
+      return error;
+    return Shape(shapeOf(0).begin(), shapeOf(0).end());
+  }
   if (op == OpKind::IndexGrad)
     return indexGradShape(shapeOf(0), attrs);
   // Elementwise: NumPy broadcasting of every operand (where's branches first, then its condition).

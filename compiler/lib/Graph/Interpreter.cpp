@@ -123,6 +123,7 @@ constexpr ForwardRule forwardRules[] = {
     {OpKind::IndexGrad, tensorOpValue},
     {OpKind::DynamicIndexGrad, tensorOpValue},
     {OpKind::ArgmaxMask, tensorOpValue},
+    {OpKind::WithPartial, tensorOpValue}, // its value operand
 };
 static_assert(std::size(forwardRules) == NumOps, "forwardRules needs exactly one row per line of Ops.def");
 static_assert(rowsFollowOpsDef(forwardRules), "forwardRules rows must follow the order of Ops.def");
@@ -353,6 +354,7 @@ void evaluateTensorOp(const Graph &graph, NodeId id, Values &values) {
     evaluateSumTo(x, shape, node.type.shape, result);
     return;
   case OpKind::Reshape:
+  case OpKind::WithPartial:
     std::copy(x.begin(), x.end(), result.begin());
     return;
   case OpKind::Transpose:

@@ -73,6 +73,8 @@ constexpr OpInfo opTable[] = {
     {OpKind::IndexGrad, "index_grad", "index_grad", 1, Syntax::Internal, 5},
     {OpKind::DynamicIndexGrad, "dynamic_index_grad", "dynamic_index_grad", 2, Syntax::Internal, 5},
     {OpKind::ArgmaxMask, "argmax_mask", "argmax_mask", 1, Syntax::Internal, 5},
+
+    {OpKind::WithPartial, "with_partial", "with_partial", 3, Syntax::Internal, 5},
 };
 
 // The table checks itself: one row per line of Ops.def, in its order, with its arity.
@@ -131,7 +133,7 @@ std::optional<OpKind> bp::lookupBuiltin(std::string_view name) {
 }
 
 bool bp::isReservedWord(std::string_view name) {
-  static const char *const keywords[] = {"input", "param", "node", "output", "def"};
+  static const char *const keywords[] = {"input", "param", "node", "output", "def", "grad"};
   for (const char *keyword : keywords)
     if (name == keyword)
       return true;

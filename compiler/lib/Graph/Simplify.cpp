@@ -143,6 +143,8 @@ NodeId Simplifier::build(const Node &node, llvm::ArrayRef<NodeId> operands) {
       return taken;
     break;
   }
+  case OpKind::WithPartial: // a def's stated derivative, for a graph differentiated again: its value here
+    return x;
   case OpKind::DMul:
     // dmul(a, b) differs from a * b only where a factor is 0 and the product NaN: never when either factor is
     // a finite nonzero constant. Then it is a plain product (and the identities of Mul apply).
@@ -191,8 +193,11 @@ Graph Simplifier::run(std::vector<NodeId> &roots) {
     needed[root] = true;
   for (NodeId id = graph.size(); id-- > 0;)
     if (needed[id])
-      for (NodeId operand : graph.node(id).operands)
+      for (NodeId operand : graph.node(id).operands) {
         needed[operand] = true;
+        if (graph.node(id).op == OpKind::WithPartial) // its value alone: the partials only differentiate
+          break;
+      }
 
   std::vector<NodeId> map(graph.size(), InvalidNode);
   for (NodeId id : graph.declaredArguments()) {

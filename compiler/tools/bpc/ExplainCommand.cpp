@@ -308,18 +308,24 @@ void printBackwardPass(llvm::raw_ostream &os, const Graph &forward, const Gradie
     // A tensor op other than an elementwise one has no local derivative to print: its steps are vector-Jacobian
     // products.
     bool vjp = isTensorOp(forward.node(consumer).op);
-    if (!vjp) {
+    // A def's stated derivative (with_partial) has local derivatives too: 1 for the value it passes on, the
+    // partial for the argument.
+    bool stated = forward.node(consumer).op == OpKind::WithPartial;
+    if (!vjp || stated) {
       os << "    local derivative" << (end - i > 1 ? "s: " : ": ");
       for (size_t k = i; k < end; ++k) {
         const ChainRuleStep &step = sweep.steps[k];
-        std::string formula = printer.formula(step.localDerivative);
-        std::string value = printer.value(step.localDerivative);
+        NodeId local = stated ? forward.node(consumer).operands[2] : step.localDerivative;
+        std::string formula = stated && step.operandIndex == 0 ? "1" : printer.formula(local);
+        std::string value = stated && step.operandIndex == 0 ? "1" : printer.value(local);
         os << (k > i ? ", " : "") << localName(step) << " = " << formula;
         if (formula != value)
           os << " = " << value;
       }
       if (forward.node(consumer).op == OpKind::StopGradient)
         os << "  (stop_gradient: its value passes, its derivative is 0 by definition)";
+      if (stated)
+        os << "  (stated by the def's grad)";
       os << '\n';
     }
     for (size_t k = i; k < end; ++k) {
