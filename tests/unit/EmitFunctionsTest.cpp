@@ -84,8 +84,9 @@ std::vector<double> drawn(size_t n, std::mt19937 &random, std::uniform_real_dist
   const double specials[] = {0.0, -0.0, INFINITY, -INFINITY, NAN, 1.0};
   std::vector<double> values(n);
   for (size_t i = 0; i < n; ++i)
-    values[i] = specialEvery && i % specialEvery == specialEvery - 1 ? specials[(i / specialEvery) % std::size(specials)]
-                                                                     : draw(random);
+    values[i] = specialEvery && i % specialEvery == specialEvery - 1
+                    ? specials[(i / specialEvery) % std::size(specials)]
+                    : draw(random);
   return values;
 }
 
@@ -197,7 +198,8 @@ Graph opGraph(OpKind op, llvm::ArrayRef<int64_t> attrs) {
   SourceLoc loc{1, 1};
   NodeId result = applyToTestInputs(graph, op, attrs);
   NodeId s = graph.addArgument(OpKind::Param, "s", loc, 0.5);
-  NodeId sine = llvm::cantFail(graph.addOp(OpKind::Sin, {llvm::cantFail(graph.addOp(OpKind::Mul, {result, s}, loc))}, loc));
+  NodeId scaled = llvm::cantFail(graph.addOp(OpKind::Mul, {result, s}, loc));
+  NodeId sine = llvm::cantFail(graph.addOp(OpKind::Sin, {scaled}, loc));
   graph.addOutput("e", result, loc);
   graph.addOutput("l", llvm::cantFail(graph.addOp(OpKind::Sum, {sine}, loc)), loc);
   return graph;

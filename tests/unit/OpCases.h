@@ -30,7 +30,8 @@ inline std::vector<std::vector<int64_t>> attrsToTry(OpKind op) {
 /// need positive operands (kinks and jumps are hit with probability about 1e-6).
 inline std::uniform_real_distribution<double> domain(OpKind op) {
   bool positive = op == OpKind::Div || op == OpKind::Pow || op == OpKind::Log || op == OpKind::Sqrt;
-  return positive ? std::uniform_real_distribution<double>(0.5, 1.4) : std::uniform_real_distribution<double>(-1.4, 1.4);
+  return positive ? std::uniform_real_distribution<double>(0.5, 1.4)
+                  : std::uniform_real_distribution<double>(-1.4, 1.4);
 }
 
 /// op(x, ...) added to `graph` with new inputs x of shape [2,3] and, for a binary op, y of [3] ([3,2] for @), so

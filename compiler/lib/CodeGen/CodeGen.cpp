@@ -53,13 +53,15 @@ struct Signature {
 };
 
 /// Emits one graph as `void name(const double *in, ..., double *out, ...)` (Signature): loads the leaves,
-/// applies each needed node's lowering rule in node order, and stores the results and the gradient entries
-/// (to the rows' array, row-major). Every node is computed once, but the nodes that depend on a tensor output's seed: they
-/// make the body of that output's loop over its rows ("segments": 0, what is computed once, then one per loop).
+/// applies each needed node's lowering rule in node order, and stores the results and the gradient entries (to
+/// the rows' array, row-major). Every node is computed once, but the nodes that depend on a tensor output's seed:
+/// they make the body of that output's loop over its rows ("segments": 0, what is computed once, then one per
+/// loop).
 ///
-/// Tensors: each tensor node has a Location, fixed before any code is emitted: an argument's elements in `in`,
-/// a constant's private global, a literal index's run of its operand's elements (no copy), an output's
-/// elements in `out` (computed there; a second store of it is a copy), or else its own buffer in the
+/// Tensors: each tensor node has a Location, fixed before any code is emitted: a leaf's elements in the array it
+/// is read from, a constant's private global, a literal index's run of its operand's elements (no copy), a
+/// result's elements in the array it is stored to (computed there; a second store of it is a copy; never the
+/// rows' array, whose place moves with the row), or else its own buffer in the
 /// workspace, one block of doubles for the whole function: an alloca up to WorkspaceStackBytes, else malloc'd
 /// and freed around the body, so functions stay reentrant. A tensor's location is the same in every part, so
 /// tensors never go through the frame; scalar results of tensor ops (sum(x)) are values like any other.
@@ -612,7 +614,8 @@ llvm::Function *bp::emitVjpFunction(llvm::Module &module, const Graph &forward, 
       NodeId product = sweep.gradient[a];
       if (sweep.seed == InvalidNode)
         product = llvm::cantFail(graph.addOp(OpKind::Mul, {seed, product}, output.loc));
-      sums[a] = sums[a] == InvalidNode ? product : llvm::cantFail(graph.addOp(OpKind::Add, {sums[a], product}, output.loc));
+      sums[a] = sums[a] == InvalidNode ? product
+                                       : llvm::cantFail(graph.addOp(OpKind::Add, {sums[a], product}, output.loc));
     }
   }
   std::vector<NodeId> arguments = graph.arguments();

@@ -238,8 +238,10 @@ static std::string derivativeFunctionsComment(const Graph &graph, const std::str
   }
   if (functions.vjp) {
     text += " *\n";
-    text += " * " + prefix + "_vjp(in, seed_out, out, grad_in) also fills grad_in[] with SEED^T J, by one reverse sweep\n";
-    text += " * per output: grad_in[c] = sum over o of seed_out[o] * d out[o] / d in[i], seed_out[] laid out like out[],\n";
+    text += " * " + prefix +
+            "_vjp(in, seed_out, out, grad_in) also fills grad_in[] with SEED^T J, by one reverse sweep\n";
+    text += " * per output: grad_in[c] = sum over o of seed_out[o] * d out[o] / d in[i], seed_out[] laid out like "
+            "out[],\n";
     if (selection)
       text += " * for the elements o of the chosen outputs (" + outputNames(graph, selection->outputs) +
               "; the other seeds are not read) and i of the chosen\n * inputs and params (" +
@@ -380,9 +382,10 @@ std::string bp::generateCHeader(const Graph &graph, const std::string &prefix, c
     text += placeMacros(macro + "_OUT_" + graph.outputs()[o].name, out[o],
                         graph.node(graph.outputs()[o].node).type.shape);
   if (selection) {
-    text += gradient ? "\n/* grad[]: the rows of the outputs and the columns of the inputs and params it was built for. */\n"
-                     : "\n/* grad_in[]: the columns of the inputs and params it was built for (and the chosen outputs' "
-                       "elements). */\n";
+    text += gradient ? "\n/* grad[]: the rows of the outputs and the columns of the inputs and params it was built "
+                       "for. */\n"
+                     : "\n/* grad_in[]: the columns of the inputs and params it was built for (and the chosen "
+                       "outputs' elements). */\n";
     text += "#define " + macro + "_GRAD_NUM_OUT " + std::to_string(rows.back()) + "\n";
     text += "#define " + gradNumIn + " " + std::to_string(columns.back()) + "\n";
     for (size_t s = 0; s < selection->outputs.size(); ++s)
