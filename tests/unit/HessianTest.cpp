@@ -8,6 +8,8 @@
 // checked over every element and along each axis, and @ on y of [3,2].
 //
 //===----------------------------------------------------------------------===//
+#include "OpCases.h"
+
 #include "bp/Autodiff.h"
 #include "bp/Interpreter.h"
 
@@ -17,55 +19,20 @@
 #include <random>
 
 using namespace bp;
+using bp::test::applyToTestInputs;
+using bp::test::attrsToTry;
+using bp::test::domain;
+using bp::test::scriptWritable;
 
 namespace {
 
-/// The ops a script can write: not leaves, not the internal ops of gradient graphs.
-bool scriptWritable(const OpInfo &info) {
-  return info.syntax != Syntax::Leaf && info.syntax != Syntax::Internal && info.syntax != Syntax::InternalInfix;
-}
-
-/// Where the op's second derivative is smooth at random points: away from poles and the negative reals for
-/// the ops that need positive operands (kinks and jumps are hit with probability about 1e-6).
-std::uniform_real_distribution<double> domain(OpKind op) {
-  bool positive = op == OpKind::Div || op == OpKind::Pow || op == OpKind::Log || op == OpKind::Sqrt;
-  return positive ? std::uniform_real_distribution<double>(0.5, 1.4) : std::uniform_real_distribution<double>(-1.4, 1.4);
-}
-
-/// l = sum(sin(op(x, y))) with x of [2,3] and y of [3] ([3,2] for @); the index of dynamic indexing is the
-/// constant 1 (its derivative is 0 by definition, and beside an integer it is not a valid index).
+/// l = sum(sin(op(x, y))) with x of [2,3] and y of [3] ([3,2] for @): applyToTestInputs.
 Graph opGraph(OpKind op, llvm::ArrayRef<int64_t> attrs) {
   Graph graph;
   SourceLoc loc{1, 1};
-  NodeId x = graph.addTensorArgument(OpKind::Input, "x", loc, {2, 3}, std::vector<double>(6, 0.0));
-  std::vector<NodeId> operands = {x};
-  unsigned arity = getOpInfo(op).arity;
-  if (op == OpKind::DynamicIndex) {
-    operands.push_back(graph.addConstant(1, loc));
-  } else if (arity >= 2) {
-    Shape shape = op == OpKind::MatMul ? Shape{3, 2} : Shape{3};
-    NodeId y = graph.addTensorArgument(OpKind::Input, "y", loc, shape, std::vector<double>(elementCount(shape), 0.0));
-    operands.push_back(y);
-    if (arity == 3) // where(x > y, x * y, y - x)
-      operands = {llvm::cantFail(graph.addOp(OpKind::Greater, {x, y}, loc)),
-                  llvm::cantFail(graph.addOp(OpKind::Mul, {x, y}, loc)),
-                  llvm::cantFail(graph.addOp(OpKind::Sub, {y, x}, loc))};
-  }
-  NodeId result = llvm::cantFail(graph.addOp(op, operands, loc, attrs));
-  NodeId sine = llvm::cantFail(graph.addOp(OpKind::Sin, {result}, loc));
+  NodeId sine = llvm::cantFail(graph.addOp(OpKind::Sin, {applyToTestInputs(graph, op, attrs)}, loc));
   graph.addOutput("l", llvm::cantFail(graph.addOp(OpKind::Sum, {sine}, loc)), loc);
   return graph;
-}
-
-/// Each op's attrs to try: none, and each axis of x for the ops that take one; x[1] for indexing.
-std::vector<std::vector<int64_t>> attrsToTry(OpKind op) {
-  if (op == OpKind::Index)
-    return {{0, 1, 2}};
-  if (op == OpKind::DynamicIndex)
-    return {{0}, {1}};
-  if (takesAxis(op))
-    return {{}, {0}, {1}};
-  return {{}};
 }
 
 } // namespace

@@ -3,8 +3,14 @@
 // One LLVM module per script with two functions over plain double arrays (the C ABI of runtime/bp_model.h):
 //   void PREFIX_forward(const double *in, double *out);
 //   void PREFIX_gradient(const double *in, double *out, double *grad);
-// and, for training, a third (TrainStep.cpp):
+// where asked (bpc build --emit-fn), derivative functions of other graphs:
+//   void PREFIX_jvp(const double *in, const double *tangent_in, double *out, double *tangent_out);
+//   void PREFIX_vjp(const double *in, const double *seed_out, double *out, double *grad_in);
+//   void PREFIX_hessian(const double *in, double *out, double *hess);
+// and, for training, one more (TrainStep.cpp):
 //   double PREFIX_train_step(double *in, double *state, const double *rows, long nrows);
+// Each is one graph emitted by one mechanism (ArrayFunction): its leaves read from some arrays, its results
+// stored to others.
 // Floating point is emitted as written: no fast-math flags, no FMA contraction, so results are bit-identical
 // to plain double arithmetic in the same order.
 //
@@ -55,6 +61,52 @@ llvm::Value *lowerOp(IRLowering &ir, OpKind op, llvm::ArrayRef<llvm::Value *> op
 /// a gradient graph built with a selection has only its rows and columns (GradientGraph::rowOffsets, columnOffsets).
 std::unique_ptr<llvm::Module> generateModule(const Graph &forward, const GradientGraph *gradient,
                                              const std::string &prefix, llvm::LLVMContext &context);
+
+/// Where a node's elements are in one of a generated function's arrays: `offset` doubles into parameter #array,
+/// row-major.
+struct ArrayPlace {
+  NodeId node;
+  unsigned array;
+  size_t offset;
+};
+
+/// A generated function over arrays of doubles, `void name(const double *a, ..., double *b, ...)`: its
+/// parameters' names (the first `readOnly` are read, the others written), the leaves it reads (every one the
+/// results need: the graph's arguments, and leaves such as a tangent or a seed) and the results it stores.
+struct ArrayFunction {
+  std::vector<std::string> arrays;
+  unsigned readOnly = 1;
+  std::vector<ArrayPlace> reads, writes;
+};
+
+/// `graph`'s arguments as laid out in `in` (Graph::argumentOffsets) in array #array, and its outputs as laid out
+/// in `out` (Graph::outputOffsets).
+std::vector<ArrayPlace> argumentPlaces(const Graph &graph, unsigned array);
+std::vector<ArrayPlace> outputPlaces(const Graph &graph, unsigned array);
+
+/// Adds `function` of `graph` to `module` as `name`: the graph simplified (Simplify.h) for its results, every
+/// node computed once, in node order, as PREFIX_forward is (which is one: in, out).
+llvm::Function *emitArrayFunction(llvm::Module &module, const Graph &graph, const ArrayFunction &function,
+                                  const std::string &name);
+
+/// Adds `void name(const double *in, const double *tangent_in, double *out, double *tangent_out)`: the
+/// outputs, and J t along tangent_in (laid out like in) to tangent_out (laid out like out), from `tangents`, the
+/// tangent graph of `forward`, evaluated once (evaluateTangents).
+llvm::Function *emitJvpFunction(llvm::Module &module, const Graph &forward, const TangentGraph &tangents,
+                                const std::string &name);
+
+/// Adds `void name(const double *in, const double *seed_out, double *out, double *grad_in)`: the outputs, and
+/// SEED^T J of `gradient`'s selected outputs, seeds read from seed_out (laid out like out), by its selected
+/// arguments (GradientGraph::columnOffsets), summed over the outputs in order. A tensor output's sweep is
+/// evaluated once with its seed leaf read from seed_out; a scalar output's gradient is multiplied by its seed.
+llvm::Function *emitVjpFunction(llvm::Module &module, const Graph &forward, const GradientGraph &gradient,
+                                const std::string &name);
+
+/// Adds `void name(const double *in, double *out, double *hess)`: `forward`'s outputs, and the Hessian that
+/// `hessian` (buildHessianGraph of `forward`) gives as evaluateGradient's grad, a row-major square over the
+/// chosen arguments' elements.
+llvm::Function *emitHessianFunction(llvm::Module &module, const Graph &forward, const GradientGraph &hessian,
+                                    const std::string &name);
 
 /// Adds to `module` the gradient function `name` (void name(const double *in, double *out, double *grad)) of
 /// `gradient`, the gradient graph of `forward`, as generateModule does for PREFIX_gradient.

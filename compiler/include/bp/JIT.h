@@ -13,15 +13,20 @@
 #include "bp/Graph.h"
 #include "bp_model.h"
 
+#include "llvm/ADT/STLFunctionalExtras.h"
 #include "llvm/Support/Error.h"
 
 #include <cassert>
 #include <memory>
 #include <optional>
 
-namespace llvm::orc {
+namespace llvm {
+class LLVMContext;
+class Module;
+namespace orc {
 class LLJIT;
-} // namespace llvm::orc
+} // namespace orc
+} // namespace llvm
 
 namespace bp {
 
@@ -92,6 +97,31 @@ private:
   std::unique_ptr<llvm::orc::LLJIT> jit;
   Function function = nullptr;
   size_t stateDoubles = 0;
+};
+
+/// Any module's functions, compiled in this process: for calling functions other than a CompiledModel's
+/// (the derivative functions of CodeGen.h, in tests).
+class CompiledModule {
+public:
+  /// JIT-compiles the module `generate` makes in the context it is given, at -O`optLevel`.
+  static llvm::Expected<std::unique_ptr<CompiledModule>>
+  create(unsigned optLevel,
+         llvm::function_ref<llvm::Expected<std::unique_ptr<llvm::Module>>(llvm::LLVMContext &)> generate);
+  ~CompiledModule();
+
+  /// The address of the function `name`, as a pointer of type F.
+  template <typename F> llvm::Expected<F> function(const std::string &name) const {
+    auto address = lookup(name);
+    if (!address)
+      return address.takeError();
+    return reinterpret_cast<F>(*address);
+  }
+
+private:
+  CompiledModule() = default;
+  llvm::Expected<void *> lookup(const std::string &name) const;
+
+  std::unique_ptr<llvm::orc::LLJIT> jit;
 };
 
 } // namespace bp

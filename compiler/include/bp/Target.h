@@ -26,16 +26,27 @@ struct TrainStepSpec;
 llvm::Error emitMachineCode(llvm::Module &module, llvm::TargetMachine &machine, llvm::CodeGenFileType type,
                             llvm::raw_pwrite_stream &os);
 
+/// The functions bpc build compiles beside PREFIX_forward (--emit-fn): PREFIX_gradient (unless it is not asked
+/// for), and where asked PREFIX_jvp, PREFIX_vjp and PREFIX_hessian, the latter of output #hessianOutput
+/// (Graph::outputs), a scalar.
+struct EmittedFunctions {
+  bool gradient = true, jvp = false, vjp = false, hessian = false;
+  size_t hessianOutput = 0;
+};
+
 /// The C header for a script compiled with functions PREFIX_forward and PREFIX_gradient, and with
 /// PREFIX_train_step where `trainStep` describes it (CodeGen.h, addTrainStep); without `gradient`, a script
 /// whose gradient was too large to build, PREFIX_forward alone (and the train step). Each argument and output
 /// gets a macro PREFIX_IN_NAME / PREFIX_OUT_NAME (where it starts in in[] / out[]), and each tensor among them
 /// PREFIX_IN_NAME_SIZE, _RANK and _SHAPE too. With `selection` (bpc build --of/--wrt), PREFIX_gradient's grad
 /// holds its rows and columns alone: PREFIX_GRAD_NUM_OUT rows of PREFIX_GRAD_NUM_IN, and each selected output and
-/// argument's PREFIX_GRAD_OUT_NAME / PREFIX_GRAD_IN_NAME (its first row / column).
+/// argument's PREFIX_GRAD_OUT_NAME / PREFIX_GRAD_IN_NAME (its first row / column). `functions` says which
+/// derivative functions the object holds (`gradient` false: PREFIX_gradient was asked for but is too large): each
+/// is documented with its arrays' layouts, PREFIX_vjp's grad_in over the selection's columns (as PREFIX_gradient's
+/// rows), PREFIX_hessian's hess with PREFIX_HESS_SIZE and PREFIX_HESS_IN_NAME.
 std::string generateCHeader(const Graph &graph, const std::string &prefix, const std::string &scriptName,
                             const TrainStepSpec *trainStep = nullptr, bool gradient = true,
-                            const GradientSelection *selection = nullptr);
+                            const GradientSelection *selection = nullptr, const EmittedFunctions &functions = {});
 
 /// An error if two of the header's macros would have one name: a tensor W's PREFIX_IN_W_SIZE and an input
 /// named W_SIZE.

@@ -30,8 +30,9 @@ using namespace bp;
 
 namespace {
 
-/// One output's rows of the gradient function's `grad`: its gradient per argument (Graph::arguments order),
-/// stored at row `row` (the output's first element in `out`), row-major [output elements][argument elements].
+/// One output's rows of the gradient function's `grad` (or of any function's array of rows, Signature::rows):
+/// its gradient per argument (Graph::arguments order), stored at row `row` (the output's first element in `out`),
+/// row-major [output elements][argument elements].
 /// A tensor output (`seed` set) has a row per element: a loop over them sets the seed one-hot and evaluates the
 /// sweep's `seeded` nodes (GradientGraph::seededNodes) for each row.
 struct JacobianRows {
@@ -41,14 +42,26 @@ struct JacobianRows {
   std::vector<NodeId> entries;
 };
 
-/// Emits one graph as `void name(const double *in, double *out[, double *grad])`: loads the arguments, applies
-/// each needed node's lowering rule in node order, and stores the results (to `out`) and the gradient entries
-/// (to `grad`, row-major). Every node is computed once, but the nodes that depend on a tensor output's seed: they
-/// make the body of that output's loop over its rows ("segments": 0, what is computed once, then one per loop).
+/// What an emitted function takes and does: the arrays of an ArrayFunction (its leaves read from them, its
+/// results stored to them), and, for a gradient function, the Jacobian's rows, stored to array `rowsArray`
+/// (each row `rowSize` doubles).
+struct Signature {
+  const ArrayFunction &arrays;
+  const std::vector<JacobianRows> *rows = nullptr;
+  unsigned rowsArray = 0;
+  size_t rowSize = 0;
+};
+
+/// Emits one graph as `void name(const double *in, ..., double *out, ...)` (Signature): loads the leaves,
+/// applies each needed node's lowering rule in node order, and stores the results and the gradient entries (to
+/// the rows' array, row-major). Every node is computed once, but the nodes that depend on a tensor output's seed:
+/// they make the body of that output's loop over its rows ("segments": 0, what is computed once, then one per
+/// loop).
 ///
-/// Tensors: each tensor node has a Location, fixed before any code is emitted: an argument's elements in `in`,
-/// a constant's private global, a literal index's run of its operand's elements (no copy), an output's
-/// elements in `out` (computed there; a second store of it is a copy), or else its own buffer in the
+/// Tensors: each tensor node has a Location, fixed before any code is emitted: a leaf's elements in the array it
+/// is read from, a constant's private global, a literal index's run of its operand's elements (no copy), a
+/// result's elements in the array it is stored to (computed there; a second store of it is a copy; never the
+/// rows' array, whose place moves with the row), or else its own buffer in the
 /// workspace, one block of doubles for the whole function: an alloca up to WorkspaceStackBytes, else malloc'd
 /// and freed around the body, so functions stay reentrant. A tensor's location is the same in every part, so
 /// tensors never go through the frame; scalar results of tensor ops (sum(x)) are values like any other.
@@ -65,30 +78,29 @@ public:
   static constexpr size_t PartStores = 250;
   static constexpr uint64_t WorkspaceStackBytes = 64 * 1024;
 
-  /// `rowSize`: the length of a row of grad (the gradient function's selected argument elements).
-  FunctionEmitter(llvm::Module &module, const Graph &graph, size_t rowSize)
-      : module(module), graph(graph), builder(module.getContext()), ir(builder, module), rowSize(rowSize),
-        argumentIndex(graph.size(), -1), stores(graph.size()), slot(graph.size(), -1),
-        values(graph.size(), nullptr), locations(graph.size()) {
-    std::vector<NodeId> arguments = graph.arguments();
-    std::vector<size_t> offsets = graph.argumentOffsets(); // each takes elementCount(shape) doubles of `in`
-    for (size_t i = 0; i < arguments.size(); ++i)
-      argumentIndex[arguments[i]] = static_cast<int64_t>(offsets[i]);
+  FunctionEmitter(llvm::Module &module, const Graph &graph, const Signature &signature)
+      : module(module), graph(graph), builder(module.getContext()), ir(builder, module), signature(signature),
+        rowsArray(signature.rows ? signature.rowsArray : NoArray), source(graph.size()), stores(graph.size()),
+        slot(graph.size(), -1), values(graph.size(), nullptr), locations(graph.size()) {
+    for (const ArrayPlace &read : signature.arrays.reads)
+      source[read.node] = {Location::Array, static_cast<int64_t>(read.offset), InvalidNode, read.array};
   }
 
-  void emit(const std::string &name, const std::vector<NodeId> &results, const std::vector<JacobianRows> *gradients);
+  void emit(const std::string &name);
 
 private:
+  static constexpr unsigned NoArray = ~0u;
   struct Store {
-    unsigned pointer; // function argument: 1 (out) or 2 (grad: in a loop, the row's first element)
+    unsigned pointer; // the array: a parameter of the function (rowsArray: in a loop, the row's first element)
     size_t index;     // the first element
     uint32_t segment; // where it is stored: 0, or in the loop of segment #segment
   };
   /// Where a tensor node's elements are: `offset` doubles into `base`.
   struct Location {
-    enum Base { None, In, Out, Global, Workspace } base = None;
+    enum Base { None, Array, Global, Workspace } base = None;
     int64_t offset = 0;
     NodeId global = InvalidNode; // Global: the constant node whose data it holds
+    unsigned array = NoArray;    // Array: the parameter
   };
   /// A unit of emission: node `id`'s stores [firstStore, endStore), and its value first if `computes`. A node
   /// stored more than PartStores times (a constant 0 filling a Jacobian) takes several steps.
@@ -129,8 +141,9 @@ private:
   const Graph &graph;
   llvm::IRBuilder<> builder;
   IRLowering ir;
-  size_t rowSize;                          // the length of a row of grad
-  std::vector<int64_t> argumentIndex;      // per node: its first element in `in`, or -1
+  const Signature &signature;
+  unsigned rowsArray;                      // the array of the Jacobian's rows, or NoArray
+  std::vector<Location> source;            // per leaf read from an array: where (base None: not read)
   std::vector<std::vector<Store>> stores;  // per node: where it is stored as a result
   std::vector<int> slot;                   // per node: its frame slot, or -1 if it never crosses a cut
   std::vector<llvm::Value *> values;       // per node: its value in the function being emitted
@@ -149,8 +162,9 @@ llvm::Value *FunctionEmitter::valueOf(NodeId id, llvm::Function *function, llvm:
     value = pointerTo(locations[id], function);
   } else if (node.op == OpKind::Const) {
     value = ir.constant(node.value);
-  } else if (argumentIndex[id] >= 0) {
-    value = builder.CreateLoad(builder.getDoubleTy(), element(function->getArg(0), argumentIndex[id]), node.name);
+  } else if (source[id].base == Location::Array) {
+    value = builder.CreateLoad(builder.getDoubleTy(), element(function->getArg(source[id].array), source[id].offset),
+                               node.name);
   } else {
     assert(slot[id] >= 0 && frame && "a value from an earlier part must have a frame slot");
     value = builder.CreateLoad(builder.getDoubleTy(), element(frame, slot[id]), node.name);
@@ -186,13 +200,14 @@ void FunctionEmitter::emitSteps(llvm::Function *function, llvm::Value *frame, ll
     llvm::Value *value = valueOf(step.id, function, frame);
     for (size_t i = step.firstStore; i < step.endStore; ++i) {
       const Store &store = stores[step.id][i];
-      llvm::Value *base = store.pointer == 2 ? grad : function->getArg(store.pointer);
+      llvm::Value *base = store.pointer == rowsArray ? grad : function->getArg(store.pointer);
       if (!isTensor(step.id)) {
         builder.CreateStore(value, element(base, store.index));
         continue;
       }
       const Location &location = locations[step.id];
-      if (store.pointer == 1 && location.base == Location::Out && location.offset == int64_t(store.index))
+      if (location.base == Location::Array && location.array == store.pointer && store.pointer != rowsArray &&
+          location.offset == int64_t(store.index))
         continue; // computed in place
       uint64_t bytes = uint64_t(elementCount(graph.node(step.id).type.shape)) * sizeof(double);
       builder.CreateMemCpy(element(base, store.index), llvm::MaybeAlign(8), value, llvm::MaybeAlign(8), bytes);
@@ -249,8 +264,8 @@ void FunctionEmitter::emitRows(llvm::Function *function, const JacobianRows &row
     llvm::Value *one = builder.CreateInBoundsGEP(builder.getDoubleTy(), seed, e);
     builder.CreateStore(ir.constant(1), one);
     llvm::Value *index = builder.CreateMul(builder.CreateAdd(e, builder.getInt64(rows.row), "", true, true),
-                                           builder.getInt64(rowSize), "", true, true);
-    body(builder.CreateInBoundsGEP(builder.getDoubleTy(), function->getArg(2), index, "row"));
+                                           builder.getInt64(signature.rowSize), "", true, true);
+    body(builder.CreateInBoundsGEP(builder.getDoubleTy(), function->getArg(rowsArray), index, "row"));
     builder.CreateStore(ir.constant(0), one);
   });
 }
@@ -271,19 +286,20 @@ std::vector<size_t> FunctionEmitter::cutIntoParts(const std::vector<Step> &steps
   return begins;
 }
 
-void FunctionEmitter::emit(const std::string &name, const std::vector<NodeId> &results,
-                           const std::vector<JacobianRows> *gradients) {
+void FunctionEmitter::emit(const std::string &name) {
   llvm::LLVMContext &context = module.getContext();
-  llvm::SmallVector<llvm::Type *, 3> params(gradients ? 3 : 2, builder.getPtrTy());
+  const std::vector<std::string> &arrays = signature.arrays.arrays;
+  unsigned arrayCount = static_cast<unsigned>(arrays.size());
+  llvm::SmallVector<llvm::Type *, 4> params(arrayCount, builder.getPtrTy());
   auto *type = llvm::FunctionType::get(builder.getVoidTy(), params, false);
   auto *function = llvm::Function::Create(type, llvm::Function::ExternalLinkage, name, module);
   function->setDoesNotThrow();
-  const char *argNames[] = {"in", "out", "grad"};
-  for (unsigned i = 0; i < function->arg_size(); ++i) {
-    function->getArg(i)->setName(argNames[i]);
+  for (unsigned i = 0; i < arrayCount; ++i) {
+    function->getArg(i)->setName(arrays[i]);
     function->addParamAttr(i, llvm::Attribute::NoCapture);
+    if (i < signature.arrays.readOnly)
+      function->addParamAttr(i, llvm::Attribute::ReadOnly);
   }
-  function->addParamAttr(0, llvm::Attribute::ReadOnly);
   builder.SetInsertPoint(llvm::BasicBlock::Create(context, "entry", function));
 
   // Which nodes some result needs, where each result goes, and which segment computes each node: the loop of
@@ -291,13 +307,11 @@ void FunctionEmitter::emit(const std::string &name, const std::vector<NodeId> &r
   std::vector<bool> needed(graph.size(), false);
   std::vector<uint32_t> segmentOf(graph.size(), 0);
   std::vector<const JacobianRows *> loops = {nullptr}; // per segment: the rows it loops over
-  size_t offset = 0; // each output takes elementCount(shape) doubles
-  for (NodeId id : results) {
-    needed[id] = true;
-    stores[id].push_back({1, offset, 0});
-    offset += static_cast<size_t>(elementCount(graph.node(id).type.shape));
+  for (const ArrayPlace &result : signature.arrays.writes) {
+    needed[result.node] = true;
+    stores[result.node].push_back({result.array, result.offset, 0});
   }
-  for (const JacobianRows &rows : gradients ? llvm::ArrayRef(*gradients) : llvm::ArrayRef<JacobianRows>()) {
+  for (const JacobianRows &rows : signature.rows ? llvm::ArrayRef(*signature.rows) : llvm::ArrayRef<JacobianRows>()) {
     uint32_t segment = 0;
     if (rows.seed != InvalidNode) {
       segment = static_cast<uint32_t>(loops.size());
@@ -307,10 +321,10 @@ void FunctionEmitter::emit(const std::string &name, const std::vector<NodeId> &r
         segmentOf[id] = segment;
     }
     // An entry's first element in the row (in a loop) or in grad.
-    size_t start = rows.seed != InvalidNode ? 0 : rows.row * rowSize;
+    size_t start = rows.seed != InvalidNode ? 0 : rows.row * signature.rowSize;
     for (NodeId id : rows.entries) {
       needed[id] = true;
-      stores[id].push_back({2, start, segment});
+      stores[id].push_back({rowsArray, start, segment});
       start += static_cast<size_t>(elementCount(graph.node(id).type.shape));
     }
   }
@@ -332,7 +346,8 @@ void FunctionEmitter::emit(const std::string &name, const std::vector<NodeId> &r
     cut = cut || begins.back().size() > 2;
   }
   if (!cut) {
-    emitSteps(function, nullptr, gradients ? function->getArg(2) : nullptr, steps[0]);
+    llvm::Value *grad = signature.rows ? function->getArg(rowsArray) : nullptr;
+    emitSteps(function, nullptr, grad, steps[0]);
     for (size_t segment = 1; segment < loops.size(); ++segment)
       emitRows(function, *loops[segment], [&](llvm::Value *row) {
         size_t mark = touched.size();
@@ -363,10 +378,10 @@ void FunctionEmitter::emit(const std::string &name, const std::vector<NodeId> &r
       }
     }
     llvm::Value *frame = builder.CreateAlloca(llvm::ArrayType::get(builder.getDoubleTy(), frameSize), nullptr, "frame");
-    // (in, out, grad, frame), and the workspace where there is one.
-    llvm::SmallVector<llvm::Type *, 5> partParams(workspace ? 5 : 4, builder.getPtrTy());
+    // The function's arrays (in a loop, the row in place of the rows' array), the frame, and the workspace where
+    // there is one.
+    llvm::SmallVector<llvm::Type *, 6> partParams(arrayCount + (workspace ? 2 : 1), builder.getPtrTy());
     auto *partType = llvm::FunctionType::get(builder.getVoidTy(), partParams, false);
-    llvm::Value *nullGrad = llvm::ConstantPointerNull::get(builder.getPtrTy());
     llvm::Value *mainWorkspace = workspace;
     part = 0;
     // Emits the parts of `segment` as functions, and a call of each where the builder is (grad: `grad`).
@@ -379,20 +394,24 @@ void FunctionEmitter::emit(const std::string &name, const std::vector<NodeId> &r
         partFunction->addFnAttr(llvm::Attribute::NoInline);
         builder.SetInsertPoint(llvm::BasicBlock::Create(context, "entry", partFunction));
         if (mainWorkspace)
-          workspace = partFunction->getArg(4);
-        emitSteps(partFunction, partFunction->getArg(3), partFunction->getArg(2),
+          workspace = partFunction->getArg(arrayCount + 1);
+        emitSteps(partFunction, partFunction->getArg(arrayCount),
+                  signature.rows ? partFunction->getArg(rowsArray) : nullptr,
                   llvm::ArrayRef<Step>(steps[segment]).slice(begins[segment][p], begins[segment][p + 1] - begins[segment][p]));
         builder.CreateRetVoid();
         clearValues();
         builder.SetInsertPoint(caller);
         workspace = mainWorkspace;
-        llvm::SmallVector<llvm::Value *, 5> partArgs = {function->getArg(0), function->getArg(1), grad, frame};
+        llvm::SmallVector<llvm::Value *, 6> partArgs;
+        for (unsigned i = 0; i < arrayCount; ++i)
+          partArgs.push_back(i == rowsArray ? grad : function->getArg(i));
+        partArgs.push_back(frame);
         if (workspace)
           partArgs.push_back(workspace);
         builder.CreateCall(partType, partFunction, partArgs);
       }
     };
-    emitParts(0, gradients ? function->getArg(2) : nullGrad);
+    emitParts(0, signature.rows ? function->getArg(rowsArray) : nullptr);
     for (size_t segment = 1; segment < loops.size(); ++segment)
       emitRows(function, *loops[segment], [&](llvm::Value *row) { emitParts(segment, row); });
   }
@@ -409,16 +428,16 @@ int64_t FunctionEmitter::placeTensors(const std::vector<bool> &needed) {
       continue;
     const Node &node = graph.node(id);
     Location &location = locations[id];
-    if (argumentIndex[id] >= 0) {
-      location = {Location::In, argumentIndex[id]};
+    if (source[id].base == Location::Array) {
+      location = source[id];
     } else if (node.op == OpKind::Const) {
       location = {Location::Global, 0, id};
     } else if (node.op == OpKind::Index && indexReadsInPlace(graph, id)) {
       location = locations[node.operands[0]];
       location.offset += indexStart(graph, id);
-    } else if (auto out = llvm::find_if(stores[id], [](const Store &store) { return store.pointer == 1; });
+    } else if (auto out = llvm::find_if(stores[id], [&](const Store &store) { return store.pointer != rowsArray; });
                out != stores[id].end()) {
-      location = {Location::Out, static_cast<int64_t>(out->index)};
+      location = {Location::Array, static_cast<int64_t>(out->index), InvalidNode, out->pointer};
     } else {
       location = {Location::Workspace, size};
       size += elementCount(node.type.shape);
@@ -430,11 +449,8 @@ int64_t FunctionEmitter::placeTensors(const std::vector<bool> &needed) {
 llvm::Value *FunctionEmitter::pointerTo(const Location &location, llvm::Function *function) {
   llvm::Value *base = nullptr;
   switch (location.base) {
-  case Location::In:
-    base = function->getArg(0);
-    break;
-  case Location::Out:
-    base = function->getArg(1);
+  case Location::Array:
+    base = function->getArg(location.array);
     break;
   case Location::Workspace:
     base = workspace;
@@ -483,68 +499,141 @@ void FunctionEmitter::freeWorkspace(int64_t size) {
   builder.CreateCall(free, {workspace});
 }
 
-void emitFunction(llvm::Module &module, const std::string &name, const Graph &graph,
-                  const std::vector<NodeId> &results, const std::vector<JacobianRows> *gradients,
-                  size_t rowSize = 0) {
-  FunctionEmitter(module, graph, rowSize).emit(name, results, gradients);
+/// Simplifies `graph` for what `function` and `rows` read and store (their nodes renumbered to the copy's, and
+/// each tensor output's seeded nodes found there), and emits it as `name`; `rows`, if given, go to array
+/// `rowsArray`, each row `rowSize` doubles.
+llvm::Function *emitSimplified(llvm::Module &module, const Graph &graph, ArrayFunction function,
+                               std::vector<JacobianRows> *rows, unsigned rowsArray, size_t rowSize,
+                               const std::string &name) {
+  // The roots: the results, the Jacobian's entries, the seeds of tensor outputs (kept by the simplifier, so that
+  // each sweep's nodes that depend on its seed can be found again), then the leaves read.
+  auto forEachRoot = [&](llvm::function_ref<void(NodeId &)> visit) {
+    for (ArrayPlace &place : function.writes)
+      visit(place.node);
+    for (JacobianRows &jacobian : rows ? llvm::MutableArrayRef(*rows) : llvm::MutableArrayRef<JacobianRows>())
+      llvm::for_each(jacobian.entries, visit);
+    for (JacobianRows &jacobian : rows ? llvm::MutableArrayRef(*rows) : llvm::MutableArrayRef<JacobianRows>())
+      if (jacobian.seed != InvalidNode)
+        visit(jacobian.seed);
+    for (ArrayPlace &place : function.reads)
+      visit(place.node);
+  };
+  std::vector<NodeId> roots;
+  forEachRoot([&](NodeId &id) { roots.push_back(id); });
+  Graph simplified = simplifyGraph(graph, roots); // renumbers the roots
+  size_t next = 0;
+  forEachRoot([&](NodeId &id) { id = roots[next++]; });
+  for (JacobianRows &jacobian : rows ? llvm::MutableArrayRef(*rows) : llvm::MutableArrayRef<JacobianRows>())
+    if (jacobian.seed != InvalidNode)
+      jacobian.seeded = simplified.dependents(jacobian.seed, static_cast<NodeId>(simplified.size()));
+  FunctionEmitter(module, simplified, {function, rows, rowsArray, rowSize}).emit(name);
+  return module.getFunction(name);
 }
 
-std::vector<NodeId> outputNodes(const Graph &graph) {
-  std::vector<NodeId> ids;
-  for (const Graph::Output &output : graph.outputs())
-    ids.push_back(output.node);
-  return ids;
+/// Emits `gradient` as `void name(const double *in, double *out, double *grad)`: `outputs` to out, the
+/// Jacobian's rows (GradientGraph::rowOffsets, columnOffsets) to grad.
+llvm::Function *emitJacobianFunction(llvm::Module &module, const GradientGraph &gradient,
+                                     std::vector<ArrayPlace> outputs, const std::string &name) {
+  std::vector<size_t> rowOffsets = gradient.rowOffsets();
+  std::vector<JacobianRows> rows;
+  for (size_t s = 0; s < gradient.sweeps.size(); ++s)
+    rows.push_back({rowOffsets[s], gradient.sweeps[s].seed, {}, gradient.sweeps[s].gradient});
+  ArrayFunction function{{"in", "out", "grad"}, 1, argumentPlaces(gradient.graph, 0), std::move(outputs)};
+  return emitSimplified(module, gradient.graph, std::move(function), &rows, 2, gradient.columnOffsets().back(),
+                        name);
 }
 
 } // namespace
+
+std::vector<ArrayPlace> bp::argumentPlaces(const Graph &graph, unsigned array) {
+  std::vector<NodeId> arguments = graph.arguments();
+  std::vector<size_t> offsets = graph.argumentOffsets();
+  std::vector<ArrayPlace> places;
+  for (size_t a = 0; a < arguments.size(); ++a)
+    places.push_back({arguments[a], array, offsets[a]});
+  return places;
+}
+
+std::vector<ArrayPlace> bp::outputPlaces(const Graph &graph, unsigned array) {
+  std::vector<size_t> offsets = graph.outputOffsets();
+  std::vector<ArrayPlace> places;
+  for (size_t o = 0; o < graph.outputs().size(); ++o)
+    places.push_back({graph.outputs()[o].node, array, offsets[o]});
+  return places;
+}
+
+llvm::Function *bp::emitArrayFunction(llvm::Module &module, const Graph &graph, const ArrayFunction &function,
+                                      const std::string &name) {
+  return emitSimplified(module, graph, function, nullptr, 0, 0, name);
+}
 
 std::unique_ptr<llvm::Module> bp::generateModule(const Graph &forward, const GradientGraph *gradient,
                                                  const std::string &prefix, llvm::LLVMContext &context) {
   auto module = std::make_unique<llvm::Module>(prefix, context);
   if (forward.sourceFile())
     module->setSourceFileName(forward.sourceFile()->name());
-
-  auto simplified = [&](const Graph &graph, std::vector<NodeId> &roots, // renumbers the roots
-                        std::optional<Graph> &storage) -> const Graph & {
-    return storage.emplace(simplifyGraph(graph, roots));
-  };
-  std::vector<NodeId> results = outputNodes(forward);
-  std::optional<Graph> simplifiedForward;
-  const Graph &forwardGraph = simplified(forward, results, simplifiedForward);
-  emitFunction(*module, prefix + "_forward", forwardGraph, results, nullptr);
+  emitArrayFunction(*module, forward, {{"in", "out"}, 1, argumentPlaces(forward, 0), outputPlaces(forward, 1)},
+                    prefix + "_forward");
   if (gradient)
     emitGradientFunction(*module, forward, *gradient, prefix + "_gradient");
   return module;
 }
 
-llvm::Function *bp::emitGradientFunction(llvm::Module &module, const Graph &forward, const GradientGraph &gradient,
+llvm::Function *bp::emitGradientFunction(llvm::Module &module, const Graph &, const GradientGraph &gradient,
                                          const std::string &name) {
-  // The gradient function's roots: the outputs, then the Jacobian, output by output, then the seeds of tensor
-  // outputs (kept by the simplifier, so that each sweep's nodes that depend on its seed can be found again).
-  std::vector<NodeId> roots = outputNodes(gradient.graph);
-  size_t outputCount = roots.size();
-  for (const ReverseSweep &sweep : gradient.sweeps)
-    roots.insert(roots.end(), sweep.gradient.begin(), sweep.gradient.end());
-  size_t seedsBegin = roots.size();
-  for (const ReverseSweep &sweep : gradient.sweeps)
-    if (sweep.seed != InvalidNode)
-      roots.push_back(sweep.seed);
-  Graph gradientGraph = simplifyGraph(gradient.graph, roots); // renumbers the roots
-  std::vector<NodeId> outputs(roots.begin(), roots.begin() + outputCount);
-  std::vector<size_t> rows = gradient.rowOffsets(); // each sweep's first row of grad
-  std::vector<JacobianRows> jacobian;
-  auto entries = roots.begin() + outputCount, seeds = roots.begin() + seedsBegin;
-  for (size_t s = 0; s < gradient.sweeps.size(); ++s) {
-    const ReverseSweep &sweep = gradient.sweeps[s];
-    NodeId seed = sweep.seed == InvalidNode ? InvalidNode : *seeds++;
-    jacobian.push_back({rows[s], seed,
-                        seed == InvalidNode ? std::vector<NodeId>()
-                                            : gradientGraph.dependents(seed, static_cast<NodeId>(gradientGraph.size())),
-                        std::vector<NodeId>(entries, entries + sweep.gradient.size())});
-    entries += sweep.gradient.size();
+  return emitJacobianFunction(module, gradient, outputPlaces(gradient.graph, 1), name);
+}
+
+llvm::Function *bp::emitJvpFunction(llvm::Module &module, const Graph &forward, const TangentGraph &tangents,
+                                    const std::string &name) {
+  ArrayFunction function{
+      {"in", "tangent_in", "out", "tangent_out"}, 2, argumentPlaces(forward, 0), outputPlaces(forward, 2)};
+  std::vector<size_t> in = forward.argumentOffsets(), out = forward.outputOffsets();
+  for (size_t a = 0; a < tangents.tangents.size(); ++a)
+    function.reads.push_back({tangents.tangents[a], 1, in[a]});
+  for (size_t o = 0; o < tangents.outputTangents.size(); ++o)
+    function.writes.push_back({tangents.outputTangents[o], 3, out[o]});
+  return emitArrayFunction(module, tangents.graph, function, name);
+}
+
+llvm::Function *bp::emitVjpFunction(llvm::Module &module, const Graph &forward, const GradientGraph &gradient,
+                                    const std::string &name) {
+  ArrayFunction function{{"in", "seed_out", "out", "grad_in"}, 2, argumentPlaces(forward, 0), outputPlaces(forward, 2)};
+  Graph graph = gradient.graph; // and a seed leaf per scalar output, its products and the sums over the outputs
+  std::vector<size_t> out = forward.outputOffsets(), columns = gradient.columnOffsets();
+  std::vector<NodeId> sums(gradient.selection.arguments.size(), InvalidNode);
+  for (const ReverseSweep &sweep : gradient.sweeps) {
+    const Graph::Output &output = forward.outputs()[sweep.output];
+    NodeId seed = sweep.seed;
+    if (seed == InvalidNode) { // a scalar output's sweep starts from 1: its products are scaled
+      seed = graph.addNode(OpKind::Input, {}, output.loc); // not addArgument's: not one of the arguments
+      graph.node(seed).name = "d" + output.name;
+    }
+    function.reads.push_back({seed, 1, out[sweep.output]});
+    for (size_t a = 0; a < sweep.gradient.size(); ++a) {
+      NodeId product = sweep.gradient[a];
+      if (sweep.seed == InvalidNode)
+        product = llvm::cantFail(graph.addOp(OpKind::Mul, {seed, product}, output.loc));
+      sums[a] = sums[a] == InvalidNode ? product
+                                       : llvm::cantFail(graph.addOp(OpKind::Add, {sums[a], product}, output.loc));
+    }
   }
-  emitFunction(module, name, gradientGraph, outputs, &jacobian, gradient.columnOffsets().back());
-  return module.getFunction(name);
+  std::vector<NodeId> arguments = graph.arguments();
+  for (size_t a = 0; a < sums.size(); ++a) {
+    if (sums[a] == InvalidNode) { // no output chosen: 0
+      const Shape &shape = graph.node(arguments[gradient.selection.arguments[a]]).type.shape;
+      sums[a] = graph.addConstant(0);
+      if (!shape.empty())
+        sums[a] = llvm::cantFail(graph.addOp(OpKind::BroadcastTo, {sums[a]}, {}, shape));
+    }
+    function.writes.push_back({sums[a], 3, columns[a]});
+  }
+  return emitArrayFunction(module, graph, function, name);
+}
+
+llvm::Function *bp::emitHessianFunction(llvm::Module &module, const Graph &forward, const GradientGraph &hessian,
+                                        const std::string &name) {
+  return emitJacobianFunction(module, hessian, outputPlaces(forward, 1), name); // forward's nodes keep their ids
 }
 
 void bp::optimizeModule(llvm::Module &module, llvm::TargetMachine *machine, unsigned level) {

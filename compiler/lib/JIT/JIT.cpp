@@ -12,6 +12,7 @@ using namespace bp;
 
 CompiledModel::~CompiledModel() = default;
 CompiledTrainStep::~CompiledTrainStep() = default;
+CompiledModule::~CompiledModule() = default;
 
 /// A JIT holding the module `generate` makes, compiled for this machine at -O`optLevel`.
 static llvm::Expected<std::unique_ptr<llvm::orc::LLJIT>>
@@ -98,4 +99,22 @@ llvm::Expected<std::unique_ptr<CompiledTrainStep>> CompiledTrainStep::create(con
   step->function = symbol->toPtr<Function>();
   step->stateDoubles = optimizerStateSize(spec.optimizer, trainedElements(graph, spec).size());
   return step;
+}
+
+llvm::Expected<std::unique_ptr<CompiledModule>> CompiledModule::create(
+    unsigned optLevel,
+    llvm::function_ref<llvm::Expected<std::unique_ptr<llvm::Module>>(llvm::LLVMContext &)> generate) {
+  auto jit = compileForHost(optLevel, generate);
+  if (!jit)
+    return jit.takeError();
+  std::unique_ptr<CompiledModule> module(new CompiledModule());
+  module->jit = std::move(*jit);
+  return module;
+}
+
+llvm::Expected<void *> CompiledModule::lookup(const std::string &name) const {
+  auto symbol = jit->lookup(name);
+  if (!symbol)
+    return symbol.takeError();
+  return symbol->toPtr<void *>();
 }

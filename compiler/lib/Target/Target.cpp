@@ -192,15 +192,27 @@ static std::string trainStepComment(const Graph &graph, const std::string &prefi
   return text;
 }
 
+/// The names of `graph`'s arguments chosen by `chosen` (indices into Graph::arguments), comma-separated.
+static std::string argumentNames(const Graph &graph, llvm::ArrayRef<size_t> chosen) {
+  std::vector<NodeId> arguments = graph.arguments();
+  std::string names;
+  for (size_t a : chosen)
+    names += (names.empty() ? "" : ", ") + graph.node(arguments[a]).name;
+  return names;
+}
+
+/// The names of `graph`'s outputs chosen by `chosen` (indices into Graph::outputs), comma-separated.
+static std::string outputNames(const Graph &graph, llvm::ArrayRef<size_t> chosen) {
+  std::string names;
+  for (size_t o : chosen)
+    names += (names.empty() ? "" : ", ") + graph.outputs()[o].name;
+  return names;
+}
+
 /// The header comment's sentence on a selected gradient's grad (bpc build --of/--wrt): its rows and columns.
 static std::string selectedGradientComment(const Graph &graph, const std::string &macro,
                                            const GradientSelection &selection) {
-  std::vector<NodeId> arguments = graph.arguments();
-  std::string outputs, wrt;
-  for (size_t o : selection.outputs)
-    outputs += (outputs.empty() ? "" : ", ") + graph.outputs()[o].name;
-  for (size_t a : selection.arguments)
-    wrt += (wrt.empty() ? "" : ", ") + graph.node(arguments[a]).name;
+  std::string outputs = outputNames(graph, selection.outputs), wrt = argumentNames(graph, selection.arguments);
   std::string text;
   text += " * grad[r * " + macro + "_GRAD_NUM_IN + c] = d out[o] / d in[i] for the elements o of the chosen outputs (" +
           outputs + ")\n";
@@ -212,13 +224,58 @@ static std::string selectedGradientComment(const Graph &graph, const std::string
   return text;
 }
 
+/// The header comment's paragraphs on PREFIX_jvp, PREFIX_vjp and PREFIX_hessian, those `functions` holds: their
+/// arrays' layouts, and what `selection` (bpc build --of/--wrt), if any, chose for the latter two.
+static std::string derivativeFunctionsComment(const Graph &graph, const std::string &prefix,
+                                              const GradientSelection *selection, const EmittedFunctions &functions) {
+  std::string macro = upper(prefix);
+  std::string text;
+  if (functions.jvp) {
+    text += " *\n";
+    text += " * " + prefix + "_jvp(in, tangent_in, out, tangent_out) also fills tangent_out[] (laid out like out[])\n";
+    text += " * with J t, every output's derivative along tangent_in[] (laid out like in[]):\n";
+    text += " * tangent_out[o] = sum over i of d out[o] / d in[i] * tangent_in[i], by forward mode.\n";
+  }
+  if (functions.vjp) {
+    text += " *\n";
+    text += " * " + prefix +
+            "_vjp(in, seed_out, out, grad_in) also fills grad_in[] with SEED^T J, by one reverse sweep\n";
+    text += " * per output: grad_in[c] = sum over o of seed_out[o] * d out[o] / d in[i], seed_out[] laid out like "
+            "out[],\n";
+    if (selection)
+      text += " * for the elements o of the chosen outputs (" + outputNames(graph, selection->outputs) +
+              "; the other seeds are not read) and i of the chosen\n * inputs and params (" +
+              argumentNames(graph, selection->arguments) + "): " + macro +
+              "_GRAD_NUM_IN columns c, the chosen elements of in[] in order\n * (" + macro +
+              "_GRAD_IN_NAME: where each starts).\n";
+    else
+      text += " * for every element o of out[] and i of in[] (grad_in[] is laid out like in[]: c = i).\n";
+  }
+  if (functions.hessian) {
+    const std::string &of = graph.outputs()[functions.hessianOutput].name;
+    text += " *\n";
+    text += " * " + prefix + "_hessian(in, out, hess) also fills hess[r * " + macro + "_HESS_SIZE + c] = d2 " + of +
+            " / d in[i] d in[j], by\n";
+    text += " * reverse mode over reverse mode, for the elements i (row r) and j (column c) of " +
+            (selection ? "the chosen inputs and\n * params (" + argumentNames(graph, selection->arguments) + ")"
+                       : std::string("every input and\n * param")) +
+            " in in[] order (" + macro + "_HESS_IN_NAME: where each starts).\n";
+  }
+  if (!text.empty())
+    text += " * These are reentrant and thread-safe too.\n";
+  return text;
+}
+
 std::string bp::generateCHeader(const Graph &graph, const std::string &prefix, const std::string &scriptName,
-                                const TrainStepSpec *trainStep, bool gradient, const GradientSelection *selection) {
+                                const TrainStepSpec *trainStep, bool gradient, const GradientSelection *selection,
+                                const EmittedFunctions &functions) {
   std::string macro = upper(prefix);
   std::string guard = macro + "_BP_H";
   std::vector<NodeId> arguments = graph.arguments();
   std::vector<size_t> in = graph.argumentOffsets(), out = graph.outputOffsets();
-  selection = gradient ? selection : nullptr;
+  const GradientSelection *chosen = selection; // what --of/--wrt chose, for PREFIX_vjp and PREFIX_hessian
+  gradient = gradient && functions.gradient;   // PREFIX_gradient is in the object
+  selection = gradient || functions.vjp ? selection : nullptr;
   // grad's layout: every output by every argument, or the selection's rows and columns.
   GradientSelection rowsAndColumns = selection ? *selection : GradientSelection::all(graph);
   std::vector<size_t> rows = rowsAndColumns.rowOffsets(graph), columns = rowsAndColumns.columnOffsets(graph);
@@ -232,7 +289,9 @@ std::string bp::generateCHeader(const Graph &graph, const std::string &prefix, c
   std::string text;
   text += "/* " + prefix + ".h: generated by bpc build from " + scriptName + "; do not edit.\n";
   text += " *\n";
-  if (!gradient) {
+  if (!functions.gradient) {
+    text += " * " + prefix + "_forward(in, out) evaluates the outputs; it is reentrant and thread-safe.\n";
+  } else if (!gradient) {
     text += " * " + prefix + "_forward(in, out) evaluates the outputs; it is reentrant and thread-safe. There is no\n";
     text += " * " + prefix + "_gradient: the Jacobian of this script's outputs is over bp's size limit.\n";
   } else {
@@ -258,6 +317,7 @@ std::string bp::generateCHeader(const Graph &graph, const std::string &prefix, c
             x + "[k]\n";
     text += " * for the elements j of " + y + " and k of " + x + ", counted row-major.\n";
   }
+  text += derivativeFunctionsComment(graph, prefix, chosen, functions);
   text += " *\n";
   text += " * in[] (every input, then every param, as declared" + std::string(tensors ? "; tensors row-major" : "") +
           "), with the script's values:\n";
@@ -274,7 +334,7 @@ std::string bp::generateCHeader(const Graph &graph, const std::string &prefix, c
     const Node &node = graph.node(graph.outputs()[o].node);
     auto row = llvm::find(rowsAndColumns.outputs, o); // its rows of grad, if it has any
     std::string rowsOfGrad =
-        row == rowsAndColumns.outputs.end()
+        row == rowsAndColumns.outputs.end() || !functions.gradient
             ? ""
             : "  (the rows " + std::to_string(rows[row - rowsAndColumns.outputs.begin()]) + ".." +
                   std::to_string(rows[row - rowsAndColumns.outputs.begin() + 1] - 1) + " of grad)";
@@ -322,7 +382,10 @@ std::string bp::generateCHeader(const Graph &graph, const std::string &prefix, c
     text += placeMacros(macro + "_OUT_" + graph.outputs()[o].name, out[o],
                         graph.node(graph.outputs()[o].node).type.shape);
   if (selection) {
-    text += "\n/* grad[]: the rows of the outputs and the columns of the inputs and params it was built for. */\n";
+    text += gradient ? "\n/* grad[]: the rows of the outputs and the columns of the inputs and params it was built "
+                       "for. */\n"
+                     : "\n/* grad_in[]: the columns of the inputs and params it was built for (and the chosen "
+                       "outputs' elements). */\n";
     text += "#define " + macro + "_GRAD_NUM_OUT " + std::to_string(rows.back()) + "\n";
     text += "#define " + gradNumIn + " " + std::to_string(columns.back()) + "\n";
     for (size_t s = 0; s < selection->outputs.size(); ++s)
@@ -330,6 +393,16 @@ std::string bp::generateCHeader(const Graph &graph, const std::string &prefix, c
     for (size_t c = 0; c < selection->arguments.size(); ++c)
       text += "#define " + gradIn + graph.node(arguments[selection->arguments[c]]).name + " " +
               std::to_string(columns[c]) + "\n";
+  }
+  if (functions.hessian) {
+    GradientSelection all = GradientSelection::all(graph);
+    const std::vector<size_t> &by = chosen ? chosen->arguments : all.arguments;
+    std::vector<size_t> hessColumns = GradientSelection{{}, by}.columnOffsets(graph);
+    text += "\n/* hess[]: a row and a column per element of the inputs and params it was built for. */\n";
+    text += "#define " + macro + "_HESS_SIZE " + std::to_string(hessColumns.back()) + "\n";
+    for (size_t c = 0; c < by.size(); ++c)
+      text += "#define " + macro + "_HESS_IN_" + graph.node(arguments[by[c]]).name + " " +
+              std::to_string(hessColumns[c]) + "\n";
   }
   if (trainStep)
     text += "\n#define " + macro + "_ROW_SIZE " + std::to_string(trainStep->rowTargets.size()) + "\n#define " + macro +
@@ -339,6 +412,12 @@ std::string bp::generateCHeader(const Graph &graph, const std::string &prefix, c
   text += "void " + prefix + "_forward(const double *in, double *out);\n";
   if (gradient)
     text += "void " + prefix + "_gradient(const double *in, double *out, double *grad);\n";
+  if (functions.jvp)
+    text += "void " + prefix + "_jvp(const double *in, const double *tangent_in, double *out, double *tangent_out);\n";
+  if (functions.vjp)
+    text += "void " + prefix + "_vjp(const double *in, const double *seed_out, double *out, double *grad_in);\n";
+  if (functions.hessian)
+    text += "void " + prefix + "_hessian(const double *in, double *out, double *hess);\n";
   if (trainStep)
     text += "double " + prefix + "_train_step(double *in, double *state, const double *rows, long nrows);\n";
   text += "\n";

@@ -2,7 +2,8 @@
 //
 // Writes the object and the header through OutputFile.h: both are put in place only once both are complete, so
 // a failed build leaves existing files untouched; neither may be the script itself. With --train-step, the
-// object also holds PREFIX_train_step, `bpc train`'s step for the options given.
+// object also holds PREFIX_train_step, `bpc train`'s step for the options given. --emit-fn chooses the derivative
+// functions beside PREFIX_forward: PREFIX_gradient, PREFIX_jvp, PREFIX_vjp and PREFIX_hessian.
 //
 //===----------------------------------------------------------------------===//
 #include "Commands.h"
@@ -10,6 +11,7 @@
 
 #include "bp/CodeGen.h"
 #include "bp/DataSet.h"
+#include "bp/Shape.h"
 #include "bp/Target.h"
 
 #include "llvm/Support/Path.h"
@@ -23,6 +25,64 @@ namespace {
 std::string defaultOutputPath(const Options &options) {
   const char *extension = options.emit == "asm" ? ".s" : options.emit == "llvm" ? ".ll" : ".o";
   return llvm::sys::path::stem(options.file).str() + extension;
+}
+
+/// The output PREFIX_hessian differentiates: the one --of chooses, or else the script's only scalar output. Any
+/// other case is a usage error.
+llvm::Expected<size_t> hessianOutput(const Graph &graph, const Options &options, const GradientSelection &selection) {
+  const auto &outputs = graph.outputs();
+  auto isScalar = [&](size_t o) { return graph.node(outputs[o].node).type.isScalar(); };
+  std::vector<size_t> candidates = selection.outputs;
+  if (options.of.empty())
+    llvm::erase_if(candidates, [&](size_t o) { return !isScalar(o); });
+  std::string names;
+  for (size_t o : candidates)
+    names += (names.empty() ? "" : ", ") + outputs[o].name;
+  auto error = [](const std::string &message) {
+    return llvm::createStringError(llvm::inconvertibleErrorCode(), "--emit-fn hessian: " + message);
+  };
+  if (candidates.size() == 1 && isScalar(candidates[0]))
+    return candidates[0];
+  if (candidates.size() == 1)
+    return error("output '" + names + "' has shape " + formatShape(graph.node(outputs[candidates[0]].node).type.shape) +
+                 "; a Hessian needs a scalar output");
+  if (!options.of.empty())
+    return error("--of chooses " + std::to_string(candidates.size()) + " outputs (" + names +
+                 "); a Hessian is of one scalar output");
+  if (candidates.empty())
+    return error("the script has no scalar output; a Hessian needs one");
+  return error("the script has " + std::to_string(candidates.size()) + " scalar outputs (" + names +
+               "); choose one with --of");
+}
+
+/// Adds the derivative functions of `functions` but PREFIX_gradient (generateModule's) to `module`: PREFIX_vjp
+/// from `gradient` where it was built, else from a gradient graph built here.
+llvm::Error addDerivativeFunctions(llvm::Module &module, const Graph &graph, const EmittedFunctions &functions,
+                                   const GradientSelection &selection, const std::optional<GradientGraph> &gradient,
+                                   const std::string &prefix) {
+  if (functions.jvp) {
+    auto tangents = buildTangentGraph(graph);
+    if (!tangents)
+      return tangents.takeError();
+    emitJvpFunction(module, graph, *tangents, prefix + "_jvp");
+  }
+  if (functions.vjp) {
+    if (gradient) {
+      emitVjpFunction(module, graph, *gradient, prefix + "_vjp");
+    } else {
+      auto built = buildGradientGraph(graph, selection);
+      if (!built)
+        return built.takeError();
+      emitVjpFunction(module, graph, *built, prefix + "_vjp");
+    }
+  }
+  if (functions.hessian) {
+    auto hessian = buildHessianGraph(graph, functions.hessianOutput, selection.arguments);
+    if (!hessian)
+      return hessian.takeError();
+    emitHessianFunction(module, graph, *hessian, prefix + "_hessian");
+  }
+  return llvm::Error::success();
 }
 
 } // namespace
@@ -56,6 +116,18 @@ int buildCommand(const Options &options) {
     return reportError("the header '" + headerPath + "' and the output '" + outputPath + "' are the same file",
                        ExitUsage);
 
+  EmittedFunctions functions;
+  if (!options.emitFunctions.empty()) {
+    auto asked = [&](const char *name) { return llvm::is_contained(options.emitFunctions, name); };
+    functions = {asked("gradient"), asked("jvp"), asked("vjp"), asked("hessian")};
+  }
+  if (functions.hessian) {
+    auto output = hessianOutput(*graph, options, *selection);
+    if (!output)
+      return reportError(llvm::toString(output.takeError()), ExitUsage);
+    functions.hessianOutput = *output;
+  }
+
   std::optional<TrainStepSpec> trainStep;
   if (options.trainStep) {
     if (!options.ignoreColumns.empty() && options.data.empty())
@@ -71,9 +143,13 @@ int buildCommand(const Options &options) {
   if (!machine)
     return reportError(machine.takeError());
 
-  std::optional<GradientGraph> gradient = gradientToCompile(*graph, prefix, *selection);
+  std::optional<GradientGraph> gradient;
+  if (functions.gradient)
+    gradient = gradientToCompile(*graph, prefix, *selection);
   llvm::LLVMContext context;
   std::unique_ptr<llvm::Module> module = generateModule(*graph, gradient ? &*gradient : nullptr, prefix, context);
+  if (llvm::Error err = addDerivativeFunctions(*module, *graph, functions, *selection, gradient, prefix))
+    return reportError(std::move(err));
   module->setDataLayout((*machine)->createDataLayout());
   module->setTargetTriple((*machine)->getTargetTriple().str());
   if (trainStep)
@@ -97,7 +173,7 @@ int buildCommand(const Options &options) {
   }
   header->stream() << generateCHeader(*graph, prefix, llvm::sys::path::filename(options.file).str(),
                                    trainStep ? &*trainStep : nullptr, gradient.has_value(),
-                                   options.selectsGradient() ? &*selection : nullptr);
+                                   options.selectsGradient() ? &*selection : nullptr, functions);
 
   if (llvm::Error err = PendingFile::commitAll({&*output, &*header}))
     return reportError(std::move(err));

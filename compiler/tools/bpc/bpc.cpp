@@ -306,6 +306,12 @@ int main(int argc, char **argv) {
   build->add_option("--emit", options.emit, "what to write: obj (default), asm or llvm")
       ->type_name("KIND")
       ->check(CLI::IsMember({"obj", "asm", "llvm"}));
+  build->add_option("--emit-fn", options.emitFunctions,
+                    "the derivative functions to compile beside PREFIX_forward, comma-separated: gradient, jvp, vjp, "
+                    "hessian (default: gradient)")
+      ->type_name("LIST")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"gradient", "jvp", "vjp", "hessian"}));
   addOptLevelOption(build, options);
   addSelectionOptions(build, options);
   CLI::Option *trainStepOption = build->add_flag(
