@@ -5,7 +5,7 @@
  * the object needs only libm. Here the compiled gradient drives plain gradient descent on the XOR table. */
 #include <stdio.h>
 
-#include "xor.h"
+#include "xor.h" /* BP_NAME: xor, from ../xor.bp */
 
 static const double samples[4][3] = {{0, 0, 0}, {0, 1, 1}, {1, 0, 1}, {1, 1, 0}}; /* x1, x2, target */
 
