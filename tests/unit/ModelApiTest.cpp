@@ -237,6 +237,14 @@ TEST(ModelApi, WrongSizesAreErrorsAndCallNothing) {
   EXPECT_EQ(out[0], -7);
 }
 
+TEST(ModelApi, AGraphAlreadyBuiltCompilesTheSameWay) {
+  // What a tool that checked the script itself (bpc) calls: the pipeline's second half.
+  auto model = Model::compile(bp::test::compileOrFail(TwoOutputs), CompileOptions());
+  ASSERT_TRUE(bool(model)) << llvm::toString(model.takeError());
+  EXPECT_EQ(model->outputs()[1].gradRow, 1u);
+  expectSameAsCompiledModelAndInterpreter(*model, sequence(9, 3));
+}
+
 TEST(ModelApi, OptLevelsAndSeedsReachTheCompiler) {
   for (unsigned level : {0u, 1u, 3u}) {
     CompileOptions options;

@@ -7,7 +7,7 @@
 //
 //   auto model = bp::Model::compile("input a = 5\ninput b = -6\nnode f = a * b\noutput f\n");
 //   if (!model)
-//     llvm::errs() << llvm::toString(model.takeError()); // "<script>:2:1: error: ...", the line, a caret
+//     return report(llvm::toString(model.takeError())); // "<script>:LINE:COL: error: ...", the line, a caret
 //   std::vector<double> in = model->defaults(), out(model->outSize()), grad(model->gradSize());
 //   if (llvm::Error err = model->gradient(in, out, grad)) // sizes checked
 //     ...
@@ -87,6 +87,9 @@ public:
   static llvm::Expected<Model> compileFile(llvm::StringRef path, const CompileOptions &options = {});
   /// The pipeline itself, from a loaded script: both of the above call it.
   static llvm::Expected<Model> compile(const SourceFileRef &file, const CompileOptions &options);
+  /// Its second half, from a graph already checked and built (compileScript; options.seed is not used): the
+  /// gradient graph of the selection, then the compiled functions.
+  static llvm::Expected<Model> compile(Graph graph, const CompileOptions &options);
 
   Model(Model &&) = default;
   Model &operator=(Model &&) = default;
@@ -113,8 +116,9 @@ public:
   /// The script's own values for `in`: defaults and initial values (0 for an input declared without one).
   const std::vector<double> &defaults() const { return defaultValues; }
 
-  /// The compiled functions on raw arrays of inSize(), outSize() and gradSize() doubles. gradient() only for a
-  /// model compiled with its gradient.
+  /// The compiled functions on raw arrays of inSize(), outSize() and gradSize() doubles, unchecked (C arrays
+  /// decay to these; wrap one in llvm::ArrayRef for the checked calls below). gradient() only for a model
+  /// compiled with its gradient.
   void forward(const double *in, double *out) const { compiled->forward(in, out); }
   void gradient(const double *in, double *out, double *grad) const { compiled->gradient(in, out, grad); }
   /// The same with every size checked first: an error says which array has the wrong size (or that the model

@@ -98,22 +98,26 @@ llvm::Expected<Model> Model::compileFile(llvm::StringRef path, const CompileOpti
 }
 
 llvm::Expected<Model> Model::compile(const SourceFileRef &file, const CompileOptions &options) {
-  if (options.optLevel > 3)
-    return error("optimization level " + std::to_string(options.optLevel) + " is not one of 0, 1, 2 and 3");
   auto graph = compileScript(file, options.seed);
   if (!graph)
     return graph.takeError();
-  auto selection = selectGradient(*graph, options.of, options.wrt);
+  return compile(std::move(*graph), options);
+}
+
+llvm::Expected<Model> Model::compile(Graph graph, const CompileOptions &options) {
+  if (options.optLevel > 3)
+    return error("optimization level " + std::to_string(options.optLevel) + " is not one of 0, 1, 2 and 3");
+  auto selection = selectGradient(graph, options.of, options.wrt);
   if (!selection)
     return selection.takeError();
   auto compiled = CompiledModel::create(
-      *graph, options.gradient ? CompiledModel::ForwardAndGradient : CompiledModel::ForwardOnly, options.optLevel,
+      graph, options.gradient ? CompiledModel::ForwardAndGradient : CompiledModel::ForwardOnly, options.optLevel,
       *selection);
   if (!compiled)
     return compiled.takeError();
   if (!options.gradient)
     *selection = GradientSelection();
-  return Model(std::move(*graph), std::move(*selection), std::move(*compiled));
+  return Model(std::move(graph), std::move(*selection), std::move(*compiled));
 }
 
 Model::Model(Graph graph, GradientSelection selection, std::unique_ptr<CompiledModel> compiled)
