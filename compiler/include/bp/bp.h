@@ -49,7 +49,8 @@ typedef enum bp_status {
   BP_ERROR_COMPILE = 2,          /* the script did not compile (or could not be read): see the bp_error */
   BP_ERROR_SIZE_MISMATCH = 3,    /* an array's length is not the model's */
   BP_ERROR_NO_GRADIENT = 4,      /* the model was compiled without its gradient */
-  BP_ERROR_NOT_FOUND = 5         /* no argument or output of that name; not differentiated */
+  BP_ERROR_NOT_FOUND = 5,        /* no argument or output of that name; not differentiated */
+  BP_STATUS_MAX_ENUM = 0x7fffffff /* never returned: keeps the type 32 bits wide and any int in range */
 } bp_status;
 
 typedef enum bp_arg_kind { BP_ARG_INPUT = 0, BP_ARG_PARAM = 1 } bp_arg_kind;

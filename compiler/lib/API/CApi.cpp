@@ -162,6 +162,8 @@ const char *bp_status_message(bp_status status) {
     return "the model was compiled without its gradient";
   case BP_ERROR_NOT_FOUND:
     return "no such name, or not differentiated";
+  case BP_STATUS_MAX_ENUM:
+    break;
   }
   return "unknown status";
 }
