@@ -1,0 +1,177 @@
+//===- Model.cpp - The whole pipeline, from a script to compiled functions ===//
+#include "bp/Model.h"
+#include "bp/Frontend.h"
+
+#include <algorithm>
+
+using namespace bp;
+
+namespace {
+
+llvm::Error error(const std::string &message) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
+}
+
+/// "a, b, c": a hint's list of names.
+std::string joinNames(llvm::ArrayRef<std::string> names) {
+  std::string list;
+  for (const std::string &name : names)
+    list += (list.empty() ? "" : ", ") + name;
+  return list;
+}
+
+/// The positions of `names` among `valid`, increasing, for the option `option`; a name not in `valid`
+/// (`describe(name)` says what it is instead) or given twice is an error that ends in `hint`.
+llvm::Expected<std::vector<size_t>> positionsOf(llvm::ArrayRef<std::string> names, llvm::ArrayRef<std::string> valid,
+                                                const std::string &option, const std::string &hint,
+                                                llvm::function_ref<std::string(const std::string &)> describe) {
+  std::vector<size_t> positions;
+  for (const std::string &name : names) {
+    const std::string *found = llvm::find(valid, name);
+    if (found == valid.end())
+      return error(option + " " + name + ": " + describe(name) + hint);
+    size_t position = static_cast<size_t>(found - valid.begin());
+    if (llvm::is_contained(positions, position))
+      return error(option + " names '" + name + "' twice");
+    positions.push_back(position);
+  }
+  llvm::sort(positions);
+  return positions;
+}
+
+} // namespace
+
+llvm::Expected<GradientSelection> bp::selectGradient(const Graph &graph, llvm::ArrayRef<std::string> of,
+                                                     llvm::ArrayRef<std::string> wrt) {
+  GradientSelection selection = GradientSelection::all(graph);
+  if (!of.empty()) {
+    std::vector<std::string> outputs;
+    for (const Graph::Output &output : graph.outputs())
+      outputs.push_back(output.name);
+    auto chosen = positionsOf(of, outputs, "--of", " (outputs: " + joinNames(outputs) + ")",
+                              [&](const std::string &name) -> std::string {
+                                std::optional<NodeId> id = graph.lookup(name);
+                                if (!id)
+                                  return "the script has no output named '" + name + "'";
+                                const char *what = !graph.lookupArgument(name)                ? "a node"
+                                                   : graph.node(*id).op == OpKind::Param ? "a param"
+                                                                                         : "an input";
+                                return "'" + name + "' is " + what + ", not an output";
+                              });
+    if (!chosen)
+      return chosen.takeError();
+    selection.outputs = std::move(*chosen);
+  }
+  if (!wrt.empty()) {
+    // Columns follow Graph::arguments (inputs, then params); the hint lists the names as the script declares them.
+    std::vector<std::string> arguments, declared;
+    for (NodeId id : graph.arguments())
+      arguments.push_back(graph.node(id).name);
+    for (NodeId id : graph.declaredArguments())
+      declared.push_back(graph.node(id).name);
+    auto chosen = positionsOf(wrt, arguments, "--wrt", " (inputs and params: " + joinNames(declared) + ")",
+                              [&](const std::string &name) {
+                                std::string what = graph.describeNonArgument(name);
+                                return what == "not declared"
+                                           ? "the script has no input or param named '" + name + "'"
+                                           : "'" + name + "' is " + what + ", not an input or param";
+                              });
+    if (!chosen)
+      return chosen.takeError();
+    selection.arguments = std::move(*chosen);
+  }
+  return selection;
+}
+
+llvm::Expected<Model> Model::compile(llvm::StringRef source, const CompileOptions &options) {
+  auto file = makeSourceFile(options.name, source.str());
+  if (!file)
+    return file.takeError();
+  return compile(*file, options);
+}
+
+llvm::Expected<Model> Model::compileFile(llvm::StringRef path, const CompileOptions &options) {
+  auto file = loadSourceFile(path.str());
+  if (!file)
+    return file.takeError();
+  return compile(*file, options);
+}
+
+llvm::Expected<Model> Model::compile(const SourceFileRef &file, const CompileOptions &options) {
+  auto graph = compileScript(file, options.seed);
+  if (!graph)
+    return graph.takeError();
+  return compile(std::move(*graph), options);
+}
+
+llvm::Expected<Model> Model::compile(Graph graph, const CompileOptions &options) {
+  if (options.optLevel > 3)
+    return error("optimization level " + std::to_string(options.optLevel) + " is not one of 0, 1, 2 and 3");
+  auto selection = selectGradient(graph, options.of, options.wrt);
+  if (!selection)
+    return selection.takeError();
+  auto compiled = CompiledModel::create(
+      graph, options.gradient ? CompiledModel::ForwardAndGradient : CompiledModel::ForwardOnly, options.optLevel,
+      *selection);
+  if (!compiled)
+    return compiled.takeError();
+  if (!options.gradient)
+    *selection = GradientSelection();
+  return Model(std::move(graph), std::move(*selection), std::move(*compiled));
+}
+
+Model::Model(Graph graph, GradientSelection selection, std::unique_ptr<CompiledModel> compiled)
+    : forwardGraph(std::move(graph)), chosen(std::move(selection)), compiled(std::move(compiled)) {
+  std::vector<NodeId> arguments = forwardGraph.arguments();
+  std::vector<size_t> inOffsets = forwardGraph.argumentOffsets(), outOffsets = forwardGraph.outputOffsets();
+  std::vector<size_t> columns = chosen.columnOffsets(forwardGraph), rows = chosen.rowOffsets(forwardGraph);
+  for (size_t a = 0; a < arguments.size(); ++a) {
+    const Node &node = forwardGraph.node(arguments[a]);
+    std::optional<size_t> column;
+    if (auto found = llvm::find(chosen.arguments, a); found != chosen.arguments.end())
+      column = columns[found - chosen.arguments.begin()];
+    argumentList.push_back({{node.name, node.type.shape, inOffsets[a + 1] - inOffsets[a], inOffsets[a]},
+                            node.op == OpKind::Param ? ArgumentKind::Param : ArgumentKind::Input,
+                            node.hasValue,
+                            column});
+  }
+  const auto &outputs = forwardGraph.outputs();
+  for (size_t o = 0; o < outputs.size(); ++o) {
+    std::optional<size_t> row;
+    if (auto found = llvm::find(chosen.outputs, o); found != chosen.outputs.end())
+      row = rows[found - chosen.outputs.begin()];
+    outputList.push_back(
+        {{outputs[o].name, forwardGraph.node(outputs[o].node).type.shape, outOffsets[o + 1] - outOffsets[o],
+          outOffsets[o]},
+         row});
+  }
+  defaultValues = forwardGraph.argumentDefaults();
+  inCount = inOffsets.back();
+  outCount = outOffsets.back();
+  gradRowCount = rows.back();
+  gradColumnCount = columns.back();
+}
+
+Model::~Model() = default;
+
+const ArgumentInfo *Model::findArgument(llvm::StringRef name) const {
+  auto found = llvm::find_if(argumentList, [&](const ArgumentInfo &argument) { return argument.name == name; });
+  return found == argumentList.end() ? nullptr : &*found;
+}
+
+const OutputInfo *Model::findOutput(llvm::StringRef name) const {
+  auto found = llvm::find_if(outputList, [&](const OutputInfo &output) { return output.name == name; });
+  return found == outputList.end() ? nullptr : &*found;
+}
+
+llvm::Error Model::sizeError(size_t in, size_t out, std::optional<size_t> grad) const {
+  if (grad && !hasGradient())
+    return error("the model was compiled without its gradient");
+  std::pair<const char *, size_t> checks[] = {{"in", inCount}, {"out", outCount}, {"grad", gradSize()}};
+  size_t sizes[] = {in, out, grad.value_or(gradSize())};
+  for (size_t i = 0; i < 3; ++i)
+    if (sizes[i] != checks[i].second)
+      return error(std::string(checks[i].first) + " has " + std::to_string(sizes[i]) + " doubles; the model takes " +
+                   std::to_string(checks[i].second));
+  llvm_unreachable("a call whose sizes are right has no size error");
+}
