@@ -27,7 +27,7 @@ foreach(dir IN LISTS BP_OWNED_DIRS)
   endforeach()
 endforeach()
 
-# The stages `roots` and, transitively, every stage each links PUBLIC.
+# The stages given and, transitively, every stage each of them links PUBLIC.
 function(public_closure out)
   set(result)
   set(work ${ARGN})
