@@ -1,11 +1,11 @@
 //===- main.cpp - Running a script with bp's C++ API: outputs and gradients ===//
 //
 // bp_run SCRIPT.bp: the script's outputs at its own input values and every output's gradient, as
-// `bpc run SCRIPT.bp --grad` prints them.
+// `bpc run SCRIPT.bp --grad` prints them. bp::Model::compileFile is the whole pipeline (parse, check, the
+// gradient graph, JIT compilation); the model knows its arguments' and outputs' names, shapes and places.
 //
 //===----------------------------------------------------------------------===//
-#include "bp/Frontend.h"
-#include "bp/JIT.h"
+#include "bp/Model.h"
 #include "bp/NumberFormat.h"
 
 #include "llvm/Support/raw_ostream.h"
@@ -17,40 +17,31 @@ int main(int argc, char **argv) {
     llvm::errs() << "usage: bp_run SCRIPT.bp\n";
     return 2;
   }
-  auto fail = [](llvm::Error error) {
+  auto model = bp::Model::compileFile(argv[1]);
+  if (!model) { // every diagnostic, file:line:col with the line and a caret
+    llvm::logAllUnhandledErrors(model.takeError(), llvm::errs());
+    return 1;
+  }
+
+  // One call: the outputs, and a gradient row per output element, a column per argument element.
+  std::vector<double> in = model->defaults(), out(model->outSize()), grad(model->gradSize());
+  if (llvm::Error error = model->gradient(in, out, grad)) { // sizes checked
     llvm::logAllUnhandledErrors(std::move(error), llvm::errs());
     return 1;
-  };
+  }
 
-  // Parse and check the script, then compile its forward and gradient functions in this process.
-  auto file = bp::loadSourceFile(argv[1]);
-  if (!file)
-    return fail(file.takeError());
-  auto graph = bp::compileScript(*file);
-  if (!graph)
-    return fail(graph.takeError());
-  auto model = bp::CompiledModel::create(*graph, bp::CompiledModel::ForwardAndGradient);
-  if (!model)
-    return fail(model.takeError());
-
-  // One call: the outputs, and one gradient row per output element over every argument element.
-  std::vector<size_t> outs = graph->outputOffsets(), args = graph->argumentOffsets();
-  std::vector<double> in = graph->argumentDefaults(), out(outs.back()), grad(outs.back() * args.back());
-  (*model)->gradient(in.data(), out.data(), grad.data());
-
-  std::vector<bp::NodeId> arguments = graph->arguments();
-  for (size_t o = 0; o < graph->outputs().size(); ++o) {
-    const bp::Graph::Output &output = graph->outputs()[o];
-    llvm::ArrayRef<double> values(out.data() + outs[o], outs[o + 1] - outs[o]);
+  for (const bp::OutputInfo &output : model->outputs())
     llvm::outs() << output.name << " = "
-                 << bp::formatTensor(values, graph->node(output.node).type.shape) << '\n';
-    for (size_t row = outs[o]; row < outs[o + 1]; ++row) {
-      for (size_t a = 0; a < arguments.size(); ++a) {
-        const bp::Node &argument = graph->node(arguments[a]);
-        llvm::ArrayRef<double> entries(grad.data() + row * args.back() + args[a], args[a + 1] - args[a]);
-        std::string element = values.size() == 1 ? "" : "[" + std::to_string(row - outs[o]) + "]";
-        llvm::outs() << 'd' << output.name << element << "/d" << argument.name << " = "
-                     << bp::formatTensor(entries, argument.type.shape) << '\n';
+                 << bp::formatTensor(llvm::ArrayRef(out.data() + output.offset, output.size), output.shape) << '\n';
+  for (const bp::OutputInfo &output : model->outputs()) {
+    for (size_t element = 0; element < output.size; ++element) {
+      size_t row = *output.gradRow + element;
+      for (const bp::ArgumentInfo &argument : model->arguments()) {
+        llvm::ArrayRef<double> entries(grad.data() + row * model->gradColumns() + *argument.gradColumn,
+                                       argument.size);
+        std::string index = output.size == 1 ? "" : "[" + std::to_string(element) + "]";
+        llvm::outs() << 'd' << output.name << index << "/d" << argument.name << " = "
+                     << bp::formatTensor(entries, argument.shape) << '\n';
       }
     }
   }
