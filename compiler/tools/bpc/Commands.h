@@ -51,7 +51,7 @@ struct Options {
   std::string name;              // build --name: the C function prefix
   std::string target;            // build --target: an LLVM triple; empty for this machine
   std::string emit = "obj";      // build --emit: obj, asm or llvm
-  std::vector<std::string> emitFunctions; // build, emit-llvm --emit-fn: gradient, jvp, vjp, hessian, hvp (none: gradient)
+  std::vector<std::string> emitFunctions; // build, emit-llvm --emit-fn: gradient, jvp, vjp, hessian, hvp
   bool trainStep = false;        // build --train-step: also PREFIX_train_step, with the train options below
   std::string objective;         // train (and build --train-step) --minimize/--maximize OUTPUT
   bool maximize = false;

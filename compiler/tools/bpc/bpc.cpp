@@ -248,8 +248,8 @@ int main(int argc, char **argv) {
       ->check(wholeNumber(true));
   addOptLevelOption(run, options);
 
-  CLI::App *emitLLVM = addScriptCommand(app, "emit-llvm", "print the LLVM IR of the forward and gradient functions",
-                                        options);
+  CLI::App *emitLLVM = addScriptCommand(
+      app, "emit-llvm", "print the LLVM IR of the forward and gradient functions (or those --emit-fn lists)", options);
   addOptLevelOption(emitLLVM, options);
   addEmitFunctionsOption(emitLLVM, options);
   addSelectionOptions(emitLLVM, options);
