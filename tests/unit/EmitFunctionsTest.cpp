@@ -1,10 +1,11 @@
-//===- EmitFunctionsTest.cpp - Compiled jvp, vjp and Hessian functions reproduce the interpreter bit for bit -===//
+//===- EmitFunctionsTest.cpp - Compiled jvp, vjp, Hessian and hvp functions match the interpreter bit for bit -===//
 //
-// bpc build --emit-fn's derivative functions (CodeGen.h: emitJvpFunction, emitVjpFunction, emitHessianFunction),
-// compiled at -O0 and -O2, give the interpreter's numbers bit for bit (NaN as NaN): J t against evaluateTangents,
-// SEED^T J against the reverse sweeps evaluated once with the seeds in their seed leaves (a scalar output's
-// gradient times its seed) summed over the outputs in order, as `bpc run --vjp` does per output, and the Hessian
-// against evaluateGradient of the Hessian graph; each also fills out[] as the forward function does. Over every
+// bpc build --emit-fn's derivative functions (CodeGen.h: emitJvpFunction, emitVjpFunction, emitHessianFunction,
+// emitHvpFunction), compiled at -O0 and -O2, give the interpreter's numbers bit for bit (NaN as NaN): J t against
+// evaluateTangents, SEED^T J against the reverse sweeps evaluated once with the seeds in their seed leaves (a
+// scalar output's gradient times its seed) summed over the outputs in order, as `bpc run --vjp` does per output,
+// the Hessian against evaluateGradient of the Hessian graph, and H v against evaluateHessianVector; each also
+// fills out[] as the forward function does. Over every
 // op a script can write (from the op table), and on tensor scripts with several outputs, selections (--of/--wrt)
 // and a graph large enough to be cut into parts.
 //
@@ -90,8 +91,9 @@ std::vector<double> drawn(size_t n, std::mt19937 &random, std::uniform_real_dist
   return values;
 }
 
-/// A graph whose derivative functions to check: the vjp of `selection`, the Hessian of output #hessianOutput
-/// (if given) by selection.arguments, and the jvp where every op has a tangent rule; at points drawn from `draw`.
+/// A graph whose derivative functions to check: the vjp of `selection`, the Hessian and H v of output
+/// #hessianOutput (if given) by selection.arguments, and the jvp where every op has a tangent rule (H v too); at
+/// points drawn from `draw`.
 struct Case {
   std::string what;
   Graph graph;
@@ -106,6 +108,7 @@ size_t expectMatchesInterpreter(const std::vector<Case> &cases) {
   struct Built {
     std::optional<TangentGraph> tangents;
     std::optional<GradientGraph> gradient, hessian;
+    std::optional<HessianVectorGraph> hvp;
   };
   std::vector<Built> built(cases.size());
   size_t withJvp = 0;
@@ -130,6 +133,13 @@ size_t expectMatchesInterpreter(const std::vector<Case> &cases) {
         return withJvp;
       }
       built[c].hessian = std::move(*hessian);
+      auto hvp = buildHessianVectorGraph(test.graph, *test.hessianOutput, test.selection.arguments);
+      if (hvp)
+        built[c].hvp = std::move(*hvp);
+      else if (built[c].tangents) // else an op without a tangent rule yet, as for the jvp
+        ADD_FAILURE() << test.what << ": " << llvm::toString(hvp.takeError());
+      else
+        llvm::consumeError(hvp.takeError());
     }
   }
   auto name = [](size_t c, const char *function) { return "m" + std::to_string(c) + "_" + function; };
@@ -142,6 +152,8 @@ size_t expectMatchesInterpreter(const std::vector<Case> &cases) {
         emitVjpFunction(*module, cases[c].graph, *built[c].gradient, name(c, "vjp"));
         if (built[c].hessian)
           emitHessianFunction(*module, cases[c].graph, *built[c].hessian, name(c, "hessian"));
+        if (built[c].hvp)
+          emitHvpFunction(*module, cases[c].graph, *built[c].hvp, name(c, "hvp"));
       }
       return llvm::Expected<std::unique_ptr<llvm::Module>>(std::move(module));
     });
@@ -185,6 +197,15 @@ size_t expectMatchesInterpreter(const std::vector<Case> &cases) {
           llvm::cantFail((*module)->function<ThreeArrays>(name(c, "hessian")))(in.data(), out.data(), hess.data());
           expectSame(out, expectedOut, at + " hessian out");
           expectSame(hess, evaluateGradient(*functions.hessian, in).grad, at + " hess");
+        }
+        if (functions.hvp) {
+          std::vector<double> v = drawn(columns, random, draw, special), hv(columns, 12345.0), expected;
+          for (const std::vector<double> &product : evaluateHessianVector(*functions.hvp, in, v))
+            llvm::append_range(expected, product);
+          std::fill(out.begin(), out.end(), 12345.0);
+          llvm::cantFail((*module)->function<FourArrays>(name(c, "hvp")))(in.data(), v.data(), out.data(), hv.data());
+          expectSame(out, expectedOut, at + " hvp out");
+          expectSame(hv, expected, at + " hv");
         }
       }
     }
@@ -256,7 +277,7 @@ TEST(EmitFunctions, LargeGraphsCutIntoParts) {
     script += "node s" + std::to_string(i) + " = s" + std::to_string(i - 1) + " * 0.999\n";
   script += "node f = s2099 * sum(t * x)\nnode g = t * s2099\noutput f\noutput g\n";
   std::vector<Case> cases;
-  cases.push_back({"chain", compileOrFail(script), {}, std::nullopt});
+  cases.push_back({"chain", compileOrFail(script), {}, /*hessianOutput=*/0});
   ASSERT_GT(cases[0].graph.size(), 2000u);
   cases[0].selection = GradientSelection::all(cases[0].graph);
   EXPECT_EQ(expectMatchesInterpreter(cases), 1u);
@@ -268,11 +289,13 @@ TEST(EmitFunctions, TheRosenbrockFunction) {
   GradientGraph gradient = llvm::cantFail(buildGradientGraph(graph));
   GradientGraph hessian = llvm::cantFail(buildHessianGraph(graph, 0, {0, 1}));
   TangentGraph tangents = llvm::cantFail(buildTangentGraph(graph));
+  HessianVectorGraph hvp = llvm::cantFail(buildHessianVectorGraph(graph, 0, {0, 1}));
   auto module = CompiledModule::create(2, [&](llvm::LLVMContext &context) {
     auto module = std::make_unique<llvm::Module>("m", context);
     emitJvpFunction(*module, graph, tangents, "m_jvp");
     emitVjpFunction(*module, graph, gradient, "m_vjp");
     emitHessianFunction(*module, graph, hessian, "m_hessian");
+    emitHvpFunction(*module, graph, hvp, "m_hvp");
     return llvm::Expected<std::unique_ptr<llvm::Module>>(std::move(module));
   });
   ASSERT_TRUE(bool(module)) << llvm::toString(module.takeError());
@@ -287,4 +310,8 @@ TEST(EmitFunctions, TheRosenbrockFunction) {
   const double expected[] = {1330, 480, 480, 200};
   for (size_t i = 0; i < 4; ++i)
     EXPECT_NEAR(hess[i], expected[i], 1e-12 * expected[i]) << i;
+  double v[] = {1, 1}, hv[2];
+  (*module)->function<FourArrays>("m_hvp").get()(in, v, out, hv);
+  EXPECT_NEAR(hv[0], 1810, 1e-12 * 1810);
+  EXPECT_NEAR(hv[1], 680, 1e-12 * 680);
 }

@@ -7,6 +7,7 @@
 //   void PREFIX_jvp(const double *in, const double *tangent_in, double *out, double *tangent_out);
 //   void PREFIX_vjp(const double *in, const double *seed_out, double *out, double *grad_in);
 //   void PREFIX_hessian(const double *in, double *out, double *hess);
+//   void PREFIX_hvp(const double *in, const double *v, double *out, double *hv);
 // and, for training, one more (TrainStep.cpp):
 //   double PREFIX_train_step(double *in, double *state, const double *rows, long nrows);
 // Each is one graph emitted by one mechanism (ArrayFunction): its leaves read from some arrays, its results
@@ -107,6 +108,13 @@ llvm::Function *emitVjpFunction(llvm::Module &module, const Graph &forward, cons
 /// chosen arguments' elements.
 llvm::Function *emitHessianFunction(llvm::Module &module, const Graph &forward, const GradientGraph &hessian,
                                     const std::string &name);
+
+/// Adds `void name(const double *in, const double *v, double *out, double *hv)`: `forward`'s outputs, and H v,
+/// the Hessian of `hvp`'s output by its chosen arguments times v, by forward mode over reverse mode (the tangent
+/// graph of the gradient, evaluated once, as evaluateHessianVector does); v and hv are laid out like a row of
+/// emitHessianFunction's hess (the chosen arguments' elements end to end).
+llvm::Function *emitHvpFunction(llvm::Module &module, const Graph &forward, const HessianVectorGraph &hvp,
+                                const std::string &name);
 
 /// Adds to `module` the gradient function `name` (void name(const double *in, double *out, double *grad)) of
 /// `gradient`, the gradient graph of `forward`, as generateModule does for PREFIX_gradient.

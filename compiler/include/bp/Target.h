@@ -27,10 +27,10 @@ llvm::Error emitMachineCode(llvm::Module &module, llvm::TargetMachine &machine, 
                             llvm::raw_pwrite_stream &os);
 
 /// The functions bpc build compiles beside PREFIX_forward (--emit-fn): PREFIX_gradient (unless it is not asked
-/// for), and where asked PREFIX_jvp, PREFIX_vjp and PREFIX_hessian, the latter of output #hessianOutput
-/// (Graph::outputs), a scalar.
+/// for), and where asked PREFIX_jvp, PREFIX_vjp, PREFIX_hessian and PREFIX_hvp, the latter two of output
+/// #hessianOutput (Graph::outputs), a scalar.
 struct EmittedFunctions {
-  bool gradient = true, jvp = false, vjp = false, hessian = false;
+  bool gradient = true, jvp = false, vjp = false, hessian = false, hvp = false;
   size_t hessianOutput = 0;
 };
 
@@ -43,7 +43,7 @@ struct EmittedFunctions {
 /// argument's PREFIX_GRAD_OUT_NAME / PREFIX_GRAD_IN_NAME (its first row / column). `functions` says which
 /// derivative functions the object holds (`gradient` false: PREFIX_gradient was asked for but is too large): each
 /// is documented with its arrays' layouts, PREFIX_vjp's grad_in over the selection's columns (as PREFIX_gradient's
-/// rows), PREFIX_hessian's hess with PREFIX_HESS_SIZE and PREFIX_HESS_IN_NAME.
+/// rows), PREFIX_hessian's hess and PREFIX_hvp's v and hv with PREFIX_HESS_SIZE and PREFIX_HESS_IN_NAME.
 std::string generateCHeader(const Graph &graph, const std::string &prefix, const std::string &scriptName,
                             const TrainStepSpec *trainStep = nullptr, bool gradient = true,
                             const GradientSelection *selection = nullptr, const EmittedFunctions &functions = {});

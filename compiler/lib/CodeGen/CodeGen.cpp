@@ -584,15 +584,34 @@ llvm::Function *bp::emitGradientFunction(llvm::Module &module, const Graph &, co
   return emitJacobianFunction(module, gradient, outputPlaces(gradient.graph, 1), name);
 }
 
+/// A function of `tangents` (a tangent graph whose forward nodes are `forward`'s) named by `arrays`: the
+/// arguments read from array 0, the tangent leaves from array 1 (the chosen arguments' elements end to end), the
+/// outputs stored to array 2; what it stores to array 3 is the caller's.
+static ArrayFunction tangentFunction(const Graph &forward, const TangentGraph &tangents,
+                                     std::vector<std::string> arrays) {
+  ArrayFunction function{std::move(arrays), 2, argumentPlaces(forward, 0), outputPlaces(forward, 2)};
+  std::vector<size_t> columns = GradientSelection{{}, tangents.arguments}.columnOffsets(forward);
+  for (size_t a = 0; a < tangents.tangents.size(); ++a)
+    function.reads.push_back({tangents.tangents[a], 1, columns[a]});
+  return function;
+}
+
 llvm::Function *bp::emitJvpFunction(llvm::Module &module, const Graph &forward, const TangentGraph &tangents,
                                     const std::string &name) {
-  ArrayFunction function{
-      {"in", "tangent_in", "out", "tangent_out"}, 2, argumentPlaces(forward, 0), outputPlaces(forward, 2)};
-  std::vector<size_t> in = forward.argumentOffsets(), out = forward.outputOffsets();
-  for (size_t a = 0; a < tangents.tangents.size(); ++a)
-    function.reads.push_back({tangents.tangents[a], 1, in[a]});
+  ArrayFunction function = tangentFunction(forward, tangents, {"in", "tangent_in", "out", "tangent_out"});
+  std::vector<size_t> out = forward.outputOffsets();
   for (size_t o = 0; o < tangents.outputTangents.size(); ++o)
     function.writes.push_back({tangents.outputTangents[o], 3, out[o]});
+  return emitArrayFunction(module, tangents.graph, function, name);
+}
+
+llvm::Function *bp::emitHvpFunction(llvm::Module &module, const Graph &forward, const HessianVectorGraph &hvp,
+                                    const std::string &name) {
+  const TangentGraph &tangents = hvp.tangentGraph; // its forward nodes are the gradient graph's, forward's first
+  ArrayFunction function = tangentFunction(forward, tangents, {"in", "v", "out", "hv"});
+  std::vector<size_t> columns = GradientSelection{{}, tangents.arguments}.columnOffsets(forward);
+  for (size_t a = 0; a < hvp.products.size(); ++a)
+    function.writes.push_back({hvp.products[a], 3, columns[a]});
   return emitArrayFunction(module, tangents.graph, function, name);
 }
 

@@ -224,8 +224,8 @@ static std::string selectedGradientComment(const Graph &graph, const std::string
   return text;
 }
 
-/// The header comment's paragraphs on PREFIX_jvp, PREFIX_vjp and PREFIX_hessian, those `functions` holds: their
-/// arrays' layouts, and what `selection` (bpc build --of/--wrt), if any, chose for the latter two.
+/// The header comment's paragraphs on PREFIX_jvp, PREFIX_vjp, PREFIX_hessian and PREFIX_hvp, those `functions`
+/// holds: their arrays' layouts, and what `selection` (bpc build --of/--wrt), if any, chose for the latter three.
 static std::string derivativeFunctionsComment(const Graph &graph, const std::string &prefix,
                                               const GradientSelection *selection, const EmittedFunctions &functions) {
   std::string macro = upper(prefix);
@@ -261,6 +261,19 @@ static std::string derivativeFunctionsComment(const Graph &graph, const std::str
                        : std::string("every input and\n * param")) +
             " in in[] order (" + macro + "_HESS_IN_NAME: where each starts).\n";
   }
+  if (functions.hvp) {
+    const std::string &of = graph.outputs()[functions.hessianOutput].name;
+    text += " *\n";
+    text += " * " + prefix + "_hvp(in, v, out, hv) also fills hv[r] = sum over c of d2 " + of +
+            " / d in[i] d in[j] * v[c]: the Hessian\n";
+    text += " * times v[], by forward mode over reverse mode (the Hessian is never formed), for the elements i (r) "
+            "and j (c)\n";
+    text += " * of " +
+            (selection ? "the chosen inputs and params (" + argumentNames(graph, selection->arguments) + ")"
+                       : std::string("every input and param")) +
+            " in in[] order; v[] and hv[] hold\n";
+    text += " * " + macro + "_HESS_SIZE numbers (" + macro + "_HESS_IN_NAME: where each starts).\n";
+  }
   if (!text.empty())
     text += " * These are reentrant and thread-safe too.\n";
   return text;
@@ -273,7 +286,7 @@ std::string bp::generateCHeader(const Graph &graph, const std::string &prefix, c
   std::string guard = macro + "_BP_H";
   std::vector<NodeId> arguments = graph.arguments();
   std::vector<size_t> in = graph.argumentOffsets(), out = graph.outputOffsets();
-  const GradientSelection *chosen = selection; // what --of/--wrt chose, for PREFIX_vjp and PREFIX_hessian
+  const GradientSelection *chosen = selection; // what --of/--wrt chose, for PREFIX_vjp, _hessian and _hvp
   gradient = gradient && functions.gradient;   // PREFIX_gradient is in the object
   selection = gradient || functions.vjp ? selection : nullptr;
   // grad's layout: every output by every argument, or the selection's rows and columns.
@@ -394,11 +407,13 @@ std::string bp::generateCHeader(const Graph &graph, const std::string &prefix, c
       text += "#define " + gradIn + graph.node(arguments[selection->arguments[c]]).name + " " +
               std::to_string(columns[c]) + "\n";
   }
-  if (functions.hessian) {
+  if (functions.hessian || functions.hvp) {
     GradientSelection all = GradientSelection::all(graph);
     const std::vector<size_t> &by = chosen ? chosen->arguments : all.arguments;
     std::vector<size_t> hessColumns = GradientSelection{{}, by}.columnOffsets(graph);
-    text += "\n/* hess[]: a row and a column per element of the inputs and params it was built for. */\n";
+    text += functions.hessian
+                ? "\n/* hess[]: a row and a column per element of the inputs and params it was built for. */\n"
+                : "\n/* v[] and hv[]: an element per element of the inputs and params it was built for. */\n";
     text += "#define " + macro + "_HESS_SIZE " + std::to_string(hessColumns.back()) + "\n";
     for (size_t c = 0; c < by.size(); ++c)
       text += "#define " + macro + "_HESS_IN_" + graph.node(arguments[by[c]]).name + " " +
@@ -418,6 +433,8 @@ std::string bp::generateCHeader(const Graph &graph, const std::string &prefix, c
     text += "void " + prefix + "_vjp(const double *in, const double *seed_out, double *out, double *grad_in);\n";
   if (functions.hessian)
     text += "void " + prefix + "_hessian(const double *in, double *out, double *hess);\n";
+  if (functions.hvp)
+    text += "void " + prefix + "_hvp(const double *in, const double *v, double *out, double *hv);\n";
   if (trainStep)
     text += "double " + prefix + "_train_step(double *in, double *state, const double *rows, long nrows);\n";
   text += "\n";

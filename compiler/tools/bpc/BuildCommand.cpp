@@ -3,7 +3,8 @@
 // Writes the object and the header through OutputFile.h: both are put in place only once both are complete, so
 // a failed build leaves existing files untouched; neither may be the script itself. With --train-step, the
 // object also holds PREFIX_train_step, `bpc train`'s step for the options given. --emit-fn chooses the derivative
-// functions beside PREFIX_forward: PREFIX_gradient, PREFIX_jvp, PREFIX_vjp and PREFIX_hessian.
+// functions beside PREFIX_forward (here for emit-llvm too): PREFIX_gradient, PREFIX_jvp, PREFIX_vjp, PREFIX_hessian
+// and PREFIX_hvp.
 //
 //===----------------------------------------------------------------------===//
 #include "Commands.h"
@@ -27,9 +28,10 @@ std::string defaultOutputPath(const Options &options) {
   return llvm::sys::path::stem(options.file).str() + extension;
 }
 
-/// The output PREFIX_hessian differentiates: the one --of chooses, or else the script's only scalar output. Any
-/// other case is a usage error.
-llvm::Expected<size_t> hessianOutput(const Graph &graph, const Options &options, const GradientSelection &selection) {
+/// The output PREFIX_hessian and PREFIX_hvp differentiate (`function` names the first asked for in errors): the
+/// one --of chooses, or else the script's only scalar output. Any other case is a usage error.
+llvm::Expected<size_t> hessianOutput(const Graph &graph, const Options &options, const GradientSelection &selection,
+                                     const std::string &function) {
   const auto &outputs = graph.outputs();
   auto isScalar = [&](size_t o) { return graph.node(outputs[o].node).type.isScalar(); };
   std::vector<size_t> candidates = selection.outputs;
@@ -38,8 +40,8 @@ llvm::Expected<size_t> hessianOutput(const Graph &graph, const Options &options,
   std::string names;
   for (size_t o : candidates)
     names += (names.empty() ? "" : ", ") + outputs[o].name;
-  auto error = [](const std::string &message) {
-    return llvm::createStringError(llvm::inconvertibleErrorCode(), "--emit-fn hessian: " + message);
+  auto error = [&](const std::string &message) {
+    return llvm::createStringError(llvm::inconvertibleErrorCode(), "--emit-fn " + function + ": " + message);
   };
   if (candidates.size() == 1 && isScalar(candidates[0]))
     return candidates[0];
@@ -82,10 +84,46 @@ llvm::Error addDerivativeFunctions(llvm::Module &module, const Graph &graph, con
       return hessian.takeError();
     emitHessianFunction(module, graph, *hessian, prefix + "_hessian");
   }
+  if (functions.hvp) {
+    auto hvp = buildHessianVectorGraph(graph, functions.hessianOutput, selection.arguments);
+    if (!hvp)
+      return hvp.takeError();
+    emitHvpFunction(module, graph, *hvp, prefix + "_hvp");
+  }
   return llvm::Error::success();
 }
 
 } // namespace
+
+llvm::Expected<EmittedFunctions> emittedFunctions(const Graph &graph, const Options &options,
+                                                  const GradientSelection &selection) {
+  EmittedFunctions functions;
+  if (options.emitFunctions.empty())
+    return functions;
+  auto asked = [&](const char *name) { return llvm::is_contained(options.emitFunctions, name); };
+  functions = {asked("gradient"), asked("jvp"), asked("vjp"), asked("hessian"), asked("hvp")};
+  if (!functions.hessian && !functions.hvp)
+    return functions;
+  auto output = hessianOutput(graph, options, selection, functions.hessian ? "hessian" : "hvp");
+  if (!output)
+    return output.takeError();
+  functions.hessianOutput = *output;
+  return functions;
+}
+
+llvm::Expected<std::unique_ptr<llvm::Module>> generateFunctions(const Graph &graph, const EmittedFunctions &functions,
+                                                                const GradientSelection &selection,
+                                                                const std::string &prefix, llvm::LLVMContext &context,
+                                                                bool &compiledGradient) {
+  std::optional<GradientGraph> gradient;
+  if (functions.gradient)
+    gradient = gradientToCompile(graph, prefix, selection);
+  compiledGradient = gradient.has_value();
+  std::unique_ptr<llvm::Module> module = generateModule(graph, gradient ? &*gradient : nullptr, prefix, context);
+  if (llvm::Error err = addDerivativeFunctions(*module, graph, functions, selection, gradient, prefix))
+    return err;
+  return module;
+}
 
 int buildCommand(const Options &options) {
   std::string prefix = options.name.empty() ? prefixFromPath(options.file) : options.name;
@@ -116,17 +154,9 @@ int buildCommand(const Options &options) {
     return reportError("the header '" + headerPath + "' and the output '" + outputPath + "' are the same file",
                        ExitUsage);
 
-  EmittedFunctions functions;
-  if (!options.emitFunctions.empty()) {
-    auto asked = [&](const char *name) { return llvm::is_contained(options.emitFunctions, name); };
-    functions = {asked("gradient"), asked("jvp"), asked("vjp"), asked("hessian")};
-  }
-  if (functions.hessian) {
-    auto output = hessianOutput(*graph, options, *selection);
-    if (!output)
-      return reportError(llvm::toString(output.takeError()), ExitUsage);
-    functions.hessianOutput = *output;
-  }
+  auto functions = emittedFunctions(*graph, options, *selection);
+  if (!functions)
+    return reportError(llvm::toString(functions.takeError()), ExitUsage);
 
   std::optional<TrainStepSpec> trainStep;
   if (options.trainStep) {
@@ -143,13 +173,12 @@ int buildCommand(const Options &options) {
   if (!machine)
     return reportError(machine.takeError());
 
-  std::optional<GradientGraph> gradient;
-  if (functions.gradient)
-    gradient = gradientToCompile(*graph, prefix, *selection);
   llvm::LLVMContext context;
-  std::unique_ptr<llvm::Module> module = generateModule(*graph, gradient ? &*gradient : nullptr, prefix, context);
-  if (llvm::Error err = addDerivativeFunctions(*module, *graph, functions, *selection, gradient, prefix))
-    return reportError(std::move(err));
+  bool compiledGradient = false;
+  auto generated = generateFunctions(*graph, *functions, *selection, prefix, context, compiledGradient);
+  if (!generated)
+    return reportError(generated.takeError());
+  std::unique_ptr<llvm::Module> module = std::move(*generated);
   module->setDataLayout((*machine)->createDataLayout());
   module->setTargetTriple((*machine)->getTargetTriple().str());
   if (trainStep)
@@ -172,8 +201,8 @@ int buildCommand(const Options &options) {
       return reportError(std::move(err));
   }
   header->stream() << generateCHeader(*graph, prefix, llvm::sys::path::filename(options.file).str(),
-                                   trainStep ? &*trainStep : nullptr, gradient.has_value(),
-                                   options.selectsGradient() ? &*selection : nullptr, functions);
+                                   trainStep ? &*trainStep : nullptr, compiledGradient,
+                                   options.selectsGradient() ? &*selection : nullptr, *functions);
 
   if (llvm::Error err = PendingFile::commitAll({&*output, &*header}))
     return reportError(std::move(err));

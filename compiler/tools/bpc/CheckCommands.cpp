@@ -3,6 +3,7 @@
 
 #include "bp/Autodiff.h"
 #include "bp/CodeGen.h"
+#include "bp/Target.h"
 
 #include "llvm/IR/Module.h"
 #include "llvm/Support/raw_ostream.h"
@@ -52,13 +53,19 @@ int emitLLVMCommand(const Options &options) {
   auto selection = gradientSelection(*graph, options);
   if (!selection)
     return reportError(llvm::toString(selection.takeError()), ExitUsage);
+  auto functions = emittedFunctions(*graph, options, *selection);
+  if (!functions)
+    return reportError(llvm::toString(functions.takeError()), ExitUsage);
   auto machine = createTargetMachine("", options.optLevel);
   if (!machine)
     return reportError(machine.takeError());
-  std::string prefix = prefixFromPath(options.file);
-  std::optional<GradientGraph> gradient = gradientToCompile(*graph, prefix, *selection);
   llvm::LLVMContext context;
-  std::unique_ptr<llvm::Module> module = generateModule(*graph, gradient ? &*gradient : nullptr, prefix, context);
+  bool compiledGradient = false;
+  auto generated = generateFunctions(*graph, *functions, *selection, prefixFromPath(options.file), context,
+                                     compiledGradient);
+  if (!generated)
+    return reportError(generated.takeError());
+  std::unique_ptr<llvm::Module> module = std::move(*generated);
   module->setDataLayout((*machine)->createDataLayout());
   module->setTargetTriple((*machine)->getTargetTriple().str());
   optimizeModule(*module, machine->get(), options.optLevel);

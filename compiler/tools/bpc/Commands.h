@@ -12,12 +12,19 @@
 
 #include "llvm/Support/Error.h"
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+namespace llvm {
+class LLVMContext;
+class Module;
+} // namespace llvm
+
 namespace bp {
 struct DataSet;
+struct EmittedFunctions;
 struct TrainStepSpec;
 } // namespace bp
 
@@ -44,7 +51,7 @@ struct Options {
   std::string name;              // build --name: the C function prefix
   std::string target;            // build --target: an LLVM triple; empty for this machine
   std::string emit = "obj";      // build --emit: obj, asm or llvm
-  std::vector<std::string> emitFunctions; // build --emit-fn: gradient, jvp, vjp, hessian (none given: gradient)
+  std::vector<std::string> emitFunctions; // build, emit-llvm --emit-fn: gradient, jvp, vjp, hessian, hvp
   bool trainStep = false;        // build --train-step: also PREFIX_train_step, with the train options below
   std::string objective;         // train (and build --train-step) --minimize/--maximize OUTPUT
   bool maximize = false;
@@ -97,6 +104,19 @@ llvm::Expected<bp::Graph> loadGraph(const Options &options);
 /// then only PREFIX_forward is compiled.
 std::optional<bp::GradientGraph> gradientToCompile(const bp::Graph &graph, const std::string &prefix,
                                                    const bp::GradientSelection &selection);
+
+/// The functions --emit-fn asks for (build, emit-llvm; none given: PREFIX_gradient), with the output that
+/// PREFIX_hessian and PREFIX_hvp differentiate: the one --of chooses, or the only scalar output; any other case
+/// is an error (a usage error: exit 2).
+llvm::Expected<bp::EmittedFunctions> emittedFunctions(const bp::Graph &graph, const Options &options,
+                                                      const bp::GradientSelection &selection);
+/// The module of build and emit-llvm: PREFIX_forward and the derivative functions of `functions`, PREFIX_gradient
+/// where gradientToCompile gives it (then `compiledGradient` is set), or the error of a derivative graph.
+llvm::Expected<std::unique_ptr<llvm::Module>> generateFunctions(const bp::Graph &graph,
+                                                                const bp::EmittedFunctions &functions,
+                                                                const bp::GradientSelection &selection,
+                                                                const std::string &prefix, llvm::LLVMContext &context,
+                                                                bool &compiledGradient);
 
 /// The outputs and arguments that --of and --wrt choose, every one where an option is not given. An unknown
 /// name, one that is not an output (--of) or not an input or param (--wrt), and a name given twice are errors

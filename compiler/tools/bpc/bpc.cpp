@@ -133,6 +133,16 @@ void addOptLevelOption(CLI::App *command, Options &options) {
       ->check(CLI::Range(0u, 3u));
 }
 
+/// --emit-fn of build and emit-llvm.
+void addEmitFunctionsOption(CLI::App *command, Options &options) {
+  command->add_option("--emit-fn", options.emitFunctions,
+                      "the derivative functions to compile beside PREFIX_forward, comma-separated: gradient, jvp, "
+                      "vjp, hessian, hvp (default: gradient)")
+      ->type_name("LIST")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"gradient", "jvp", "vjp", "hessian", "hvp"}));
+}
+
 /// The options that describe a training step (for `train` and `build --train-step`), all of them and --vars.
 struct TrainStepOptions {
   std::vector<CLI::Option *> all;
@@ -238,9 +248,10 @@ int main(int argc, char **argv) {
       ->check(wholeNumber(true));
   addOptLevelOption(run, options);
 
-  CLI::App *emitLLVM = addScriptCommand(app, "emit-llvm", "print the LLVM IR of the forward and gradient functions",
-                                        options);
+  CLI::App *emitLLVM = addScriptCommand(
+      app, "emit-llvm", "print the LLVM IR of the forward and gradient functions (or those --emit-fn lists)", options);
   addOptLevelOption(emitLLVM, options);
+  addEmitFunctionsOption(emitLLVM, options);
   addSelectionOptions(emitLLVM, options);
 
   CLI::App *explain = addScriptCommand(
@@ -306,12 +317,7 @@ int main(int argc, char **argv) {
   build->add_option("--emit", options.emit, "what to write: obj (default), asm or llvm")
       ->type_name("KIND")
       ->check(CLI::IsMember({"obj", "asm", "llvm"}));
-  build->add_option("--emit-fn", options.emitFunctions,
-                    "the derivative functions to compile beside PREFIX_forward, comma-separated: gradient, jvp, vjp, "
-                    "hessian (default: gradient)")
-      ->type_name("LIST")
-      ->delimiter(',')
-      ->check(CLI::IsMember({"gradient", "jvp", "vjp", "hessian"}));
+  addEmitFunctionsOption(build, options);
   addOptLevelOption(build, options);
   addSelectionOptions(build, options);
   CLI::Option *trainStepOption = build->add_flag(

@@ -1,6 +1,7 @@
 /* emit-fn.c: calls the functions `bpc build --emit-fn` compiled into a model (prefix model, header model.h) at
  * the script's values and prints what each fills: -DGRADIENT the gradient, -DJVP J t along the first element of
- * in[], -DVJP SEED^T J with every seed 2, -DHESSIAN the Hessian. */
+ * in[], -DVJP SEED^T J with every seed 2, -DHESSIAN the Hessian, -DHVP the Hessian times v along the first
+ * element of v[] and along every element (v all ones). */
 #include <stdio.h>
 
 #include "model.h"
@@ -48,6 +49,16 @@ int main(void) {
     print(name, hess + r * MODEL_HESS_SIZE, MODEL_HESS_SIZE);
   }
   print("hessian out", out, MODEL_NUM_OUT);
+#endif
+#ifdef HVP
+  double v[MODEL_HESS_SIZE] = {1}, hv[MODEL_HESS_SIZE];
+  model_hvp(in, v, out, hv);
+  print("hvp first", hv, MODEL_HESS_SIZE);
+  for (int c = 0; c < MODEL_HESS_SIZE; ++c)
+    v[c] = 1;
+  model_hvp(in, v, out, hv);
+  print("hvp ones", hv, MODEL_HESS_SIZE);
+  print("hvp out", out, MODEL_NUM_OUT);
 #endif
   return 0;
 }
