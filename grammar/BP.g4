@@ -109,7 +109,7 @@ primary
 // A call's argument: an expression, or a keyword argument `axis=K` (the front end checks the keyword, its
 // value, and that it comes after the positional arguments).
 argument
-    : ID '=' expr                                 # keywordArgument
+    : ID equals='=' expr                          # keywordArgument
     | expr                                        # positionalArgument
     ;
 

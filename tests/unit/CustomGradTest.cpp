@@ -27,7 +27,7 @@ namespace {
 
 // softplus stated as sigmoid; f(u, v) = u * v stated as (v, u), called with both arguments a; sq(V) = sum(V^2)
 // stated elementwise as 2 V; g(u, W) a scalar of a scalar and a matrix, its scalar partial by W broadcast.
-const char *const CustomGradScript = R"(def softplus(t) = log(1 + exp(t)) grad sigmoid(t)
+const char *const CustomGradScript = R"(def my_softplus(t) = log(1 + exp(t)) grad sigmoid(t)
 def f(u, v) = u * v grad v, u
 def sq(u) = sum(u^2) grad 2 * u
 def g(u, w) = u * sum(w) grad sum(w), u
@@ -35,7 +35,7 @@ input x = 1
 param a = 2
 input V[3] = [1, -2, 0.5]
 param W[2,2] = [[1, 2], [3, 4]]
-node y = softplus(x) * f(a, a)
+node y = my_softplus(x) * f(a, a)
 node q = sq(V * x) + g(a, W * V[0])
 output y, q
 )";
@@ -103,7 +103,7 @@ TEST(CustomGrad, TheGradientUsesTheStatedPartials) {
 }
 
 TEST(CustomGrad, SecondDerivativesDifferentiateThePartials) {
-  Graph graph = compileOrFail("def softplus(t) = log(1 + exp(t)) grad sigmoid(t)\ninput x\nnode y = softplus(x)\n"
+  Graph graph = compileOrFail("def my_softplus(t) = log(1 + exp(t)) grad sigmoid(t)\ninput x\nnode y = my_softplus(x)\n"
                               "output y\n");
   auto hessian = buildHessianGraph(graph, 0, {0});
   ASSERT_TRUE(bool(hessian)) << llvm::toString(hessian.takeError());
@@ -146,7 +146,7 @@ TEST(CustomGrad, ForwardModeIsTheStatedJacobianTimesTheTangent) {
 TEST(CustomGrad, ForwardCodeDoesNotComputeThePartials) {
   // What the compiled forward function computes: the simplified graph, without with_partial and without the
   // partials (sigmoid), which only the gradient needs.
-  Graph graph = compileOrFail("def softplus(t) = log(1 + exp(t)) grad sigmoid(t)\ninput x\nnode y = softplus(x)\n"
+  Graph graph = compileOrFail("def my_softplus(t) = log(1 + exp(t)) grad sigmoid(t)\ninput x\nnode y = my_softplus(x)\n"
                               "output y\n");
   std::vector<NodeId> roots = {graph.outputs()[0].node};
   Graph simplified = simplifyGraph(graph, roots);

@@ -29,7 +29,8 @@ inline std::vector<std::vector<int64_t>> attrsToTry(OpKind op) {
 /// Where an op's derivatives are smooth at random points: away from poles and the negative reals for the ops that
 /// need positive operands (kinks and jumps are hit with probability about 1e-6).
 inline std::uniform_real_distribution<double> domain(OpKind op) {
-  bool positive = op == OpKind::Div || op == OpKind::Pow || op == OpKind::Log || op == OpKind::Sqrt;
+  bool positive = op == OpKind::Div || op == OpKind::Pow || op == OpKind::Log || op == OpKind::Log1p ||
+                  op == OpKind::Sqrt;
   return positive ? std::uniform_real_distribution<double>(0.5, 1.4)
                   : std::uniform_real_distribution<double>(-1.4, 1.4);
 }

@@ -70,10 +70,12 @@ std::optional<Domain> derivativeDomain(OpKind kind) {
   case OpKind::Mul:
   case OpKind::Neg:
   case OpKind::Exp:
+  case OpKind::Expm1:
   case OpKind::Sin:
   case OpKind::Cos:
   case OpKind::Tanh:
   case OpKind::Sigmoid:
+  case OpKind::Softplus:
   case OpKind::Relu:
   case OpKind::Abs:
   case OpKind::Max:
@@ -90,6 +92,7 @@ std::optional<Domain> derivativeDomain(OpKind kind) {
   case OpKind::Div:
   case OpKind::Pow:
   case OpKind::Log:
+  case OpKind::Log1p:
   case OpKind::Sqrt:
     return Domain{0.5, 2};
   case OpKind::Tan:
@@ -222,7 +225,7 @@ TEST(OpTable, EveryScriptOpHasTheDerivativeOfItsForwardRule) {
     }
     ++checked;
   }
-  EXPECT_GE(checked, 26u); // + - * / ^, unary -, the 6 comparisons, and the 14 builtins
+  EXPECT_GE(checked, 29u); // + - * / ^, unary -, the 6 comparisons, where, stop_gradient and the 15 builtins
 }
 
 namespace {

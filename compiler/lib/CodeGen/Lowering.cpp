@@ -75,7 +75,9 @@ constexpr Lowering lowerings[] = {
     {OpKind::Pow, [](IRLowering &ir, Operands x) { return ir.intrinsic(llvm::Intrinsic::pow, x); }},
 
     {OpKind::Exp, [](IRLowering &ir, Operands x) { return ir.intrinsic(llvm::Intrinsic::exp, x); }},
+    {OpKind::Expm1, [](IRLowering &ir, Operands x) { return ir.libm("expm1", x); }},
     {OpKind::Log, [](IRLowering &ir, Operands x) { return ir.intrinsic(llvm::Intrinsic::log, x); }},
+    {OpKind::Log1p, [](IRLowering &ir, Operands x) { return ir.libm("log1p", x); }},
     {OpKind::Sqrt, [](IRLowering &ir, Operands x) { return ir.intrinsic(llvm::Intrinsic::sqrt, x); }},
     {OpKind::Sin, [](IRLowering &ir, Operands x) { return ir.intrinsic(llvm::Intrinsic::sin, x); }},
     {OpKind::Cos, [](IRLowering &ir, Operands x) { return ir.intrinsic(llvm::Intrinsic::cos, x); }},
@@ -85,6 +87,13 @@ constexpr Lowering lowerings[] = {
      [](IRLowering &ir, Operands x) {
        Value *expNeg = ir.intrinsic(llvm::Intrinsic::exp, {ir.builder.CreateFNeg(x[0])});
        return ir.builder.CreateFDiv(ir.constant(1), ir.builder.CreateFAdd(ir.constant(1), expNeg));
+     }},
+    {OpKind::Softplus,
+     [](IRLowering &ir, Operands x) {
+       Value *positivePart = select(ir, CmpInst::FCMP_OGT, x[0], ir.constant(0), x[0], ir.constant(0));
+       Value *negAbs = ir.builder.CreateFNeg(ir.intrinsic(llvm::Intrinsic::fabs, x));
+       Value *expNegAbs = ir.intrinsic(llvm::Intrinsic::exp, {negAbs});
+       return ir.builder.CreateFAdd(positivePart, ir.libm("log1p", {expNegAbs}));
      }},
     {OpKind::Relu,
      [](IRLowering &ir, Operands x) {

@@ -29,8 +29,19 @@ std::string plural(size_t count, const char *word) {
 
 bool isBuiltin(std::string_view name) { return lookupBuiltin(name).has_value(); }
 
+/// The builtin that other languages name `callee` (ln for log, NumPy's maximum for max), if any.
+const char *builtinSpelledAs(std::string_view callee) {
+  static constexpr std::pair<std::string_view, const char *> otherNames[] = {
+      {"ln", "log"},    {"maximum", "max"}, {"minimum", "min"},
+      {"power", "pow"}, {"fabs", "abs"},    {"logistic", "sigmoid"}};
+  for (const auto &[other, builtin] : otherNames)
+    if (callee == other)
+      return builtin;
+  return nullptr;
+}
+
 /// The op of a call that may take `axis=`: sum, mean, argmax, the softmax family, and max and min as
-/// reductions (one argument, or an axis; with two arguments they are elementwise).
+/// reductions (one argument, or an axis; with two or more arguments they are elementwise).
 std::optional<OpKind> alongAxisOp(const CallExpr &call) {
   if (call.callee == "max" || call.callee == "min") {
     if (call.args.size() != 1 && !call.axis)
@@ -560,12 +571,20 @@ NodeId GraphBuilder::lowerCall(const Expr &expr, const CallExpr &call, Scope &sc
   if (std::optional<OpKind> builtin = lookupBuiltin(callee)) {
     if (refuseAxis("builtin"))
       return InvalidNode;
+    // max and min take any number of arguments: one is a reduction (alongAxisOp), more a left fold of the
+    // elementwise op, so ties go to the earliest argument, as with two.
     bool minOrMax = *builtin == OpKind::Max || *builtin == OpKind::Min;
-    bool arityOk = minOrMax ? checkArity(2, "builtin", "1 or 2 arguments") // 1: alongAxisOp
+    bool arityOk = minOrMax ? call.args.size() >= 2 || checkArity(2, "builtin", "at least 1 argument")
                             : checkArity(getOpInfo(*builtin).arity, "builtin");
     std::vector<NodeId> args = lowerArgs();
     if (!arityOk)
       return InvalidNode;
+    if (minOrMax) {
+      NodeId folded = args[0];
+      for (size_t i = 1; i < args.size(); ++i)
+        folded = apply(scope, *builtin, {folded, args[i]}, expr.loc);
+      return folded;
+    }
     if (*builtin == OpKind::Transpose && args[0] != InvalidNode && !(scope.def && scope.report))
       if (auto shape = transposeShape(scope.target->node(args[0]).type.shape); !shape) {
         shapeError(scope, call.args[0]->loc, llvm::toString(shape.takeError()));
@@ -580,8 +599,11 @@ NodeId GraphBuilder::lowerCall(const Expr &expr, const CallExpr &call, Scope &sc
   }
   auto symbol = symbols.find(callee);
   if (symbol == symbols.end()) {
-    if (!poisoned.count(callee))
+    if (!poisoned.count(callee)) {
       error(scope, expr.loc, "call to undefined function '" + callee + "'");
+      if (const char *builtin = builtinSpelledAs(callee); builtin && scope.report)
+        diags.note(expr.loc, std::string("did you mean '") + builtin + "'?");
+    }
     lowerArgs();
     return InvalidNode;
   }

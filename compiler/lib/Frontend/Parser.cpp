@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 #include "bp/Parser.h"
 #include "bp/LargeStack.h"
+#include "bp/Ops.h"
 
 #include "BPLexer.h"
 #include "BPParser.h"
@@ -157,6 +158,15 @@ std::string describeExpected(const antlr4::misc::IntervalSet &expected, const an
   return words;
 }
 
+/// Whether a call of `callee` may take `axis=`: the reductions, max and min, argmax and the softmax family.
+bool takesAxisArgument(std::string_view callee) {
+  std::optional<OpKind> op = lookupBuiltin(callee);
+  return op && (takesAxis(*op) || *op == OpKind::Max || *op == OpKind::Min);
+}
+
+/// The note for `=` written where a comparison was meant.
+constexpr const char *ComparesWithEquals = "did you mean '=='? bp compares with '==' ('=' declares a name)";
+
 /// Thrown from a recursion that has run out of stack; caught where the statement's parse started.
 struct StackExhausted {};
 
@@ -258,9 +268,13 @@ public:
   }
 
 private:
-  void error(SourceLoc loc, const std::string &message) {
-    if (!failed) // one message per statement: the rest would often follow from the first
+  /// One message per statement (the rest would often follow from the first), with a note if one is given.
+  void error(SourceLoc loc, const std::string &message, SourceLoc noteLoc = {}, const char *note = nullptr) {
+    if (!failed) {
       diags.error(loc, message);
+      if (note)
+        diags.note(noteLoc, note);
+    }
     failed = true;
   }
 
@@ -616,8 +630,9 @@ private:
       if (auto *keyword = dynamic_cast<BPParser::KeywordArgumentContext *>(arg)) {
         std::string word = keyword->ID()->getText();
         SourceLoc loc = locOf(keyword->ID()->getSymbol());
-        if (word != "axis")
-          error(loc, "unknown keyword argument '" + word + "'; the only keyword is 'axis'");
+        if (word != "axis") // `where(x = 1, ...)`: a comparison, unless the callee takes an axis
+          error(loc, "unknown keyword argument '" + word + "'; the only keyword is 'axis'", locOf(keyword->equals),
+                takesAxisArgument(call.callee) ? nullptr : ComparesWithEquals);
         else if (call.axis)
           error(loc, "'axis' is given twice");
         else if (std::optional<int64_t> value = integerLiteral(keyword->expr(), "axis"))
@@ -694,6 +709,10 @@ public:
     closeParen = literalType(vocabulary, "')'");
     openBracket = literalType(vocabulary, "'['");
     closeBracket = literalType(vocabulary, "']'");
+    star = literalType(vocabulary, "'*'");
+    slash = literalType(vocabulary, "'/'");
+    equals = literalType(vocabulary, "'='");
+    colon = literalType(vocabulary, "':'");
   }
 
   void parseAll();
@@ -706,7 +725,8 @@ private:
       script.poisonedNames.push_back(name);
   }
   void reportSyntaxError(const SyntaxError &error, size_t endIndex, const std::vector<OpenBracket> &open,
-                         bool continued);
+                         bool continued, antlr4::BufferedTokenStream &stream);
+  std::optional<Diagnostic> slipNote(const SyntaxError &error, antlr4::BufferedTokenStream &stream) const;
   void parseStatement(TokenList tokens, const std::vector<OpenBracket> &open, bool continued);
 
   antlr4::ANTLRInputStream input;
@@ -718,6 +738,7 @@ private:
   Script &script;
   unsigned nestingLimit;
   size_t openParen = 0, closeParen = 0, openBracket = 0, closeBracket = 0;
+  size_t star = 0, slash = 0, equals = 0, colon = 0; // for slipNote
 };
 
 /// Tokens that the grammar lexes only to report: an unknown character or a number with an empty exponent.
@@ -770,14 +791,61 @@ std::string declaredName(const TokenList &tokens) {
 /// A statement that ends with brackets still open fails where it ends; the bracket is the better place to
 /// point at, unless the statement is one line whose parser message already names the missing ')' or ']'.
 void ScriptParser::reportSyntaxError(const SyntaxError &error, size_t endIndex, const std::vector<OpenBracket> &open,
-                                     bool continued) {
-  if (open.empty() || error.tokenIndex < endIndex)
-    return diags.error(error.loc, error.message);
-  const OpenBracket &innermost = open.back();
-  size_t closer = innermost.text == '(' ? closeParen : closeBracket;
-  if (!continued && error.expected.size() == 1 && error.expected.contains(closer))
-    return diags.error(error.loc, error.message);
-  diags.error(innermost.loc, std::string("'") + innermost.text + "' is never closed");
+                                     bool continued, antlr4::BufferedTokenStream &stream) {
+  if (!open.empty() && error.tokenIndex >= endIndex) {
+    const OpenBracket &innermost = open.back();
+    size_t closer = innermost.text == '(' ? closeParen : closeBracket;
+    if (continued || error.expected.size() != 1 || !error.expected.contains(closer))
+      return diags.error(innermost.loc, std::string("'") + innermost.text + "' is never closed");
+  }
+  diags.error(error.loc, error.message);
+  if (std::optional<Diagnostic> note = slipNote(error, stream))
+    diags.note(note->loc, std::move(note->message));
+}
+
+/// A note for a syntax error that is a habit from another language: `x ** 2` (a power), `// ...` (a comment),
+/// a second `=` in a node or def (a comparison), `node y := x` (a declaration).
+std::optional<Diagnostic> ScriptParser::slipNote(const SyntaxError &error, antlr4::BufferedTokenStream &stream) const {
+  stream.fill();
+  antlr4::Token *at = stream.get(error.tokenIndex);
+  antlr4::Token *before = error.tokenIndex > 0 ? stream.get(error.tokenIndex - 1) : nullptr;
+  antlr4::Token *after = error.tokenIndex + 1 < stream.size() ? stream.get(error.tokenIndex + 1) : nullptr;
+  auto touching = [](antlr4::Token *first, antlr4::Token *second) {
+    return first && second && first->getLine() == second->getLine() &&
+           second->getCharPositionInLine() == first->getCharPositionInLine() + first->getText().size();
+  };
+  // The first of two touching tokens of `type`, one of them the offending token (the second, unless
+  // `eitherOne`); else null.
+  auto doubled = [&](size_t type, bool eitherOne) -> antlr4::Token * {
+    if (at->getType() != type)
+      return nullptr;
+    if (before && before->getType() == type && touching(before, at))
+      return before;
+    return eitherOne && after && after->getType() == type && touching(at, after) ? at : nullptr;
+  };
+  // A second '=' in a node or def: the first declares, so this one was meant to compare.
+  auto comparesWithEquals = [&] {
+    size_t first = stream.get(0)->getType();
+    if (at->getType() != equals || (first != BPLexer::NODE && first != BPLexer::DEF))
+      return false;
+    for (size_t i = 0; i < error.tokenIndex; ++i)
+      if (stream.get(i)->getType() == equals)
+        return true;
+    return false;
+  };
+  auto note = [](antlr4::Token *token, std::string message) {
+    return Diagnostic{Severity::Note, locOf(token), std::move(message)};
+  };
+  if (antlr4::Token *first = doubled(star, /*eitherOne=*/false)) // x ** 2; not **x
+    return note(first, "did you mean '^'? bp writes powers as x ^ 2");
+  if (antlr4::Token *first = doubled(slash, /*eitherOne=*/true)) // x // 2, and a line that starts with //
+    return note(first, "comments start with '#'; bp has no '//' operator");
+  if (comparesWithEquals())
+    return note(at, ComparesWithEquals);
+  if (at->getType() == colon && after && after->getType() == equals && touching(at, after) &&
+      error.expected.contains(equals))
+    return note(at, "did you mean '='? bp declares with '=', as in node y = x + 1");
+  return std::nullopt;
 }
 
 /// Parses one statement: `tokens` ends with the token that ends it; `open` are the brackets still open
@@ -796,7 +864,7 @@ void ScriptParser::parseStatement(TokenList tokens, const std::vector<OpenBracke
   try {
     BPParser::StatementLineContext *tree = parser.statementLine();
     if (const std::optional<SyntaxError> &error = listener.error())
-      reportSyntaxError(*error, endIndex, open, continued);
+      reportSyntaxError(*error, endIndex, open, continued, stream);
     else
       statement = converter.convert(tree->statement());
   } catch (StackExhausted &) {

@@ -43,6 +43,8 @@ double leafValue(const double *) { llvm_unreachable("leaves are not evaluated by
 double tensorOpValue(const double *) { llvm_unreachable("tensor ops are evaluated whole, by evaluateTensorOp"); }
 
 double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
+// log(1 + exp(x)) without overflow: max(x, 0) + log1p(exp(-|x|)); NaN comes out through the second term.
+double softplus(double x) { return (x > 0 ? x : 0.0) + std::log1p(std::exp(-std::fabs(x))); }
 // relu passes NaN through (`x > 0` is false for NaN, so test "not x <= 0").
 double relu(double x) { return !(x <= 0) ? x : 0.0; }
 // Whether max(x, y) (greaterEq) or min(x, y) (lessEq) returns x: on ties, and when x is NaN; when y is NaN
@@ -76,13 +78,16 @@ constexpr ForwardRule forwardRules[] = {
     {OpKind::Pow, [](const double *x) { return std::pow(x[0], x[1]); }},
 
     {OpKind::Exp, [](const double *x) { return std::exp(x[0]); }},
+    {OpKind::Expm1, [](const double *x) { return std::expm1(x[0]); }},
     {OpKind::Log, [](const double *x) { return std::log(x[0]); }},
+    {OpKind::Log1p, [](const double *x) { return std::log1p(x[0]); }},
     {OpKind::Sqrt, [](const double *x) { return std::sqrt(x[0]); }},
     {OpKind::Sin, [](const double *x) { return std::sin(x[0]); }},
     {OpKind::Cos, [](const double *x) { return std::cos(x[0]); }},
     {OpKind::Tan, [](const double *x) { return std::tan(x[0]); }},
     {OpKind::Tanh, [](const double *x) { return std::tanh(x[0]); }},
     {OpKind::Sigmoid, [](const double *x) { return sigmoid(x[0]); }},
+    {OpKind::Softplus, [](const double *x) { return softplus(x[0]); }},
     {OpKind::Relu, [](const double *x) { return relu(x[0]); }},
     {OpKind::Abs, [](const double *x) { return std::fabs(x[0]); }},
     {OpKind::Max, [](const double *x) { return greaterEq(x[0], x[1]) != 0 ? x[0] : x[1]; }},
