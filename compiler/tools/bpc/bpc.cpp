@@ -133,6 +133,15 @@ void addOptLevelOption(CLI::App *command, Options &options) {
       ->check(CLI::Range(0u, 3u));
 }
 
+/// --trace-nonfinite, and with `strict` --strict: how a result that is not finite is reported.
+void addNonFiniteOptions(CLI::App *command, Options &options, bool strict) {
+  command->add_flag("--trace-nonfinite", options.traceNonFinite,
+                    "where a result is not finite, also list every value that is not finite, in evaluation "
+                    "order, each with the one it came from");
+  if (strict)
+    command->add_flag("--strict", options.strict, "exit 1 where a result is not finite (a NaN or an infinity)");
+}
+
 /// The options that describe a training step (for `train` and `build --train-step`), all of them and --vars.
 struct TrainStepOptions {
   std::vector<CLI::Option *> all;
@@ -237,6 +246,7 @@ int main(int argc, char **argv) {
       ->type_name("S")
       ->check(wholeNumber(true));
   addOptLevelOption(run, options);
+  addNonFiniteOptions(run, options, true);
 
   CLI::App *emitLLVM = addScriptCommand(app, "emit-llvm", "print the LLVM IR of the forward and gradient functions",
                                         options);
@@ -286,6 +296,7 @@ int main(int argc, char **argv) {
       ->type_name("S")
       ->check(wholeNumber(true));
   addOptLevelOption(gradcheck, options);
+  addNonFiniteOptions(gradcheck, options, true);
 
   CLI::App *build = addScriptCommand(
       app, "build", "compile a script to a native object file (or assembly, or LLVM IR) and a C header", options);
@@ -354,6 +365,7 @@ int main(int argc, char **argv) {
       ->check(nonEmpty());
   train->add_flag("--json", options.json, "print one JSON object at the end");
   train->add_flag("--quiet", options.quiet, "print no progress");
+  addNonFiniteOptions(train, options, false);
   addSetOption(train, options);
 
   try {
