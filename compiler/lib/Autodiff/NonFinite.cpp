@@ -151,11 +151,18 @@ std::vector<NonFiniteNode> NonFiniteTracer::findAll() const {
 std::string NonFiniteTracer::operationWithValues(ElementRef at) const {
   const Node &node = graph.node(at.node);
   std::vector<Printed> operands;
-  if (isElementwise(node.op) || node.op == OpKind::Index) {
+  if (isElementwise(node.op)) {
     for (ElementRef source : sources(at))
       operands.push_back(number(value(source)));
-  } else {
-    for (NodeId operand : node.operands)
+    return applyOp(node, operands);
+  }
+  for (NodeId operand : node.operands) {
+    bool indexed = operand == node.operands[0] && (node.op == OpKind::Index || node.op == OpKind::DynamicIndex);
+    if (indexed) // what is indexed by its name: x[7]
+      operands.push_back(reference(operand, MaxDepth));
+    else if (graph.node(operand).type.isScalar())
+      operands.push_back(number(values[operand]));
+    else
       operands.push_back({formatTensor(values.tensor(operand), graph.node(operand).type.shape, true), 5});
   }
   return applyOp(node, operands);
@@ -303,13 +310,16 @@ std::vector<Diagnostic> NonFiniteTracer::fullTrace() const {
   std::vector<Diagnostic> notes;
   for (const NonFiniteNode &entry : findAll()) {
     const Node &node = graph.node(entry.at.node);
-    std::string text = name(entry.at) + " = ";
+    // `p[0] = e / sum(e) = inf / inf = nan`, each form once (an unnamed node is spelled out already).
+    std::vector<std::string> forms{name(entry.at)};
+    std::string names = operationWithNames(entry.at.node);
+    if (!isLeaf(node) && names != reference(entry.at.node, MaxDepth).first) // not spelled out already
+      forms.push_back(std::move(names));
+    if (std::string numbers = operationWithValues(entry.at); !isLeaf(node) && numbers != forms.back())
+      forms.push_back(std::move(numbers));
+    std::string text = llvm::join(forms, " = ") + " = " + formatNumber(value(entry.at));
     if (isLeaf(node))
-      text += formatNumber(value(entry.at)) + " (" + getOpInfo(node.op).name + ")";
-    else if (std::string names = operationWithNames(entry.at.node); names == reference(entry.at.node, MaxDepth).first)
-      text += operationWithValues(entry.at) + " = " + formatNumber(value(entry.at)); // spelled out already
-    else
-      text += names + " = " + operationWithValues(entry.at) + " = " + formatNumber(value(entry.at));
+      text += std::string(" (") + getOpInfo(node.op).name + ")";
     text += entry.from ? ", from " + name(*entry.from) : ": it starts here";
     notes.push_back({Severity::Note, node.loc, std::move(text)});
   }
