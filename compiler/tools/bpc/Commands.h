@@ -72,6 +72,8 @@ struct Options {
   bool seedGiven = false;
   std::string save;              // train --save OUT.bp
   bool quiet = false;            // train --quiet
+  bool strict = false;           // run, gradcheck --strict: exit 1 where a result is not finite
+  bool traceNonFinite = false;   // run, train, gradcheck --trace-nonfinite: every non-finite node, in order
   std::vector<std::string> of;   // run, explain, gradcheck, build --of: the outputs to differentiate
   std::vector<std::string> wrt;  // ... --wrt: the inputs and params to differentiate by
 

@@ -4,6 +4,8 @@
 
 #include "bp/NumberFormat.h"
 
+#include "llvm/Support/raw_ostream.h"
+
 using namespace bp;
 
 namespace bpc {
@@ -76,6 +78,84 @@ std::vector<std::vector<double>> vectorJacobianProduct(const GradientGraph &grad
         element = seed[0] * element;
   }
   return products;
+}
+
+NonFiniteReporter::NonFiniteReporter(const Graph &graph, const Options &options, std::vector<size_t> outputs,
+                                     const std::optional<GradientSelection> &selection)
+    : graph(graph), options(options), outputs(std::move(outputs)) {
+  if (!selection)
+    return;
+  // The gradient was built once already to be compiled; one over the size limit never gets here.
+  auto built = buildGradientGraph(graph, *selection);
+  if (built)
+    gradient = std::move(*built);
+  else
+    llvm::consumeError(built.takeError());
+}
+
+bool NonFiniteReporter::report(llvm::ArrayRef<double> arguments, const std::string &where) const {
+  const Graph &evaluated = gradient ? gradient->graph : graph;
+  Values values = evaluateGraph(evaluated, arguments);
+  std::vector<NonFiniteResult> results;
+  auto check = [&](const std::string &name, llvm::ArrayRef<int64_t> shape, NodeId id) {
+    std::optional<size_t> element = firstNonFinite(values.tensor(id));
+    if (element)
+      results.push_back({elementName(name, shape, static_cast<int64_t>(*element)), {id, *element}});
+    return element.has_value();
+  };
+  for (size_t o : outputs) {
+    const Graph::Output &output = graph.outputs()[o];
+    check(output.name, graph.node(output.node).type.shape, output.node);
+  }
+  std::vector<NodeId> argumentNodes = graph.arguments();
+  for (size_t s = 0; gradient && s < gradient->sweeps.size(); ++s) {
+    // A tensor output's Jacobian, row by row (its seed one-hot) up to the first row with an entry not finite.
+    const ReverseSweep &sweep = gradient->sweeps[s];
+    const Graph::Output &output = graph.outputs()[sweep.output];
+    const Shape &shape = graph.node(output.node).type.shape;
+    int64_t rows = sweep.seed == InvalidNode ? 1 : elementCount(shape);
+    bool found = false;
+    for (int64_t r = 0; r < rows && !found; ++r) {
+      if (sweep.seed != InvalidNode) {
+        llvm::MutableArrayRef<double> seed = values.tensor(sweep.seed);
+        std::fill(seed.begin(), seed.end(), 0.0);
+        seed[static_cast<size_t>(r)] = 1;
+        for (NodeId id : gradient->seededNodes(sweep))
+          evaluateNode(gradient->graph, id, values);
+      }
+      std::string of = sweep.seed == InvalidNode ? output.name : elementName(output.name, shape, r);
+      for (size_t c = 0; c < sweep.gradient.size(); ++c) {
+        const Node &argument = graph.node(argumentNodes[gradient->selection.arguments[c]]);
+        found = check("d" + of + "/d" + argument.name, argument.type.shape, sweep.gradient[c]) || found;
+      }
+    }
+  }
+  if (results.empty())
+    return false;
+
+  NonFiniteTracer tracer = gradient ? NonFiniteTracer(*gradient, values) : NonFiniteTracer(graph, values);
+  const SourceFileRef &file = graph.sourceFile();
+  auto print = [&](const Diagnostic &diagnostic) {
+    printDiagnostic(llvm::errs(), file.get(), file ? file->name() : "bpc", diagnostic);
+  };
+  for (NonFiniteWarning &warning : tracer.warnings(results)) {
+    warning.diagnostics.front().message += where;
+    for (const Diagnostic &diagnostic : warning.diagnostics)
+      print(diagnostic);
+    // An argument's value given on the command line: say so.
+    const Node &origin = evaluated.node(warning.origin.node);
+    if (origin.op != OpKind::Input && origin.op != OpKind::Param)
+      continue;
+    for (const std::string &set : options.sets)
+      if (llvm::StringRef(set).split('=').first.trim() == origin.name)
+        print({Severity::Note, SourceLoc{}, "its value comes from --set " + set});
+  }
+  if (options.traceNonFinite) {
+    llvm::errs() << "every value that is not finite, in evaluation order:\n";
+    for (const Diagnostic &note : tracer.fullTrace())
+      print(note);
+  }
+  return true;
 }
 
 llvm::Expected<size_t> hessianOutput(const Graph &graph, const std::string &name) {

@@ -14,6 +14,7 @@
 #include "bp/DataSet.h"
 #include "bp/Interpreter.h"
 #include "bp/JIT.h"
+#include "bp/NonFinite.h"
 
 #include "llvm/ADT/FunctionExtras.h"
 
@@ -71,6 +72,32 @@ private:
 /// the sweep's seeded nodes are evaluated again.
 std::vector<std::vector<double>> vectorJacobianProduct(const bp::GradientGraph &gradient, bp::Values &values,
                                                        size_t sweep, llvm::ArrayRef<double> seed);
+
+struct Options;
+
+/// Warns where results that are not finite started (NonFinite.h): the outputs that `outputs` lists (indices into
+/// Graph::outputs) and, with a gradient selection, every entry of that gradient, from the interpreter, whose
+/// numbers compiled code gives bit for bit. The warnings go to stderr, in clang's form; with
+/// --trace-nonfinite, every non-finite node follows, in evaluation order.
+class NonFiniteReporter {
+public:
+  NonFiniteReporter(const bp::Graph &graph, const Options &options, std::vector<size_t> outputs,
+                    const std::optional<bp::GradientSelection> &selection = std::nullopt);
+
+  /// Whether `results` (OutputEvaluator's layout, for these outputs and gradient) hold a number that is not
+  /// finite.
+  static bool anyNonFinite(llvm::ArrayRef<double> results) { return bp::firstNonFinite(results).has_value(); }
+
+  /// Evaluates at `arguments` (flat, Graph::argumentOffsets) and warns for each result that is not finite,
+  /// `where` ending each warning (" on row 3 of data.csv"). Returns whether any was not finite.
+  bool report(llvm::ArrayRef<double> arguments, const std::string &where = "") const;
+
+private:
+  const bp::Graph &graph;
+  const Options &options;
+  std::vector<size_t> outputs;
+  std::optional<bp::GradientGraph> gradient;
+};
 
 /// The index (into Graph::outputs) of --hessian OUT's output; an unknown or tensor output is an error whose
 /// message says so (a usage error).

@@ -438,6 +438,7 @@ int gradcheckCommand(const Options &options) {
   Checker checker(options, *in);
   std::unique_ptr<CompiledModel> analyticModel, forwardModel, gradientModel;
   std::vector<double> grad;
+  bool nonFinite = false; // a value or gradient entry that is not finite: warned where it started
   if (gradientMode) {
     auto model = CompiledModel::create(*graph, CompiledModel::ForwardAndGradient, options.optLevel, *selection);
     if (!model)
@@ -446,6 +447,8 @@ int gradcheckCommand(const Options &options) {
     std::vector<double> out(outputOffsets.back());
     grad.resize(rowOffsets.back() * width);
     analyticModel->gradient(in->data(), out.data(), grad.data());
+    if (NonFiniteReporter::anyNonFinite(out) || NonFiniteReporter::anyNonFinite(grad))
+      nonFinite = NonFiniteReporter(*graph, options, selection->outputs, *selection).report(*in);
   }
   size_t forward = 0, gradient = 0; // the functions differenced
   if (!hessianOf || !options.jvps.empty() || !seeds->empty()) {
@@ -596,7 +599,8 @@ int gradcheckCommand(const Options &options) {
     checker.checkSymmetry(columns.size() * (columns.size() - 1) / 2, largest, name(where.first, where.second),
                           name(where.second, where.first));
   }
-  return checker.report(total, held.has_value());
+  int status = checker.report(total, held.has_value());
+  return options.strict && nonFinite ? ExitFailure : status;
 }
 
 } // namespace bpc

@@ -27,6 +27,8 @@
 
 #include "llvm/Support/raw_ostream.h"
 
+#include <numeric>
+
 using namespace bp;
 
 namespace bpc {
@@ -442,6 +444,24 @@ int runCommand(const Options &options) {
   if (!evaluator)
     return reportError(evaluator.takeError());
   ResultPrinter printer(*graph, options, *selection, llvm::outs());
+  // A result that is not finite gets a warning where it started (built only then: it needs the gradient graph).
+  std::optional<NonFiniteReporter> reporter;
+  auto warn = [&](llvm::ArrayRef<double> arguments, const std::string &where) {
+    if (!reporter) {
+      std::vector<size_t> outputs(graph->outputs().size());
+      std::iota(outputs.begin(), outputs.end(), 0);
+      reporter.emplace(*graph, options, std::move(outputs),
+                       options.grad ? std::optional<GradientSelection>(*selection) : std::nullopt);
+    }
+    return reporter->report(arguments, where);
+  };
+  auto onRow = [&](size_t r) {
+    std::vector<double> arguments = *in;
+    data->bindRow(r, arguments);
+    return warn(arguments, " on row " + std::to_string(r + 1) + " of " + options.data);
+  };
+  bool nonFinite = false;
+  auto exitStatus = [&] { return options.strict && nonFinite ? ExitFailure : ExitSuccess; };
 
   if (options.perRow) {
     evaluator->forEachRow(*in, *data, [&](size_t r, llvm::ArrayRef<double> results) {
@@ -449,24 +469,31 @@ int runCommand(const Options &options) {
         printer.object(results, r, std::nullopt);
       else
         printer.rowLine(r, results);
+      if (!nonFinite && NonFiniteReporter::anyNonFinite(results))
+        nonFinite = onRow(r) || true; // the first such row only
     });
-    return ExitSuccess;
+    return exitStatus();
   }
 
   std::vector<double> results = evaluator->mean(*in, data ? &*data : nullptr);
   std::optional<size_t> rows = data ? std::optional<size_t>(data->rowCount) : std::nullopt;
   if (options.json) {
     printer.object(results, std::nullopt, rows, *vjps, *jvps, *hessianValues, *hvps);
-    return ExitSuccess;
+  } else {
+    printer.lines(results, rows ? "  (mean over the " + std::to_string(*rows) + (*rows == 1 ? " row" : " rows") +
+                                      " of " + options.data + ")"
+                                : "");
+    printer.productLines("vjp", *vjps);
+    printer.jvpLines(*jvps);
+    printer.hessianLines(*hessianValues);
+    printer.productLines("hvp", *hvps);
   }
-  printer.lines(results, rows ? "  (mean over the " + std::to_string(*rows) + (*rows == 1 ? " row" : " rows") +
-                                    " of " + options.data + ")"
-                              : "");
-  printer.productLines("vjp", *vjps);
-  printer.jvpLines(*jvps);
-  printer.hessianLines(*hessianValues);
-  printer.productLines("hvp", *hvps);
-  return ExitSuccess;
+  nonFinite = NonFiniteReporter::anyNonFinite(results);
+  if (nonFinite && !data)
+    warn(*in, "");
+  for (size_t r = 0; nonFinite && data && r < data->rowCount && !onRow(r); ++r) // the first row that is not finite
+    ;
+  return exitStatus();
 }
 
 } // namespace bpc

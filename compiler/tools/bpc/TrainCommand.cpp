@@ -325,6 +325,24 @@ int trainCommand(const Options &options) {
   // Each step's rows, gathered in the (shuffled) order of the pass into one buffer, row-major.
   size_t columns = spec->rowTargets.size();
   std::vector<double> rows(data ? batch * columns : 0), previous(values.size());
+  std::vector<size_t> batchRows(data ? batch : 0); // the data rows of the step's batch
+  // Where the objective or its gradient stopped being finite: at the values of step `s`, on the first row of its
+  // batch where it is not finite.
+  auto warnNonFinite = [&](size_t s) {
+    NonFiniteReporter reporter(*graph, options, {spec->objective}, GradientSelection{{spec->objective}, variables});
+    std::string at = " at step " + std::to_string(s);
+    if (!data) {
+      reporter.report(values, at);
+      return;
+    }
+    for (size_t k = 0; k < batch; ++k) {
+      std::vector<double> row = values;
+      for (size_t c = 0; c < columns; ++c)
+        row[spec->rowTargets[c]] = rows[k * columns + c];
+      if (reporter.report(row, at + ", on row " + std::to_string(batchRows[k] + 1) + " of " + options.data))
+        return;
+    }
+  };
   // The objective's mean over the step's rows at `at`, from the interpreter: the step function returns NaN
   // where only the gradient is not finite, and the message gives the objective.
   auto interpretedMean = [&](std::vector<double> at) {
@@ -344,6 +362,7 @@ int trainCommand(const Options &options) {
         if (shuffle)
           std::shuffle(order.begin(), order.end(), shuffler);
       }
+      batchRows[k] = order[cursor];
       llvm::ArrayRef<double> row = data->row(order[cursor++]);
       std::copy(row.begin(), row.end(), rows.begin() + static_cast<std::ptrdiff_t>(k * columns));
     }
@@ -351,6 +370,7 @@ int trainCommand(const Options &options) {
     double loss = trainer->get()->step(values.data(), state.data(), data ? rows.data() : nullptr,
                                        static_cast<long>(batch));
     if (!std::isfinite(loss)) {
+      warnNonFinite(s);
       if (std::isnan(loss))
         loss = interpretedMean(values);
       if (s == 1)

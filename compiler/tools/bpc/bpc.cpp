@@ -143,6 +143,15 @@ void addEmitFunctionsOption(CLI::App *command, Options &options) {
       ->check(CLI::IsMember({"gradient", "jvp", "vjp", "hessian", "hvp"}));
 }
 
+/// --trace-nonfinite, and with `strict` --strict: how a result that is not finite is reported.
+void addNonFiniteOptions(CLI::App *command, Options &options, bool strict) {
+  command->add_flag("--trace-nonfinite", options.traceNonFinite,
+                    "where a result is not finite, also list every value that is not finite, in evaluation "
+                    "order, each with the one it came from");
+  if (strict)
+    command->add_flag("--strict", options.strict, "exit 1 where a result is not finite (a NaN or an infinity)");
+}
+
 /// The options that describe a training step (for `train` and `build --train-step`), all of them and --vars.
 struct TrainStepOptions {
   std::vector<CLI::Option *> all;
@@ -247,6 +256,7 @@ int main(int argc, char **argv) {
       ->type_name("S")
       ->check(wholeNumber(true));
   addOptLevelOption(run, options);
+  addNonFiniteOptions(run, options, true);
 
   CLI::App *emitLLVM = addScriptCommand(
       app, "emit-llvm", "print the LLVM IR of the forward and gradient functions (or those --emit-fn lists)", options);
@@ -297,6 +307,7 @@ int main(int argc, char **argv) {
       ->type_name("S")
       ->check(wholeNumber(true));
   addOptLevelOption(gradcheck, options);
+  addNonFiniteOptions(gradcheck, options, true);
 
   CLI::App *build = addScriptCommand(
       app, "build", "compile a script to a native object file (or assembly, or LLVM IR) and a C header", options);
@@ -360,6 +371,7 @@ int main(int argc, char **argv) {
       ->check(nonEmpty());
   train->add_flag("--json", options.json, "print one JSON object at the end");
   train->add_flag("--quiet", options.quiet, "print no progress");
+  addNonFiniteOptions(train, options, false);
   addSetOption(train, options);
 
   try {
