@@ -575,10 +575,8 @@ void printTangentPass(llvm::raw_ostream &os, const Graph &forward, const Tangent
     std::string value = printer.value(tangent);
     if (allScalar(forward, id) && printer.formula(tangent, byValue) != value)
       os << printer.formula(tangent, byValue) << " = ";
-    os << value
-       << whyNotFinite(printer, tangent,
-                       [&](NodeId node) -> std::optional<std::string> { return node == tangent ? std::nullopt : byName(node); })
-       << '\n';
+    auto earlier = [&](NodeId node) { return node == tangent ? std::nullopt : byName(node); };
+    os << value << whyNotFinite(printer, tangent, earlier) << '\n';
   }
   os << "J t, the directional derivative of every output along the tangents:\n";
   for (size_t o = 0; o < forward.outputs().size(); ++o) {
