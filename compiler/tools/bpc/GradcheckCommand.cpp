@@ -246,6 +246,11 @@ public:
                 const std::string &at) const;
 
 private:
+  static bool isKinkOp(OpKind op) {
+    return op == OpKind::Relu || op == OpKind::Abs || op == OpKind::Max || op == OpKind::Min ||
+           getOpInfo(op).precedence == ComparisonPrecedence;
+  }
+
   /// Per element of node `id`, the variable whose sign changes at its kink or jump; empty for other ops (and
   /// for operands that broadcast other than from a scalar).
   std::vector<double> kinkVariable(const Values &values, NodeId id) const {
@@ -282,6 +287,7 @@ private:
   const std::vector<double> &in;
   std::vector<std::vector<NodeId>> resultOutputs;
   std::vector<bool> derivatives;
+  mutable std::optional<Values> atPoint; // the script's values at the point, once needed
 };
 
 KinkFinder::Kinks KinkFinder::explain(const Direction &d, double h, size_t function,
@@ -303,27 +309,34 @@ KinkFinder::Kinks KinkFinder::explain(const Direction &d, double h, size_t funct
     if (reaches[id])
       for (NodeId operand : graph.node(id).operands)
         reaches[operand] = true;
-  // The script at the point and 2h to either side.
-  std::vector<Values> samples;
-  for (double offset : {0.0, -2 * h, 2 * h}) {
+  std::vector<NodeId> candidates;
+  for (NodeId id = 0; id < graph.size(); ++id)
+    if (moved[id] && reaches[id] && isKinkOp(graph.node(id).op))
+      candidates.push_back(id);
+  if (candidates.empty())
+    return {};
+  // The script at the point (once for every check) and 2h to either side.
+  if (!atPoint)
+    atPoint = evaluateGraph(graph, in);
+  auto beside = [&](double offset) {
     std::vector<double> point = in;
     for (auto [element, component] : d.components)
       point[element] += offset * component;
-    samples.push_back(evaluateGraph(graph, point));
-  }
+    return evaluateGraph(graph, point);
+  };
+  Values onLeft = beside(-2 * h), onRight = beside(2 * h);
   std::vector<std::string> exact, near;
   std::vector<std::string> conventions;
   bool kinkOnPoint = false;
-  for (NodeId id = 0; id < graph.size(); ++id) {
-    if (!moved[id] || !reaches[id])
-      continue;
-    std::vector<double> u = kinkVariable(samples[0], id);
+  for (NodeId id : candidates) {
+    std::vector<double> u = kinkVariable(*atPoint, id);
     if (u.empty())
       continue;
-    std::vector<double> left = kinkVariable(samples[1], id), right = kinkVariable(samples[2], id);
+    std::vector<double> left = kinkVariable(onLeft, id), right = kinkVariable(onRight, id);
     bool onIt = false, inReach = false;
     for (size_t e = 0; e < u.size(); ++e) {
-      if (left[e] == u[e] && right[e] == u[e]) // an element the direction does not move
+      bool undefined = std::isnan(u[e]) || std::isnan(left[e]) || std::isnan(right[e]);
+      if (undefined || (left[e] == u[e] && right[e] == u[e])) // no kink to see, or an element that does not move
         continue;
       onIt = onIt || u[e] == 0;
       auto crosses = [&](double side) { return side == 0 || std::signbit(side) != std::signbit(u[e]); };
