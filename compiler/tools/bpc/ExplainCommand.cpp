@@ -34,6 +34,7 @@
 #include <cassert>
 #include <cmath>
 #include <map>
+#include <set>
 
 using namespace bp;
 
@@ -41,12 +42,42 @@ namespace bpc {
 namespace {
 
 /// Formulas over graph nodes: forward nodes by their labels (or values), derivative helpers expanded.
+///
+/// A forward node without a name is labelled by its expression in source syntax, over the names and the labels
+/// of its operands (`x * y`, `sin(x)`): the graph's rendering, so an inlined def's body reads as what it
+/// computes. A label over MaxSpelledLabel characters, or one that an earlier node already has (the same
+/// subexpression written twice), falls back to the graph's `%N`, which the forward pass then defines.
+///
+/// A negative number is an operand of unary minus's precedence (`7 ^ (-0.5)`, `(-2) ^ 2`), and a minus sign never
+/// follows another: `-(-1)`, `5 - (-6)`; elsewhere it stands as it is (`5 + -6`, `-1 * 7`).
 class FormulaPrinter {
   using Printed = std::pair<std::string, int>; // text and its precedence
 
 public:
+  static constexpr size_t MaxSpelledLabel = 30;
+
   FormulaPrinter(const Graph &graph, size_t forwardSize, const Values &values)
-      : graph(graph), forwardSize(forwardSize), values(values) {}
+      : graph(graph), forwardSize(forwardSize), values(values), labels(forwardSize), spelled(forwardSize) {
+    std::set<std::string> taken;
+    for (NodeId id = 0; id < forwardSize; ++id) { // operands first: no recursion over the graph's depth
+      const Node &node = graph.node(id);
+      if (!node.name.empty() || isLiteral(id) || node.op == OpKind::Input || node.op == OpKind::Param ||
+          node.op == OpKind::Const) {
+        labels[id] = {graph.label(id), 5};
+        continue;
+      }
+      Printed text{operation(id, false), getOpInfo(node.op).precedence};
+      spelled[id] = text.first.size() <= MaxSpelledLabel && taken.insert(text.first).second;
+      labels[id] = spelled[id] ? text : Printed{graph.label(id), 5};
+    }
+  }
+
+  /// What the passes call forward node `id`: its name, its expression (`x * y`) or `%N`.
+  const std::string &name(NodeId id) const { return labels[id].first; }
+  /// The same inside a derivative's name, where an expression is parenthesized: `dz/d(x * y)`, `d(sin(x))`.
+  std::string label(NodeId id) const { return spelled[id] ? "(" + name(id) + ")" : name(id); }
+  /// Whether `id` is labelled by its expression (which a line then need not repeat as its operation).
+  bool isSpelled(NodeId id) const { return spelled[id]; }
 
   /// A node's value: the number, or the tensor summarized as NumPy does above 1,000 elements.
   std::string value(NodeId id) const {
@@ -54,12 +85,15 @@ public:
     return shape.empty() ? formatNumber(values[id]) : formatTensor(values.tensor(id), shape, /*summarize=*/true);
   }
 
+  /// A scalar node's value.
+  double scalar(NodeId id) const { return values[id]; }
+
   /// `node`'s own operation applied to its operands: "a + b", "2 * %4", "yo[0, 0]"; with values: "5 + -6".
   std::string operation(NodeId id, bool withValues) const {
     const Node &node = graph.node(id);
     std::vector<Printed> operands;
     for (NodeId operand : node.operands)
-      operands.push_back(withValues ? Printed{value(operand), 5} : reference(operand));
+      operands.push_back(withValues ? number(operand) : reference(operand));
     return apply(node, operands);
   }
 
@@ -85,6 +119,27 @@ public:
     return apply(graph.node(id), operands);
   }
 
+  /// Why scalar node `id`'s value is NaN or infinite: the computations where that starts, with their numbers
+  /// ("0.5 / 0 = inf, then 0 * inf = nan"), or where `id` itself is the first, what its line shows happening
+  /// ("0 * inf is undefined", "division by 0"); a forward node that is not finite is named ("z is nan"). A
+  /// value that comes as it is from a node that `rename` names (an earlier line's) gives no reason: "" then, as
+  /// for a finite value or a tensor.
+  std::string whyNotFinite(NodeId id, Rename rename) const {
+    Origins origins{rename, id, {}, {}};
+    collectOrigins(id, origins, 0);
+    std::string self = operation(id, true);
+    if (origins.found.size() != 1 || origins.found[0] != self + " = " + value(id))
+      return llvm::join(origins.found, ", then ");
+    const Node &node = graph.node(id);
+    if (std::isnan(values[id]))
+      return self + " is undefined";
+    if (node.op == OpKind::Div && values[node.operands[1]] == 0)
+      return "division by 0";
+    bool overflow = llvm::all_of(node.operands, [&](NodeId operand) { return std::isfinite(values[operand]); }) &&
+                    llvm::is_contained({OpKind::Add, OpKind::Sub, OpKind::Mul, OpKind::Exp, OpKind::Pow}, node.op);
+    return overflow ? self + " overflows" : origins.found[0];
+  }
+
   /// Whether a node is a number as written: an unnamed constant, or negations of one (`x ^ -0.5`).
   bool isLiteral(NodeId id) const {
     while (graph.node(id).name.empty() && graph.node(id).op == OpKind::Neg)
@@ -93,11 +148,55 @@ public:
   }
 
 private:
+  /// The search of whyNotFinite: below the node it explains, `top`, not into the nodes `rename` names, each
+  /// node once, at most MaxOriginDepth deep (a derivative rule's expression is shallow).
+  struct Origins {
+    Rename rename;
+    NodeId top;
+    std::vector<std::string> found;
+    std::set<NodeId> seen;
+  };
+  static constexpr int MaxOriginDepth = 32;
+
+  void collectOrigins(NodeId id, Origins &origins, int depth) const {
+    const Node &node = graph.node(id);
+    double v = values[id];
+    if (!node.type.isScalar() || std::isfinite(v) || origins.rename(id) || (id < forwardSize && id == origins.top) ||
+        depth > MaxOriginDepth || !origins.seen.insert(id).second)
+      return;
+    std::string origin;
+    if (id < forwardSize) {
+      origin = name(id) + " is " + value(id);
+    } else {
+      // Below an operand that is already NaN (or infinite, for an infinite value), or an infinity that became
+      // NaN (0 * inf); the node itself where it is the first.
+      auto carries = [&](NodeId operand, bool nan) {
+        return graph.node(operand).type.isScalar() && (nan ? std::isnan(values[operand]) : std::isinf(values[operand]));
+      };
+      bool carried = false;
+      for (NodeId operand : node.operands)
+        if (carries(operand, std::isnan(v))) {
+          collectOrigins(operand, origins, depth + 1);
+          carried = true;
+        }
+      if (carried)
+        return;
+      for (NodeId operand : node.operands)
+        if (carries(operand, false))
+          collectOrigins(operand, origins, depth + 1);
+      origin = operation(id, true) + " = " + value(id);
+    }
+    if (!llvm::is_contained(origins.found, origin))
+      origins.found.push_back(origin);
+  }
+
   static std::string apply(const Node &node, const std::vector<Printed> &operands) {
     const OpInfo &info = getOpInfo(node.op);
-    auto wrap = [&](size_t i, bool tighter) {
+    auto wrap = [&](size_t i, bool tighter, bool afterMinus = false) {
       int need = info.precedence + (tighter ? 1 : 0);
-      return operands[i].second < need ? "(" + operands[i].first + ")" : operands[i].first;
+      const std::string &text = operands[i].first;
+      bool glued = afterMinus && !text.empty() && text.front() == '-'; // never `--1` nor `5 - -6`
+      return operands[i].second < need || glued ? "(" + text + ")" : text;
     };
     auto runTimeIndex = [&](const std::string &index) { // x[i] at axis 0, x[:, i] at axis 1
       std::string text = "[";
@@ -118,10 +217,10 @@ private:
       // Left-associative but for ^; comparisons do not chain, so a comparison on either side is parenthesized.
       bool tighterLeft = info.kind == OpKind::Pow || info.precedence == ComparisonPrecedence;
       bool tighterRight = info.kind != OpKind::Pow;
-      return wrap(0, tighterLeft) + " " + info.spelling + " " + wrap(1, tighterRight);
+      return wrap(0, tighterLeft) + " " + info.spelling + " " + wrap(1, tighterRight, info.kind == OpKind::Sub);
     }
     case Syntax::Prefix:
-      return std::string(info.spelling) + wrap(0, false);
+      return std::string(info.spelling) + wrap(0, false, info.spelling == std::string_view("-"));
     case Syntax::Index:
       return wrap(0, false) + formatIndexAttrs(node.attrs);
     case Syntax::Internal:
@@ -160,18 +259,18 @@ private:
     }
   }
 
-  /// A node as an operand: a literal by its value, anything else by its label.
-  Printed reference(NodeId id) const { return isLiteral(id) ? number(id) : Printed{graph.label(id), 5}; }
+  /// A forward node as an operand: a literal by its value, anything else by its label.
+  Printed reference(NodeId id) const { return isLiteral(id) ? number(id) : labels[id]; }
 
   Printed number(NodeId id) const {
     bool negative = graph.node(id).type.isScalar() && std::signbit(values[id]);
-    return {value(id), negative ? 3 : 5};
+    return {value(id), negative ? getOpInfo(OpKind::Neg).precedence : 5};
   }
 
   Printed expand(NodeId id, Rename rename) const {
     const Node &node = graph.node(id);
-    if (std::optional<std::string> name = rename(id))
-      return {*name, 5};
+    if (std::optional<std::string> name = rename(id)) // a value, or a name; a negative value binds as unary minus
+      return {*name, !name->empty() && name->front() == '-' ? getOpInfo(OpKind::Neg).precedence : 5};
     if (id < forwardSize)
       return reference(id);
     if (node.op == OpKind::Const) // by its value, even where it is named as an adjoint too (ds/d%2 = 0)
@@ -185,6 +284,8 @@ private:
   const Graph &graph;
   size_t forwardSize;
   const Values &values;
+  std::vector<Printed> labels; // per forward node
+  std::vector<bool> spelled;   // per forward node: labelled by its expression
 };
 
 std::string ordinal(size_t n) {
@@ -222,7 +323,7 @@ bool allScalar(const Graph &graph, NodeId id) {
 
 /// The forward pass over the first `forwardSize` nodes of `graph`.
 void printForwardPass(llvm::raw_ostream &os, const Graph &graph, size_t forwardSize, const FormulaPrinter &printer) {
-  auto name = [&](NodeId id) { return withShape(graph, id, graph.label(id)); };
+  auto name = [&](NodeId id) { return withShape(graph, id, printer.name(id)); };
   os << "forward pass: every node's value, from the inputs to the outputs\n";
   for (NodeId id = 0; id < forwardSize; ++id) {
     const Node &node = graph.node(id);
@@ -239,22 +340,63 @@ void printForwardPass(llvm::raw_ostream &os, const Graph &graph, size_t forwardS
     default:
       if (printer.isLiteral(id))
         continue;
-      os << "  " << name(id) << " = " << printer.operation(id, false) << " = ";
-      // The operands' values where they are numbers; a tensor operation shows its result alone.
-      if (allScalar(graph, id))
+      os << "  " << name(id) << " = ";
+      if (!printer.isSpelled(id)) // a name or %N: what it stands for
+        os << printer.operation(id, false) << " = ";
+      // The operands' values where they are numbers (and say more than the result: not `-x = -2 = -2`); a
+      // tensor operation shows its result alone.
+      if (allScalar(graph, id) && printer.operation(id, true) != value)
         os << printer.operation(id, true) << " = ";
       os << value << '\n';
     }
   }
 }
 
+/// Why node `id`'s value is not finite, "  (0.5 / 0 = inf)", or "" where it is finite; nodes that `rename`
+/// names are taken as they are.
+std::string whyNotFinite(const FormulaPrinter &printer, NodeId id, FormulaPrinter::Rename rename) {
+  std::string why = printer.whyNotFinite(id, rename);
+  return why.empty() ? "" : "  (" + why + ")";
+}
+
+/// The same for local derivative `local` of `consumer` by its operand `operand`, which for a function of one
+/// argument says so first: "  (sqrt'(0) is infinite: 0.5 / 0 = inf)".
+std::string whyNotFinite(const FormulaPrinter &printer, NodeId local, const Node &consumer, NodeId operand) {
+  std::string why = printer.whyNotFinite(local, [](NodeId) -> std::optional<std::string> { return std::nullopt; });
+  if (why.empty())
+    return "";
+  const OpInfo &info = getOpInfo(consumer.op);
+  if (info.syntax == Syntax::Call && consumer.operands.size() == 1)
+    why = std::string(info.name) + "'(" + printer.value(operand) + ") is " +
+          (std::isnan(printer.scalar(local)) ? "undefined" : "infinite") + ": " + why;
+  return "  (" + why + ")";
+}
+
+/// What node `id` is: "g = x > 0", or "x > 0" where that is its label.
+std::string definition(const FormulaPrinter &printer, NodeId id) {
+  return printer.isSpelled(id) ? printer.name(id) : printer.name(id) + " = " + printer.operation(id, false);
+}
+
 void printBackwardPass(llvm::raw_ostream &os, const Graph &forward, const GradientGraph &gradient,
                        const ReverseSweep &sweep, const FormulaPrinter &printer) {
   const Graph &graph = gradient.graph;
   const std::string &out = forward.outputs()[sweep.output].name;
-  auto adjointName = [&](NodeId id) { return "d" + out + "/d" + forward.label(id); };
+  auto adjointName = [&](NodeId id) { return "d" + out + "/d" + printer.label(id); };
   auto localName = [&](const ChainRuleStep &step) {
-    return "d" + forward.label(step.consumer) + "/d" + forward.label(step.operand);
+    return "d" + printer.label(step.consumer) + "/d" + printer.label(step.operand);
+  };
+  // A def's stated derivative (with_partial) has local derivatives too: 1 for the value it passes on, the
+  // partial for the argument.
+  auto stated = [&](const ChainRuleStep &step) { return forward.node(step.consumer).op == OpKind::WithPartial; };
+  auto localFormula = [&](const ChainRuleStep &step) {
+    if (!stated(step))
+      return printer.formula(step.localDerivative);
+    return step.operandIndex == 0 ? std::string("1") : printer.formula(forward.node(step.consumer).operands[2]);
+  };
+  auto localValue = [&](const ChainRuleStep &step) {
+    if (!stated(step))
+      return printer.value(step.localDerivative);
+    return step.operandIndex == 0 ? std::string("1") : printer.value(forward.node(step.consumer).operands[2]);
   };
 
   // The arguments differentiated by (--wrt), as declared.
@@ -294,7 +436,7 @@ void printBackwardPass(llvm::raw_ostream &os, const Graph &forward, const Gradie
     os << "  " << adjointName(id) << " = ";
     for (size_t i = 0; i < contributions.size(); ++i)
       os << (i ? " + " : "") << printer.value(contributions[i]->product);
-    os << " = " << printer.value(sweep.adjoint(id)) << "  (" << forward.label(id) << " is used "
+    os << " = " << printer.value(sweep.adjoint(id)) << "  (" << printer.name(id) << " is used "
        << contributions.size() << " times: the contributions add up)\n";
   };
 
@@ -304,23 +446,22 @@ void printBackwardPass(llvm::raw_ostream &os, const Graph &forward, const Gradie
     while (end < sweep.steps.size() && sweep.steps[end].consumer == consumer)
       ++end;
     printTotal(consumer);
-    os << "  " << forward.label(consumer) << " = " << printer.operation(consumer, false) << '\n';
+    os << "  " << definition(printer, consumer) << '\n';
     // A tensor op other than an elementwise one has no local derivative to print: its steps are vector-Jacobian
     // products.
     bool vjp = isTensorOp(forward.node(consumer).op);
-    // A def's stated derivative (with_partial) has local derivatives too: 1 for the value it passes on, the
-    // partial for the argument.
     bool stated = forward.node(consumer).op == OpKind::WithPartial;
     if (!vjp || stated) {
       os << "    local derivative" << (end - i > 1 ? "s: " : ": ");
       for (size_t k = i; k < end; ++k) {
         const ChainRuleStep &step = sweep.steps[k];
-        NodeId local = stated ? forward.node(consumer).operands[2] : step.localDerivative;
-        std::string formula = stated && step.operandIndex == 0 ? "1" : printer.formula(local);
-        std::string value = stated && step.operandIndex == 0 ? "1" : printer.value(local);
+        std::string formula = localFormula(step), value = localValue(step);
         os << (k > i ? ", " : "") << localName(step) << " = " << formula;
         if (formula != value)
           os << " = " << value;
+        if (!(stated && step.operandIndex == 0))
+          os << whyNotFinite(printer, stated ? forward.node(consumer).operands[2] : step.localDerivative,
+                             forward.node(consumer), step.operand);
       }
       if (forward.node(consumer).op == OpKind::StopGradient)
         os << "  (stop_gradient: its value passes, its derivative is 0 by definition)";
@@ -337,7 +478,15 @@ void printBackwardPass(llvm::raw_ostream &os, const Graph &forward, const Gradie
       if (vjp) {
         os << printer.formula(step.product, adjoint, adjointName(step.consumer));
       } else {
-        os << adjointName(step.consumer) << " * " << localName(step) << " = " << printer.value(adjoint) << " * "
+        // The output's own local derivatives have the names of its adjoints (df/dd for f = d * c): their formulas
+        // stand in for them, so that no line defines a name by itself.
+        std::string local = localName(step);
+        if (step.consumer == outputNode) {
+          local = localFormula(step);
+          if (local.find(' ') != std::string::npos)
+            local = "(" + local + ")";
+        }
+        os << adjointName(step.consumer) << " * " << local << " = " << printer.value(adjoint) << " * "
            << printer.value(step.localDerivative);
         // Where the op broadcast the operand, the products are summed back to the operand's shape.
         const Node &product = graph.node(step.product);
@@ -349,10 +498,17 @@ void printBackwardPass(llvm::raw_ostream &os, const Graph &forward, const Gradie
         }
       }
       os << " = " << printer.value(step.product);
+      os << whyNotFinite(printer, step.product, [&](NodeId id) -> std::optional<std::string> {
+        if (id == adjoint)
+          return adjointName(step.consumer);
+        if (id == step.localDerivative)
+          return step.consumer == outputNode ? localFormula(step) : localName(step);
+        return std::nullopt;
+      });
       if (shared) {
         size_t which = std::find(contributions.begin(), contributions.end(), &step) - contributions.begin() + 1;
         os << "  (" << ordinal(which) << " of " << contributions.size() << " uses of "
-           << forward.label(step.operand) << ")";
+           << printer.name(step.operand) << ")";
       }
       os << '\n';
     }
@@ -375,7 +531,7 @@ void printTangentPass(llvm::raw_ostream &os, const Graph &forward, const Tangent
   const Graph &graph = tangents.graph;
   // Each tangent's name, dN, after the first node whose tangent it is (a + 0's tangent is a's own node, da).
   std::map<NodeId, std::string> names;
-  auto tangentName = [&](NodeId id) { return "d" + forward.label(id); };
+  auto tangentName = [&](NodeId id) { return "d" + printer.label(id); };
   for (NodeId id = 0; id < forward.size(); ++id)
     if (tangents.nodeTangents[id] != InvalidNode)
       names.emplace(tangents.nodeTangents[id], tangentName(id));
@@ -405,7 +561,7 @@ void printTangentPass(llvm::raw_ostream &os, const Graph &forward, const Tangent
       if (llvm::any_of(node.operands, [&](NodeId operand) { return tangents.nodeTangents[operand] != InvalidNode; }))
         os << name << " = 0  ("
            << (node.op == OpKind::StopGradient ? "stop_gradient: its derivative is 0 by definition"
-                                                : forward.label(id) + " = " + printer.operation(id, false) +
+                                                : definition(printer, id) +
                                                       " is piecewise constant")
            << ")\n";
       continue;
@@ -416,9 +572,11 @@ void printTangentPass(llvm::raw_ostream &os, const Graph &forward, const Tangent
       continue;
     }
     os << printer.formula(tangent, byName) << " = ";
-    if (allScalar(forward, id))
+    std::string value = printer.value(tangent);
+    if (allScalar(forward, id) && printer.formula(tangent, byValue) != value)
       os << printer.formula(tangent, byValue) << " = ";
-    os << printer.value(tangent) << '\n';
+    auto earlier = [&](NodeId node) { return node == tangent ? std::nullopt : byName(node); };
+    os << value << whyNotFinite(printer, tangent, earlier) << '\n';
   }
   os << "J t, the directional derivative of every output along the tangents:\n";
   for (size_t o = 0; o < forward.outputs().size(); ++o) {

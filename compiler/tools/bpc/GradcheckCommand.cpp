@@ -12,9 +12,15 @@
 // of them, the entry is reported as "cannot confirm" with the reason, not as a failure. A jump (a comparison, or
 // where switching branches, within 2h of x) is handled the same way: the one-sided difference that spans it
 // is huge, the other is the slope of the side it does not reach, which the analytic derivative matches (a
-// comparison's derivative 0; where's, the derivative of the branch taken at x). An output that is NaN beside x
-// but not at x (an argument used as an index computed at run time, which only whole numbers are) cannot be
-// checked by differences at all: "cannot confirm" too, saying so.
+// comparison's derivative 0; where's, the derivative of the branch taken at x). Such a note names the kinks and
+// jumps of the script in reach (relu, abs, max, min and comparisons on the way from the argument to the output,
+// with file:line:col) and bp's derivatives there. Exactly at a kink the script has no derivative, and bp's is a
+// convention (relu'(0) = 0) that may be the slope of neither side (relu(x) + abs(x) at 0: 0, where the slopes are
+// -1 and 2): a value between the one-sided slopes (the generalized derivative there) cannot be refuted and
+// is "cannot confirm" too; one outside them, or one where the script is smooth after all, fails, with the kinks
+// named. A kink of the script is a jump of its gradient: a Hessian entry on one cannot be confirmed. An output
+// that is NaN beside x but not at x (an argument used as an index computed at run time, which only whole numbers
+// are) cannot be checked by differences at all: "cannot confirm" too, saying so.
 //
 // stop_gradient(x) passes x's value with derivative 0 by definition, which no difference of the script sees. So
 // the differences of a script that calls it are taken of the script with every stop_gradient held at its value
@@ -207,10 +213,172 @@ std::optional<Graph> holdStopGradients(const Graph &graph, llvm::ArrayRef<double
   return held;
 }
 
+/// The kinks (relu, abs, max, min) and jumps (comparisons) of a script that an entry's differences can straddle:
+/// the ops on the way from the argument elements a direction moves to the outputs a check weighs, whose kink
+/// variable (the operand; for two operands, their difference) is 0 at the point or changes sign within 2h of it
+/// (the reach of the one-sided differences).
+class KinkFinder {
+public:
+  KinkFinder(const Graph &graph, const std::vector<double> &in) : graph(graph), in(in) {}
+
+  /// The output node of each result of function #function (the forward function's results are the outputs'
+  /// elements; the Hessian's gradient row belongs to its one output), and whether the function is a derivative
+  /// of the script, in which the script's kinks are jumps.
+  void setResultOutputs(size_t function, std::vector<NodeId> outputs, bool derivative = false) {
+    if (resultOutputs.size() <= function) {
+      resultOutputs.resize(function + 1);
+      derivatives.resize(function + 1);
+    }
+    resultOutputs[function] = std::move(outputs);
+    derivatives[function] = derivative;
+  }
+
+  /// The kinks and jumps in reach of an entry's differences: `text` says where they are and bp's derivatives
+  /// there ("x = 0 is a kink of relu (f.bp:3:10) and a kink of abs (f.bp:3:20), where bp takes relu'(0) = 0 and
+  /// abs'(0) = 0"; "" for none), `onPoint` whether a kink (not a jump, whose one-sided differences span it) is
+  /// exactly at the point. `at` names the point.
+  struct Kinks {
+    std::string text;
+    bool onPoint = false;
+    bool jumpsInFunction = false; // onPoint, of a function that is a derivative (a kink of the script jumps there)
+  };
+  Kinks explain(const Direction &d, double h, size_t function, llvm::ArrayRef<std::pair<size_t, double>> weights,
+                const std::string &at) const;
+
+private:
+  static bool isKinkOp(OpKind op) {
+    return op == OpKind::Relu || op == OpKind::Abs || op == OpKind::Max || op == OpKind::Min ||
+           getOpInfo(op).precedence == ComparisonPrecedence;
+  }
+
+  /// Per element of node `id`, the variable whose sign changes at its kink or jump; empty for other ops (and
+  /// for operands that broadcast other than from a scalar).
+  std::vector<double> kinkVariable(const Values &values, NodeId id) const {
+    const Node &node = graph.node(id);
+    switch (node.op) {
+    case OpKind::Relu:
+    case OpKind::Abs: {
+      llvm::ArrayRef<double> x = values.tensor(node.operands[0]);
+      return std::vector<double>(x.begin(), x.end());
+    }
+    case OpKind::Max:
+    case OpKind::Min:
+    case OpKind::Less:
+    case OpKind::LessEqual:
+    case OpKind::Greater:
+    case OpKind::GreaterEqual:
+    case OpKind::Equal:
+    case OpKind::NotEqual: {
+      llvm::ArrayRef<double> a = values.tensor(node.operands[0]), b = values.tensor(node.operands[1]);
+      size_t n = std::max(a.size(), b.size());
+      if ((a.size() != n && a.size() != 1) || (b.size() != n && b.size() != 1))
+        return {};
+      std::vector<double> u(n);
+      for (size_t e = 0; e < n; ++e)
+        u[e] = a[a.size() == 1 ? 0 : e] - b[b.size() == 1 ? 0 : e];
+      return u;
+    }
+    default:
+      return {};
+    }
+  }
+
+  const Graph &graph;
+  const std::vector<double> &in;
+  std::vector<std::vector<NodeId>> resultOutputs;
+  std::vector<bool> derivatives;
+  mutable std::optional<Values> atPoint; // the script's values at the point, once needed
+};
+
+KinkFinder::Kinks KinkFinder::explain(const Direction &d, double h, size_t function,
+                                      llvm::ArrayRef<std::pair<size_t, double>> weights, const std::string &at) const {
+  if (function >= resultOutputs.size() || resultOutputs[function].empty())
+    return {};
+  // The nodes on the way: after a moved argument, before a weighed output.
+  std::vector<NodeId> arguments = graph.arguments();
+  std::vector<size_t> offsets = graph.argumentOffsets();
+  std::vector<bool> moved(graph.size()), reaches(graph.size());
+  for (auto [element, component] : d.components)
+    moved[arguments[llvm::upper_bound(offsets, element) - offsets.begin() - 1]] = true;
+  for (auto [result, weight] : weights)
+    reaches[resultOutputs[function][result]] = true;
+  for (NodeId id = 0; id < graph.size(); ++id)
+    for (NodeId operand : graph.node(id).operands)
+      moved[id] = moved[id] || moved[operand];
+  for (NodeId id = graph.size(); id-- > 0;)
+    if (reaches[id])
+      for (NodeId operand : graph.node(id).operands)
+        reaches[operand] = true;
+  std::vector<NodeId> candidates;
+  for (NodeId id = 0; id < graph.size(); ++id)
+    if (moved[id] && reaches[id] && isKinkOp(graph.node(id).op))
+      candidates.push_back(id);
+  if (candidates.empty())
+    return {};
+  // The script at the point (once for every check) and 2h to either side.
+  if (!atPoint)
+    atPoint = evaluateGraph(graph, in);
+  auto beside = [&](double offset) {
+    std::vector<double> point = in;
+    for (auto [element, component] : d.components)
+      point[element] += offset * component;
+    return evaluateGraph(graph, point);
+  };
+  Values onLeft = beside(-2 * h), onRight = beside(2 * h);
+  std::vector<std::string> exact, near;
+  std::vector<std::string> conventions;
+  bool kinkOnPoint = false;
+  for (NodeId id : candidates) {
+    std::vector<double> u = kinkVariable(*atPoint, id);
+    if (u.empty())
+      continue;
+    std::vector<double> left = kinkVariable(onLeft, id), right = kinkVariable(onRight, id);
+    bool onIt = false, inReach = false;
+    for (size_t e = 0; e < u.size(); ++e) {
+      bool undefined = std::isnan(u[e]) || std::isnan(left[e]) || std::isnan(right[e]);
+      if (undefined || (left[e] == u[e] && right[e] == u[e])) // no kink to see, or an element that does not move
+        continue;
+      onIt = onIt || u[e] == 0;
+      auto crosses = [&](double side) { return side == 0 || std::signbit(side) != std::signbit(u[e]); };
+      inReach = inReach || crosses(left[e]) || crosses(right[e]);
+    }
+    if (!onIt && !inReach)
+      continue;
+    const Node &node = graph.node(id);
+    const OpInfo &info = getOpInfo(node.op);
+    bool comparison = info.precedence == ComparisonPrecedence;
+    kinkOnPoint = kinkOnPoint || (onIt && !comparison);
+    std::string where = (graph.sourceFile() ? graph.sourceFile()->name() + ":" : std::string()) +
+                        std::to_string(node.loc.line) + ":" + std::to_string(node.loc.column);
+    std::string name = comparison ? std::string(info.spelling) : std::string(info.name);
+    (onIt ? exact : near).push_back((comparison ? "a jump of " : "a kink of ") + name + " (" + where + ")");
+    std::string convention = node.op == OpKind::Relu  ? "relu'(0) = 0"
+                             : node.op == OpKind::Abs ? "abs'(0) = 0"
+                             : comparison             ? "a comparison's derivative as 0"
+                                                      : name + "'s first argument at a tie";
+    if (!llvm::is_contained(conventions, convention))
+      conventions.push_back(convention);
+  }
+  if (exact.empty() && near.empty())
+    return {};
+  auto list = [](const std::vector<std::string> &items) {
+    std::string text;
+    for (size_t i = 0; i < items.size(); ++i)
+      text += (i == 0 ? "" : i + 1 == items.size() ? " and " : ", ") + items[i];
+    return text;
+  };
+  std::string text = exact.empty() ? "" : at + " is " + list(exact);
+  if (!near.empty())
+    text += (text.empty() ? "" : ", and ") + list(near) + " lie" + (near.size() == 1 ? "s" : "") + " within " +
+            scientific(2 * h) + (d.unit ? "" : " " + d.name) + " of " + at;
+  return {text + ", where bp takes " + list(conventions), kinkOnPoint, kinkOnPoint && derivatives[function]};
+}
+
 /// The checks gradcheck makes, and the table it prints.
 class Checker {
 public:
-  Checker(const Options &options, const std::vector<double> &in) : options(options), in(in) {}
+  Checker(const Options &options, const std::vector<double> &in, const KinkFinder &kinks)
+      : options(options), in(in), kinks(kinks) {}
 
   /// Adds a function to difference (its results at `in` computed now); returns its index.
   size_t addFunction(Function function, size_t resultCount) {
@@ -266,6 +434,7 @@ private:
 
   const Options &options;
   const std::vector<double> &in;
+  const KinkFinder &kinks;
   std::vector<FiniteDifferences> functions;
   std::vector<Direction> directions;
   Slopes central, right, left;
@@ -302,14 +471,45 @@ void Checker::check(const Check &check) {
     double onLeft = combine(check, slopes(left, check.function, check.direction, -1));
     bool matchesRight = difference(value, onRight) <= options.tolerance;
     bool matchesLeft = difference(value, onLeft) <= options.tolerance;
-    if (difference(onRight, onLeft) > options.tolerance && (matchesRight || matchesLeft)) {
+    bool changes = difference(onRight, onLeft) > options.tolerance;
+    // The kinks and jumps of the script in reach, with bp's derivatives there.
+    KinkFinder::Kinks kink = kinks.explain(direction, h, check.function, check.weights, at);
+    std::string slope = "the slope of " + check.slopeOf + (direction.unit ? "" : " along " + direction.name);
+    std::string slopes = changes ? scientific(onLeft) + " on the left and " + scientific(onRight) + " on the right"
+                                 : scientific(onLeft) + " on both sides";
+    // Between the one-sided slopes (within the tolerance), as a derivative at a kink may be: the convex hull of
+    // the one-sided derivatives is the generalized (Clarke) derivative of a piecewise smooth function there.
+    double scale = std::max({1.0, std::fabs(onLeft), std::fabs(onRight)}) * options.tolerance;
+    bool between = value >= std::min(onLeft, onRight) - scale && value <= std::max(onLeft, onRight) + scale;
+    if (changes && (matchesRight || matchesLeft)) {
       row.verdict = Verdict::Unconfirmed;
       row.note = check.subject + " cannot be confirmed: within " + scientific(2 * h) +
-                 (direction.unit ? "" : " " + direction.name) + " of " + at + " the slope of " + check.slopeOf +
-                 (direction.unit ? "" : " along " + direction.name) + " changes (" + scientific(onLeft) +
-                 " on the left, " + scientific(onRight) + " on the right), a kink or a jump that the central " +
-                 "difference straddles; the analytic value " + formatNumber(value) + " is the slope on the " +
-                 (matchesRight ? "right" : "left");
+                 (direction.unit ? "" : " " + direction.name) + " of " + at + " " + slope + " changes (" +
+                 scientific(onLeft) + " on the left, " + scientific(onRight) + " on the right), a kink or a jump " +
+                 "that the central difference straddles; the analytic value " + formatNumber(value) +
+                 " is the slope on the " + (matchesRight ? "right" : "left") +
+                 (kink.text.empty() ? "" : " (" + kink.text + ")");
+    } else if (kink.jumpsInFunction) {
+      // A kink of the script is a jump of its derivative: no difference measures the second derivative there,
+      // where bp's is the derivative of its convention (relu'' = 0).
+      row.verdict = Verdict::Unconfirmed;
+      row.note = check.subject + " cannot be confirmed: " + kink.text + "; there " + check.slopeOf +
+                 " jumps, and no difference measures its slope (" + scientific(onLeft) + " on the left, " +
+                 scientific(onRight) + " on the right)";
+    } else if (kink.onPoint && changes && between) {
+      // Exactly at a kink the script has no derivative, and bp's is a convention (relu'(0) = 0) that may be the
+      // slope of neither side (relu(x) + abs(x) at 0: 0, between -1 and 2): differences cannot refute it.
+      row.verdict = Verdict::Unconfirmed;
+      row.note = check.subject + " cannot be confirmed: " + kink.text + "; " + slope + " is " + slopes +
+                 ", and the analytic value " + formatNumber(value) + " lies between them, the slope of neither side";
+    } else if (!kink.text.empty()) {
+      // Still a failure, with the kinks in reach named: the script is smooth here after all, or bp's value is
+      // no derivative at a kink may be.
+      row.note = check.subject + " fails near a kink or jump: " + kink.text + "; " + slope + " is " + slopes +
+                 (!changes ? ": the script is smooth there, and the analytic value " + formatNumber(value) +
+                                 " is not its slope"
+                           : ", and the analytic value " + formatNumber(value) +
+                                 (kink.onPoint ? " lies outside them" : " matches neither within the tolerance"));
     }
   }
   failures += row.verdict == Verdict::Fail;
@@ -435,7 +635,8 @@ int gradcheckCommand(const Options &options) {
   // The differences are taken of the script with every stop_gradient held at its value here.
   std::optional<Graph> held = holdStopGradients(*graph, *in);
   const Graph &differenced = held ? *held : *graph;
-  Checker checker(options, *in);
+  KinkFinder kinks(differenced, *in);
+  Checker checker(options, *in, kinks);
   std::unique_ptr<CompiledModel> analyticModel, forwardModel, gradientModel;
   std::vector<double> grad;
   bool nonFinite = false; // a value or gradient entry that is not finite: warned where it started
@@ -462,6 +663,10 @@ int gradcheckCommand(const Options &options) {
     }
     forward = checker.addFunction([&](const double *x, double *y) { forwardModel->forward(x, y); },
                                   outputOffsets.back());
+    std::vector<NodeId> resultOutputs;
+    for (size_t o = 0; o < outputs.size(); ++o)
+      resultOutputs.insert(resultOutputs.end(), outputOffsets[o + 1] - outputOffsets[o], outputs[o].node);
+    kinks.setResultOutputs(forward, std::move(resultOutputs));
   }
   std::vector<double> hessian, scratch(outputOffsets.back());
   if (hessianOf) {
@@ -476,6 +681,7 @@ int gradcheckCommand(const Options &options) {
     gradientModel = std::move(*model);
     gradient = checker.addFunction(
         [&](const double *x, double *y) { gradientModel->gradient(x, scratch.data(), y); }, width);
+    kinks.setResultOutputs(gradient, std::vector<NodeId>(width, graph->outputs()[*hessianOf].node), true);
   }
 
   // Names: per argument element `W[1,0]`, per output element `y[1]`.
