@@ -5,9 +5,9 @@
 
 In each fenced block, a line `$ COMMAND  # comment` is run (in a temporary directory, one per block, with `bpc`
 the bpc given, `python3` this interpreter, and `examples` a link to the examples folder) and its stdout (or, for
-a command that exits 1, its stderr) is compared with the lines below it, up to the next `$ ` line or the end of
-the block, trailing spaces aside. A line `...` stands for any number of lines. Prints each mismatch and exits 1
-if there is one.
+a command that exits 1, its stderr; for one that ends in `2>&1`, its stdout and then its stderr) is compared with
+the lines below it, up to the next `$ ` line or the end of the block, trailing spaces aside. A line `...` stands
+for any number of lines. Prints each mismatch and exits 1 if there is one.
 """
 import re
 import shlex
@@ -63,12 +63,17 @@ def main():
             (Path(directory) / "examples").symlink_to(examples)  # paths print as the README shows them
             for line, command, expected in sessions(start, body):
                 words = shlex.split(command)
+                merged = words[-1] == "2>&1"  # stderr too, after stdout (as a pipe shows them)
+                if merged:
+                    words.pop()
                 words = [bpc if w == "bpc" else sys.executable if w == "python3" else w for w in words]
                 if words[0] == sys.executable:  # a Python example that runs bpc
                     words += ["--bpc", bpc]
                 result = subprocess.run(words, cwd=directory, capture_output=True, text=True)
                 actual = [l.rstrip() for l in result.stdout.splitlines()]
                 diagnostics = [l.rstrip() for l in result.stderr.splitlines()]
+                if merged:
+                    actual, diagnostics = actual + diagnostics, []
                 checked += 1
                 # A result on stdout (exit 0), or diagnostics on stderr (exit 1), as bpc prints them.
                 if not (result.returncode == 0 and matches(expected, actual) or
