@@ -22,6 +22,7 @@ addresses, which makes a call on nested.bp cost about 3 us: bench/python_call.py
 import collections
 import ctypes
 import functools
+import operator
 import os
 import threading
 
@@ -182,7 +183,7 @@ def _reader(offset, shape):
     """How a result is taken from a flat array that the next call overwrites: a numpy.float64 for a scalar,
     else a fresh array of its shape."""
     if not shape:
-        return lambda flat: flat[offset]
+        return operator.itemgetter(offset)
     end = offset + int(np.prod(shape, dtype=np.int64))
     return lambda flat: flat[offset:end].copy().reshape(shape)
 
@@ -256,10 +257,11 @@ class Model:
         if workspace is None:
             workspace = self._local.workspace = _Workspace(self._layout, self._bind_forward, self._bind_gradient)
         flat = workspace.flat_in
-        layout = self._layout
-        flat[:] = layout.defaults
+        slots = self._layout.slots
+        if len(values) < len(slots):  # else every argument is given
+            flat[:] = self._layout.defaults
         for name, value in values.items():
-            slot = layout.slots.get(name)
+            slot = slots.get(name)
             if slot is None:
                 raise TypeError("the model has no argument '%s' (its arguments: %s)"
                                 % (name, ", ".join(a.name for a in self.arguments)))
@@ -325,7 +327,11 @@ def _finish(compile_call, of, wrt, opt_level, gradient):
         _lib.bp_error_free(error)
         raise CompileError(message.rstrip("\n"))
     _check(status)
-    layout = _Layout.of_model(handle)
+    try:
+        layout = _Layout.of_model(handle)
+    except BaseException:
+        _lib.bp_model_free(handle)
+        raise
     sizes = [ctypes.c_size_t(n) for n in (layout.in_size, layout.out_size, np.prod(layout.grad_shape))]
     bind_forward = lambda in_, out: functools.partial(_forward, handle, in_, sizes[0], out, sizes[1])
     bind_gradient = lambda in_, out, grad: functools.partial(_gradient, handle, in_, sizes[0], out, sizes[1],

@@ -55,6 +55,9 @@ def test_nested_matches_bpc_bit_for_bit():
     assert outputs == expected["outputs"]
     assert gradients == expected["gradients"]
     assert model.forward(**point) == expected["outputs"]
+    # Arguments not given take the script's values again, not the last call's.
+    assert model.gradient(c=2.0) == ({"f": -2.0}, {"f": {"a": 2.0, "b": 2.0, "c": -1.0}})
+    assert model.forward() == {"f": -7.0}
 
 
 def test_scalars_are_numpy_float64():
