@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  cmake ninja-build g++ python3 git
+  cmake ninja-build g++ python3 python3-numpy python3-pytest git
   llvm-19-dev llvm-19-tools libzstd-dev zlib1g-dev
   antlr4 libantlr4-runtime-dev uuid-dev
   googletest libgtest-dev libbenchmark-dev
