@@ -8,8 +8,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "bp/CodeGen.h"
-#include "bp/Frontend.h"
-#include "bp/Source.h"
+#include "bp/Model.h"
 #include "bp/Target.h"
 
 #include "llvm/Support/FileSystem.h"
@@ -28,10 +27,7 @@ int main(int argc, char **argv) {
     return 2;
   }
   unsigned optLevel = argc == 6 ? static_cast<unsigned>(std::atoi(argv[5])) : 2;
-  auto file = bp::loadSourceFile(argv[1]);
-  if (!file)
-    return fail(file.takeError());
-  auto graph = bp::compileScript(*file);
+  auto graph = bp::compileScriptFile(argv[1]);
   if (!graph)
     return fail(graph.takeError());
   auto machine = bp::createTargetMachine("", optLevel);

@@ -2,18 +2,15 @@
 //
 // bp_bench_jit SCRIPT.bp INPUTS.in [--reps R] [--min-time SECONDS] [-O N]
 //
-// JIT-compiles a script the way `bpc run --grad` does (loadSourceFile, compileScript, CompiledModel::create
-// with both functions), prints `compile_s SECONDS` (time to ready: reading the file to callable code), then
-// hands the model's forward and gradient function pointers to the same timing loop as the other columns
-// (run_benchmark in harness.c), so the calls measured are the JIT-compiled functions themselves.
+// JIT-compiles a script the way `bpc run --grad` does (bp::Model::compileFile, both functions), prints
+// `compile_s SECONDS` (time to ready: reading the file to callable code), then hands the model's forward and
+// gradient function pointers to the same timing loop as the other columns (run_benchmark in harness.c), so the
+// calls measured are the JIT-compiled functions themselves.
 //
 //===----------------------------------------------------------------------===//
 #include "harness.h"
 
-#include "bp/Autodiff.h"
-#include "bp/Frontend.h"
-#include "bp/JIT.h"
-#include "bp/Source.h"
+#include "bp/Model.h"
 
 #include "llvm/Support/raw_ostream.h"
 
@@ -50,24 +47,20 @@ int main(int argc, char **argv) {
     return 2;
 
   double start = bench_now();
-  auto file = bp::loadSourceFile(argv[1]);
-  if (!file)
-    return fail(file.takeError());
-  auto graph = bp::compileScript(*file);
-  if (!graph)
-    return fail(graph.takeError());
-  auto model = bp::CompiledModel::create(*graph, bp::CompiledModel::ForwardAndGradient, optLevel);
+  bp::CompileOptions options;
+  options.optLevel = optLevel;
+  auto model = bp::Model::compileFile(argv[1], options);
   if (!model)
     return fail(model.takeError());
   double ready = bench_now();
   std::printf("compile_s %.6f\n", ready - start);
 
-  int numIn = static_cast<int>((*model)->numArguments());
-  int numOut = static_cast<int>((*model)->numOutputs());
+  int numIn = static_cast<int>(model->inSize());
+  int numOut = static_cast<int>(model->outSize());
   std::vector<double> in(numIn);
   if (bench_read_inputs(argv[2], in.data(), numIn))
     return 1;
-  const bp::CompiledModel &compiled = **model;
+  const bp::CompiledModel &compiled = model->compiledModel();
   run_benchmark(compiled.forwardFunction(), compiled.gradientFunction(), numIn, numOut, in.data(), reps,
                 minSeconds);
   return 0;

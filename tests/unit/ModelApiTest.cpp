@@ -1,13 +1,18 @@
 //===- ModelApiTest.cpp - bp::Model: a script compiled in one call ---------===//
 //
 // The model describes its arguments, outputs and gradient layout as the compiled functions use them, and its
-// functions give the numbers of CompiledModel and of the interpreter bit for bit.
+// functions give the numbers of CompiledModel and of the interpreter bit for bit: on the tests' own scripts, on
+// every script in examples/ and on random scripts (RandomScripts.h), with and without --of and --wrt.
 //
 //===----------------------------------------------------------------------===//
+#include "RandomScripts.h"
 #include "TestHelpers.h"
 
 #include "bp/Interpreter.h"
 #include "bp/Model.h"
+
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
 
 using namespace bp;
 using bp::test::sameValue;
@@ -256,4 +261,58 @@ TEST(ModelApi, OptLevelsAndSeedsReachTheCompiler) {
   two.seed = 2;
   EXPECT_EQ(compileModel(random, one).defaults(), compileModel(random).defaults());
   EXPECT_NE(compileModel(random, one).defaults(), compileModel(random, two).defaults());
+}
+
+TEST(ModelApi, ASharedGraphIsTheModelsOwnNotACopy) {
+  // bpc's run, gradcheck and train go on using the graph they compile.
+  auto graph = std::make_shared<const Graph>(bp::test::compileOrFail(TwoOutputs));
+  CompileOptions options;
+  options.wrt = {"W"};
+  auto model = Model::compile(graph, options);
+  ASSERT_TRUE(bool(model)) << llvm::toString(model.takeError());
+  EXPECT_EQ(&model->graph(), graph.get());
+  EXPECT_EQ(model->gradColumns(), 6u);
+  expectSameAsCompiledModelAndInterpreter(*model, sequence(9, 1));
+}
+
+TEST(ModelApi, EveryExampleGivesTheNumbersOfCompiledModelAndTheInterpreter) {
+  std::vector<std::string> paths;
+  std::error_code error;
+  for (llvm::sys::fs::directory_iterator entry(BP_EXAMPLES_DIR, error), end; entry != end && !error;
+       entry.increment(error))
+    if (llvm::sys::path::extension(entry->path()) == ".bp")
+      paths.push_back(entry->path());
+  ASSERT_FALSE(error) << error.message();
+  llvm::sort(paths);
+  size_t compiled = 0;
+  for (const std::string &path : paths) {
+    SCOPED_TRACE(path);
+    auto model = Model::compileFile(path);
+    if (!model) { // an example of a mistake (typo.bp)
+      EXPECT_THAT(llvm::toString(model.takeError()), HasSubstr(": error: "));
+      continue;
+    }
+    expectSameAsCompiledModelAndInterpreter(*model, model->defaults());
+    ++compiled;
+  }
+  EXPECT_GE(compiled, 10u);
+}
+
+TEST(ModelApi, RandomScriptsGiveTheNumbersOfCompiledModelAndTheInterpreter) {
+  // PropertyTest's scripts, scalar and tensor, at every optimization level; every third with a selection
+  // (generate() always declares x0, x1 and w0 and outputs out1 and out2).
+  std::mt19937 random(20261202);
+  for (int trial = 0; trial < 8; ++trial) {
+    std::string script = bp::test::generate(random, 5 + 3 * trial, /*wholeChain=*/false, /*tensors=*/trial % 2);
+    SCOPED_TRACE("trial " + std::to_string(trial) + "\n" + script);
+    CompileOptions options;
+    options.optLevel = static_cast<unsigned>(trial % 4);
+    options.seed = static_cast<uint64_t>(trial);
+    if (trial % 3 == 0) {
+      options.of = {"out2"};
+      options.wrt = {"w0", "x1"};
+    }
+    Model model = compileModel(script, options);
+    expectSameAsCompiledModelAndInterpreter(model, model.defaults());
+  }
 }

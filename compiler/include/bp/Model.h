@@ -1,7 +1,9 @@
 //===- Model.h - A script compiled in one call, for C++ programs -*- C++ -*-===//
 //
 // bp as a library: Model::compile takes a script's text (compileFile its path) and runs the whole pipeline,
-// source -> checked graph -> gradient graph -> machine code in this process, once. The model describes its
+// source -> checked graph -> gradient graph -> machine code in this process, once. It is the one way bp
+// JIT-compiles a script's forward and gradient functions: bpc's run and gradcheck, train's evaluations, the C
+// API (bp.h) and the benchmark's JIT column all call it, so they compute the same numbers. The model describes its
 // arguments and outputs (names, shapes, where they sit in `in` and `out`, the gradient's layout) and calls the
 // compiled functions:
 //
@@ -77,6 +79,10 @@ struct OutputInfo : ValueInfo {
 llvm::Expected<GradientSelection> selectGradient(const Graph &graph, llvm::ArrayRef<std::string> of,
                                                  llvm::ArrayRef<std::string> wrt);
 
+/// The pipeline's first half from a file: the script at `path` read, parsed and checked into its graph (random
+/// initializers seeded by `seed`), or the error that it cannot be read or every diagnostic of a bad script.
+llvm::Expected<Graph> compileScriptFile(llvm::StringRef path, uint64_t seed = 0);
+
 class Model {
 public:
   /// Compiles the script `source` (diagnostics name it options.name). A script that does not compile gives an
@@ -90,6 +96,9 @@ public:
   /// Its second half, from a graph already checked and built (compileScript; options.seed is not used): the
   /// gradient graph of the selection, then the compiled functions.
   static llvm::Expected<Model> compile(Graph graph, const CompileOptions &options);
+  /// The same on a graph the caller goes on using beside the model (bpc interprets it, binds values by it, and
+  /// compiles other models of it), shared rather than copied.
+  static llvm::Expected<Model> compile(std::shared_ptr<const Graph> graph, const CompileOptions &options);
 
   Model(Model &&) = default;
   Model &operator=(Model &&) = default;
@@ -139,17 +148,17 @@ public:
 
   /// What the model was compiled from, for callers that go on with the rest of the library (the interpreter,
   /// explain, other selections).
-  const Graph &graph() const { return forwardGraph; }
+  const Graph &graph() const { return *forwardGraph; }
   const GradientSelection &selection() const { return chosen; }
   const CompiledModel &compiledModel() const { return *compiled; }
 
 private:
-  Model(Graph graph, GradientSelection selection, std::unique_ptr<CompiledModel> compiled);
+  Model(std::shared_ptr<const Graph> graph, GradientSelection selection, std::unique_ptr<CompiledModel> compiled);
   /// The error of a checked call given arrays of these sizes (`grad` for gradient only): no gradient, or the
   /// first array whose size is not the model's.
   llvm::Error sizeError(size_t in, size_t out, std::optional<size_t> grad) const;
 
-  Graph forwardGraph;
+  std::shared_ptr<const Graph> forwardGraph; // never null
   GradientSelection chosen;
   std::unique_ptr<CompiledModel> compiled;
   std::vector<ArgumentInfo> argumentList;

@@ -90,11 +90,18 @@ llvm::Expected<Model> Model::compile(llvm::StringRef source, const CompileOption
   return compile(*file, options);
 }
 
-llvm::Expected<Model> Model::compileFile(llvm::StringRef path, const CompileOptions &options) {
+llvm::Expected<Graph> bp::compileScriptFile(llvm::StringRef path, uint64_t seed) {
   auto file = loadSourceFile(path.str());
   if (!file)
     return file.takeError();
-  return compile(*file, options);
+  return compileScript(*file, seed);
+}
+
+llvm::Expected<Model> Model::compileFile(llvm::StringRef path, const CompileOptions &options) {
+  auto graph = compileScriptFile(path, options.seed);
+  if (!graph)
+    return graph.takeError();
+  return compile(std::move(*graph), options);
 }
 
 llvm::Expected<Model> Model::compile(const SourceFileRef &file, const CompileOptions &options) {
@@ -105,13 +112,18 @@ llvm::Expected<Model> Model::compile(const SourceFileRef &file, const CompileOpt
 }
 
 llvm::Expected<Model> Model::compile(Graph graph, const CompileOptions &options) {
+  return compile(std::make_shared<const Graph>(std::move(graph)), options);
+}
+
+llvm::Expected<Model> Model::compile(std::shared_ptr<const Graph> graph, const CompileOptions &options) {
+  assert(graph && "a model compiles a graph");
   if (options.optLevel > 3)
     return error("optimization level " + std::to_string(options.optLevel) + " is not one of 0, 1, 2 and 3");
-  auto selection = selectGradient(graph, options.of, options.wrt);
+  auto selection = selectGradient(*graph, options.of, options.wrt);
   if (!selection)
     return selection.takeError();
   auto compiled = CompiledModel::create(
-      graph, options.gradient ? CompiledModel::ForwardAndGradient : CompiledModel::ForwardOnly, options.optLevel,
+      *graph, options.gradient ? CompiledModel::ForwardAndGradient : CompiledModel::ForwardOnly, options.optLevel,
       *selection);
   if (!compiled)
     return compiled.takeError();
@@ -120,13 +132,13 @@ llvm::Expected<Model> Model::compile(Graph graph, const CompileOptions &options)
   return Model(std::move(graph), std::move(*selection), std::move(*compiled));
 }
 
-Model::Model(Graph graph, GradientSelection selection, std::unique_ptr<CompiledModel> compiled)
-    : forwardGraph(std::move(graph)), chosen(std::move(selection)), compiled(std::move(compiled)) {
-  std::vector<NodeId> arguments = forwardGraph.arguments();
-  std::vector<size_t> inOffsets = forwardGraph.argumentOffsets(), outOffsets = forwardGraph.outputOffsets();
-  std::vector<size_t> columns = chosen.columnOffsets(forwardGraph), rows = chosen.rowOffsets(forwardGraph);
+Model::Model(std::shared_ptr<const Graph> shared, GradientSelection selection, std::unique_ptr<CompiledModel> compiled)
+    : forwardGraph(std::move(shared)), chosen(std::move(selection)), compiled(std::move(compiled)) {
+  std::vector<NodeId> arguments = graph().arguments();
+  std::vector<size_t> inOffsets = graph().argumentOffsets(), outOffsets = graph().outputOffsets();
+  std::vector<size_t> columns = chosen.columnOffsets(graph()), rows = chosen.rowOffsets(graph());
   for (size_t a = 0; a < arguments.size(); ++a) {
-    const Node &node = forwardGraph.node(arguments[a]);
+    const Node &node = graph().node(arguments[a]);
     std::optional<size_t> column;
     if (auto found = llvm::find(chosen.arguments, a); found != chosen.arguments.end())
       column = columns[found - chosen.arguments.begin()];
@@ -135,17 +147,17 @@ Model::Model(Graph graph, GradientSelection selection, std::unique_ptr<CompiledM
                             node.hasValue,
                             column});
   }
-  const auto &outputs = forwardGraph.outputs();
+  const auto &outputs = graph().outputs();
   for (size_t o = 0; o < outputs.size(); ++o) {
     std::optional<size_t> row;
     if (auto found = llvm::find(chosen.outputs, o); found != chosen.outputs.end())
       row = rows[found - chosen.outputs.begin()];
     outputList.push_back(
-        {{outputs[o].name, forwardGraph.node(outputs[o].node).type.shape, outOffsets[o + 1] - outOffsets[o],
+        {{outputs[o].name, graph().node(outputs[o].node).type.shape, outOffsets[o + 1] - outOffsets[o],
           outOffsets[o]},
          row});
   }
-  defaultValues = forwardGraph.argumentDefaults();
+  defaultValues = graph().argumentDefaults();
   inCount = inOffsets.back();
   outCount = outOffsets.back();
   gradRowCount = rows.back();

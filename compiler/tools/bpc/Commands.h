@@ -23,6 +23,7 @@ class Module;
 } // namespace llvm
 
 namespace bp {
+struct CompileOptions;
 struct DataSet;
 struct EmittedFunctions;
 struct TrainStepSpec;
@@ -98,8 +99,12 @@ int reportError(llvm::Error error);
 /// Prints "bpc: error: message" and returns `code`.
 int reportError(const std::string &message, int code = ExitFailure);
 
-/// Loads, parses and checks options.file (random initializers seeded by options.seed).
+/// Loads, parses and checks options.file (random initializers seeded by options.seed): bp::compileScriptFile.
 llvm::Expected<bp::Graph> loadGraph(const Options &options);
+
+/// How run, gradcheck and train JIT-compile the loaded graph with bp::Model::compile: at -O, with the gradient
+/// of --of by --wrt when `gradient` is set, else the forward function alone.
+bp::CompileOptions compileOptions(const Options &options, bool gradient);
 
 /// The gradient graph (of `selection`) that build and emit-llvm compile beside the forward function; none where it is over
 /// the size limit (a Jacobian of a large tensor output), after a warning at the output that takes it there:
@@ -120,9 +125,9 @@ llvm::Expected<std::unique_ptr<llvm::Module>> generateFunctions(const bp::Graph 
                                                                 const std::string &prefix, llvm::LLVMContext &context,
                                                                 bool &compiledGradient);
 
-/// The outputs and arguments that --of and --wrt choose, every one where an option is not given. An unknown
-/// name, one that is not an output (--of) or not an input or param (--wrt), and a name given twice are errors
-/// whose message lists the valid names (usage errors: exit 2).
+/// The outputs and arguments that --of and --wrt choose, every one where an option is not given
+/// (bp::selectGradient). An unknown name, one that is not an output (--of) or not an input or param (--wrt), and
+/// a name given twice are errors whose message lists the valid names (usage errors: exit 2).
 llvm::Expected<bp::GradientSelection> gradientSelection(const bp::Graph &graph, const Options &options);
 /// The arguments' values, flat (Graph::argumentOffsets): defaults, overridden by --set (a number fills a
 /// tensor; a nested list `[[1,2,3]]` gives one of exactly its shape). Inputs that `data` binds

@@ -3,8 +3,8 @@
 
 #include "bp/DataSet.h"
 #include "bp/Diagnostics.h"
-#include "bp/Frontend.h"
 #include "bp/Interpreter.h"
+#include "bp/Model.h"
 #include "bp/NumberFormat.h"
 
 #include "llvm/Support/WithColor.h"
@@ -28,12 +28,7 @@ int reportError(const std::string &message, int code) {
   return code;
 }
 
-llvm::Expected<Graph> loadGraph(const Options &options) {
-  auto file = loadSourceFile(options.file);
-  if (!file)
-    return file.takeError();
-  return compileScript(*file, options.seed);
-}
+llvm::Expected<Graph> loadGraph(const Options &options) { return compileScriptFile(options.file, options.seed); }
 
 std::optional<GradientGraph> gradientToCompile(const Graph &graph, const std::string &prefix,
                                                const GradientSelection &selection) {
@@ -55,77 +50,17 @@ std::optional<GradientGraph> gradientToCompile(const Graph &graph, const std::st
   return std::nullopt;
 }
 
-namespace {
-
-/// The names of `ids`, comma-separated: a hint's list of valid names.
-std::string nameList(const Graph &graph, llvm::ArrayRef<NodeId> ids) {
-  std::string list;
-  for (NodeId id : ids)
-    list += (list.empty() ? "" : ", ") + graph.node(id).name;
-  return list;
-}
-
-/// The indices of `names` among `valid` (increasing), for the option `option`; a name not in `valid`
-/// (`describe(name)` says what it is) or given twice is an error that ends in `hint`.
-llvm::Expected<std::vector<size_t>> selectNames(const std::vector<std::string> &names,
-                                                const std::vector<std::string> &valid, const std::string &option,
-                                                const std::string &hint,
-                                                llvm::function_ref<std::string(const std::string &)> describe) {
-  std::vector<size_t> indices;
-  for (const std::string &name : names) {
-    auto found = std::find(valid.begin(), valid.end(), name);
-    if (found == valid.end())
-      return llvm::createStringError(llvm::inconvertibleErrorCode(), option + " " + name + ": " + describe(name) + hint);
-    size_t index = static_cast<size_t>(found - valid.begin());
-    if (std::find(indices.begin(), indices.end(), index) != indices.end())
-      return llvm::createStringError(llvm::inconvertibleErrorCode(), option + " names '" + name + "' twice");
-    indices.push_back(index);
-  }
-  std::sort(indices.begin(), indices.end());
-  return indices;
-}
-
-} // namespace
-
 llvm::Expected<GradientSelection> gradientSelection(const Graph &graph, const Options &options) {
-  GradientSelection selection = GradientSelection::all(graph);
-  if (!options.of.empty()) {
-    std::vector<std::string> outputs;
-    std::string list;
-    for (const Graph::Output &output : graph.outputs()) {
-      outputs.push_back(output.name);
-      list += (list.empty() ? "" : ", ") + output.name;
-    }
-    auto chosen = selectNames(options.of, outputs, "--of", " (outputs: " + list + ")", [&](const std::string &name) {
-      std::optional<NodeId> id = graph.lookup(name);
-      if (!id)
-        return "the script has no output named '" + name + "'";
-      const char *what = !graph.lookupArgument(name)                ? "a node"
-                         : graph.node(*id).op == OpKind::Param ? "a param"
-                                                                     : "an input";
-      return "'" + name + "' is " + what + ", not an output";
-    });
-    if (!chosen)
-      return chosen.takeError();
-    selection.outputs = std::move(*chosen);
-  }
-  if (!options.wrt.empty()) {
-    // The gradient's columns are in Graph::arguments order (inputs, then params); the hint lists the names in
-    // declaration order.
-    std::vector<std::string> arguments;
-    for (NodeId id : graph.arguments())
-      arguments.push_back(graph.node(id).name);
-    std::string hint = " (inputs and params: " + nameList(graph, graph.declaredArguments()) + ")";
-    auto chosen = selectNames(options.wrt, arguments, "--wrt", hint, [&](const std::string &name) {
-      std::string what = graph.describeNonArgument(name);
-      return what == "not declared" ? "the script has no input or param named '" + name + "'"
-                                    : "'" + name + "' is " + what + ", not an input or param";
-    });
-    if (!chosen)
-      return chosen.takeError();
-    selection.arguments = std::move(*chosen);
-  }
-  return selection;
+  return selectGradient(graph, options.of, options.wrt);
+}
+
+CompileOptions compileOptions(const Options &options, bool gradient) {
+  CompileOptions compile;
+  compile.optLevel = options.optLevel;
+  compile.gradient = gradient;
+  compile.of = options.of;
+  compile.wrt = options.wrt;
+  return compile;
 }
 
 namespace {

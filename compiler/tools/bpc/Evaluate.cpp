@@ -10,30 +10,19 @@ using namespace bp;
 
 namespace bpc {
 
-llvm::Expected<OutputEvaluator> OutputEvaluator::create(const Graph &graph, Kind kind, unsigned optLevel,
-                                                        const std::optional<GradientSelection> &selection) {
-  if (kind == Interpreted)
-    return OutputEvaluator(graph, nullptr, 0);
-  bool gradient = kind == CompiledWithGradient;
-  auto model = CompiledModel::create(
-      graph, gradient ? CompiledModel::ForwardAndGradient : CompiledModel::ForwardOnly, optLevel, selection);
+llvm::Expected<OutputEvaluator> OutputEvaluator::create(std::shared_ptr<const Graph> graph, const Options &options,
+                                                        bool gradient) {
+  auto model = Model::compile(std::move(graph), compileOptions(options, gradient));
   if (!model)
     return model.takeError();
-  if (!gradient)
-    return OutputEvaluator(graph, std::move(*model), 0);
-  // Rows: the selected outputs' elements; columns: the selected arguments'.
-  GradientSelection chosen = selection ? *selection : GradientSelection::all(graph);
-  return OutputEvaluator(graph, std::move(*model),
-                         chosen.rowOffsets(graph).back() * chosen.columnOffsets(graph).back());
+  return OutputEvaluator(std::move(*model));
 }
 
 void OutputEvaluator::evaluate(const std::vector<double> &arguments, std::vector<double> &results) const {
-  if (!model)
-    results = interpretOutputs(*graph, arguments);
-  else if (gradientCount)
-    model->gradient(arguments.data(), results.data(), results.data() + outputCount);
+  if (model.hasGradient())
+    model.gradient(arguments.data(), results.data(), results.data() + model.outSize());
   else
-    model->forward(arguments.data(), results.data());
+    model.forward(arguments.data(), results.data());
 }
 
 void OutputEvaluator::forEachRow(std::vector<double> arguments, const DataSet &data,

@@ -2,9 +2,8 @@
 //
 // `run` (with --data, each row or the mean over the rows), `train`'s final report and its held-out evaluations
 // (--valid) all evaluate every output of a script on every row of a data set; this is that, with the compiled
-// forward function (or the gradient function, for every output's gradient too), or for a single evaluation the
-// interpreter (bit-identical, and it needs no compile). Also the evaluations of vector-Jacobian products and the
-// choice of a Hessian's output that `run` and `gradcheck` share.
+// forward function (or the gradient function, for every output's gradient too) of bp::Model. Also the
+// evaluations of vector-Jacobian products and the choice of a Hessian's output that `run` and `gradcheck` share.
 //
 //===----------------------------------------------------------------------===//
 #ifndef BPC_EVALUATE_H
@@ -13,7 +12,7 @@
 #include "bp/Autodiff.h"
 #include "bp/DataSet.h"
 #include "bp/Interpreter.h"
-#include "bp/JIT.h"
+#include "bp/Model.h"
 #include "bp/NonFinite.h"
 
 #include "llvm/ADT/FunctionExtras.h"
@@ -23,24 +22,19 @@
 
 namespace bpc {
 
+struct Options;
+
+/// Evaluates a script with the functions bp::Model::compile JIT-compiles: its forward function, or, for a model
+/// compiled with its gradient, its gradient function (the outputs and the gradient of the model's selection).
 class OutputEvaluator {
 public:
-  /// What computes an evaluation's results.
-  enum Kind {
-    Interpreted,         // the interpreter, for a few evaluations, where compiling would cost more
-    Compiled,            // the compiled forward function
-    CompiledWithGradient // the compiled gradient function: the outputs and their gradient
-  };
+  /// Compiles `graph` as compileOptions(options, gradient) says (Commands.h).
+  static llvm::Expected<OutputEvaluator> create(std::shared_ptr<const bp::Graph> graph, const Options &options,
+                                                bool gradient);
 
-  /// Compiles what `kind` needs at -O`optLevel` (for CompiledWithGradient, the gradient of `selection`, every
-  /// output by every argument without one). `graph` must outlive the evaluator.
-  static llvm::Expected<OutputEvaluator> create(const bp::Graph &graph, Kind kind = Compiled, unsigned optLevel = 2,
-                                                const std::optional<bp::GradientSelection> &selection = std::nullopt);
-
-  /// The numbers of one evaluation, flat: every output (Graph::outputOffsets), then, for CompiledWithGradient,
-  /// the gradient, row-major [output elements][argument elements] (the selected ones) as CompiledModel::gradient
-  /// fills it.
-  size_t resultSize() const { return outputCount + gradientCount; }
+  /// The numbers of one evaluation, flat: every output (Graph::outputOffsets), then, with the gradient, the
+  /// gradient, row-major [output elements][argument elements] (the selected ones) as Model::gradient fills it.
+  size_t resultSize() const { return model.outSize() + model.gradSize(); }
 
   /// The results at `arguments` (flat, Graph::argumentOffsets) with row `r` of `data` bound, for each row in
   /// order; `visit(r, results)` sees each.
@@ -53,17 +47,12 @@ public:
   std::vector<double> mean(const std::vector<double> &arguments, const bp::DataSet *data) const;
 
 private:
-  OutputEvaluator(const bp::Graph &graph, std::unique_ptr<bp::CompiledModel> model, size_t gradientCount)
-      : graph(&graph), model(std::move(model)), outputCount(graph.outputOffsets().back()),
-        gradientCount(gradientCount) {}
+  explicit OutputEvaluator(bp::Model model) : model(std::move(model)) {}
 
   /// The results at `arguments`, into `results` (resultSize() numbers).
   void evaluate(const std::vector<double> &arguments, std::vector<double> &results) const;
 
-  const bp::Graph *graph;
-  std::unique_ptr<bp::CompiledModel> model; // null: the interpreter
-  size_t outputCount;   // doubles in `out`
-  size_t gradientCount; // doubles in `grad`; 0 without the gradient
+  bp::Model model;
 };
 
 /// SEED^T J of the output of `gradient`'s sweep #sweep, per selected argument (GradientSelection::arguments) its
@@ -72,8 +61,6 @@ private:
 /// the sweep's seeded nodes are evaluated again.
 std::vector<std::vector<double>> vectorJacobianProduct(const bp::GradientGraph &gradient, bp::Values &values,
                                                        size_t sweep, llvm::ArrayRef<double> seed);
-
-struct Options;
 
 /// Warns where results that are not finite started (NonFinite.h): the outputs that `outputs` lists (indices into
 /// Graph::outputs) and, with a gradient selection, every entry of that gradient, from the interpreter, whose

@@ -46,7 +46,7 @@
 #include "Evaluate.h"
 
 #include "bp/Interpreter.h"
-#include "bp/JIT.h"
+#include "bp/Model.h"
 #include "bp/NumberFormat.h"
 #include "bp/Random.h"
 
@@ -189,16 +189,17 @@ std::vector<size_t> sampleEntries(size_t total, size_t count, uint64_t seed) {
   return std::vector<size_t>(chosen.begin(), chosen.end());
 }
 
-/// `graph` with every stop_gradient replaced by a constant of its value at `in`, or nothing when it has none.
-std::optional<Graph> holdStopGradients(const Graph &graph, llvm::ArrayRef<double> in) {
-  std::optional<Graph> held;
+/// `graph` with every stop_gradient replaced by a constant of its value at `in`, or `graph` itself when it has
+/// none.
+std::shared_ptr<const Graph> holdStopGradients(const std::shared_ptr<const Graph> &graph, llvm::ArrayRef<double> in) {
+  std::shared_ptr<Graph> held;
   std::optional<Values> values;
-  for (NodeId id = 0; id < graph.size(); ++id) {
-    if (graph.node(id).op != OpKind::StopGradient)
+  for (NodeId id = 0; id < graph->size(); ++id) {
+    if (graph->node(id).op != OpKind::StopGradient)
       continue;
     if (!held) {
-      held = graph;
-      values = evaluateGraph(graph, in);
+      held = std::make_shared<Graph>(*graph);
+      values = evaluateGraph(*graph, in);
     }
     Node &node = held->node(id);
     node.op = OpKind::Const;
@@ -210,6 +211,8 @@ std::optional<Graph> holdStopGradients(const Graph &graph, llvm::ArrayRef<double
     else
       node.data.assign(value.begin(), value.end());
   }
+  if (!held)
+    return graph;
   return held;
 }
 
@@ -575,9 +578,10 @@ struct CheckList {
 } // namespace
 
 int gradcheckCommand(const Options &options) {
-  auto graph = loadGraph(options);
-  if (!graph)
-    return reportError(graph.takeError());
+  auto loaded = loadGraph(options);
+  if (!loaded)
+    return reportError(loaded.takeError());
+  auto graph = std::make_shared<const Graph>(std::move(*loaded)); // the models below compile it, shared
   if (!(options.tolerance >= 0) || !std::isfinite(options.tolerance))
     return reportError("--tolerance must be a finite number >= 0", ExitUsage);
   auto selection = gradientSelection(*graph, options);
@@ -633,15 +637,15 @@ int gradcheckCommand(const Options &options) {
   size_t width = columnOffsets.back();
 
   // The differences are taken of the script with every stop_gradient held at its value here.
-  std::optional<Graph> held = holdStopGradients(*graph, *in);
-  const Graph &differenced = held ? *held : *graph;
-  KinkFinder kinks(differenced, *in);
+  std::shared_ptr<const Graph> differenced = holdStopGradients(graph, *in);
+  bool held = differenced != graph;
+  KinkFinder kinks(*differenced, *in);
   Checker checker(options, *in, kinks);
-  std::unique_ptr<CompiledModel> analyticModel, forwardModel, gradientModel;
+  std::optional<Model> analyticModel, forwardModel, gradientModel;
   std::vector<double> grad;
   bool nonFinite = false; // a value or gradient entry that is not finite: warned where it started
   if (gradientMode) {
-    auto model = CompiledModel::create(*graph, CompiledModel::ForwardAndGradient, options.optLevel, *selection);
+    auto model = Model::compile(graph, compileOptions(options, /*gradient=*/true));
     if (!model)
       return reportError(model.takeError());
     analyticModel = std::move(*model);
@@ -656,7 +660,7 @@ int gradcheckCommand(const Options &options) {
     if (!held && analyticModel) {
       forwardModel = std::move(analyticModel);
     } else {
-      auto model = CompiledModel::create(differenced, CompiledModel::ForwardOnly, options.optLevel);
+      auto model = Model::compile(differenced, compileOptions(options, /*gradient=*/false));
       if (!model)
         return reportError(model.takeError());
       forwardModel = std::move(*model);
@@ -674,8 +678,9 @@ int gradcheckCommand(const Options &options) {
     if (!hessianGraph)
       return reportError(hessianGraph.takeError());
     hessian = evaluateGradient(*hessianGraph, *in).grad;
-    GradientSelection of{{*hessianOf}, selection->arguments};
-    auto model = CompiledModel::create(differenced, CompiledModel::ForwardAndGradient, options.optLevel, of);
+    CompileOptions of = compileOptions(options, /*gradient=*/true); // OUT's gradient by the --wrt arguments
+    of.of = {options.hessian};
+    auto model = Model::compile(differenced, of);
     if (!model)
       return reportError(model.takeError());
     gradientModel = std::move(*model);
@@ -805,7 +810,7 @@ int gradcheckCommand(const Options &options) {
     checker.checkSymmetry(columns.size() * (columns.size() - 1) / 2, largest, name(where.first, where.second),
                           name(where.second, where.first));
   }
-  int status = checker.report(total, held.has_value());
+  int status = checker.report(total, held);
   return options.strict && nonFinite ? ExitFailure : status;
 }
 

@@ -400,9 +400,10 @@ int runCommand(const Options &options) {
     return reportError(std::string(once) + " does not take --data: it evaluates the script once, at its values and "
                                            "--set",
                        ExitUsage);
-  auto graph = loadGraph(options);
-  if (!graph)
-    return reportError(graph.takeError());
+  auto loaded = loadGraph(options);
+  if (!loaded)
+    return reportError(loaded.takeError());
+  auto graph = std::make_shared<const Graph>(std::move(*loaded)); // the model below compiles it, shared
   auto selection = gradientSelection(*graph, options);
   if (!selection)
     return reportError(llvm::toString(selection.takeError()), ExitUsage);
@@ -438,9 +439,7 @@ int runCommand(const Options &options) {
 
   // Only what is printed is compiled: without --grad nothing is differentiated, with --of and --wrt only the
   // gradient they choose.
-  auto evaluator = OutputEvaluator::create(
-      *graph, options.grad ? OutputEvaluator::CompiledWithGradient : OutputEvaluator::Compiled, options.optLevel,
-      *selection);
+  auto evaluator = OutputEvaluator::create(graph, options, options.grad);
   if (!evaluator)
     return reportError(evaluator.takeError());
   ResultPrinter printer(*graph, options, *selection, llvm::outs());

@@ -226,9 +226,10 @@ std::optional<TrainStepSpec> trainStepSpec(const Graph &graph, const Options &op
 }
 
 int trainCommand(const Options &options) {
-  auto graph = loadGraph(options);
-  if (!graph)
-    return reportError(graph.takeError());
+  auto loaded = loadGraph(options);
+  if (!loaded)
+    return reportError(loaded.takeError());
+  auto graph = std::make_shared<const Graph>(std::move(*loaded)); // the evaluator's model compiles it, shared
   if (options.batch != 0 && options.data.empty())
     return reportError("--batch needs --data", ExitUsage);
   if (options.data.empty() && (!options.columns.empty() || !options.ignoreColumns.empty()) && options.valid.empty())
@@ -285,7 +286,7 @@ int trainCommand(const Options &options) {
   // Every output's mean over the held-out rows, at the current values: evaluated every evalEvery steps.
   std::optional<OutputEvaluator> evaluator;
   if (valid || data) {
-    auto created = OutputEvaluator::create(*graph);
+    auto created = OutputEvaluator::create(graph, options, /*gradient=*/false);
     if (!created)
       return reportError(created.takeError());
     evaluator = std::move(*created);
