@@ -150,6 +150,26 @@ std::vector<size_t> trainedElements(const Graph &graph, const TrainStepSpec &spe
 llvm::Error addTrainStep(llvm::Module &module, const Graph &graph, const TrainStepSpec &spec,
                          const std::string &prefix);
 
+/// Adds the functions that describe the compiled functions' arrays (bpc build --shared, --metadata), for a loader
+/// without the C header; an index out of range gives NULL, or -1:
+///   long PREFIX_num_args(void), PREFIX_num_outputs(void)     inputs and params; outputs
+///   long PREFIX_in_size(void), PREFIX_out_size(void)         doubles in in[] and out[]
+///   const char *PREFIX_arg_name(long i)                      argument #i (every input, then every param)
+///   int PREFIX_arg_kind(long i)                              0 an input, 1 a param
+///   long PREFIX_arg_rank(long i), PREFIX_arg_offset(long i)  its rank (0: a scalar); where it starts in in[]
+///   const long *PREFIX_arg_shape(long i)                     its rank() dimensions
+///   const char *PREFIX_out_name(long o), long PREFIX_out_rank(long o), PREFIX_out_offset(long o),
+///   const long *PREFIX_out_shape(long o)                     the same for output #o and out[]
+///   const double *PREFIX_defaults(void)                      in[] with the script's values (PREFIX_DEFAULTS)
+///   const char *PREFIX_functions(void)                       `functions`: "forward,gradient,jvp"
+///   long PREFIX_grad_rows(void), PREFIX_grad_cols(void)      grad[]'s layout (`selection`'s rows and columns)
+///   long PREFIX_out_grad_row(long o), PREFIX_arg_grad_col(long i)  their first row / column; -1 if not chosen
+///   const char *PREFIX_bp_version(void)                      the bp that compiled it
+/// and with `exportPrefix`, `const char *bp_prefix(void)` returning PREFIX (one model per shared object). `long`
+/// takes the width of the module's target triple (set it first).
+void addMetadataFunctions(llvm::Module &module, const Graph &graph, const std::string &prefix,
+                          const GradientSelection &selection, const std::string &functions, bool exportPrefix);
+
 /// Above this many instructions a module counts as large: optimizeModule leaves out the SLP vectorizer.
 constexpr unsigned LargeModuleInstructions = 50000;
 

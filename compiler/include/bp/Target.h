@@ -34,6 +34,10 @@ struct EmittedFunctions {
   size_t hessianOutput = 0;
 };
 
+/// Whether the object holds the functions that describe the model (CodeGen.h, addMetadataFunctions), and
+/// bp_prefix() too (a shared object): the header declares them.
+enum class HeaderMetadata { None, Functions, WithPrefix };
+
 /// The C header for a script compiled with functions PREFIX_forward and PREFIX_gradient, and with
 /// PREFIX_train_step where `trainStep` describes it (CodeGen.h, addTrainStep); without `gradient`, a script
 /// whose gradient was too large to build, PREFIX_forward alone (and the train step). Each argument and output
@@ -44,9 +48,11 @@ struct EmittedFunctions {
 /// derivative functions the object holds (`gradient` false: PREFIX_gradient was asked for but is too large): each
 /// is documented with its arrays' layouts, PREFIX_vjp's grad_in over the selection's columns (as PREFIX_gradient's
 /// rows), PREFIX_hessian's hess and PREFIX_hvp's v and hv with PREFIX_HESS_SIZE and PREFIX_HESS_IN_NAME.
+/// `metadata` adds the prototypes of the metadata functions.
 std::string generateCHeader(const Graph &graph, const std::string &prefix, const std::string &scriptName,
                             const TrainStepSpec *trainStep = nullptr, bool gradient = true,
-                            const GradientSelection *selection = nullptr, const EmittedFunctions &functions = {});
+                            const GradientSelection *selection = nullptr, const EmittedFunctions &functions = {},
+                            HeaderMetadata metadata = HeaderMetadata::None);
 
 /// An error if two of the header's macros would have one name: a tensor W's PREFIX_IN_W_SIZE and an input
 /// named W_SIZE.

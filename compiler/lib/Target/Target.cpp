@@ -279,9 +279,46 @@ static std::string derivativeFunctionsComment(const Graph &graph, const std::str
   return text;
 }
 
+/// The header comment's paragraph on the metadata functions (CodeGen.h, addMetadataFunctions).
+static std::string metadataComment(const std::string &prefix, HeaderMetadata metadata) {
+  std::string text = " *\n";
+  text += " * The object describes itself to a program without this header: " + prefix + "_num_args(),\n";
+  text += " * " + prefix + "_arg_name(i), _arg_kind(i) (0 input, 1 param), _arg_rank(i), _arg_shape(i) and\n";
+  text += " * _arg_offset(i) (where it starts in in[]), the same for outputs (_out_name(o), ...), " + prefix +
+          "_defaults(),\n";
+  text += " * grad[]'s layout (_grad_rows(), _grad_cols(), _out_grad_row(o) and _arg_grad_col(i), -1 where not\n";
+  text += " * chosen) and " + prefix + "_functions(), a comma-separated list. An index out of range gives NULL\n";
+  text += " * or -1.\n";
+  if (metadata == HeaderMetadata::WithPrefix)
+    text += " * bp_prefix() returns \"" + prefix + "\", the prefix of every other function.\n";
+  return text;
+}
+
+/// The metadata functions' prototypes.
+static std::string metadataPrototypes(const std::string &prefix, HeaderMetadata metadata) {
+  std::string text = "\n";
+  for (const char *name : {"num_args", "num_outputs", "in_size", "out_size", "grad_rows", "grad_cols"})
+    text += "long " + prefix + "_" + name + "(void);\n";
+  for (const char *array : {"arg", "out"}) {
+    text += "const char *" + prefix + "_" + array + "_name(long i);\n";
+    text += "long " + prefix + "_" + array + "_rank(long i);\n";
+    text += "const long *" + prefix + "_" + array + "_shape(long i);\n";
+    text += "long " + prefix + "_" + array + "_offset(long i);\n";
+  }
+  text += "int " + prefix + "_arg_kind(long i);\n";
+  text += "long " + prefix + "_out_grad_row(long o);\n";
+  text += "long " + prefix + "_arg_grad_col(long i);\n";
+  text += "const double *" + prefix + "_defaults(void);\n";
+  text += "const char *" + prefix + "_functions(void);\n";
+  text += "const char *" + prefix + "_bp_version(void);\n";
+  if (metadata == HeaderMetadata::WithPrefix)
+    text += "const char *bp_prefix(void);\n";
+  return text;
+}
+
 std::string bp::generateCHeader(const Graph &graph, const std::string &prefix, const std::string &scriptName,
                                 const TrainStepSpec *trainStep, bool gradient, const GradientSelection *selection,
-                                const EmittedFunctions &functions) {
+                                const EmittedFunctions &functions, HeaderMetadata metadata) {
   std::string macro = upper(prefix);
   std::string guard = macro + "_BP_H";
   std::vector<NodeId> arguments = graph.arguments();
@@ -356,6 +393,8 @@ std::string bp::generateCHeader(const Graph &graph, const std::string &prefix, c
   }
   if (trainStep)
     text += trainStepComment(graph, prefix, *trainStep);
+  if (metadata != HeaderMetadata::None)
+    text += metadataComment(prefix, metadata);
   text += " */\n";
   text += "#ifndef " + guard + "\n#define " + guard + "\n\n";
   text += "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n";
@@ -437,6 +476,8 @@ std::string bp::generateCHeader(const Graph &graph, const std::string &prefix, c
     text += "void " + prefix + "_hvp(const double *in, const double *v, double *out, double *hv);\n";
   if (trainStep)
     text += "double " + prefix + "_train_step(double *in, double *state, const double *rows, long nrows);\n";
+  if (metadata != HeaderMetadata::None)
+    text += metadataPrototypes(prefix, metadata);
   text += "\n";
   text += "#ifdef __cplusplus\n}\n#endif\n\n";
   text += "#endif /* " + guard + " */\n";

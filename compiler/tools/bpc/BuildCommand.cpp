@@ -4,7 +4,9 @@
 // a failed build leaves existing files untouched; neither may be the script itself. With --train-step, the
 // object also holds PREFIX_train_step, `bpc train`'s step for the options given. --emit-fn chooses the derivative
 // functions beside PREFIX_forward (here for emit-llvm too): PREFIX_gradient, PREFIX_jvp, PREFIX_vjp, PREFIX_hessian
-// and PREFIX_hvp.
+// and PREFIX_hvp. --shared links the object into a shared object with the C compiler driver ($CC, else cc), with
+// functions that describe the model (CodeGen.h, addMetadataFunctions) and bp_prefix(), so that a loader needs no
+// header; --metadata puts the same functions but bp_prefix() in a plain object.
 //
 //===----------------------------------------------------------------------===//
 #include "Commands.h"
@@ -15,7 +17,12 @@
 #include "bp/Shape.h"
 #include "bp/Target.h"
 
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FileUtilities.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
+#include "llvm/Support/Program.h"
 #include "llvm/Support/raw_ostream.h"
 
 using namespace bp;
@@ -24,7 +31,10 @@ namespace bpc {
 namespace {
 
 std::string defaultOutputPath(const Options &options) {
-  const char *extension = options.emit == "asm" ? ".s" : options.emit == "llvm" ? ".ll" : ".o";
+  const char *extension = options.shared          ? ".so"
+                          : options.emit == "asm"  ? ".s"
+                          : options.emit == "llvm" ? ".ll"
+                                                   : ".o";
   return llvm::sys::path::stem(options.file).str() + extension;
 }
 
@@ -93,6 +103,69 @@ llvm::Error addDerivativeFunctions(llvm::Module &module, const Graph &graph, con
   return llvm::Error::success();
 }
 
+/// The functions in the object, for PREFIX_functions(): "forward,gradient,jvp".
+std::string functionList(const EmittedFunctions &functions, bool compiledGradient, bool trainStep) {
+  std::string list = "forward";
+  for (auto [present, name] : {std::pair{compiledGradient, "gradient"}, {functions.jvp, "jvp"}, {functions.vjp, "vjp"},
+                               {functions.hessian, "hessian"}, {functions.hvp, "hvp"}, {trainStep, "train_step"}})
+    if (present)
+      list += std::string(",") + name;
+  return list;
+}
+
+/// Links the object file `object` into the shared object `library` with the C compiler driver: $CC (words split
+/// at spaces, as make does), else cc. libm comes with it, for the model's calls to exp, log and the like.
+llvm::Error linkSharedObject(const std::string &object, const std::string &library) {
+  const char *cc = std::getenv("CC");
+  llvm::SmallVector<llvm::StringRef, 4> words;
+  llvm::StringRef(cc && *cc ? cc : "cc").split(words, ' ', -1, false);
+  std::vector<llvm::StringRef> arguments(words.begin(), words.end());
+  llvm::append_range(arguments, std::initializer_list<llvm::StringRef>{"-shared", "-o", library, object, "-lm"});
+  std::string command = llvm::join(arguments, " ");
+  auto error = [&](const std::string &message) {
+    return llvm::createStringError(llvm::inconvertibleErrorCode(), message + "; the command was: " + command);
+  };
+  if (arguments.empty())
+    return error("CC is empty: no C compiler to link the shared object");
+  auto program = llvm::sys::findProgramByName(arguments[0]);
+  if (!program || !llvm::sys::fs::can_execute(*program))
+    return error("no C compiler to link the shared object: '" + arguments[0].str() + "' is not found (set CC)");
+  std::string message;
+  int status = llvm::sys::ExecuteAndWait(*program, arguments, std::nullopt, {}, 0, 0, &message);
+  if (status < 0)
+    return error("the linker could not run: " + message);
+  if (status > 0)
+    return error("the linker failed with exit status " + std::to_string(status));
+  return llvm::Error::success();
+}
+
+/// Writes `module` as a shared object to `os`: an object file in a temporary folder, linked there.
+llvm::Error writeSharedObject(llvm::Module &module, llvm::TargetMachine &machine, llvm::raw_ostream &os) {
+  llvm::SmallString<128> object, library;
+  int fd = -1;
+  if (std::error_code ec = llvm::sys::fs::createTemporaryFile("bpc-shared", "o", fd, object))
+    return llvm::createStringError(ec, "cannot create a temporary object file: " + ec.message());
+  llvm::FileRemover removeObject(object);
+  {
+    llvm::raw_fd_ostream stream(fd, /*shouldClose=*/true);
+    if (llvm::Error err = emitMachineCode(module, machine, llvm::CodeGenFileType::ObjectFile, stream))
+      return err;
+    if (stream.has_error())
+      return llvm::createStringError(stream.error(), "cannot write '" + object + "': " + stream.error().message());
+  }
+  if (std::error_code ec = llvm::sys::fs::createTemporaryFile("bpc-shared", "so", library))
+    return llvm::createStringError(ec, "cannot create a temporary shared object: " + ec.message());
+  llvm::FileRemover removeLibrary(library);
+  if (llvm::Error err = linkSharedObject(object.str().str(), library.str().str()))
+    return err;
+  auto linked = llvm::MemoryBuffer::getFile(library);
+  if (!linked)
+    return llvm::createStringError(linked.getError(), "cannot read the linked '" + library + "': " +
+                                                          linked.getError().message());
+  os << (*linked)->getBuffer();
+  return llvm::Error::success();
+}
+
 } // namespace
 
 llvm::Expected<EmittedFunctions> emittedFunctions(const Graph &graph, const Options &options,
@@ -131,8 +204,10 @@ int buildCommand(const Options &options) {
     return reportError("--name '" + prefix + "' is not a valid C identifier", ExitUsage);
 
   std::string outputPath = options.output.empty() ? defaultOutputPath(options) : options.output;
+  // A shared object is for loaders without the header: it comes with one only when --header asks.
+  bool writeHeader = !options.shared || !options.header.empty();
   std::string headerPath = options.header;
-  if (headerPath.empty()) {
+  if (headerPath.empty() && writeHeader) {
     llvm::SmallString<256> path(outputPath);
     llvm::sys::path::replace_extension(path, ".h");
     headerPath = path.str().str();
@@ -147,10 +222,10 @@ int buildCommand(const Options &options) {
     return reportError(llvm::toString(selection.takeError()), ExitUsage);
   // Compared as files, not as names: "x.o" and "./x.o", links, and the script under another name.
   for (const std::string *path : {&outputPath, &headerPath})
-    if (sameFile(*path, options.file))
+    if (!path->empty() && sameFile(*path, options.file))
       return reportError("'" + *path + "' is the script '" + options.file + "'; bpc build does not overwrite it",
                          ExitUsage);
-  if (sameFile(headerPath, outputPath))
+  if (writeHeader && sameFile(headerPath, outputPath))
     return reportError("the header '" + headerPath + "' and the output '" + outputPath + "' are the same file",
                        ExitUsage);
 
@@ -184,27 +259,45 @@ int buildCommand(const Options &options) {
   if (trainStep)
     if (llvm::Error err = addTrainStep(*module, *graph, *trainStep, prefix))
       return reportError(std::move(err));
+  bool metadata = options.shared || options.metadata;
+  if (metadata)
+    addMetadataFunctions(*module, *graph, prefix, *selection,
+                         functionList(*functions, compiledGradient, trainStep.has_value()), options.shared);
   optimizeModule(*module, machine->get(), options.optLevel);
 
   auto output = PendingFile::create(outputPath);
   if (!output)
     return reportError(output.takeError());
-  auto header = PendingFile::create(headerPath);
-  if (!header)
-    return reportError(header.takeError());
+  std::optional<PendingFile> header;
+  if (writeHeader) {
+    auto created = PendingFile::create(headerPath);
+    if (!created)
+      return reportError(created.takeError());
+    header.emplace(std::move(*created));
+  }
 
-  if (options.emit == "llvm") {
+  if (options.shared) {
+    if (llvm::Error err = writeSharedObject(*module, **machine, output->stream()))
+      return reportError(std::move(err));
+  } else if (options.emit == "llvm") {
     module->print(output->stream(), nullptr);
   } else {
     auto type = options.emit == "asm" ? llvm::CodeGenFileType::AssemblyFile : llvm::CodeGenFileType::ObjectFile;
     if (llvm::Error err = emitMachineCode(*module, **machine, type, output->stream()))
       return reportError(std::move(err));
   }
-  header->stream() << generateCHeader(*graph, prefix, llvm::sys::path::filename(options.file).str(),
-                                   trainStep ? &*trainStep : nullptr, compiledGradient,
-                                   options.selectsGradient() ? &*selection : nullptr, *functions);
+  HeaderMetadata described = !metadata        ? HeaderMetadata::None
+                              : options.shared ? HeaderMetadata::WithPrefix
+                                               : HeaderMetadata::Functions;
+  if (header)
+    header->stream() << generateCHeader(*graph, prefix, llvm::sys::path::filename(options.file).str(),
+                                        trainStep ? &*trainStep : nullptr, compiledGradient,
+                                        options.selectsGradient() ? &*selection : nullptr, *functions, described);
 
-  if (llvm::Error err = PendingFile::commitAll({&*output, &*header}))
+  std::vector<PendingFile *> files = {&*output};
+  if (header)
+    files.push_back(&*header);
+  if (llvm::Error err = PendingFile::commitAll(files))
     return reportError(std::move(err));
   return ExitSuccess;
 }

@@ -53,6 +53,8 @@ struct Options {
   std::string target;            // build --target: an LLVM triple; empty for this machine
   std::string emit = "obj";      // build --emit: obj, asm or llvm
   std::vector<std::string> emitFunctions; // build, emit-llvm --emit-fn: gradient, jvp, vjp, hessian, hvp
+  bool shared = false;           // build --shared: a shared object with the metadata functions and bp_prefix
+  bool metadata = false;         // build --metadata: the metadata functions in a plain object
   bool trainStep = false;        // build --train-step: also PREFIX_train_step, with the train options below
   std::string objective;         // train (and build --train-step) --minimize/--maximize OUTPUT
   bool maximize = false;

@@ -328,6 +328,13 @@ int main(int argc, char **argv) {
   build->add_option("--emit", options.emit, "what to write: obj (default), asm or llvm")
       ->type_name("KIND")
       ->check(CLI::IsMember({"obj", "asm", "llvm"}));
+  CLI::Option *sharedOption = build->add_flag(
+      "--shared", options.shared,
+      "link a shared object (default: STEM.so) holding the model and functions that describe it, bp_prefix() "
+      "among them, for a loader without the header (the C compiler $CC, else cc, links it)");
+  build->add_flag("--metadata", options.metadata,
+                  "also compile the functions that describe the model (PREFIX_num_args, PREFIX_arg_name, ...)");
+  sharedOption->excludes(build->get_option("--emit"));
   addEmitFunctionsOption(build, options);
   addOptLevelOption(build, options);
   addSelectionOptions(build, options);
