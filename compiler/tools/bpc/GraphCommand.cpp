@@ -98,6 +98,10 @@ llvm::Error writeSvg(const std::string &dot, const std::string &path) {
 } // namespace
 
 int graphCommand(const Options &options) {
+  if (!options.svg.empty() && sameFile(options.svg, options.file))
+    return reportError("'" + options.svg + "' is the script '" + options.file +
+                           "'; bpc graph --svg does not overwrite it",
+                       ExitUsage);
   auto graph = loadGraph(options);
   if (!graph)
     return reportError(graph.takeError());
