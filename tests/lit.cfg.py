@@ -1,5 +1,6 @@
 # lit configuration for bp: every tests/<stage>/*.bp file is a test whose `# RUN:` lines call bpc.
 import os
+import shutil
 import lit.formats
 
 config.name = "bp"
@@ -16,6 +17,10 @@ config.environment["LC_ALL"] = "C"
 # space (ulimit -v, RLIMIT_AS) cannot run there: they say `UNSUPPORTED: sanitizer`.
 if config.bp_sanitize.upper() in ("ON", "1", "TRUE", "YES"):
     config.available_features.add("sanitizer")
+
+# Tests that draw with Graphviz's dot (bpc graph --svg) say `REQUIRES: graphviz`.
+if shutil.which("dot", path=config.environment["PATH"]):
+    config.available_features.add("graphviz")
 
 tools = os.path.join(config.test_source_root, "tools")
 config.substitutions.append(("%bpc", config.bpc))

@@ -126,10 +126,17 @@ public:
   /// "%7", or the node's own name when it has one.
   std::string label(NodeId id) const;
 
-  /// One node per line: `d: f64 = add a, b  @nested.bp:5:12`.
-  void print(llvm::raw_ostream &os) const;
-  /// Graphviz DOT, with inputs, params, nodes and outputs drawn apart.
-  void printDot(llvm::raw_ostream &os) const;
+  /// What print and printDot add to each node (bpc graph --values): per node id, lines such as `value -1` and
+  /// `grad 7`; empty, or shorter than the graph, for none.
+  using NodeNotes = std::vector<std::vector<std::string>>;
+
+  /// One node per line: `d: f64 = add a, b  @nested.bp:5:12`, with its notes after the operation
+  /// (`d: f64 = add a, b  value -1, grad 7  @nested.bp:5:12`).
+  void print(llvm::raw_ostream &os, const NodeNotes &notes = {}) const;
+  /// Graphviz DOT, with inputs, params, nodes and outputs drawn apart, a node's notes as lines of its label.
+  /// A constant that no node uses is not drawn (a gradient graph's seed and constant derivatives that
+  /// simplification left unused), so every node drawn has an edge.
+  void printDot(llvm::raw_ostream &os, const NodeNotes &notes = {}) const;
 
 private:
   SourceFileRef file;

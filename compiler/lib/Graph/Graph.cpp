@@ -334,9 +334,10 @@ std::string Graph::label(NodeId id) const {
   return name.empty() ? "%" + std::to_string(id) : name;
 }
 
-static std::string describeLeaf(const Node &node) {
+/// A leaf's kind and its value as declared: "input 5"; only its kind where notes show its value.
+static std::string describeLeaf(const Node &node, bool noted = false) {
   std::string text = getOpInfo(node.op).name;
-  if (node.hasValue)
+  if (node.hasValue && !noted)
     text += " " + (node.type.isScalar() ? formatNumber(node.value)
                                         : formatTensor(node.data, node.type.shape, /*summarize=*/true));
   return text;
@@ -370,7 +371,18 @@ static std::string dotShape(const Node &node) {
   return node.type.isScalar() ? "" : "\\n" + formatShape(node.type.shape);
 }
 
-void Graph::print(llvm::raw_ostream &os) const {
+/// Node `id`'s notes joined by `separator`, after `separator`; nothing where it has none.
+static bool hasNotes(const Graph::NodeNotes &notes, NodeId id) { return id < notes.size() && !notes[id].empty(); }
+
+static std::string joinNotes(const Graph::NodeNotes &notes, NodeId id, const char *separator) {
+  std::string text;
+  if (id < notes.size())
+    for (const std::string &note : notes[id])
+      text += separator + note;
+  return text;
+}
+
+void Graph::print(llvm::raw_ostream &os, const NodeNotes &notes) const {
   std::string fileName = file ? llvm::sys::path::filename(file->name()).str() : std::string("<graph>");
   size_t inputs = 0, params = 0;
   for (NodeId id : argumentsInOrder)
@@ -387,7 +399,7 @@ void Graph::print(llvm::raw_ostream &os) const {
     const Node &node = nodes[id];
     std::string line = label(id) + ": " + node.type.str() + " = ";
     if (node.operands.empty()) {
-      line += describeLeaf(node);
+      line += describeLeaf(node, hasNotes(notes, id));
     } else {
       line += getOpInfo(node.op).name;
       for (size_t i = 0; i < node.operands.size(); ++i)
@@ -395,6 +407,8 @@ void Graph::print(llvm::raw_ostream &os) const {
       if (std::string attrs = describeAttrs(node); !attrs.empty())
         line += ", " + attrs;
     }
+    if (std::string noted = joinNotes(notes, id, ", "); !noted.empty())
+      line += "  " + noted.substr(2);
     width = std::max(width, std::min<size_t>(line.size(), 48));
     lines.push_back(std::move(line));
   }
@@ -413,7 +427,7 @@ void Graph::print(llvm::raw_ostream &os) const {
   }
 }
 
-void Graph::printDot(llvm::raw_ostream &os) const {
+void Graph::printDot(llvm::raw_ostream &os, const NodeNotes &notes) const {
   std::string fileName = file ? llvm::sys::path::filename(file->name()).str() : std::string("graph");
   os << "digraph \"" << fileName << "\" {\n"
      << "  rankdir=LR;\n"
@@ -422,10 +436,17 @@ void Graph::printDot(llvm::raw_ostream &os) const {
     os << "  subgraph cluster_" << id << " {\n    label=\"" << title << "\"; style=dashed;\n";
     for (NodeId arg : argumentsInOrder)
       if (nodes[arg].op == kind)
-        os << "    n" << arg << " [label=\"" << label(arg) << "\\n" << describeLeaf(nodes[arg])
-           << dotShape(nodes[arg]) << "\", shape=box, style=filled, fillcolor=\"" << color << "\"];\n";
+        os << "    n" << arg << " [label=\"" << label(arg) << "\\n" << describeLeaf(nodes[arg], hasNotes(notes, arg))
+           << dotShape(nodes[arg]) << joinNotes(notes, arg, "\\n") << "\", shape=box, style=filled, fillcolor=\""
+           << color << "\"];\n";
     os << "  }\n";
   };
+  std::vector<bool> used(nodes.size(), false);
+  for (const Node &node : nodes)
+    for (NodeId operand : node.operands)
+      used[operand] = true;
+  for (const Output &output : outputList)
+    used[output.node] = true;
   cluster("inputs", "inputs", OpKind::Input, "#d8ecff");
   cluster("params", "params", OpKind::Param, "#ffe6c7");
   for (NodeId id = 0; id < nodes.size(); ++id) {
@@ -433,7 +454,8 @@ void Graph::printDot(llvm::raw_ostream &os) const {
     if (node.op == OpKind::Input || node.op == OpKind::Param)
       continue;
     if (node.op == OpKind::Const) {
-      os << "  n" << id << " [label=\"" << formatNumber(node.value) << "\", shape=plaintext];\n";
+      if (used[id])
+        os << "  n" << id << " [label=\"" << formatNumber(node.value) << "\", shape=plaintext];\n";
       continue;
     }
     const OpInfo &info = getOpInfo(node.op);
@@ -441,7 +463,8 @@ void Graph::printDot(llvm::raw_ostream &os) const {
         info.syntax == Syntax::Infix || info.syntax == Syntax::InternalInfix || info.syntax == Syntax::Prefix;
     std::string opText = operatorLike ? info.spelling : info.name;
     os << "  n" << id << " [label=\"" << (node.name.empty() ? opText : node.name + "\\n" + opText)
-       << (describeAttrs(node).empty() ? "" : " " + describeAttrs(node)) << dotShape(node) << "\", shape=ellipse];\n";
+       << (describeAttrs(node).empty() ? "" : " " + describeAttrs(node)) << dotShape(node)
+       << joinNotes(notes, id, "\\n") << "\", shape=ellipse];\n";
     for (size_t i = 0; i < node.operands.size(); ++i) {
       os << "  n" << node.operands[i] << " -> n" << id;
       if (node.operands.size() >= 2 && info.syntax != Syntax::Internal)

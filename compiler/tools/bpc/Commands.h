@@ -38,6 +38,8 @@ struct Options {
   std::vector<std::string> sets; // --set NAME=VALUE, in the order given
   unsigned optLevel = 2;         // -O0 .. -O3
   bool dot = false;              // graph --dot
+  bool values = false;           // graph --values: every node's value (with --grad, its adjoint too)
+  std::string svg;               // graph --svg FILE: the DOT drawn by Graphviz's dot
   bool grad = false;             // graph --grad, run --grad
   bool json = false;             // run --json
   bool perRow = false;           // run --per-row: each row of --data, not the mean

@@ -213,6 +213,15 @@ int main(int argc, char **argv) {
   CLI::Option *graphGrad =
       graph->add_flag("--grad", options.grad, "print the gradient graph (forward and backward nodes)");
   addSelectionOptions(graph, options, graphGrad);
+  CLI::Option *graphValues = graph->add_flag(
+      "--values", options.values,
+      "show every node's value (with --grad, each forward node's grad: d output / d node of the first scalar "
+      "output, or the --of one)");
+  addSetOption(graph, options);
+  graph->get_option("--set")->needs(graphValues);
+  graph->add_option("--svg", options.svg, "draw the DOT with Graphviz's dot (found on PATH) into this SVG file")
+      ->type_name("FILE.svg")
+      ->check(nonEmpty());
 
   CLI::App *run = addScriptCommand(
       app, "run",
