@@ -5,6 +5,7 @@
     m.forward()                    # {'f': -7.0}: every argument not given takes the script's value
     out, grad = m.gradient(a=1.5)  # grad['f']['a'] == 7.0: d f / d a
     grad['f']['c']                 # -4.5
+    m = bp.load("nested.so")       # a model built by `bpc build nested.bp --shared`: no compiler needed
 
 Values are float64. A scalar comes back as a numpy.float64 (a Python float that also has .shape == () and
 .dtype), a tensor as a numpy.ndarray of its declared shape; the gradient of output o by argument x has shape
@@ -28,7 +29,7 @@ import threading
 
 import numpy as np
 
-__all__ = ["compile", "compile_file", "Model", "Argument", "Output", "CompileError", "library_path"]
+__all__ = ["compile", "compile_file", "load", "Model", "Argument", "Output", "CompileError", "library_path"]
 
 
 class CompileError(Exception):
@@ -37,7 +38,8 @@ class CompileError(Exception):
 
 
 Argument = collections.namedtuple("Argument", "name shape kind has_default")
-Argument.__doc__ = "An input or param: its name, its shape (a tuple; () for a scalar), kind 'input' or 'param'."
+Argument.__doc__ = """An input or param: its name, its shape (a tuple; () for a scalar), kind 'input' or 'param',
+and whether the script gives it a value (None for a model from bp.load: a shared object does not say)."""
 Output = collections.namedtuple("Output", "name shape")
 Output.__doc__ = "An output: its name and its shape."
 
@@ -354,3 +356,57 @@ def compile_file(path, of=None, wrt=None, opt_level=2, gradient=True):
     """Compiles the script at `path` (its name in diagnostics), as compile does."""
     return _finish(lambda options, handle, error: _lib.bp_compile_file(os.fsencode(path), options, handle, error),
                    of, wrt, opt_level, gradient)
+
+
+def load(path):
+    """The model in the shared object at `path`, built by `bpc build SCRIPT --shared`: its layout comes from the
+    object's own metadata functions (bp_prefix(), then PREFIX_num_args(), PREFIX_arg_name(i), ...), so neither
+    the header nor a compiler is needed, and forward and gradient call PREFIX_forward and PREFIX_gradient
+    directly (gradient only where the object has PREFIX_gradient). Argument.has_default is None: the object does
+    not say. Raises OSError if the file cannot be loaded and ValueError if bpc did not build it."""
+    library = ctypes.CDLL(os.path.abspath(path))
+    try:
+        prefix_function = library.bp_prefix
+    except AttributeError:
+        raise ValueError("%s has no bp_prefix(): it was not built by `bpc build --shared`" % path) from None
+    prefix_function.restype, prefix_function.argtypes = ctypes.c_char_p, ()
+    prefix = prefix_function().decode()
+
+    def function(name, restype, *argtypes):
+        found = getattr(library, "%s_%s" % (prefix, name))
+        found.restype, found.argtypes = restype, argtypes
+        return found
+
+    long, index = ctypes.c_long, (ctypes.c_long,)
+    shape_of = lambda what: (lambda i, rank=function(what + "_rank", long, *index),
+                             shape=function(what + "_shape", ctypes.POINTER(long), *index):
+                             tuple(shape(i)[:rank(i)]))
+    optional = lambda value: None if value < 0 else value
+    arg_name, arg_kind = function("arg_name", ctypes.c_char_p, *index), function("arg_kind", ctypes.c_int, *index)
+    arg_offset, arg_col = function("arg_offset", long, *index), function("arg_grad_col", long, *index)
+    arg_shape = shape_of("arg")
+    count = function("num_args", long)()
+    arguments = [Argument(arg_name(i).decode(), arg_shape(i), "param" if arg_kind(i) == 1 else "input", None)
+                 for i in range(count)]
+    arg_offsets = [arg_offset(i) for i in range(count)]
+    grad_cols = [optional(arg_col(i)) for i in range(count)]
+    out_name, out_offset = function("out_name", ctypes.c_char_p, *index), function("out_offset", long, *index)
+    out_row, out_shape = function("out_grad_row", long, *index), shape_of("out")
+    count = function("num_outputs", long)()
+    outputs = [Output(out_name(o).decode(), out_shape(o)) for o in range(count)]
+    out_offsets = [out_offset(o) for o in range(count)]
+    grad_rows = [optional(out_row(o)) for o in range(count)]
+    in_size, out_size = function("in_size", long)(), function("out_size", long)()
+    defaults = np.array(function("defaults", ctypes.POINTER(ctypes.c_double))()[:in_size], dtype=np.float64)
+    defaults.flags.writeable = False
+    functions = function("functions", ctypes.c_char_p)().decode().split(",")
+    grad_shape = (function("grad_rows", long)(), function("grad_cols", long)()) if "gradient" in functions else (0, 0)
+    layout = _Layout(arguments, outputs, arg_offsets, out_offsets, grad_cols, grad_rows, in_size, out_size,
+                     grad_shape, defaults)
+    forward = function("forward", None, _ptr, _ptr)
+    bind_forward = lambda in_, out: functools.partial(forward, in_, out)  # returns None: nothing can fail
+    bind_gradient = None
+    if "gradient" in functions:
+        gradient = function("gradient", None, _ptr, _ptr, _ptr)
+        bind_gradient = lambda in_, out, grad: functools.partial(gradient, in_, out, grad)
+    return Model(layout, bind_forward, bind_gradient)

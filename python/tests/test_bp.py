@@ -197,3 +197,46 @@ def test_xor_example_trains_as_the_c_demo_does():
                              "xor(0, 1) = 0.9382 (want 1)\n"
                              "xor(1, 0) = 0.9392 (want 1)\n"
                              "xor(1, 1) = 0.0762 (want 0)\n")
+
+
+def shared_object(tmp_path, script, *options):
+    """`bpc build SCRIPT --shared` into tmp_path: the .so's path."""
+    path = tmp_path / (os.path.splitext(os.path.basename(script))[0] + "".join(options).replace("-", "_") + ".so")
+    subprocess.run([BPC, "build", script, "--shared", "-o", str(path), *options], check=True, cwd=tmp_path)
+    return str(path)
+
+
+def test_load_reads_a_shared_object_without_its_header(tmp_path):
+    layer = tmp_path / "layer.bp"
+    layer.write_text(LAYER)
+    W = np.array([[0.25, -1.0], [2.0, 0.5], [-0.75, 0.125]])
+    for script, point in ((NESTED, {"a": 0.1, "c": 1 / 3}), (FURTHER, {}), (str(layer), {"W": W})):
+        loaded, compiled = bp.load(shared_object(tmp_path, script)), bp.compile_file(script)
+        assert [(a.name, a.shape, a.kind) for a in loaded.arguments] == \
+            [(a.name, a.shape, a.kind) for a in compiled.arguments]
+        assert loaded.outputs == compiled.outputs
+        for name, value in compiled.defaults().items():
+            assert np.array_equal(loaded.defaults()[name], value)
+        (out, grad), (expected_out, expected_grad) = loaded.gradient(**point), compiled.gradient(**point)
+        assert out.keys() == expected_out.keys() and grad.keys() == expected_grad.keys()
+        for name in out:  # bit for bit: the same code, compiled by bpc build and by the JIT
+            assert np.array_equal(out[name], expected_out[name])
+            for argument in grad[name]:
+                assert np.array_equal(grad[name][argument], expected_grad[name][argument])
+        assert loaded.forward(**point).keys() == expected_out.keys()
+
+
+def test_load_follows_the_selection_and_refuses_other_objects(tmp_path):
+    layer = tmp_path / "layer.bp"
+    layer.write_text(LAYER)
+    loaded = bp.load(shared_object(tmp_path, str(layer), "--of", "loss", "--wrt", "W"))
+    outputs, gradients = loaded.gradient()
+    assert list(outputs) == ["loss", "yo"]
+    assert list(gradients) == ["loss"] and list(gradients["loss"]) == ["W"]
+    assert np.array_equal(gradients["loss"]["W"], bp.compile(LAYER).gradient()[1]["loss"]["W"])
+    forward_only = bp.load(shared_object(tmp_path, NESTED, "--emit-fn", "jvp"))
+    assert not forward_only.has_gradient and forward_only.forward() == {"f": -7.0}
+    with pytest.raises(ValueError, match="not built by `bpc build --shared`"):
+        bp.load(bp.library_path)  # a shared object, but not a model
+    with pytest.raises(OSError):
+        bp.load(str(tmp_path / "missing.so"))
