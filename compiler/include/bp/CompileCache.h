@@ -71,8 +71,8 @@ private:
 };
 
 /// The key of `module` (generated, its triple and data layout set, not yet optimized) compiled by `machine` at
-/// -O`optLevel` for the functions `symbols`: the hexadecimal SHA-256 of all of them and of bp's build and
-/// LLVM's version.
+/// -O`optLevel` for the functions `symbols`: the hexadecimal SHA-256 of all of them (the module as bitcode), of
+/// bp's build and of LLVM's version.
 std::string compileCacheKey(const llvm::Module &module, const llvm::TargetMachine &machine, unsigned optLevel,
                             llvm::ArrayRef<std::string> symbols);
 

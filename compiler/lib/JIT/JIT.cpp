@@ -6,7 +6,6 @@
 #include "llvm/ExecutionEngine/Orc/CompileUtils.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
 #include "llvm/ExecutionEngine/Orc/LLJIT.h"
-#include "llvm/ExecutionEngine/Orc/ThreadSafeModule.h"
 
 #include <optional>
 
@@ -115,7 +114,8 @@ llvm::Expected<std::unique_ptr<CompiledTrainStep>> CompiledTrainStep::create(con
                                                                              unsigned optLevel,
                                                                              const CompileCache *cache) {
   const std::string prefix = "bp_model";
-  auto jit = compileForHost(optLevel, cache ? cache : defaultCompileCache(), {prefix + "_train_step"}, [&](llvm::LLVMContext &context) -> llvm::Expected<std::unique_ptr<llvm::Module>> {
+  auto jit = compileForHost(optLevel, cache ? cache : defaultCompileCache(), {prefix + "_train_step"},
+                            [&](llvm::LLVMContext &context) -> llvm::Expected<std::unique_ptr<llvm::Module>> {
     auto module = std::make_unique<llvm::Module>(prefix, context); // no triple yet: the host's
     if (llvm::Error err = addTrainStep(*module, graph, spec, prefix))
       return err;

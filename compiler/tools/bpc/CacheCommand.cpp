@@ -16,7 +16,8 @@ void configureCompileCache(const Options &options) {
   std::string directory = CompileCache::defaultDirectory();
   if (options.noCache || directory.empty())
     return;
-  setDefaultCompileCache(std::make_unique<CompileCache>(directory, std::min<uint64_t>(options.cacheSize, UINT64_MAX >> 20) << 20));
+  uint64_t maxBytes = std::min<uint64_t>(options.cacheSize, UINT64_MAX >> 20) << 20; // MiB, saturated
+  setDefaultCompileCache(std::make_unique<CompileCache>(directory, maxBytes));
 }
 
 int cacheCommand(const Options &options) {
