@@ -13,6 +13,8 @@ config.test_exec_root = os.path.join(config.bp_binary_root, "tests")
 config.environment["PATH"] = os.pathsep.join(
     [config.llvm_tools_dir, config.environment.get("PATH", os.environ.get("PATH", ""))])
 config.environment["LC_ALL"] = "C"
+# bpc's compile cache: never the user's ~/.cache/bp. The tests of tests/cache give each run its own folder.
+config.environment["BP_CACHE_DIR"] = os.path.join(config.test_exec_root, "bp-cache")
 # A sanitizer build reserves terabytes of address space for its shadow memory, so tests that cap the address
 # space (ulimit -v, RLIMIT_AS) cannot run there: they say `UNSUPPORTED: sanitizer`.
 if config.bp_sanitize.upper() in ("ON", "1", "TRUE", "YES"):

@@ -30,6 +30,7 @@ class LLJIT;
 
 namespace bp {
 
+class CompileCache;
 struct TrainStepSpec;
 
 class CompiledModel {
@@ -38,11 +39,12 @@ public:
   enum Functions { ForwardOnly, ForwardAndGradient };
 
   /// JIT-compiles `forward` (and, if asked, its gradient graph, built here: of `selection`'s outputs by its
-  /// arguments, every output by every argument without one) at -O`optLevel`. Fails with the gradient graph's
-  /// diagnostic when it is too large (Autodiff.h).
+  /// arguments, every output by every argument without one) at -O`optLevel`, its object taken from or kept in
+  /// `cache` (null: defaultCompileCache(), CompileCache.h). Fails with the gradient graph's diagnostic when it is
+  /// too large (Autodiff.h).
   static llvm::Expected<std::unique_ptr<CompiledModel>>
   create(const Graph &forward, Functions functions, unsigned optLevel = 2,
-         const std::optional<GradientSelection> &selection = std::nullopt);
+         const std::optional<GradientSelection> &selection = std::nullopt, const CompileCache *cache = nullptr);
   ~CompiledModel();
 
   /// in: Graph::arguments() order, each argument's elements row-major; out: each output's, likewise.
@@ -78,10 +80,11 @@ class CompiledTrainStep {
 public:
   using Function = double (*)(double *in, double *state, const double *rows, long nrows);
 
-  /// JIT-compiles the training step of `graph` that `spec` describes at -O`optLevel`. Fails with the gradient
-  /// graph's diagnostic when it is too large (Autodiff.h).
+  /// JIT-compiles the training step of `graph` that `spec` describes at -O`optLevel`, through `cache` as
+  /// CompiledModel::create. Fails with the gradient graph's diagnostic when it is too large (Autodiff.h).
   static llvm::Expected<std::unique_ptr<CompiledTrainStep>> create(const Graph &graph, const TrainStepSpec &spec,
-                                                                   unsigned optLevel = 2);
+                                                                   unsigned optLevel = 2,
+                                                                   const CompileCache *cache = nullptr);
   ~CompiledTrainStep();
 
   /// One step over `nrows` rows (row-major, spec.rowTargets.size() numbers each; without data, one row and

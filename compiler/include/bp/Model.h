@@ -46,6 +46,9 @@ struct CompileOptions {
   uint64_t seed = 0;
   /// The file name diagnostics give for Model::compile's text (compileFile's name its path).
   std::string name = "<script>";
+  /// Where the compiled object is looked up and kept (CompileCache.h); null: defaultCompileCache(), which is
+  /// none unless the program set one (bpc does).
+  const CompileCache *cache = nullptr;
 };
 
 enum class ArgumentKind { Input, Param };

@@ -124,7 +124,7 @@ llvm::Expected<Model> Model::compile(std::shared_ptr<const Graph> graph, const C
     return selection.takeError();
   auto compiled = CompiledModel::create(
       *graph, options.gradient ? CompiledModel::ForwardAndGradient : CompiledModel::ForwardOnly, options.optLevel,
-      *selection);
+      *selection, options.cache);
   if (!compiled)
     return compiled.takeError();
   if (!options.gradient)

@@ -1,10 +1,11 @@
 //===- JIT.cpp - ORC LLJIT for compiled scripts ---------------------------===//
 #include "bp/JIT.h"
 #include "bp/CodeGen.h"
+#include "bp/CompileCache.h"
 
+#include "llvm/ExecutionEngine/Orc/CompileUtils.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
 #include "llvm/ExecutionEngine/Orc/LLJIT.h"
-#include "llvm/ExecutionEngine/Orc/ThreadSafeModule.h"
 
 #include <optional>
 
@@ -14,9 +15,32 @@ CompiledModel::~CompiledModel() = default;
 CompiledTrainStep::~CompiledTrainStep() = default;
 CompiledModule::~CompiledModule() = default;
 
-/// A JIT holding the module `generate` makes, compiled for this machine at -O`optLevel`.
+/// The object file of `module` optimized at -O`optLevel` and compiled by `machine`: from `cache` (if not null)
+/// when it holds one for the same key, else compiled here and stored there.
+static llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>> compileObject(llvm::Module &module,
+                                                                         llvm::TargetMachine &machine,
+                                                                         unsigned optLevel, const CompileCache *cache,
+                                                                         llvm::ArrayRef<std::string> symbols) {
+  std::string key;
+  if (cache) {
+    key = compileCacheKey(module, machine, optLevel, symbols);
+    if (std::unique_ptr<llvm::MemoryBuffer> object = cache->load(key))
+      return object;
+  }
+  optimizeModule(module, &machine, optLevel);
+  auto object = llvm::orc::SimpleCompiler(machine)(module);
+  if (!object)
+    return object.takeError();
+  // A cache that cannot be written to costs the next run a compile, nothing more.
+  if (cache)
+    llvm::consumeError(cache->store(key, (*object)->getBuffer()));
+  return std::move(*object);
+}
+
+/// A JIT holding the module `generate` makes, compiled for this machine at -O`optLevel`, through `cache` if not
+/// null (`symbols`: the functions that will be looked up, part of the key).
 static llvm::Expected<std::unique_ptr<llvm::orc::LLJIT>>
-compileForHost(unsigned optLevel,
+compileForHost(unsigned optLevel, const CompileCache *cache, llvm::ArrayRef<std::string> symbols,
                llvm::function_ref<llvm::Expected<std::unique_ptr<llvm::Module>>(llvm::LLVMContext &)> generate) {
   initializeTargets();
   auto machineBuilder = llvm::orc::JITTargetMachineBuilder::detectHost();
@@ -28,25 +52,27 @@ compileForHost(unsigned optLevel,
   if (!machine)
     return machine.takeError();
 
-  auto context = std::make_unique<llvm::LLVMContext>();
-  auto module = generate(*context);
+  llvm::LLVMContext context;
+  auto module = generate(context);
   if (!module)
     return module.takeError();
   (*module)->setDataLayout((*machine)->createDataLayout());
   (*module)->setTargetTriple((*machine)->getTargetTriple().str());
-  optimizeModule(**module, machine->get(), optLevel);
+  auto object = compileObject(**module, **machine, optLevel, cache, symbols);
+  if (!object)
+    return object.takeError();
 
   auto jit = llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(std::move(*machineBuilder)).create();
   if (!jit)
     return jit.takeError();
-  if (llvm::Error err = (*jit)->addIRModule(llvm::orc::ThreadSafeModule(std::move(*module), std::move(context))))
+  if (llvm::Error err = (*jit)->addObjectFile(std::move(*object)))
     return err;
   return std::move(*jit);
 }
 
 llvm::Expected<std::unique_ptr<CompiledModel>>
 CompiledModel::create(const Graph &forward, Functions functions, unsigned optLevel,
-                      const std::optional<GradientSelection> &selection) {
+                      const std::optional<GradientSelection> &selection, const CompileCache *cache) {
   std::optional<GradientGraph> gradient;
   if (functions == ForwardAndGradient) {
     auto built = buildGradientGraph(forward, selection ? *selection : GradientSelection::all(forward));
@@ -55,7 +81,11 @@ CompiledModel::create(const Graph &forward, Functions functions, unsigned optLev
     gradient = std::move(*built);
   }
   const std::string prefix = "bp_model";
-  auto jit = compileForHost(optLevel, [&](llvm::LLVMContext &context) -> llvm::Expected<std::unique_ptr<llvm::Module>> {
+  std::vector<std::string> symbols = {prefix + "_forward"};
+  if (functions == ForwardAndGradient)
+    symbols.push_back(prefix + "_gradient");
+  auto jit = compileForHost(optLevel, cache ? cache : defaultCompileCache(), symbols,
+                            [&](llvm::LLVMContext &context) -> llvm::Expected<std::unique_ptr<llvm::Module>> {
     std::unique_ptr<llvm::Module> module = generateModule(forward, gradient ? &*gradient : nullptr, prefix, context);
     gradient.reset(); // the module holds all that is needed from here on
     return module;
@@ -81,9 +111,11 @@ CompiledModel::create(const Graph &forward, Functions functions, unsigned optLev
 
 llvm::Expected<std::unique_ptr<CompiledTrainStep>> CompiledTrainStep::create(const Graph &graph,
                                                                              const TrainStepSpec &spec,
-                                                                             unsigned optLevel) {
+                                                                             unsigned optLevel,
+                                                                             const CompileCache *cache) {
   const std::string prefix = "bp_model";
-  auto jit = compileForHost(optLevel, [&](llvm::LLVMContext &context) -> llvm::Expected<std::unique_ptr<llvm::Module>> {
+  auto jit = compileForHost(optLevel, cache ? cache : defaultCompileCache(), {prefix + "_train_step"},
+                            [&](llvm::LLVMContext &context) -> llvm::Expected<std::unique_ptr<llvm::Module>> {
     auto module = std::make_unique<llvm::Module>(prefix, context); // no triple yet: the host's
     if (llvm::Error err = addTrainStep(*module, graph, spec, prefix))
       return err;
@@ -104,7 +136,7 @@ llvm::Expected<std::unique_ptr<CompiledTrainStep>> CompiledTrainStep::create(con
 llvm::Expected<std::unique_ptr<CompiledModule>> CompiledModule::create(
     unsigned optLevel,
     llvm::function_ref<llvm::Expected<std::unique_ptr<llvm::Module>>(llvm::LLVMContext &)> generate) {
-  auto jit = compileForHost(optLevel, generate);
+  auto jit = compileForHost(optLevel, nullptr, {}, generate);
   if (!jit)
     return jit.takeError();
   std::unique_ptr<CompiledModule> module(new CompiledModule());

@@ -81,6 +81,9 @@ struct Options {
   bool traceNonFinite = false;   // run, train, gradcheck --trace-nonfinite: every non-finite node, in order
   std::vector<std::string> of;   // run, explain, gradcheck, build --of: the outputs to differentiate
   std::vector<std::string> wrt;  // ... --wrt: the inputs and params to differentiate by
+  bool noCache = false;          // run, gradcheck, train --no-cache: compile, neither load nor store objects
+  uint64_t cacheSize = 256;      // ... --cache-size: MiB the compile cache keeps at most
+  std::string cacheAction;       // cache info|clear
 
   /// Whether --of or --wrt chose part of the gradient.
   bool selectsGradient() const { return !of.empty() || !wrt.empty(); }
@@ -94,6 +97,11 @@ int explainCommand(const Options &options);
 int gradcheckCommand(const Options &options);
 int buildCommand(const Options &options);
 int trainCommand(const Options &options);
+int cacheCommand(const Options &options);
+
+/// Sets bp's default compile cache (CompileCache.h) for run, gradcheck and train from --no-cache and
+/// --cache-size: CompileCache::defaultDirectory(), none with --no-cache or where no directory is known.
+void configureCompileCache(const Options &options);
 
 //===-- Shared by the subcommands (Driver.cpp) ----------------------------===//
 

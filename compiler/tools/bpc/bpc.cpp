@@ -143,6 +143,19 @@ void addEmitFunctionsOption(CLI::App *command, Options &options) {
       ->check(CLI::IsMember({"gradient", "jvp", "vjp", "hessian", "hvp"}));
 }
 
+/// --no-cache and --cache-size of the commands that JIT-compile (CompileCache.h).
+void addCacheOptions(CLI::App *command, Options &options) {
+  CLI::Option *noCache = command->add_flag(
+      "--no-cache", options.noCache,
+      "compile the script again, neither loading nor storing its object in the compile cache ($BP_CACHE_DIR, "
+      "else $XDG_CACHE_HOME/bp or ~/.cache/bp)");
+  command->add_option("--cache-size", options.cacheSize,
+                      "MiB the compile cache keeps at most, least recently used entries evicted first (default 256)")
+      ->type_name("MIB")
+      ->check(wholeNumber(true))
+      ->excludes(noCache);
+}
+
 /// --trace-nonfinite, and with `strict` --strict: how a result that is not finite is reported.
 void addNonFiniteOptions(CLI::App *command, Options &options, bool strict) {
   command->add_flag("--trace-nonfinite", options.traceNonFinite,
@@ -266,6 +279,7 @@ int main(int argc, char **argv) {
       ->check(wholeNumber(true));
   addOptLevelOption(run, options);
   addNonFiniteOptions(run, options, true);
+  addCacheOptions(run, options);
 
   CLI::App *emitLLVM = addScriptCommand(
       app, "emit-llvm", "print the LLVM IR of the forward and gradient functions (or those --emit-fn lists)", options);
@@ -317,6 +331,7 @@ int main(int argc, char **argv) {
       ->check(wholeNumber(true));
   addOptLevelOption(gradcheck, options);
   addNonFiniteOptions(gradcheck, options, true);
+  addCacheOptions(gradcheck, options);
 
   CLI::App *build = addScriptCommand(
       app, "build", "compile a script to a native object file (or assembly, or LLVM IR) and a C header", options);
@@ -389,6 +404,13 @@ int main(int argc, char **argv) {
   train->add_flag("--quiet", options.quiet, "print no progress");
   addNonFiniteOptions(train, options, false);
   addSetOption(train, options);
+  addCacheOptions(train, options);
+
+  CLI::App *cache = app.add_subcommand("cache", "show (info) or empty (clear) the compile cache of run, gradcheck "
+                                                "and train");
+  cache->add_option("ACTION", options.cacheAction, "info: its location, entries and bytes; clear: remove them")
+      ->required()
+      ->check(CLI::IsMember({"info", "clear"}));
 
   try {
     app.parse(argc, argv);
@@ -403,6 +425,7 @@ int main(int argc, char **argv) {
     return ExitUsage;
   }
 
+  configureCompileCache(options);
   if (*check)
     return checkCommand(options);
   if (*graph)
@@ -430,5 +453,7 @@ int main(int argc, char **argv) {
     options.varsGiven = trainStepOptions.vars->count() > 0;
     return trainCommand(options);
   }
+  if (*cache)
+    return cacheCommand(options);
   return ExitUsage;
 }
