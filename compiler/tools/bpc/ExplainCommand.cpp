@@ -160,8 +160,10 @@ private:
 
   void collectOrigins(NodeId id, Origins &origins, int depth) const {
     const Node &node = graph.node(id);
+    if (!node.type.isScalar()) // a tensor's value is not one number: no reason is given for it
+      return;
     double v = values[id];
-    if (!node.type.isScalar() || std::isfinite(v) || origins.rename(id) || (id < forwardSize && id == origins.top) ||
+    if (std::isfinite(v) || origins.rename(id) || (id < forwardSize && id == origins.top) ||
         depth > MaxOriginDepth || !origins.seen.insert(id).second)
       return;
     std::string origin;
