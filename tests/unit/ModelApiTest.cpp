@@ -316,3 +316,65 @@ TEST(ModelApi, RandomScriptsGiveTheNumbersOfCompiledModelAndTheInterpreter) {
     expectSameAsCompiledModelAndInterpreter(model, model.defaults());
   }
 }
+
+TEST(ModelApi, DerivativeFunctionsGiveTheInterpretersNumbers) {
+  // The Rosenbrock function at (-1.2, 1): Hessian [[1330, 480], [480, 200]], gradient [-215.6, -88].
+  const char *script = "input x = -1.2\ninput y = 1\nnode f = (1 - x)^2 + 100 * (y - x^2)^2\noutput f\n";
+  CompileOptions options;
+  options.functions = {"jvp", "vjp", "hessian", "hvp"};
+  auto model = Model::compile(script, options);
+  ASSERT_TRUE(bool(model)) << llvm::toString(model.takeError());
+  ASSERT_EQ(model->hessianSize(), 2u);
+  std::vector<double> in = model->defaults(), out(1), hess(4), hv(2), jt(1), vjp(2);
+  ASSERT_FALSE(bool(model->hessian(in.data(), out.data(), hess.data())));
+  EXPECT_EQ(hess, (std::vector<double>{1330, 480, 480, 200}));
+  double v[2] = {1, 1}, t[2] = {1, 0}, seed[1] = {2};
+  ASSERT_FALSE(bool(model->hvp(in.data(), v, out.data(), hv.data())));
+  EXPECT_EQ(hv, (std::vector<double>{1810, 680}));
+  ASSERT_FALSE(bool(model->jvp(in.data(), t, out.data(), jt.data())));
+  ASSERT_FALSE(bool(model->vjp(in.data(), seed, out.data(), vjp.data())));
+  EXPECT_EQ(out[0], 24.199999999999996);
+
+  // Bit for bit the interpreter's numbers for each (Autodiff.h's graphs evaluated).
+  const Graph &graph = model->graph();
+  auto tangents = buildTangentGraph(graph);
+  ASSERT_TRUE(bool(tangents));
+  EXPECT_TRUE(sameValue(jt[0], evaluateTangents(*tangents, in, {t, 2})[0][0]));
+  auto gradient = buildGradientGraph(graph);
+  ASSERT_TRUE(bool(gradient));
+  std::vector<double> grad = evaluateGradient(*gradient, in).grad;
+  for (size_t i = 0; i < 2; ++i)
+    EXPECT_EQ(vjp[i], 2 * grad[i]) << i; // a scalar output's seed scales its gradient exactly (times 2)
+  auto hessianGraph = buildHessianGraph(graph, 0, {0, 1});
+  ASSERT_TRUE(bool(hessianGraph));
+  EXPECT_EQ(evaluateGradient(*hessianGraph, in).grad, hess);
+  auto hvpGraph = buildHessianVectorGraph(graph, 0, {0, 1});
+  ASSERT_TRUE(bool(hvpGraph));
+  std::vector<std::vector<double>> products = evaluateHessianVector(*hvpGraph, in, {v, 2});
+  EXPECT_EQ((std::vector<double>{products[0][0], products[1][0]}), hv);
+}
+
+TEST(ModelApi, DerivativeFunctionsNotAskedForOrUnknownAreErrors) {
+  auto model = Model::compile("input x = 2\nnode f = x * x\noutput f\n");
+  ASSERT_TRUE(bool(model)) << llvm::toString(model.takeError());
+  double in[1] = {2}, out[1], hess[1];
+  llvm::Error err = model->hessian(in, out, hess);
+  EXPECT_THAT(llvm::toString(std::move(err)), HasSubstr("compiled without its hessian function"));
+
+  CompileOptions options;
+  options.functions = {"jacobian"};
+  auto unknown = Model::compile("input x = 2\nnode f = x * x\noutput f\n", options);
+  ASSERT_FALSE(bool(unknown));
+  EXPECT_THAT(llvm::toString(unknown.takeError()), HasSubstr("'jacobian' is not one of the derivative functions"));
+
+  // Two scalar outputs and no `of`: which Hessian is meant is not said.
+  options.functions = {"hessian"};
+  auto two = Model::compile("input x = 2\nnode f = x * x\nnode g = x + 1\noutput f, g\n", options);
+  ASSERT_FALSE(bool(two));
+  EXPECT_THAT(llvm::toString(two.takeError()), HasSubstr("a Hessian is of one scalar output: name it with `of`"));
+  options.of = {"g"};
+  auto chosen = Model::compile("input x = 2\nnode f = x * x\nnode g = x * x * x\noutput f, g\n", options);
+  ASSERT_TRUE(bool(chosen)) << llvm::toString(chosen.takeError());
+  ASSERT_FALSE(bool(chosen->hessian(in, out, hess)));
+  EXPECT_EQ(hess[0], 12); // d2(x^3)/dx2 = 6x at x = 2
+}

@@ -46,6 +46,10 @@ struct CompileOptions {
   uint64_t seed = 0;
   /// The file name diagnostics give for Model::compile's text (compileFile's name its path).
   std::string name = "<script>";
+  /// The derivative functions to compile beside forward and gradient (bpc build's --emit-fn): any of "jvp",
+  /// "vjp", "hessian" and "hvp". vjp follows of/wrt; hessian and hvp are of the one output `of` names, or of the
+  /// script's only scalar output, by the wrt arguments.
+  std::vector<std::string> functions;
   /// Where the compiled object is looked up and kept (CompileCache.h); null: defaultCompileCache(), which is
   /// none unless the program set one (bpc does).
   const CompileCache *cache = nullptr;
@@ -103,8 +107,8 @@ public:
   /// compiles other models of it), shared rather than copied.
   static llvm::Expected<Model> compile(std::shared_ptr<const Graph> graph, const CompileOptions &options);
 
-  Model(Model &&) = default;
-  Model &operator=(Model &&) = default;
+  Model(Model &&);
+  Model &operator=(Model &&);
   ~Model();
 
   /// The arguments in `in` order: every input, then every param, each in declaration order.
@@ -149,6 +153,18 @@ public:
     return llvm::Error::success();
   }
 
+  /// The derivative functions of CompileOptions::functions, with CodeGen.h's arrays: jvp's tangentIn laid out
+  /// like `in` and tangentOut like `out`; vjp's seedOut like `out` and gradIn over gradColumns(); hessian's hess
+  /// [hessianSize()][hessianSize()] and hvp's v and hv of hessianSize() over the wrt arguments' elements. Each also
+  /// fills `out`. A function that was not compiled gives an error and calls nothing.
+  llvm::Error jvp(const double *in, const double *tangentIn, double *out, double *tangentOut) const;
+  llvm::Error vjp(const double *in, const double *seedOut, double *out, double *gradIn) const;
+  llvm::Error hessian(const double *in, double *out, double *hess) const;
+  llvm::Error hvp(const double *in, const double *v, double *out, double *hv) const;
+  size_t hessianSize() const { return hessianCount; }
+  /// The compiled derivative functions (defined in Model.cpp).
+  struct DerivativeFunctions;
+
   /// What the model was compiled from, for callers that go on with the rest of the library (the interpreter,
   /// explain, other selections).
   const Graph &graph() const { return *forwardGraph; }
@@ -164,6 +180,9 @@ private:
   std::shared_ptr<const Graph> forwardGraph; // never null
   GradientSelection chosen;
   std::unique_ptr<CompiledModel> compiled;
+  /// The derivative functions, in a module of their own (null where none was asked for).
+  std::unique_ptr<DerivativeFunctions> derivatives;
+  size_t hessianCount = 0;
   std::vector<ArgumentInfo> argumentList;
   std::vector<OutputInfo> outputList;
   std::vector<double> defaultValues;

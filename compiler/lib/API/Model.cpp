@@ -1,5 +1,6 @@
 //===- Model.cpp - The whole pipeline, from a script to compiled functions ===//
 #include "bp/Model.h"
+#include "bp/CodeGen.h"
 #include "bp/Frontend.h"
 
 #include <algorithm>
@@ -115,6 +116,98 @@ llvm::Expected<Model> Model::compile(Graph graph, const CompileOptions &options)
   return compile(std::make_shared<const Graph>(std::move(graph)), options);
 }
 
+struct Model::DerivativeFunctions {
+  using Jvp = void (*)(const double *, const double *, double *, double *);
+  using Hessian = void (*)(const double *, double *, double *);
+  std::unique_ptr<CompiledModule> module;
+  Jvp jvp = nullptr, vjp = nullptr, hvp = nullptr; // vjp(in, seed_out, out, grad_in), hvp(in, v, out, hv)
+  Hessian hessian = nullptr;
+};
+
+namespace {
+
+/// The output a Hessian is of: the one `selection` chooses, if it is one scalar output, or the only scalar
+/// output when `of` chooses none.
+llvm::Expected<size_t> hessianOutput(const Graph &graph, const CompileOptions &options,
+                                     const GradientSelection &selection) {
+  std::vector<size_t> scalars;
+  for (size_t o : selection.outputs)
+    if (graph.node(graph.outputs()[o].node).type.isScalar())
+      scalars.push_back(o);
+  if (options.of.empty() ? scalars.size() == 1 : scalars.size() == 1 && selection.outputs.size() == 1)
+    return scalars[0];
+  std::vector<std::string> names;
+  for (const Graph::Output &output : graph.outputs())
+    names.push_back(output.name);
+  return error("a Hessian is of one scalar output: name it with `of` (the script's outputs: " + joinNames(names) +
+               ")");
+}
+
+/// Compiles the derivative functions `options.functions` names into a module of their own.
+llvm::Expected<std::unique_ptr<Model::DerivativeFunctions>>
+compileDerivatives(const Graph &graph, const CompileOptions &options, const GradientSelection &selection) {
+  auto asked = [&](llvm::StringRef name) { return llvm::is_contained(options.functions, name); };
+  for (const std::string &name : options.functions)
+    if (!llvm::is_contained({"jvp", "vjp", "hessian", "hvp"}, name))
+      return error("'" + name + "' is not one of the derivative functions jvp, vjp, hessian and hvp");
+  std::optional<size_t> output;
+  if (asked("hessian") || asked("hvp")) {
+    auto found = hessianOutput(graph, options, selection);
+    if (!found)
+      return found.takeError();
+    output = *found;
+  }
+  auto module = CompiledModule::create(options.optLevel, [&](llvm::LLVMContext &context)
+                                                             -> llvm::Expected<std::unique_ptr<llvm::Module>> {
+    std::unique_ptr<llvm::Module> module = generateModule(graph, nullptr, "bp_model", context);
+    if (asked("jvp")) {
+      auto tangents = buildTangentGraph(graph);
+      if (!tangents)
+        return tangents.takeError();
+      emitJvpFunction(*module, graph, *tangents, "bp_model_jvp");
+    }
+    if (asked("vjp")) {
+      auto gradient = buildGradientGraph(graph, selection);
+      if (!gradient)
+        return gradient.takeError();
+      emitVjpFunction(*module, graph, *gradient, "bp_model_vjp");
+    }
+    if (asked("hessian")) {
+      auto hessian = buildHessianGraph(graph, *output, selection.arguments);
+      if (!hessian)
+        return hessian.takeError();
+      emitHessianFunction(*module, graph, *hessian, "bp_model_hessian");
+    }
+    if (asked("hvp")) {
+      auto hvp = buildHessianVectorGraph(graph, *output, selection.arguments);
+      if (!hvp)
+        return hvp.takeError();
+      emitHvpFunction(*module, graph, *hvp, "bp_model_hvp");
+    }
+    return std::move(module);
+  });
+  if (!module)
+    return module.takeError();
+  auto functions = std::make_unique<Model::DerivativeFunctions>();
+  auto find = [&](llvm::StringRef name, auto &function) -> llvm::Error {
+    if (!asked(name))
+      return llvm::Error::success();
+    auto found = (*module)->function<std::remove_reference_t<decltype(function)>>("bp_model_" + name.str());
+    if (!found)
+      return found.takeError();
+    function = *found;
+    return llvm::Error::success();
+  };
+  if (llvm::Error err = llvm::joinErrors(llvm::joinErrors(find("jvp", functions->jvp), find("vjp", functions->vjp)),
+                                         llvm::joinErrors(find("hessian", functions->hessian),
+                                                          find("hvp", functions->hvp))))
+    return std::move(err);
+  functions->module = std::move(*module);
+  return std::move(functions);
+}
+
+} // namespace
+
 llvm::Expected<Model> Model::compile(std::shared_ptr<const Graph> graph, const CompileOptions &options) {
   assert(graph && "a model compiles a graph");
   if (options.optLevel > 3)
@@ -122,6 +215,14 @@ llvm::Expected<Model> Model::compile(std::shared_ptr<const Graph> graph, const C
   auto selection = selectGradient(*graph, options.of, options.wrt);
   if (!selection)
     return selection.takeError();
+  std::unique_ptr<DerivativeFunctions> derivatives;
+  if (!options.functions.empty()) {
+    auto compiledDerivatives = compileDerivatives(*graph, options, *selection);
+    if (!compiledDerivatives)
+      return compiledDerivatives.takeError();
+    derivatives = std::move(*compiledDerivatives);
+  }
+  size_t hessianCount = GradientSelection{{}, selection->arguments}.columnOffsets(*graph).back();
   auto compiled = CompiledModel::create(
       *graph, options.gradient ? CompiledModel::ForwardAndGradient : CompiledModel::ForwardOnly, options.optLevel,
       *selection, options.cache);
@@ -129,8 +230,41 @@ llvm::Expected<Model> Model::compile(std::shared_ptr<const Graph> graph, const C
     return compiled.takeError();
   if (!options.gradient)
     *selection = GradientSelection();
-  return Model(std::move(graph), std::move(*selection), std::move(*compiled));
+  Model model(std::move(graph), std::move(*selection), std::move(*compiled));
+  model.derivatives = std::move(derivatives);
+  model.hessianCount = hessianCount;
+  return std::move(model);
 }
+
+/// Calls derivative function `function` of `derivatives`, or says that it was not compiled.
+template <typename F, typename... Args>
+static llvm::Error callDerivative(const Model::DerivativeFunctions *derivatives, F Model::DerivativeFunctions::*function,
+                                  const char *name, Args... args) {
+  if (!derivatives || !(derivatives->*function))
+    return error(std::string("the model was compiled without its ") + name +
+                 " function (CompileOptions::functions)");
+  (derivatives->*function)(args...);
+  return llvm::Error::success();
+}
+
+llvm::Error Model::jvp(const double *in, const double *tangentIn, double *out, double *tangentOut) const {
+  return callDerivative(derivatives.get(), &DerivativeFunctions::jvp, "jvp", in, tangentIn, out, tangentOut);
+}
+
+llvm::Error Model::vjp(const double *in, const double *seedOut, double *out, double *gradIn) const {
+  return callDerivative(derivatives.get(), &DerivativeFunctions::vjp, "vjp", in, seedOut, out, gradIn);
+}
+
+llvm::Error Model::hessian(const double *in, double *out, double *hess) const {
+  return callDerivative(derivatives.get(), &DerivativeFunctions::hessian, "hessian", in, out, hess);
+}
+
+llvm::Error Model::hvp(const double *in, const double *v, double *out, double *hv) const {
+  return callDerivative(derivatives.get(), &DerivativeFunctions::hvp, "hvp", in, v, out, hv);
+}
+
+Model::Model(Model &&) = default;
+Model &Model::operator=(Model &&) = default;
 
 Model::Model(std::shared_ptr<const Graph> shared, GradientSelection selection, std::unique_ptr<CompiledModel> compiled)
     : forwardGraph(std::move(shared)), chosen(std::move(selection)), compiled(std::move(compiled)) {
