@@ -116,6 +116,21 @@ llvm::Function *emitHessianFunction(llvm::Module &module, const Graph &forward, 
 llvm::Function *emitHvpFunction(llvm::Module &module, const Graph &forward, const HessianVectorGraph &hvp,
                                 const std::string &name);
 
+/// Derivative functions beside PREFIX_forward and PREFIX_gradient (bpc build's --emit-fn, bp::Model's
+/// CompileOptions::functions): PREFIX_jvp, PREFIX_vjp, and PREFIX_hessian and PREFIX_hvp of scalar output
+/// #hessianOutput (Graph::outputs).
+struct DerivativeFunctionSet {
+  bool jvp = false, vjp = false, hessian = false, hvp = false;
+  size_t hessianOutput = 0;
+};
+
+/// Builds the graphs of the functions `functions` names and adds them to `module` as PREFIX_jvp ... (PREFIX_vjp
+/// from `gradient` where given, else from a gradient graph of `selection` built here; the Hessian's arguments
+/// are `selection`'s). Fails with the error of a graph that cannot be built.
+llvm::Error addDerivativeFunctions(llvm::Module &module, const Graph &graph, const DerivativeFunctionSet &functions,
+                                   const GradientSelection &selection, const GradientGraph *gradient,
+                                   const std::string &prefix);
+
 /// Adds to `module` the gradient function `name` (void name(const double *in, double *out, double *grad)) of
 /// `gradient`, the gradient graph of `forward`, as generateModule does for PREFIX_gradient.
 llvm::Function *emitGradientFunction(llvm::Module &module, const Graph &forward, const GradientGraph &gradient,

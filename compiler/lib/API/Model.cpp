@@ -150,40 +150,18 @@ compileDerivatives(const Graph &graph, const CompileOptions &options, const Grad
   for (const std::string &name : options.functions)
     if (!llvm::is_contained({"jvp", "vjp", "hessian", "hvp"}, name))
       return error("'" + name + "' is not one of the derivative functions jvp, vjp, hessian and hvp");
-  std::optional<size_t> output;
-  if (asked("hessian") || asked("hvp")) {
-    auto found = hessianOutput(graph, options, selection);
-    if (!found)
-      return found.takeError();
-    output = *found;
+  DerivativeFunctionSet set{asked("jvp"), asked("vjp"), asked("hessian"), asked("hvp")};
+  if (set.hessian || set.hvp) {
+    auto output = hessianOutput(graph, options, selection);
+    if (!output)
+      return output.takeError();
+    set.hessianOutput = *output;
   }
   auto module = CompiledModule::create(options.optLevel, [&](llvm::LLVMContext &context)
                                                              -> llvm::Expected<std::unique_ptr<llvm::Module>> {
     std::unique_ptr<llvm::Module> module = generateModule(graph, nullptr, "bp_model", context);
-    if (asked("jvp")) {
-      auto tangents = buildTangentGraph(graph);
-      if (!tangents)
-        return tangents.takeError();
-      emitJvpFunction(*module, graph, *tangents, "bp_model_jvp");
-    }
-    if (asked("vjp")) {
-      auto gradient = buildGradientGraph(graph, selection);
-      if (!gradient)
-        return gradient.takeError();
-      emitVjpFunction(*module, graph, *gradient, "bp_model_vjp");
-    }
-    if (asked("hessian")) {
-      auto hessian = buildHessianGraph(graph, *output, selection.arguments);
-      if (!hessian)
-        return hessian.takeError();
-      emitHessianFunction(*module, graph, *hessian, "bp_model_hessian");
-    }
-    if (asked("hvp")) {
-      auto hvp = buildHessianVectorGraph(graph, *output, selection.arguments);
-      if (!hvp)
-        return hvp.takeError();
-      emitHvpFunction(*module, graph, *hvp, "bp_model_hvp");
-    }
+    if (llvm::Error err = addDerivativeFunctions(*module, graph, set, selection, nullptr, "bp_model"))
+      return std::move(err);
     return std::move(module);
   });
   if (!module)

@@ -779,3 +779,37 @@ std::string bp::prefixFromPath(const std::string &path) {
     prefix = "bp_" + prefix;
   return prefix;
 }
+
+llvm::Error bp::addDerivativeFunctions(llvm::Module &module, const Graph &graph, const DerivativeFunctionSet &functions,
+                                       const GradientSelection &selection, const GradientGraph *gradient,
+                                       const std::string &prefix) {
+  if (functions.jvp) {
+    auto tangents = buildTangentGraph(graph);
+    if (!tangents)
+      return tangents.takeError();
+    emitJvpFunction(module, graph, *tangents, prefix + "_jvp");
+  }
+  if (functions.vjp) {
+    std::optional<GradientGraph> built;
+    if (!gradient) {
+      auto graphBuilt = buildGradientGraph(graph, selection);
+      if (!graphBuilt)
+        return graphBuilt.takeError();
+      built = std::move(*graphBuilt);
+    }
+    emitVjpFunction(module, graph, gradient ? *gradient : *built, prefix + "_vjp");
+  }
+  if (functions.hessian) {
+    auto hessian = buildHessianGraph(graph, functions.hessianOutput, selection.arguments);
+    if (!hessian)
+      return hessian.takeError();
+    emitHessianFunction(module, graph, *hessian, prefix + "_hessian");
+  }
+  if (functions.hvp) {
+    auto hvp = buildHessianVectorGraph(graph, functions.hessianOutput, selection.arguments);
+    if (!hvp)
+      return hvp.takeError();
+    emitHvpFunction(module, graph, *hvp, prefix + "_hvp");
+  }
+  return llvm::Error::success();
+}

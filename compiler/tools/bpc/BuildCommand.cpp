@@ -67,42 +67,6 @@ llvm::Expected<size_t> hessianOutput(const Graph &graph, const Options &options,
                "); choose one with --of");
 }
 
-/// Adds the derivative functions of `functions` but PREFIX_gradient (generateModule's) to `module`: PREFIX_vjp
-/// from `gradient` where it was built, else from a gradient graph built here.
-llvm::Error addDerivativeFunctions(llvm::Module &module, const Graph &graph, const EmittedFunctions &functions,
-                                   const GradientSelection &selection, const std::optional<GradientGraph> &gradient,
-                                   const std::string &prefix) {
-  if (functions.jvp) {
-    auto tangents = buildTangentGraph(graph);
-    if (!tangents)
-      return tangents.takeError();
-    emitJvpFunction(module, graph, *tangents, prefix + "_jvp");
-  }
-  if (functions.vjp) {
-    if (gradient) {
-      emitVjpFunction(module, graph, *gradient, prefix + "_vjp");
-    } else {
-      auto built = buildGradientGraph(graph, selection);
-      if (!built)
-        return built.takeError();
-      emitVjpFunction(module, graph, *built, prefix + "_vjp");
-    }
-  }
-  if (functions.hessian) {
-    auto hessian = buildHessianGraph(graph, functions.hessianOutput, selection.arguments);
-    if (!hessian)
-      return hessian.takeError();
-    emitHessianFunction(module, graph, *hessian, prefix + "_hessian");
-  }
-  if (functions.hvp) {
-    auto hvp = buildHessianVectorGraph(graph, functions.hessianOutput, selection.arguments);
-    if (!hvp)
-      return hvp.takeError();
-    emitHvpFunction(module, graph, *hvp, prefix + "_hvp");
-  }
-  return llvm::Error::success();
-}
-
 /// The functions in the object, for PREFIX_functions(): "forward,gradient,jvp".
 std::string functionList(const EmittedFunctions &functions, bool compiledGradient, bool trainStep) {
   std::string list = "forward";
@@ -193,7 +157,10 @@ llvm::Expected<std::unique_ptr<llvm::Module>> generateFunctions(const Graph &gra
     gradient = gradientToCompile(graph, prefix, selection);
   compiledGradient = gradient.has_value();
   std::unique_ptr<llvm::Module> module = generateModule(graph, gradient ? &*gradient : nullptr, prefix, context);
-  if (llvm::Error err = addDerivativeFunctions(*module, graph, functions, selection, gradient, prefix))
+  DerivativeFunctionSet derivatives{functions.jvp, functions.vjp, functions.hessian, functions.hvp,
+                                    functions.hessianOutput};
+  if (llvm::Error err = addDerivativeFunctions(*module, graph, derivatives, selection, gradient ? &*gradient : nullptr,
+                                               prefix))
     return err;
   return module;
 }
