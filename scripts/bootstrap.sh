@@ -8,7 +8,7 @@ packages=(
   llvm-19-dev llvm-19-tools libzstd-dev zlib1g-dev
   antlr4 libantlr4-runtime-dev uuid-dev
   googletest libgtest-dev libbenchmark-dev
-  nlohmann-json3-dev libcli11-dev graphviz libadolc-dev
+  nlohmann-json3-dev libcli11-dev graphviz libadolc-dev lld
 )
 
 missing=()
