@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Generates the benchmark workloads, each in four equivalent forms, from one description.
 
-For a workload NAME (nested, mlp-H, dag-N) it writes into the output folder:
+For a workload NAME (nested, mlp-H, mlp-2-32-32-1, dag-N) it writes into the output folder:
 
   NAME.bp    the script bp compiles (`bpc build`, the JIT column)
   NAME.c     straight-line C, as a person would write it: PREFIX_forward, and PREFIX_gradient = the forward
@@ -29,7 +29,7 @@ CHUNK = 1000         # ... of about this many statements each (gcc is superlinea
 
 LOW, HIGH = 0.1, 1.0   # dag node values stay in this range of magnitudes
 
-ALL_WORKLOADS = ["nested", "mlp-4", "mlp-16", "mlp-64", "dag-1000", "dag-10000", "dag-100000"]
+ALL_WORKLOADS = ["nested", "mlp-4", "mlp-16", "mlp-64", "mlp-2-32-32-1", "dag-1000", "dag-10000", "dag-100000"]
 
 # ---------------------------------------------------------------------------------------------------------
 # Expressions (what the .bp script says) and their lowering to nodes (what every form computes)
@@ -175,6 +175,43 @@ def mlp(hidden, rng):
     return w
 
 
+def layered_mlp(sizes, rng):
+    """An MLP of the given layer sizes (mlp-2-32-32-1) as a new user writes it in scalar bp: one param per weight
+    and bias, one `node` line per neuron and sample (tanh hidden layers, a sigmoid output), the squared error
+    summed over four fixed samples written as constants."""
+    w = Workload("mlp-" + "-".join(map(str, sizes)))
+    assert sizes[-1] == 1, "one output neuron"
+    w.statements.append(f"# a {'-'.join(map(str, sizes))} network: tanh hidden layers, a sigmoid output, squared "
+                        "error over four samples")
+    layers = []                      # per layer after the inputs: [(weights, bias)] per neuron
+    for depth, (fan_in, width) in enumerate(zip(sizes, sizes[1:]), 1):
+        w.statements.append(f"# layer {depth}: {width} neuron(s) of {fan_in} input(s)")
+        scale = 1 / math.sqrt(fan_in)
+        layer = []
+        for j in range(width):
+            weights = [w.argument("param", f"w{depth}_{j}_{i}", round(rng.uniform(-scale, scale), 6))
+                       for i in range(fan_in)]
+            layer.append((weights, w.argument("param", f"b{depth}_{j}", round(rng.uniform(-0.1, 0.1), 6))))
+        layers.append(layer)
+    losses = []
+    for s, (x, t) in enumerate([((0.2, 0.7), 0.9), ((0.5, 0.1), 0.2), ((0.9, 0.4), 0.6), ((0.3, 0.8), 0.7)]):
+        w.statements.append(f"# sample {s}: x = {x}, target {t}")
+        values = [Const(v) for v in x]
+        for depth, layer in enumerate(layers, 1):
+            hidden = depth < len(layers)
+            neurons = []
+            for j, (weights, bias) in enumerate(layer):
+                terms = [Chain(Name(wi), [("*", v)]) for wi, v in zip(weights, values)]
+                total = Chain(terms[0], [("+", term) for term in terms[1:]] + [("+", Name(bias))])
+                name = f"h{depth}_{s}_{j}" if hidden else f"y_{s}"
+                neurons.append(Name(w.node(name, Call("tanh" if hidden else "sigmoid", total))))
+            values = neurons
+        e = w.node(f"e_{s}", Chain(values[0], [("-", Const(t))]))
+        losses.append(w.node(f"l_{s}", Chain(Name(e), [("*", Name(e))])))
+    w.output(w.node("loss", Chain(Name(losses[0]), [("+", Name(l)) for l in losses[1:]])))
+    return w
+
+
 def dag(n, rng):
     """A random DAG over 16 inputs: + - * sin tanh, operands biased to recent nodes, every node live."""
     w = Workload(f"dag-{n}")
@@ -244,6 +281,8 @@ def build(name):
     rng = random.Random(f"{SEED}-{name}")
     if name == "nested":
         return nested()
+    if name.count("-") > 1:
+        return layered_mlp([int(size) for size in name.split("-")[1:]], rng)
     kind, size = name.split("-")
     return mlp(int(size), rng) if kind == "mlp" else dag(int(size), rng)
 
