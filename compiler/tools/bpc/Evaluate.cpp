@@ -50,10 +50,11 @@ void OutputEvaluator::evaluate(const std::vector<double> &arguments, std::vector
 static double nodeWork(const Graph &graph, NodeId id) {
   const Node &node = graph.node(id);
   auto elements = [&](NodeId of) { return static_cast<double>(elementCount(graph.node(of).type.shape)); };
-  if (const Shape &a = graph.node(node.operands.empty() ? id : node.operands[0]).type.shape;
-      node.op == OpKind::MatMul && !a.empty()) // every result element sums k products
-    return elements(id) * static_cast<double>(a.back());
   double work = elements(id);
+  if (node.op == OpKind::MatMul) { // every result element sums k products, k the first operand's last dimension
+    const Shape &a = graph.node(node.operands[0]).type.shape;
+    return work * static_cast<double>(a.empty() ? 1 : a.back());
+  }
   for (NodeId operand : node.operands)
     work = std::max(work, elements(operand));
   return work;

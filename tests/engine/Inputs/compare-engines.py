@@ -40,12 +40,13 @@ def modes(script):
     if not outputs or not arguments:
         return cases
     first, argument = outputs[0], arguments[0]
-    cases.append([script, "--of", first, "--wrt", argument, "--set", f"{argument}=0.5"])
-    derivatives = [script, "--jvp", f"{argument}=1", "--vjp", f"{first}={json.dumps(ones_like(results['outputs'][first]))}"]
+    cases.append([script, "--of", first, "--wrt", argument, "--set", f"{argument}=0.5", "--json"])
+    seed = json.dumps(ones_like(results["outputs"][first]))
+    derivatives = [script, "--jvp", f"{argument}=1", "--vjp", f"{first}={seed}"]
     scalars = [name for name, value in results["outputs"].items() if not isinstance(value, list)]
     if scalars:
         derivatives += ["--hessian", scalars[0], "--hvp", scalars[0], f"{argument}=1"]
-    cases.append(derivatives + ["--json"])
+    cases.append(derivatives)
     return cases
 
 
