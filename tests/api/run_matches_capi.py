@@ -38,7 +38,7 @@ def check(bpc, script, selection):
         else:
             options += [flag, selection[i + 1]]
     if c.returncode != 0:
-        run = subprocess.run([bpc, "run", "--grad", "--json", script] + options, capture_output=True, text=True)
+        run = subprocess.run([bpc, "run", "--engine", "jit", "--grad", "--json", script] + options, capture_output=True, text=True)
         if run.returncode != 1 or run.stderr != c.stderr:
             sys.exit(f"{script}: the C API failed with\n{c.stderr}"
                      f"but bpc run (exit {run.returncode}) with\n{run.stderr}")
@@ -56,7 +56,7 @@ def check(bpc, script, selection):
         else:
             output, argument, *numbers = rest.split(" ")
             gradients.setdefault(output, {})[argument] = [float(n) for n in numbers]
-    run = subprocess.run([bpc, "run", "--grad", "--json", script] + sets + options, capture_output=True, text=True)
+    run = subprocess.run([bpc, "run", "--engine", "jit", "--grad", "--json", script] + sets + options, capture_output=True, text=True)
     if run.returncode != 0:
         sys.exit(f"{script}: bpc run exited {run.returncode}:\n{run.stderr}")
     printed = json.loads(run.stdout, parse_int=float, parse_float=float)  # parse_int keeps -0's sign

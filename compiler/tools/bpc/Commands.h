@@ -83,6 +83,7 @@ struct Options {
   std::vector<std::string> wrt;  // ... --wrt: the inputs and params to differentiate by
   bool noCache = false;          // run, gradcheck, train --no-cache: compile, neither load nor store objects
   uint64_t cacheSize = 256;      // ... --cache-size: MiB the compile cache keeps at most
+  std::string engine = "auto";   // run --engine: auto, interpreter or jit
   std::string cacheAction;       // cache info|clear
 
   /// Whether --of or --wrt chose part of the gradient.

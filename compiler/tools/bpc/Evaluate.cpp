@@ -15,14 +15,66 @@ llvm::Expected<OutputEvaluator> OutputEvaluator::create(std::shared_ptr<const Gr
   auto model = Model::compile(std::move(graph), compileOptions(options, gradient));
   if (!model)
     return model.takeError();
-  return OutputEvaluator(std::move(*model));
+  OutputEvaluator evaluator(model->outSize(), model->gradSize());
+  evaluator.model = std::move(*model);
+  return evaluator;
+}
+
+OutputEvaluator OutputEvaluator::interpret(std::shared_ptr<const Graph> graph,
+                                           std::optional<GradientGraph> gradient) {
+  size_t gradSize = gradient ? gradient->rowOffsets().back() * gradient->columnOffsets().back() : 0;
+  OutputEvaluator evaluator(graph->outputOffsets().back(), gradSize);
+  evaluator.graph = std::move(graph);
+  evaluator.gradient = std::move(gradient);
+  return evaluator;
 }
 
 void OutputEvaluator::evaluate(const std::vector<double> &arguments, std::vector<double> &results) const {
-  if (model.hasGradient())
-    model.gradient(arguments.data(), results.data(), results.data() + model.outSize());
-  else
-    model.forward(arguments.data(), results.data());
+  if (model && model->hasGradient()) {
+    model->gradient(arguments.data(), results.data(), results.data() + outSize);
+    return;
+  }
+  if (model) {
+    model->forward(arguments.data(), results.data());
+    return;
+  }
+  if (!gradient) {
+    llvm::copy(interpretOutputs(*graph, arguments), results.begin());
+    return;
+  }
+  Jacobian jacobian = evaluateGradient(*gradient, arguments);
+  llvm::copy(jacobian.grad, llvm::copy(jacobian.out, results.begin()));
+}
+
+/// The element operations node `id` of `graph` takes (evaluationWork).
+static double nodeWork(const Graph &graph, NodeId id) {
+  const Node &node = graph.node(id);
+  auto elements = [&](NodeId of) { return static_cast<double>(elementCount(graph.node(of).type.shape)); };
+  double work = elements(id);
+  if (node.op == OpKind::MatMul) { // every result element sums k products, k the first operand's last dimension
+    const Shape &a = graph.node(node.operands[0]).type.shape;
+    return work * static_cast<double>(a.empty() ? 1 : a.back());
+  }
+  for (NodeId operand : node.operands)
+    work = std::max(work, elements(operand));
+  return work;
+}
+
+double evaluationWork(const Graph &graph, const GradientGraph *gradient) {
+  const Graph &evaluated = gradient ? gradient->graph : graph;
+  double work = 0;
+  for (NodeId id = 0; id < evaluated.size(); ++id)
+    work += nodeWork(evaluated, id);
+  for (size_t s = 0; gradient && s < gradient->sweeps.size(); ++s) {
+    const ReverseSweep &sweep = gradient->sweeps[s];
+    if (sweep.seed == InvalidNode)
+      continue;
+    double again = 0; // each row after the first evaluates the seeded nodes again
+    for (NodeId id : gradient->seededNodes(sweep))
+      again += nodeWork(evaluated, id);
+    work += again * static_cast<double>(elementCount(graph.node(graph.outputs()[sweep.output].node).type.shape) - 1);
+  }
+  return work;
 }
 
 void OutputEvaluator::forEachRow(std::vector<double> arguments, const DataSet &data,
@@ -48,6 +100,12 @@ std::vector<double> OutputEvaluator::mean(const std::vector<double> &arguments, 
   for (double &sum : sums)
     sum /= static_cast<double>(data->rowCount);
   return sums;
+}
+
+bool interpretingPays(const Graph &graph, const GradientGraph *gradient, size_t rows) {
+  double nodes = static_cast<double>(gradient ? gradient->graph.size() : graph.size());
+  return evaluationWork(graph, gradient) * static_cast<double>(rows) <=
+         InterpretWorkLimit + InterpretWorkPerNode * nodes;
 }
 
 std::vector<std::vector<double>> vectorJacobianProduct(const GradientGraph &gradient, Values &values, size_t sweep,

@@ -2,8 +2,9 @@
 //
 // `run` (with --data, each row or the mean over the rows), `train`'s final report and its held-out evaluations
 // (--valid) all evaluate every output of a script on every row of a data set; this is that, with the compiled
-// forward function (or the gradient function, for every output's gradient too) of bp::Model. Also the
-// evaluations of vector-Jacobian products and the choice of a Hessian's output that `run` and `gradcheck` share.
+// forward function (or the gradient function, for every output's gradient too) of bp::Model, or with the
+// interpreter, whose numbers are the same bits and which compiles nothing (run --engine). Also the evaluations
+// of vector-Jacobian products and the choice of a Hessian's output that `run` and `gradcheck` share.
 //
 //===----------------------------------------------------------------------===//
 #ifndef BPC_EVALUATE_H
@@ -24,17 +25,22 @@ namespace bpc {
 
 struct Options;
 
-/// Evaluates a script with the functions bp::Model::compile JIT-compiles: its forward function, or, for a model
-/// compiled with its gradient, its gradient function (the outputs and the gradient of the model's selection).
+/// Evaluates a script's outputs, and with a gradient the outputs and the gradient of a selection: with the
+/// functions bp::Model::compile JIT-compiles (its forward or its gradient function), or with the interpreter
+/// (bp::evaluateGraph, bp::evaluateGradient), whose numbers the compiled ones are, bit for bit.
 class OutputEvaluator {
 public:
   /// Compiles `graph` as compileOptions(options, gradient) says (Commands.h).
   static llvm::Expected<OutputEvaluator> create(std::shared_ptr<const bp::Graph> graph, const Options &options,
                                                 bool gradient);
+  /// Interprets `graph`, or with `gradient` (a gradient graph of `graph`) that gradient graph: nothing is
+  /// compiled, and LLVM's targets and JIT are never started.
+  static OutputEvaluator interpret(std::shared_ptr<const bp::Graph> graph,
+                                   std::optional<bp::GradientGraph> gradient);
 
   /// The numbers of one evaluation, flat: every output (Graph::outputOffsets), then, with the gradient, the
   /// gradient, row-major [output elements][argument elements] (the selected ones) as Model::gradient fills it.
-  size_t resultSize() const { return model.outSize() + model.gradSize(); }
+  size_t resultSize() const { return outSize + gradSize; }
 
   /// The results at `arguments` (flat, Graph::argumentOffsets) with row `r` of `data` bound, for each row in
   /// order; `visit(r, results)` sees each.
@@ -47,13 +53,33 @@ public:
   std::vector<double> mean(const std::vector<double> &arguments, const bp::DataSet *data) const;
 
 private:
-  explicit OutputEvaluator(bp::Model model) : model(std::move(model)) {}
+  OutputEvaluator(size_t outSize, size_t gradSize) : outSize(outSize), gradSize(gradSize) {}
 
   /// The results at `arguments`, into `results` (resultSize() numbers).
   void evaluate(const std::vector<double> &arguments, std::vector<double> &results) const;
 
-  bp::Model model;
+  size_t outSize, gradSize;
+  std::optional<bp::Model> model;            // compiled; else interpreted:
+  std::shared_ptr<const bp::Graph> graph;    // the forward graph
+  std::optional<bp::GradientGraph> gradient; // and, with the gradient, its gradient graph
 };
+
+/// The element operations one evaluation of `graph` takes, the interpreter's work: per node its result's
+/// elements or its operands', whichever is more (a @ of [m,k] and [k,n] m*k*n). With `gradient` (a gradient
+/// graph of `graph`), that graph's, whose seeded nodes a tensor output's Jacobian evaluates again per row.
+double evaluationWork(const bp::Graph &graph, const bp::GradientGraph *gradient = nullptr);
+
+/// Whether interpreting `rows` evaluations of `graph` (or of `gradient`, a gradient graph of it) takes less time
+/// than compiling them with LLVM and running the code: whether their work (evaluationWork times `rows`) is at
+/// most InterpretWorkLimit plus InterpretWorkPerNode per node evaluated.
+bool interpretingPays(const bp::Graph &graph, const bp::GradientGraph *gradient, size_t rows);
+/// Measured on `sum(A @ B * (A @ B))` with its gradient and on a @'s Jacobian: the interpreter spends 1.5 to 2.5
+/// ns per element operation, compiled code under 1; the JIT costs about 3 ms to start plus, per node of the
+/// gradient graph, 1 us with the object in the compile cache or 70 us to compile it. A compile pays from about
+/// 4e6 operations when the cache holds the object and from about 3e7 when it does not; 1e7 loses at most ~4 ms
+/// to a cached compile and saves ~30 ms on an uncached one. A graph of scalars (~1 operation per node) is
+/// always interpreted.
+constexpr double InterpretWorkLimit = 1e7, InterpretWorkPerNode = 1000;
 
 /// SEED^T J of the output of `gradient`'s sweep #sweep, per selected argument (GradientSelection::arguments) its
 /// elements, from the interpreter: a tensor output's sweep evaluated with `seed` (its elements row-major) in its

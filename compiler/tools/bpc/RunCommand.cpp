@@ -1,7 +1,10 @@
 //===- RunCommand.cpp - bpc run: evaluate outputs and gradients -----------===//
 //
 // Evaluates every output (and with --grad its gradient) at the script's values and --set, or, with --data, on
-// every row of a data file: the mean over the rows, or with --per-row each row's results.
+// every row of a data file: the mean over the rows, or with --per-row each row's results. --engine chooses how:
+// the interpreter, JIT-compiled code (bp::Model, through the compile cache), or by default the interpreter
+// unless the evaluations' work pays for starting LLVM and compiling (interpretingPays, Evaluate.h). The numbers
+// are the same bits either way, and so is everything printed.
 //
 // --vjp OUT=SEED prints SEED^T J, the vector-Jacobian product of one output, for every argument: the
 // interpreter evaluates that output's reverse sweep once with SEED in its seed leaf (Autodiff.h), where --grad
@@ -384,6 +387,24 @@ std::optional<std::vector<ResultPrinter::Products>> hessianVectorProducts(const 
   return hvps;
 }
 
+/// The evaluator of run's outputs and gradient (--grad, --of, --wrt), as --engine says: with auto, the
+/// interpreter where interpretingPays.
+llvm::Expected<OutputEvaluator> outputEvaluator(std::shared_ptr<const Graph> graph, const Options &options,
+                                                const GradientSelection &selection, size_t rows) {
+  if (options.engine == "jit")
+    return OutputEvaluator::create(std::move(graph), options, options.grad);
+  std::optional<GradientGraph> gradient;
+  if (options.grad) {
+    auto built = buildGradientGraph(*graph, selection);
+    if (!built)
+      return built.takeError();
+    gradient = std::move(*built);
+  }
+  if (options.engine == "auto" && !interpretingPays(*graph, gradient ? &*gradient : nullptr, rows))
+    return OutputEvaluator::create(std::move(graph), options, options.grad);
+  return OutputEvaluator::interpret(std::move(graph), std::move(gradient));
+}
+
 } // namespace
 
 int runCommand(const Options &options) {
@@ -437,9 +458,9 @@ int runCommand(const Options &options) {
   if (!hvps)
     return exitCode;
 
-  // Only what is printed is compiled: without --grad nothing is differentiated, with --of and --wrt only the
+  // Only what is printed is evaluated: without --grad nothing is differentiated, with --of and --wrt only the
   // gradient they choose.
-  auto evaluator = OutputEvaluator::create(graph, options, options.grad);
+  auto evaluator = outputEvaluator(graph, options, *selection, data ? data->rowCount : 1);
   if (!evaluator)
     return reportError(evaluator.takeError());
   ResultPrinter printer(*graph, options, *selection, llvm::outs());

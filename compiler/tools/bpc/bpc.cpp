@@ -238,7 +238,7 @@ int main(int argc, char **argv) {
 
   CLI::App *run = addScriptCommand(
       app, "run",
-      "evaluate a script's outputs (and gradients) with the JIT, at its values or on each row of a data file",
+      "evaluate a script's outputs (and gradients), at its values or on each row of a data file",
       options);
   addSetOption(run, options);
   run->add_flag("--grad", options.grad,
@@ -280,6 +280,12 @@ int main(int argc, char **argv) {
   addOptLevelOption(run, options);
   addNonFiniteOptions(run, options, true);
   addCacheOptions(run, options);
+  run->add_option("--engine", options.engine,
+                  "how outputs and gradients are evaluated: interpreter (no compile), jit (compiled by LLVM, "
+                  "through the compile cache), or auto (default): the interpreter unless the evaluation's "
+                  "tensor work pays for compiling; the numbers are the same bits")
+      ->type_name("ENGINE")
+      ->check(CLI::IsMember({"auto", "interpreter", "jit"}));
 
   CLI::App *emitLLVM = addScriptCommand(
       app, "emit-llvm", "print the LLVM IR of the forward and gradient functions (or those --emit-fn lists)", options);
