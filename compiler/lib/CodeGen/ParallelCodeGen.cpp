@@ -1,0 +1,152 @@
+//===- ParallelCodeGen.cpp - Optimizing and compiling a module on several threads ---===//
+#include "bp/CodeGen.h"
+
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/SmallString.h"
+#include "llvm/Bitcode/BitcodeReader.h"
+#include "llvm/Bitcode/BitcodeWriter.h"
+#include "llvm/Support/Process.h"
+#include "llvm/Support/raw_ostream.h"
+#include "llvm/Transforms/Utils/Cloning.h"
+
+#include <algorithm>
+#include <thread>
+
+using namespace bp;
+
+namespace {
+
+/// ParallelInstructions, or BP_PARALLEL_THRESHOLD where it is set to a number (tests).
+unsigned parallelThreshold() {
+  unsigned threshold = ParallelInstructions;
+  if (auto text = llvm::sys::Process::GetEnv("BP_PARALLEL_THRESHOLD"))
+    if (llvm::StringRef(*text).getAsInteger(10, threshold))
+      threshold = ParallelInstructions;
+  return std::max(threshold, 1u);
+}
+
+/// Makes every local symbol of `module` defined a hidden global, so that another part can refer to it, named
+/// "MODULE.name" (MODULE: the module's name, the script's prefix) so that two scripts' objects linked together
+/// keep them apart.
+void externalizeLocals(llvm::Module &module) {
+  std::string base = module.getModuleIdentifier() + ".";
+  for (llvm::GlobalValue &value : module.global_values()) {
+    if (value.isDeclaration() || !value.hasLocalLinkage())
+      continue;
+    if (!value.getName().starts_with(base))
+      value.setName(base + (value.hasName() ? value.getName() : "unnamed"));
+    value.setLinkage(llvm::GlobalValue::ExternalLinkage);
+    value.setVisibility(llvm::GlobalValue::HiddenVisibility);
+  }
+}
+
+/// The part (0 to parts - 1) that defines each function: the largest first, each to the part with the fewest
+/// instructions so far (ties: the lowest). Global variables, which are small, go to part 0.
+llvm::DenseMap<const llvm::GlobalValue *, unsigned> assignParts(llvm::Module &module, unsigned parts) {
+  std::vector<std::pair<unsigned, llvm::Function *>> functions;
+  for (llvm::Function &function : module)
+    if (!function.isDeclaration())
+      functions.push_back({function.getInstructionCount(), &function});
+  std::stable_sort(functions.begin(), functions.end(),
+                   [](const auto &a, const auto &b) { return a.first > b.first; });
+  std::vector<uint64_t> load(parts, 0);
+  llvm::DenseMap<const llvm::GlobalValue *, unsigned> partOf;
+  for (auto [instructions, function] : functions) {
+    unsigned part = std::min_element(load.begin(), load.end()) - load.begin();
+    load[part] += instructions;
+    partOf[function] = part;
+  }
+  return partOf;
+}
+
+/// Part `bitcode` optimized at -O`level` (as a module of `instructions`) and compiled, in a context of its own.
+llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>> compilePart(llvm::StringRef bitcode, unsigned level,
+                                                                unsigned instructions,
+                                                                const TargetMachineFactory &factory,
+                                                                const ObjectEmitter &emit) {
+  llvm::LLVMContext context;
+  auto module = llvm::parseBitcodeFile(llvm::MemoryBufferRef(bitcode, "part"), context);
+  if (!module)
+    return module.takeError();
+  auto machine = factory();
+  if (!machine)
+    return machine.takeError();
+  optimizeModule(**module, machine->get(), level, instructions);
+  return emit(**module, **machine);
+}
+
+} // namespace
+
+unsigned bp::codeGenThreads(unsigned requested) {
+  return requested ? requested : std::max(1u, std::thread::hardware_concurrency());
+}
+
+unsigned bp::codeGenParts(const llvm::Module &module, unsigned threads) {
+  unsigned threshold = parallelThreshold();
+  unsigned instructions = module.getInstructionCount();
+  threads = codeGenThreads(threads);
+  if (threads <= 1 || instructions < threshold)
+    return 1;
+  unsigned defined = llvm::count_if(module, [](const llvm::Function &f) { return !f.isDeclaration(); });
+  unsigned wanted = instructions / threshold + (instructions % threshold != 0);
+  return std::max(1u, std::min({threads, defined, wanted}));
+}
+
+llvm::Expected<std::vector<std::unique_ptr<llvm::MemoryBuffer>>>
+bp::compileObjects(llvm::Module &module, llvm::TargetMachine &machine, unsigned level, unsigned parts,
+                   const TargetMachineFactory &factory, const ObjectEmitter &emit) {
+  std::vector<std::unique_ptr<llvm::MemoryBuffer>> objects;
+  if (parts <= 1) {
+    optimizeModule(module, &machine, level);
+    auto object = emit(module, machine);
+    if (!object)
+      return object.takeError();
+    objects.push_back(std::move(*object));
+    return objects;
+  }
+
+  unsigned instructions = module.getInstructionCount();
+  externalizeLocals(module);
+  auto partOf = assignParts(module, parts);
+  std::vector<llvm::SmallString<0>> bitcodes(parts);
+  for (unsigned part = 0; part < parts; ++part) {
+    llvm::ValueToValueMapTy map;
+    std::unique_ptr<llvm::Module> cut = llvm::CloneModule(
+        module, map, [&](const llvm::GlobalValue *value) { return partOf.lookup(value) == part; });
+    llvm::raw_svector_ostream stream(bitcodes[part]);
+    llvm::WriteBitcodeToFile(*cut, stream);
+  }
+  // The bitcode holds all that is needed from here on.
+  for (llvm::Function &function : module)
+    function.deleteBody();
+
+  objects.resize(parts);
+  std::vector<std::optional<llvm::Error>> errors(parts);
+  auto run = [&](unsigned part) {
+    auto object = compilePart(bitcodes[part], level, instructions, factory, emit);
+    if (object)
+      objects[part] = std::move(*object);
+    else
+      errors[part].emplace(object.takeError());
+    bitcodes[part] = llvm::SmallString<0>(); // freed as soon as read
+  };
+  std::vector<std::thread> threads;
+  for (unsigned part = 1; part < parts; ++part)
+    threads.emplace_back(run, part);
+  run(0);
+  for (std::thread &thread : threads)
+    thread.join();
+  // The first part's error; the others most often say the same.
+  std::optional<llvm::Error> first;
+  for (std::optional<llvm::Error> &error : errors) {
+    if (!error)
+      continue;
+    if (first)
+      llvm::consumeError(std::move(*error));
+    else
+      first = std::move(*error);
+  }
+  if (first)
+    return std::move(*first);
+  return objects;
+}
