@@ -188,7 +188,8 @@ llvm::Error addTrainStep(llvm::Module &module, const Graph &graph, const TrainSt
 void addMetadataFunctions(llvm::Module &module, const Graph &graph, const std::string &prefix,
                           const GradientSelection &selection, const std::string &functions, bool exportPrefix);
 
-/// Above this many instructions a module counts as large: optimizeModule leaves out the SLP vectorizer.
+/// Above this many instructions a module counts as large: optimizeModule leaves out the SLP vectorizer, and
+/// compileObjects compiles it with the back end's -O1 at -O2.
 constexpr unsigned LargeModuleInstructions = 50000;
 
 /// Runs LLVM's default pipeline at -O`level` (0 to 3) over the module; `instructions` (default: the module's own
@@ -217,14 +218,15 @@ using ObjectEmitter =
     std::function<llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>>(llvm::Module &, llvm::TargetMachine &)>;
 
 /// Optimizes `module` (its triple and data layout set) at -O`level` and compiles it into `parts` objects
-/// (codeGenParts). One part: `module` itself, optimized and emitted on this thread with `machine`, as a single
-/// module always was. More: `module` is cut into that many modules, its functions spread over them by
-/// instruction count (local symbols made hidden globals, named after the module so that two scripts' objects
-/// never share one), each written as bitcode and read back in its own LLVMContext on its own thread, where it is
-/// optimized and emitted with a machine from `factory`; `module` is left cut up. Each function is optimized
-/// and compiled as it would be in the whole (the parts of a large graph are noinline functions, and no
-/// floating-point operation changes), so results are bit for bit those of one module. The objects come in
-/// part order; the first error of a part is returned.
+/// (codeGenParts); a large module's back end runs at -O1 where it would run at -O2 (LargeModuleInstructions).
+/// One part: `module` itself, optimized and emitted on this thread with `machine`, as a single module always was.
+/// More: `module` is cut into that many modules, its functions spread over them by instruction count (local
+/// symbols made hidden globals, named after the module so that two scripts' objects never share one), each
+/// written as bitcode and read back in its own LLVMContext on its own thread, where it is optimized and emitted
+/// with a machine from `factory`; `module` is left without function bodies. Each function is optimized and
+/// compiled as it would be in the whole (the parts of a large graph are noinline functions, and no
+/// floating-point operation changes), so results are bit for bit those of one module. The objects come in part
+/// order; the first error of a part is returned.
 llvm::Expected<std::vector<std::unique_ptr<llvm::MemoryBuffer>>>
 compileObjects(llvm::Module &module, llvm::TargetMachine &machine, unsigned level, unsigned parts,
                const TargetMachineFactory &factory, const ObjectEmitter &emit);
