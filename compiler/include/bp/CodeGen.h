@@ -221,9 +221,9 @@ using ObjectEmitter =
 /// (codeGenParts); a large module's back end runs at -O1 where it would run at -O2 (LargeModuleInstructions).
 /// One part: `module` itself, optimized and emitted on this thread with `machine`, as a single module always was.
 /// More: `module` is cut into that many modules, its functions spread over them by instruction count (local
-/// symbols made hidden globals, named after the module so that two scripts' objects never share one), each
-/// written as bitcode and read back in its own LLVMContext on its own thread, where it is optimized and emitted
-/// with a machine from `factory`; `module` is left without function bodies. Each function is optimized and
+/// symbols made hidden globals, named after the module so that two scripts' objects never share one), written
+/// once as bitcode, which each thread reads lazily (its part's function bodies alone) into an LLVMContext of its
+/// own, optimizes and emits with a machine from `factory`; `module` is left without function bodies. Each function is optimized and
 /// compiled as it would be in the whole (the parts of a large graph are noinline functions, and no
 /// floating-point operation changes), so results are bit for bit those of one module. The objects come in part
 /// order; the first error of a part is returned.

@@ -1,13 +1,12 @@
 //===- ParallelCodeGen.cpp - Optimizing and compiling a module on several threads ---===//
 #include "bp/CodeGen.h"
 
-#include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/SmallString.h"
+#include "llvm/ADT/StringMap.h"
 #include "llvm/Bitcode/BitcodeReader.h"
 #include "llvm/Bitcode/BitcodeWriter.h"
 #include "llvm/Support/Process.h"
 #include "llvm/Support/raw_ostream.h"
-#include "llvm/Transforms/Utils/Cloning.h"
 
 #include <algorithm>
 #include <thread>
@@ -40,23 +39,50 @@ void externalizeLocals(llvm::Module &module) {
   }
 }
 
-/// The part (0 to parts - 1) that defines each function: the largest first, each to the part with the fewest
-/// instructions so far (ties: the lowest). Global variables, which are small, go to part 0.
-llvm::DenseMap<const llvm::GlobalValue *, unsigned> assignParts(llvm::Module &module, unsigned parts) {
-  std::vector<std::pair<unsigned, llvm::Function *>> functions;
-  for (llvm::Function &function : module)
+/// The part (0 to parts - 1) that defines each function, by name: the largest first, each to the part with the
+/// fewest instructions so far (ties: the lowest).
+llvm::StringMap<unsigned> assignParts(const llvm::Module &module, unsigned parts) {
+  std::vector<std::pair<unsigned, const llvm::Function *>> functions;
+  for (const llvm::Function &function : module)
     if (!function.isDeclaration())
       functions.push_back({function.getInstructionCount(), &function});
   std::stable_sort(functions.begin(), functions.end(),
                    [](const auto &a, const auto &b) { return a.first > b.first; });
   std::vector<uint64_t> load(parts, 0);
-  llvm::DenseMap<const llvm::GlobalValue *, unsigned> partOf;
+  llvm::StringMap<unsigned> partOf;
   for (auto [instructions, function] : functions) {
     unsigned part = std::min_element(load.begin(), load.end()) - load.begin();
     load[part] += instructions;
-    partOf[function] = part;
+    partOf[function->getName()] = part;
   }
   return partOf;
+}
+
+/// Part `part` of the module in `bitcode`, read in `context`: the functions `partOf` gives it materialized, every
+/// other one a declaration; the global variables defined in part 0 alone (they are small).
+llvm::Expected<std::unique_ptr<llvm::Module>> readPart(llvm::StringRef bitcode, unsigned part,
+                                                       const llvm::StringMap<unsigned> &partOf,
+                                                       llvm::LLVMContext &context) {
+  auto module = llvm::getLazyBitcodeModule(llvm::MemoryBufferRef(bitcode, "part"), context);
+  if (!module)
+    return module.takeError();
+  for (llvm::Function &function : **module) {
+    if (function.isDeclaration())
+      continue;
+    if (partOf.lookup(function.getName()) != part)
+      function.deleteBody(); // never read
+    else if (llvm::Error err = function.materialize())
+      return std::move(err);
+  }
+  if (llvm::Error err = (*module)->materializeAll())
+    return std::move(err);
+  if (part != 0)
+    for (llvm::GlobalVariable &variable : (*module)->globals())
+      if (!variable.isDeclaration()) {
+        variable.setInitializer(nullptr);
+        variable.setLinkage(llvm::GlobalValue::ExternalLinkage);
+      }
+  return module;
 }
 
 /// Optimizes `module` at -O`level` as a module of `instructions`, and compiles it with `machine`: a large module
@@ -72,13 +98,15 @@ llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>> optimizeAndEmit(llvm::Module
   return emit(module, machine);
 }
 
-/// Part `bitcode` optimized at -O`level` (as a module of `instructions`) and compiled, in a context of its own.
-llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>> compilePart(llvm::StringRef bitcode, unsigned level,
-                                                                unsigned instructions,
+/// Part `part` of `bitcode` (readPart) optimized at -O`level` (as a module of `instructions`) and compiled, in a
+/// context of its own.
+llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>> compilePart(llvm::StringRef bitcode, unsigned part,
+                                                                const llvm::StringMap<unsigned> &partOf,
+                                                                unsigned level, unsigned instructions,
                                                                 const TargetMachineFactory &factory,
                                                                 const ObjectEmitter &emit) {
   llvm::LLVMContext context;
-  auto module = llvm::parseBitcodeFile(llvm::MemoryBufferRef(bitcode, "part"), context);
+  auto module = readPart(bitcode, part, partOf, context);
   if (!module)
     return module.takeError();
   auto machine = factory();
@@ -118,15 +146,11 @@ bp::compileObjects(llvm::Module &module, llvm::TargetMachine &machine, unsigned 
 
   unsigned instructions = module.getInstructionCount();
   externalizeLocals(module);
-  auto partOf = assignParts(module, parts);
-  std::vector<llvm::SmallString<0>> bitcodes(parts);
-  for (unsigned part = 0; part < parts; ++part) {
-    llvm::ValueToValueMapTy map;
-    std::unique_ptr<llvm::Module> cut = llvm::CloneModule(
-        module, map, [&](const llvm::GlobalValue *value) { return partOf.lookup(value) == part; });
-    llvm::raw_svector_ostream stream(bitcodes[part]);
-    llvm::WriteBitcodeToFile(*cut, stream);
-  }
+  llvm::StringMap<unsigned> partOf = assignParts(module, parts);
+  // One bitcode, which each thread reads lazily: only its part's function bodies.
+  llvm::SmallString<0> bitcode;
+  llvm::raw_svector_ostream stream(bitcode);
+  llvm::WriteBitcodeToFile(module, stream);
   // The bitcode holds all that is needed from here on.
   for (llvm::Function &function : module)
     function.deleteBody();
@@ -134,12 +158,11 @@ bp::compileObjects(llvm::Module &module, llvm::TargetMachine &machine, unsigned 
   objects.resize(parts);
   std::vector<std::optional<llvm::Error>> errors(parts);
   auto run = [&](unsigned part) {
-    auto object = compilePart(bitcodes[part], level, instructions, factory, emit);
+    auto object = compilePart(bitcode, part, partOf, level, instructions, factory, emit);
     if (object)
       objects[part] = std::move(*object);
     else
       errors[part].emplace(object.takeError());
-    bitcodes[part] = llvm::SmallString<0>(); // freed as soon as read
   };
   std::vector<std::thread> threads;
   for (unsigned part = 1; part < parts; ++part)
