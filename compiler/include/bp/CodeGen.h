@@ -189,7 +189,7 @@ void addMetadataFunctions(llvm::Module &module, const Graph &graph, const std::s
                           const GradientSelection &selection, const std::string &functions, bool exportPrefix);
 
 /// Above this many instructions a module counts as large: optimizeModule leaves out the SLP vectorizer, and
-/// compileObjects compiles it with the back end's -O1 at -O2.
+/// compileObjects optimizes and compiles it at -O1 where -O2 is asked for (-O3 stays).
 constexpr unsigned LargeModuleInstructions = 50000;
 
 /// Runs LLVM's default pipeline at -O`level` (0 to 3) over the module; `instructions` (default: the module's own
@@ -218,7 +218,7 @@ using ObjectEmitter =
     std::function<llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>>(llvm::Module &, llvm::TargetMachine &)>;
 
 /// Optimizes `module` (its triple and data layout set) at -O`level` and compiles it into `parts` objects
-/// (codeGenParts); a large module's back end runs at -O1 where it would run at -O2 (LargeModuleInstructions).
+/// (codeGenParts); a large module asked for at -O2 gets -O1 (LargeModuleInstructions).
 /// One part: `module` itself, optimized and emitted on this thread with `machine`, as a single module always was.
 /// More: `module` is cut into that many modules, its functions spread over them by instruction count (local
 /// symbols made hidden globals, named after the module so that two scripts' objects never share one), written

@@ -30,8 +30,9 @@ struct TrainStepSpec;
 llvm::Error emitMachineCode(llvm::Module &module, llvm::TargetMachine &machine, llvm::CodeGenFileType type,
                             llvm::raw_pwrite_stream &os);
 
-/// `module` (set up as for emitMachineCode) as an object file in memory.
-llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>> emitObject(llvm::Module &module, llvm::TargetMachine &machine);
+/// `module` (set up as for emitMachineCode) as an object file or assembly in memory.
+llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>> emitToBuffer(llvm::Module &module, llvm::TargetMachine &machine,
+                                                                 llvm::CodeGenFileType type);
 
 /// The command that combines relocatable objects into one, for objects of this machine's own architecture and
 /// format: $LD (words split at spaces, as make does) where set, else `ld` on PATH, each with -r; else the C

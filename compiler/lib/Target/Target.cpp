@@ -77,11 +77,11 @@ llvm::Error bp::emitMachineCode(llvm::Module &module, llvm::TargetMachine &machi
   return llvm::Error::success();
 }
 
-llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>> bp::emitObject(llvm::Module &module,
-                                                                  llvm::TargetMachine &machine) {
+llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>> bp::emitToBuffer(llvm::Module &module, llvm::TargetMachine &machine,
+                                                                    llvm::CodeGenFileType type) {
   llvm::SmallVector<char, 0> bytes;
   llvm::raw_svector_ostream stream(bytes);
-  if (llvm::Error err = emitMachineCode(module, machine, llvm::CodeGenFileType::ObjectFile, stream))
+  if (llvm::Error err = emitMachineCode(module, machine, type, stream))
     return std::move(err);
   return std::make_unique<llvm::SmallVectorMemoryBuffer>(std::move(bytes), module.getModuleIdentifier() + ".o",
                                                          /*RequiresNullTerminator=*/false);

@@ -155,10 +155,11 @@ llvm::Error writeLinked(const Objects &objects, const char *extension, llvm::raw
 
 /// The objects of `module` (optimized here): in parts on -j threads where it is large (CodeGen.h, compileObjects)
 /// and they can be combined (a shared object links them all; a plain object needs `linker`, found here, to
-/// combine them into one); else one, compiled on this thread.
+/// combine them into one); else one, compiled on this thread (assembly: always, as one text).
 llvm::Expected<Objects> compileModule(llvm::Module &module, llvm::TargetMachine &machine, const Options &options,
                                       std::vector<std::string> &linker) {
-  unsigned parts = codeGenParts(module, options.threads);
+  auto type = options.emit == "asm" ? llvm::CodeGenFileType::AssemblyFile : llvm::CodeGenFileType::ObjectFile;
+  unsigned parts = type == llvm::CodeGenFileType::AssemblyFile ? 1 : codeGenParts(module, options.threads);
   if (parts > 1 && !options.shared) {
     const char *why = nullptr;
     if (!isHostTarget(machine))
@@ -173,7 +174,7 @@ llvm::Expected<Objects> compileModule(llvm::Module &module, llvm::TargetMachine 
   }
   return compileObjects(
       module, machine, options.optLevel, parts, [&] { return createTargetMachine(options.target, options.optLevel); },
-      emitObject);
+      [&](llvm::Module &part, llvm::TargetMachine &partMachine) { return emitToBuffer(part, partMachine, type); });
 }
 
 } // namespace
@@ -288,13 +289,9 @@ int buildCommand(const Options &options) {
     header.emplace(std::move(*created));
   }
 
-  if (options.emit == "llvm" || options.emit == "asm") { // one module, as one text
+  if (options.emit == "llvm") { // one module, as one text
     optimizeModule(*module, machine->get(), options.optLevel);
-    if (options.emit == "llvm")
-      module->print(output->stream(), nullptr);
-    else if (llvm::Error err =
-                 emitMachineCode(*module, **machine, llvm::CodeGenFileType::AssemblyFile, output->stream()))
-      return reportError(std::move(err));
+    module->print(output->stream(), nullptr);
   } else {
     std::vector<std::string> linker;
     auto objects = compileModule(*module, **machine, options, linker);
