@@ -6,7 +6,9 @@
 // functions beside PREFIX_forward (here for emit-llvm too): PREFIX_gradient, PREFIX_jvp, PREFIX_vjp, PREFIX_hessian
 // and PREFIX_hvp. --shared links the object into a shared object with the C compiler driver ($CC, else cc), with
 // functions that describe the model (CodeGen.h, addMetadataFunctions) and bp_prefix(), so that a loader needs no
-// header; --metadata puts the same functions but bp_prefix() in a plain object.
+// header; --metadata puts the same functions but bp_prefix() in a plain object. A large script is compiled in
+// parts on -j threads (CodeGen.h, compileObjects), whose objects the system linker combines into one (ld -r; a
+// shared object links them directly).
 //
 //===----------------------------------------------------------------------===//
 #include "Commands.h"
@@ -121,8 +123,10 @@ public:
       llvm::raw_fd_ostream stream(fd, /*shouldClose=*/true);
       stream << object->getBuffer();
       stream.close();
-      if (stream.has_error())
-        return llvm::createStringError(stream.error(), "cannot write '" + path + "': " + stream.error().message());
+      if (std::error_code ec = stream.error()) {
+        stream.clear_error();
+        return llvm::createStringError(ec, "cannot write '" + path + "': " + ec.message());
+      }
     }
     return llvm::Error::success();
   }
