@@ -154,9 +154,6 @@ bp::compileObjects(llvm::Module &module, llvm::TargetMachine &machine, unsigned 
   llvm::SmallString<0> bitcode;
   llvm::raw_svector_ostream stream(bitcode);
   llvm::WriteBitcodeToFile(module, stream);
-  // The bitcode holds all that is needed from here on.
-  for (llvm::Function &function : module)
-    function.deleteBody();
 
   objects.resize(parts);
   std::vector<std::optional<llvm::Error>> errors(parts);
@@ -170,6 +167,9 @@ bp::compileObjects(llvm::Module &module, llvm::TargetMachine &machine, unsigned 
   std::vector<std::thread> threads;
   for (unsigned part = 1; part < parts; ++part)
     threads.emplace_back(run, part);
+  // The bitcode holds all that is needed from here on (the other threads use contexts of their own).
+  for (llvm::Function &function : module)
+    function.deleteBody();
   run(0);
   for (std::thread &thread : threads)
     thread.join();
