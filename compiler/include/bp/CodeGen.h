@@ -28,9 +28,12 @@
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
 #include "llvm/Support/Error.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Target/TargetMachine.h"
 
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace bp {
@@ -185,11 +188,48 @@ llvm::Error addTrainStep(llvm::Module &module, const Graph &graph, const TrainSt
 void addMetadataFunctions(llvm::Module &module, const Graph &graph, const std::string &prefix,
                           const GradientSelection &selection, const std::string &functions, bool exportPrefix);
 
-/// Above this many instructions a module counts as large: optimizeModule leaves out the SLP vectorizer.
+/// Above this many instructions a module counts as large: optimizeModule leaves out the SLP vectorizer, and
+/// compileObjects optimizes and compiles it at -O1 where -O2 is asked for (-O3 stays).
 constexpr unsigned LargeModuleInstructions = 50000;
 
-/// Runs LLVM's default pipeline at -O`level` (0 to 3) over the module.
-void optimizeModule(llvm::Module &module, llvm::TargetMachine *machine, unsigned level);
+/// Runs LLVM's default pipeline at -O`level` (0 to 3) over the module; `instructions` (default: the module's own
+/// count) decides whether it counts as large, so that each part of a module cut by compileObjects is optimized
+/// as the whole would be.
+void optimizeModule(llvm::Module &module, llvm::TargetMachine *machine, unsigned level,
+                    std::optional<unsigned> instructions = std::nullopt);
+
+/// Below this many instructions a module is optimized and compiled on one thread, as one module: cutting it
+/// costs more than the second thread saves. The environment variable BP_PARALLEL_THRESHOLD, for tests only,
+/// replaces it (tests/parallel, ParallelCodeGenTest cut scripts of a few nodes).
+constexpr unsigned ParallelInstructions = 20000;
+
+/// The number of threads `requested` means: itself, or where it is 0 every core (hardware_concurrency).
+unsigned codeGenThreads(unsigned requested);
+
+/// The number of modules compileObjects cuts `module` into on `threads` threads (0: every core): 1 (not cut)
+/// below the threshold (ParallelInstructions), else one per ParallelInstructions, at most `threads` and at most
+/// one per defined function. The objects differ with it, so it is part of a compile cache key.
+unsigned codeGenParts(const llvm::Module &module, unsigned threads);
+
+/// A target machine for one thread of compileObjects (target machines are not shared between threads).
+using TargetMachineFactory = std::function<llvm::Expected<std::unique_ptr<llvm::TargetMachine>>()>;
+/// Compiles an optimized module to an object with the target machine given.
+using ObjectEmitter =
+    std::function<llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>>(llvm::Module &, llvm::TargetMachine &)>;
+
+/// Optimizes `module` (its triple and data layout set) at -O`level` and compiles it into `parts` objects
+/// (codeGenParts); a large module asked for at -O2 gets -O1 (LargeModuleInstructions).
+/// One part: `module` itself, optimized and emitted on this thread with `machine`, as a single module always was.
+/// More: `module` is cut into that many modules, its functions spread over them by instruction count (local
+/// symbols made hidden globals, named after the module so that two scripts' objects never share one), written
+/// once as bitcode, which each thread reads lazily (its part's function bodies alone) into an LLVMContext of its
+/// own, optimizes and emits with a machine from `factory`; `module` is left without function bodies. Each function is optimized and
+/// compiled as it would be in the whole (the parts of a large graph are noinline functions, and no
+/// floating-point operation changes), so results are bit for bit those of one module. The objects come in part
+/// order; the first error of a part is returned.
+llvm::Expected<std::vector<std::unique_ptr<llvm::MemoryBuffer>>>
+compileObjects(llvm::Module &module, llvm::TargetMachine &machine, unsigned level, unsigned parts,
+               const TargetMachineFactory &factory, const ObjectEmitter &emit);
 
 /// Registers every LLVM target bp can generate code for (once per process).
 void initializeTargets();

@@ -3,9 +3,13 @@
 // A CompileCache keeps the object files the JIT compiles, one file per key, in a directory, so that a script
 // compiled again unchanged skips LLVM's optimization and code generation. The key (compileCacheKey) hashes
 // everything that decides the code: the module as generated, before optimization, bp's build, LLVM's version,
-// the target triple, the host CPU and its features, the -O level and the functions looked up.
+// the target triple, the host CPU and its features, the -O level, the functions looked up and the number of
+// parts a large module is compiled in (CodeGen.h, codeGenParts; it differs with -j only for modules that are
+// cut, whose objects differ).
 //
-// Each entry is a header (magic, format version, payload length, a checksum of the payload) and the object. An
+// Each entry is a header (magic, format version, object count, payload length, a checksum of the payload) and
+// the payload: the lengths of all objects but the last, then the objects (one, or one per part of a module
+// compiled in parts). An
 // entry is written to a temporary file in the same directory and renamed into place, so processes and threads
 // that share the directory see a whole entry or none; one that is truncated or corrupted fails its checks, is
 // removed and is compiled again, never loaded. After each store the least recently used entries (by
@@ -23,6 +27,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace llvm {
 class Module;
@@ -44,9 +49,15 @@ public:
   const std::string &directory() const { return dir; }
   uint64_t maxBytes() const { return limit; }
 
-  /// The object stored under `key`, or null if there is none or it fails its checks (then it is removed).
+  /// The objects stored under `key` in the order stored, or none if there is no entry or it fails its checks
+  /// (then it is removed).
+  std::vector<std::unique_ptr<llvm::MemoryBuffer>> loadObjects(llvm::StringRef key) const;
+  /// Stores `objects` (at least one) under `key` atomically, then evicts the least recently used entries over
+  /// the bound.
+  llvm::Error storeObjects(llvm::StringRef key, llvm::ArrayRef<llvm::StringRef> objects) const;
+
+  /// The object of an entry that holds one (null otherwise), and storing one: loadObjects and storeObjects.
   std::unique_ptr<llvm::MemoryBuffer> load(llvm::StringRef key) const;
-  /// Stores `object` under `key` atomically, then evicts the least recently used entries over the bound.
   llvm::Error store(llvm::StringRef key, llvm::StringRef object) const;
 
   struct Info {
@@ -71,10 +82,10 @@ private:
 };
 
 /// The key of `module` (generated, its triple and data layout set, not yet optimized) compiled by `machine` at
-/// -O`optLevel` for the functions `symbols`: the hexadecimal SHA-256 of all of them (the module as bitcode), of
-/// bp's build and of LLVM's version.
+/// -O`optLevel` for the functions `symbols` into `parts` objects: the hexadecimal SHA-256 of all of them (the
+/// module as bitcode), of bp's build and of LLVM's version.
 std::string compileCacheKey(const llvm::Module &module, const llvm::TargetMachine &machine, unsigned optLevel,
-                            llvm::ArrayRef<std::string> symbols);
+                            llvm::ArrayRef<std::string> symbols, unsigned parts = 1);
 
 /// The cache CompiledModel and CompiledTrainStep use when they are given none: null (no caching) unless a
 /// program sets one (bpc does, from its options). Set it before compiling, from one thread.

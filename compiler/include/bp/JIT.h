@@ -39,12 +39,13 @@ public:
   enum Functions { ForwardOnly, ForwardAndGradient };
 
   /// JIT-compiles `forward` (and, if asked, its gradient graph, built here: of `selection`'s outputs by its
-  /// arguments, every output by every argument without one) at -O`optLevel`, its object taken from or kept in
-  /// `cache` (null: defaultCompileCache(), CompileCache.h). Fails with the gradient graph's diagnostic when it is
-  /// too large (Autodiff.h).
+  /// arguments, every output by every argument without one) at -O`optLevel`, its objects taken from or kept in
+  /// `cache` (null: defaultCompileCache(), CompileCache.h), a large module on `threads` threads (0:
+  /// defaultCompileThreads()). Fails with the gradient graph's diagnostic when it is too large (Autodiff.h).
   static llvm::Expected<std::unique_ptr<CompiledModel>>
   create(const Graph &forward, Functions functions, unsigned optLevel = 2,
-         const std::optional<GradientSelection> &selection = std::nullopt, const CompileCache *cache = nullptr);
+         const std::optional<GradientSelection> &selection = std::nullopt, const CompileCache *cache = nullptr,
+         unsigned threads = 0);
   ~CompiledModel();
 
   /// in: Graph::arguments() order, each argument's elements row-major; out: each output's, likewise.
@@ -80,11 +81,13 @@ class CompiledTrainStep {
 public:
   using Function = double (*)(double *in, double *state, const double *rows, long nrows);
 
-  /// JIT-compiles the training step of `graph` that `spec` describes at -O`optLevel`, through `cache` as
-  /// CompiledModel::create. Fails with the gradient graph's diagnostic when it is too large (Autodiff.h).
+  /// JIT-compiles the training step of `graph` that `spec` describes at -O`optLevel`, through `cache` and on
+  /// `threads` threads as CompiledModel::create. Fails with the gradient graph's diagnostic when it is too large
+  /// (Autodiff.h).
   static llvm::Expected<std::unique_ptr<CompiledTrainStep>> create(const Graph &graph, const TrainStepSpec &spec,
                                                                    unsigned optLevel = 2,
-                                                                   const CompileCache *cache = nullptr);
+                                                                   const CompileCache *cache = nullptr,
+                                                                   unsigned threads = 0);
   ~CompiledTrainStep();
 
   /// One step over `nrows` rows (row-major, spec.rowTargets.size() numbers each; without data, one row and
@@ -106,10 +109,12 @@ private:
 /// (the derivative functions of CodeGen.h, in tests).
 class CompiledModule {
 public:
-  /// JIT-compiles the module `generate` makes in the context it is given, at -O`optLevel`.
+  /// JIT-compiles the module `generate` makes in the context it is given, at -O`optLevel`, on `threads` threads
+  /// as CompiledModel::create.
   static llvm::Expected<std::unique_ptr<CompiledModule>>
   create(unsigned optLevel,
-         llvm::function_ref<llvm::Expected<std::unique_ptr<llvm::Module>>(llvm::LLVMContext &)> generate);
+         llvm::function_ref<llvm::Expected<std::unique_ptr<llvm::Module>>(llvm::LLVMContext &)> generate,
+         unsigned threads = 0);
   ~CompiledModule();
 
   /// The address of the function `name`, as a pointer of type F.
@@ -126,6 +131,12 @@ private:
 
   std::unique_ptr<llvm::orc::LLJIT> jit;
 };
+
+/// The threads a large module is optimized and compiled on (CodeGen.h, compileObjects) where a caller gives 0:
+/// 0 (every core) unless a program sets another number (bpc does, from -j). Set it before compiling, from one
+/// thread.
+unsigned defaultCompileThreads();
+void setDefaultCompileThreads(unsigned threads);
 
 } // namespace bp
 

@@ -53,6 +53,9 @@ struct CompileOptions {
   /// Where the compiled object is looked up and kept (CompileCache.h); null: defaultCompileCache(), which is
   /// none unless the program set one (bpc does).
   const CompileCache *cache = nullptr;
+  /// The threads a large script is optimized and compiled on (bpc's -j); 0: defaultCompileThreads() (JIT.h),
+  /// every core unless the program set another number. The results are the same bit for bit.
+  unsigned threads = 0;
 };
 
 enum class ArgumentKind { Input, Param };

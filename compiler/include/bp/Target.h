@@ -9,13 +9,17 @@
 
 #include "bp/Graph.h"
 
+#include "llvm/ADT/ArrayRef.h"
 #include "llvm/IR/Module.h"
 #include "llvm/Support/CodeGen.h"
 #include "llvm/Support/Error.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/raw_ostream.h"
 #include "llvm/Target/TargetMachine.h"
 
+#include <memory>
 #include <string>
+#include <vector>
 
 namespace bp {
 
@@ -25,6 +29,22 @@ struct TrainStepSpec;
 /// Writes `module` (already set up for `machine`'s triple and data layout) as an object file or assembly.
 llvm::Error emitMachineCode(llvm::Module &module, llvm::TargetMachine &machine, llvm::CodeGenFileType type,
                             llvm::raw_pwrite_stream &os);
+
+/// `module` (set up as for emitMachineCode) as an object file or assembly in memory.
+llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>> emitToBuffer(llvm::Module &module, llvm::TargetMachine &machine,
+                                                                 llvm::CodeGenFileType type);
+
+/// The command that combines relocatable objects into one, for objects of this machine's own architecture and
+/// format: $LD (words split at spaces, as make does) where set, else `ld` on PATH, each with -r; else the C
+/// compiler driver ($CC, else cc) with -r -nostdlib; empty if none of them is found.
+std::vector<std::string> relocatableLinker();
+
+/// Combines `objects` into the one relocatable object `output` with `linker` (relocatableLinker()).
+llvm::Error linkRelocatable(llvm::ArrayRef<std::string> linker, llvm::ArrayRef<std::string> objects,
+                            const std::string &output);
+
+/// Whether `machine` makes objects the system linker combines: this machine's own architecture, OS and format.
+bool isHostTarget(const llvm::TargetMachine &machine);
 
 /// The functions bpc build compiles beside PREFIX_forward (--emit-fn): PREFIX_gradient (unless it is not asked
 /// for), and where asked PREFIX_jvp, PREFIX_vjp, PREFIX_hessian and PREFIX_hvp, the latter two of output

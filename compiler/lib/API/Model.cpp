@@ -163,7 +163,7 @@ compileDerivatives(const Graph &graph, const CompileOptions &options, const Grad
     if (llvm::Error err = addDerivativeFunctions(*module, graph, set, selection, nullptr, "bp_model"))
       return std::move(err);
     return std::move(module);
-  });
+  }, options.threads);
   if (!module)
     return module.takeError();
   auto functions = std::make_unique<Model::DerivativeFunctions>();
@@ -203,7 +203,7 @@ llvm::Expected<Model> Model::compile(std::shared_ptr<const Graph> graph, const C
   size_t hessianCount = GradientSelection{{}, selection->arguments}.columnOffsets(*graph).back();
   auto compiled = CompiledModel::create(
       *graph, options.gradient ? CompiledModel::ForwardAndGradient : CompiledModel::ForwardOnly, options.optLevel,
-      *selection, options.cache);
+      *selection, options.cache, options.threads);
   if (!compiled)
     return compiled.takeError();
   if (!options.gradient)

@@ -655,7 +655,8 @@ llvm::Function *bp::emitHessianFunction(llvm::Module &module, const Graph &forwa
   return emitJacobianFunction(module, hessian, outputPlaces(forward, 1), name); // forward's nodes keep their ids
 }
 
-void bp::optimizeModule(llvm::Module &module, llvm::TargetMachine *machine, unsigned level) {
+void bp::optimizeModule(llvm::Module &module, llvm::TargetMachine *machine, unsigned level,
+                        std::optional<unsigned> instructions) {
   static const llvm::OptimizationLevel levels[] = {llvm::OptimizationLevel::O0, llvm::OptimizationLevel::O1,
                                                    llvm::OptimizationLevel::O2, llvm::OptimizationLevel::O3};
   llvm::LoopAnalysisManager lam;
@@ -666,7 +667,7 @@ void bp::optimizeModule(llvm::Module &module, llvm::TargetMachine *machine, unsi
   // dominated compile time (6 s of 15 for a 100,000-node DAG) while straight-line code with libm calls between
   // operations gives it little to pack, so it runs only on modules up to LargeModuleInstructions.
   llvm::PipelineTuningOptions tuning;
-  tuning.SLPVectorization = module.getInstructionCount() <= LargeModuleInstructions;
+  tuning.SLPVectorization = instructions.value_or(module.getInstructionCount()) <= LargeModuleInstructions;
   // Tensor loops are vectorized (and interleaved) but not unrolled further: unrolling copied every vector
   // loop body eight or sixteen times on a 256x256 matrix product, which doubled the back end's time against a
   // 4x4 one (compile time is to stay independent of tensor sizes). Scalar scripts have no loops.

@@ -18,6 +18,7 @@
 #include <dlfcn.h>
 
 #include <algorithm>
+#include <cassert>
 #include <cstring>
 #include <vector>
 
@@ -27,20 +28,28 @@ namespace fs = llvm::sys::fs;
 namespace {
 
 constexpr char Magic[8] = {'b', 'p', 'c', 'a', 'c', 'h', 'e', '\0'};
-constexpr uint32_t FormatVersion = 1;
+constexpr uint32_t FormatVersion = 2;
 constexpr llvm::StringLiteral EntrySuffix = ".bpo";
 constexpr llvm::StringLiteral TempMarker = ".tmp-";
 
-/// An entry's header, before the object: all fields little-endian as the host writes them (a cache directory
-/// belongs to one machine).
+/// An entry's header, before the payload: all fields little-endian as the host writes them (a cache directory
+/// belongs to one machine). The payload is the lengths of the objects but the last (one uint64_t each; none for
+/// an entry of one object), then the objects end to end.
 struct Header {
   char magic[8];
   uint32_t version;
-  uint32_t reserved;
-  uint64_t length;   // the object's bytes
-  uint64_t checksum; // xxh3 of the object
+  uint32_t objects;  // how many objects the entry holds, at least 1
+  uint64_t length;   // the payload's bytes
+  uint64_t checksum; // checksumOf(objects, payload)
 };
 static_assert(sizeof(Header) == 32, "the header has no padding");
+
+/// The checksum of an entry of `count` objects in `payload`: the count too, so that a damaged count cannot make
+/// other objects of the same bytes.
+uint64_t checksumOf(uint32_t count, llvm::StringRef payload) {
+  return llvm::xxh3_64bits(payload) ^ llvm::xxh3_64bits(llvm::StringRef(reinterpret_cast<const char *>(&count),
+                                                                       sizeof(count)));
+}
 
 /// BP_CACHE_DEBUG set: each lookup says on stderr whether it hit.
 void debug(llvm::StringRef what, llvm::StringRef key) {
@@ -128,28 +137,54 @@ std::string CompileCache::entryPath(llvm::StringRef key) const {
   return std::string(path);
 }
 
+/// The objects of `payload`, an entry's that holds `count`; none if its lengths do not add up to its size.
+std::vector<llvm::StringRef> splitPayload(llvm::StringRef payload, uint32_t count) {
+  if (count == 0 || payload.size() / sizeof(uint64_t) < count - 1)
+    return {};
+  llvm::StringRef rest = payload.drop_front((count - 1) * sizeof(uint64_t));
+  std::vector<llvm::StringRef> objects;
+  for (uint32_t i = 0; i + 1 < count; ++i) {
+    uint64_t length;
+    std::memcpy(&length, payload.data() + i * sizeof(uint64_t), sizeof(length));
+    if (length > rest.size())
+      return {};
+    objects.push_back(rest.take_front(length));
+    rest = rest.drop_front(length);
+  }
+  objects.push_back(rest);
+  return objects;
+}
+
 std::unique_ptr<llvm::MemoryBuffer> CompileCache::load(llvm::StringRef key) const {
+  std::vector<std::unique_ptr<llvm::MemoryBuffer>> objects = loadObjects(key);
+  if (objects.size() != 1)
+    return nullptr;
+  return std::move(objects.front());
+}
+
+std::vector<std::unique_ptr<llvm::MemoryBuffer>> CompileCache::loadObjects(llvm::StringRef key) const {
   std::string path = entryPath(key);
   // Read, not mapped: the file may be replaced or removed by another process while the object is in use.
   auto file = llvm::MemoryBuffer::getFile(path, /*IsText=*/false, /*RequiresNullTerminator=*/false,
                                           /*IsVolatile=*/true);
   if (!file) {
     debug("miss", key);
-    return nullptr;
+    return {};
   }
   llvm::StringRef bytes = (*file)->getBuffer();
   Header header;
-  bool valid = bytes.size() >= sizeof(Header);
-  if (valid) {
+  std::vector<llvm::StringRef> objects;
+  if (bytes.size() >= sizeof(Header)) {
     std::memcpy(&header, bytes.data(), sizeof(Header));
-    llvm::StringRef object = bytes.drop_front(sizeof(Header));
-    valid = std::memcmp(header.magic, Magic, sizeof(Magic)) == 0 && header.version == FormatVersion &&
-            header.length == object.size() && header.checksum == llvm::xxh3_64bits(object);
+    llvm::StringRef payload = bytes.drop_front(sizeof(Header));
+    if (std::memcmp(header.magic, Magic, sizeof(Magic)) == 0 && header.version == FormatVersion &&
+        header.length == payload.size() && header.checksum == checksumOf(header.objects, payload))
+      objects = splitPayload(payload, header.objects);
   }
-  if (!valid) {
+  if (objects.empty()) {
     debug("corrupt entry removed", key);
     fs::remove(path);
-    return nullptr;
+    return {};
   }
   debug("hit", key);
   // The entry was used now: least recently used entries go first.
@@ -158,10 +193,18 @@ std::unique_ptr<llvm::MemoryBuffer> CompileCache::load(llvm::StringRef key) cons
     (void)fs::setLastAccessAndModificationTime(fd, std::chrono::system_clock::now());
     llvm::sys::Process::SafelyCloseFileDescriptor(fd);
   }
-  return llvm::MemoryBuffer::getMemBufferCopy(bytes.drop_front(sizeof(Header)), path);
+  std::vector<std::unique_ptr<llvm::MemoryBuffer>> buffers;
+  for (size_t i = 0; i < objects.size(); ++i)
+    buffers.push_back(llvm::MemoryBuffer::getMemBufferCopy(objects[i], path + "#" + std::to_string(i)));
+  return buffers;
 }
 
 llvm::Error CompileCache::store(llvm::StringRef key, llvm::StringRef object) const {
+  return storeObjects(key, object);
+}
+
+llvm::Error CompileCache::storeObjects(llvm::StringRef key, llvm::ArrayRef<llvm::StringRef> objects) const {
+  assert(!objects.empty() && "an entry holds at least one object");
   if (std::error_code ec = fs::create_directories(dir))
     return llvm::createStringError(ec, "cannot create the compile cache '" + dir + "': " + ec.message());
   std::string path = entryPath(key);
@@ -169,16 +212,23 @@ llvm::Error CompileCache::store(llvm::StringRef key, llvm::StringRef object) con
   int fd;
   if (std::error_code ec = fs::createUniqueFile(path + TempMarker + "%%%%%%%%", fd, temp))
     return llvm::createStringError(ec, "cannot write to the compile cache '" + dir + "': " + ec.message());
+  std::string payload;
+  for (llvm::StringRef object : objects.drop_back()) {
+    uint64_t length = object.size();
+    payload.append(reinterpret_cast<const char *>(&length), sizeof(length));
+  }
+  for (llvm::StringRef object : objects)
+    payload += object;
   Header header;
   std::memcpy(header.magic, Magic, sizeof(Magic));
   header.version = FormatVersion;
-  header.reserved = 0;
-  header.length = object.size();
-  header.checksum = llvm::xxh3_64bits(object);
+  header.objects = objects.size();
+  header.length = payload.size();
+  header.checksum = checksumOf(header.objects, payload);
   {
     llvm::raw_fd_ostream out(fd, /*shouldClose=*/true);
     out.write(reinterpret_cast<const char *>(&header), sizeof(Header));
-    out << object;
+    out << payload;
     out.close();
     if (out.has_error()) {
       std::error_code ec = out.error();
@@ -242,7 +292,7 @@ llvm::Error CompileCache::clear() const {
 }
 
 std::string bp::compileCacheKey(const llvm::Module &module, const llvm::TargetMachine &machine, unsigned optLevel,
-                                llvm::ArrayRef<std::string> symbols) {
+                                llvm::ArrayRef<std::string> symbols, unsigned parts) {
   static const std::string build = buildIdentity();
   llvm::SHA256 hash;
   auto field = [&](llvm::StringRef text) {
@@ -257,6 +307,7 @@ std::string bp::compileCacheKey(const llvm::Module &module, const llvm::TargetMa
   field(machine.getTargetCPU());
   field(machine.getTargetFeatureString());
   field(std::to_string(optLevel));
+  field("parts " + std::to_string(parts));
   for (const std::string &symbol : symbols)
     field(symbol);
   // Bitcode: a quarter of the time of the module's text (2 ms for bench's mlp-64), and as complete.

@@ -15,32 +15,53 @@ CompiledModel::~CompiledModel() = default;
 CompiledTrainStep::~CompiledTrainStep() = default;
 CompiledModule::~CompiledModule() = default;
 
-/// The object file of `module` optimized at -O`optLevel` and compiled by `machine`: from `cache` (if not null)
-/// when it holds one for the same key, else compiled here and stored there.
-static llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>> compileObject(llvm::Module &module,
-                                                                         llvm::TargetMachine &machine,
-                                                                         unsigned optLevel, const CompileCache *cache,
-                                                                         llvm::ArrayRef<std::string> symbols) {
+namespace {
+unsigned &defaultThreads() {
+  static unsigned threads = 0;
+  return threads;
+}
+} // namespace
+
+unsigned bp::defaultCompileThreads() { return defaultThreads(); }
+void bp::setDefaultCompileThreads(unsigned threads) { defaultThreads() = threads; }
+
+/// The object files of `module` optimized at -O`optLevel` and compiled by `machine` (and machines `builder`
+/// makes) on `threads` threads (compileObjects): from `cache` (if not null) when it holds them for the same key,
+/// else compiled here and stored there.
+static llvm::Expected<std::vector<std::unique_ptr<llvm::MemoryBuffer>>>
+compileObjects(llvm::Module &module, llvm::TargetMachine &machine, const llvm::orc::JITTargetMachineBuilder &builder,
+               unsigned optLevel, unsigned threads, const CompileCache *cache, llvm::ArrayRef<std::string> symbols) {
+  unsigned parts = codeGenParts(module, threads);
   std::string key;
   if (cache) {
-    key = compileCacheKey(module, machine, optLevel, symbols);
-    if (std::unique_ptr<llvm::MemoryBuffer> object = cache->load(key))
-      return object;
+    key = compileCacheKey(module, machine, optLevel, symbols, parts);
+    if (auto objects = cache->loadObjects(key); !objects.empty())
+      return objects;
   }
-  optimizeModule(module, &machine, optLevel);
-  auto object = llvm::orc::SimpleCompiler(machine)(module);
-  if (!object)
-    return object.takeError();
+  auto objects = compileObjects(
+      module, machine, optLevel, parts,
+      [&] {
+        llvm::orc::JITTargetMachineBuilder copy = builder; // one per thread
+        return copy.createTargetMachine();
+      },
+      [](llvm::Module &part, llvm::TargetMachine &partMachine) { return llvm::orc::SimpleCompiler(partMachine)(part); });
+  if (!objects)
+    return objects.takeError();
   // A cache that cannot be written to costs the next run a compile, nothing more.
-  if (cache)
-    llvm::consumeError(cache->store(key, (*object)->getBuffer()));
-  return std::move(*object);
+  if (cache) {
+    std::vector<llvm::StringRef> buffers;
+    for (const auto &object : *objects)
+      buffers.push_back(object->getBuffer());
+    llvm::consumeError(cache->storeObjects(key, buffers));
+  }
+  return objects;
 }
 
-/// A JIT holding the module `generate` makes, compiled for this machine at -O`optLevel`, through `cache` if not
-/// null (`symbols`: the functions that will be looked up, part of the key).
+/// A JIT holding the module `generate` makes, compiled for this machine at -O`optLevel` on `threads` threads (0:
+/// defaultCompileThreads()), through `cache` if not null (`symbols`: the functions that will be looked up, part
+/// of the key).
 static llvm::Expected<std::unique_ptr<llvm::orc::LLJIT>>
-compileForHost(unsigned optLevel, const CompileCache *cache, llvm::ArrayRef<std::string> symbols,
+compileForHost(unsigned optLevel, unsigned threads, const CompileCache *cache, llvm::ArrayRef<std::string> symbols,
                llvm::function_ref<llvm::Expected<std::unique_ptr<llvm::Module>>(llvm::LLVMContext &)> generate) {
   initializeTargets();
   auto machineBuilder = llvm::orc::JITTargetMachineBuilder::detectHost();
@@ -58,21 +79,25 @@ compileForHost(unsigned optLevel, const CompileCache *cache, llvm::ArrayRef<std:
     return module.takeError();
   (*module)->setDataLayout((*machine)->createDataLayout());
   (*module)->setTargetTriple((*machine)->getTargetTriple().str());
-  auto object = compileObject(**module, **machine, optLevel, cache, symbols);
-  if (!object)
-    return object.takeError();
+  auto objects = compileObjects(**module, **machine, *machineBuilder, optLevel,
+                                threads ? threads : defaultCompileThreads(), cache, symbols);
+  if (!objects)
+    return objects.takeError();
 
   auto jit = llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(std::move(*machineBuilder)).create();
   if (!jit)
     return jit.takeError();
-  if (llvm::Error err = (*jit)->addObjectFile(std::move(*object)))
-    return err;
+  // One JITDylib: the parts' hidden symbols resolve against each other.
+  for (std::unique_ptr<llvm::MemoryBuffer> &object : *objects)
+    if (llvm::Error err = (*jit)->addObjectFile(std::move(object)))
+      return err;
   return std::move(*jit);
 }
 
 llvm::Expected<std::unique_ptr<CompiledModel>>
 CompiledModel::create(const Graph &forward, Functions functions, unsigned optLevel,
-                      const std::optional<GradientSelection> &selection, const CompileCache *cache) {
+                      const std::optional<GradientSelection> &selection, const CompileCache *cache,
+                      unsigned threads) {
   std::optional<GradientGraph> gradient;
   if (functions == ForwardAndGradient) {
     auto built = buildGradientGraph(forward, selection ? *selection : GradientSelection::all(forward));
@@ -84,7 +109,7 @@ CompiledModel::create(const Graph &forward, Functions functions, unsigned optLev
   std::vector<std::string> symbols = {prefix + "_forward"};
   if (functions == ForwardAndGradient)
     symbols.push_back(prefix + "_gradient");
-  auto jit = compileForHost(optLevel, cache ? cache : defaultCompileCache(), symbols,
+  auto jit = compileForHost(optLevel, threads, cache ? cache : defaultCompileCache(), symbols,
                             [&](llvm::LLVMContext &context) -> llvm::Expected<std::unique_ptr<llvm::Module>> {
     std::unique_ptr<llvm::Module> module = generateModule(forward, gradient ? &*gradient : nullptr, prefix, context);
     gradient.reset(); // the module holds all that is needed from here on
@@ -112,9 +137,10 @@ CompiledModel::create(const Graph &forward, Functions functions, unsigned optLev
 llvm::Expected<std::unique_ptr<CompiledTrainStep>> CompiledTrainStep::create(const Graph &graph,
                                                                              const TrainStepSpec &spec,
                                                                              unsigned optLevel,
-                                                                             const CompileCache *cache) {
+                                                                             const CompileCache *cache,
+                                                                             unsigned threads) {
   const std::string prefix = "bp_model";
-  auto jit = compileForHost(optLevel, cache ? cache : defaultCompileCache(), {prefix + "_train_step"},
+  auto jit = compileForHost(optLevel, threads, cache ? cache : defaultCompileCache(), {prefix + "_train_step"},
                             [&](llvm::LLVMContext &context) -> llvm::Expected<std::unique_ptr<llvm::Module>> {
     auto module = std::make_unique<llvm::Module>(prefix, context); // no triple yet: the host's
     if (llvm::Error err = addTrainStep(*module, graph, spec, prefix))
@@ -135,8 +161,9 @@ llvm::Expected<std::unique_ptr<CompiledTrainStep>> CompiledTrainStep::create(con
 
 llvm::Expected<std::unique_ptr<CompiledModule>> CompiledModule::create(
     unsigned optLevel,
-    llvm::function_ref<llvm::Expected<std::unique_ptr<llvm::Module>>(llvm::LLVMContext &)> generate) {
-  auto jit = compileForHost(optLevel, nullptr, {}, generate);
+    llvm::function_ref<llvm::Expected<std::unique_ptr<llvm::Module>>(llvm::LLVMContext &)> generate,
+    unsigned threads) {
+  auto jit = compileForHost(optLevel, threads, nullptr, {}, generate);
   if (!jit)
     return jit.takeError();
   std::unique_ptr<CompiledModule> module(new CompiledModule());

@@ -4,10 +4,15 @@
 #include "bp/CodeGen.h"
 #include "bp/NumberFormat.h"
 
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/IR/DiagnosticInfo.h"
 #include "llvm/IR/DiagnosticPrinter.h"
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/LegacyPassManager.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Program.h"
+#include "llvm/Support/SmallVectorMemoryBuffer.h"
+#include "llvm/TargetParser/Host.h"
 
 #include <algorithm>
 #include <bit>
@@ -70,6 +75,79 @@ llvm::Error bp::emitMachineCode(llvm::Module &module, llvm::TargetMachine &machi
     return llvm::createStringError(llvm::inconvertibleErrorCode(),
                                    "target '" + triple + "': " + diagnostics.firstError);
   return llvm::Error::success();
+}
+
+llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>> bp::emitToBuffer(llvm::Module &module, llvm::TargetMachine &machine,
+                                                                    llvm::CodeGenFileType type) {
+  llvm::SmallVector<char, 0> bytes;
+  llvm::raw_svector_ostream stream(bytes);
+  if (llvm::Error err = emitMachineCode(module, machine, type, stream))
+    return std::move(err);
+  return std::make_unique<llvm::SmallVectorMemoryBuffer>(std::move(bytes), module.getModuleIdentifier() + ".o",
+                                                         /*RequiresNullTerminator=*/false);
+}
+
+/// The words of environment variable `name` split at spaces; none if it is unset or empty.
+static std::vector<std::string> commandFromEnvironment(const char *name) {
+  const char *value = std::getenv(name);
+  llvm::SmallVector<llvm::StringRef, 4> words;
+  llvm::StringRef(value ? value : "").split(words, ' ', -1, false);
+  return {words.begin(), words.end()};
+}
+
+std::vector<std::string> bp::relocatableLinker() {
+  auto found = [](const std::vector<std::string> &command) {
+    if (command.empty())
+      return false;
+    auto program = llvm::sys::findProgramByName(command[0]);
+    return program && llvm::sys::fs::can_execute(*program);
+  };
+  std::vector<std::string> linker = commandFromEnvironment("LD");
+  if (!linker.empty()) {
+    if (!found(linker))
+      return {};
+    linker.push_back("-r");
+    return linker;
+  }
+  if (found({"ld"}))
+    return {"ld", "-r"};
+  linker = commandFromEnvironment("CC");
+  if (linker.empty())
+    linker = {"cc"};
+  if (!found(linker))
+    return {};
+  llvm::append_range(linker, std::initializer_list<std::string>{"-r", "-nostdlib"});
+  return linker;
+}
+
+llvm::Error bp::linkRelocatable(llvm::ArrayRef<std::string> linker, llvm::ArrayRef<std::string> objects,
+                                const std::string &output) {
+  assert(!linker.empty() && "a linker command");
+  std::vector<llvm::StringRef> arguments(linker.begin(), linker.end());
+  arguments.push_back("-o");
+  arguments.push_back(output);
+  arguments.insert(arguments.end(), objects.begin(), objects.end());
+  std::string command = llvm::join(arguments, " ");
+  auto program = llvm::sys::findProgramByName(arguments[0]);
+  if (!program)
+    return llvm::createStringError(program.getError(), "the linker '" + arguments[0].str() + "' is not found");
+  std::string message;
+  int status = llvm::sys::ExecuteAndWait(*program, arguments, std::nullopt, {}, 0, 0, &message);
+  if (status < 0)
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   "the linker could not run: " + message + "; the command was: " + command);
+  if (status > 0)
+    return llvm::createStringError(llvm::inconvertibleErrorCode(), "the linker failed with exit status " +
+                                                                       std::to_string(status) +
+                                                                       "; the command was: " + command);
+  return llvm::Error::success();
+}
+
+bool bp::isHostTarget(const llvm::TargetMachine &machine) {
+  llvm::Triple host(llvm::sys::getProcessTriple());
+  const llvm::Triple &target = machine.getTargetTriple();
+  return target.getArch() == host.getArch() && target.getOS() == host.getOS() &&
+         target.getObjectFormat() == host.getObjectFormat();
 }
 
 bool bp::isCIdentifier(const std::string &name) {

@@ -6,7 +6,9 @@
 // functions beside PREFIX_forward (here for emit-llvm too): PREFIX_gradient, PREFIX_jvp, PREFIX_vjp, PREFIX_hessian
 // and PREFIX_hvp. --shared links the object into a shared object with the C compiler driver ($CC, else cc), with
 // functions that describe the model (CodeGen.h, addMetadataFunctions) and bp_prefix(), so that a loader needs no
-// header; --metadata puts the same functions but bp_prefix() in a plain object.
+// header; --metadata puts the same functions but bp_prefix() in a plain object. A large script is compiled in
+// parts on -j threads (CodeGen.h, compileObjects), whose objects the system linker combines into one (ld -r; a
+// shared object links them directly).
 //
 //===----------------------------------------------------------------------===//
 #include "Commands.h"
@@ -77,14 +79,16 @@ std::string functionList(const EmittedFunctions &functions, bool compiledGradien
   return list;
 }
 
-/// Links the object file `object` into the shared object `library` with the C compiler driver: $CC (words split
-/// at spaces, as make does), else cc. libm comes with it, for the model's calls to exp, log and the like.
-llvm::Error linkSharedObject(const std::string &object, const std::string &library) {
+/// Links the object files `objects` into the shared object `library` with the C compiler driver: $CC (words
+/// split at spaces, as make does), else cc. libm comes with it, for the model's calls to exp, log and the like.
+llvm::Error linkSharedObject(llvm::ArrayRef<std::string> objects, const std::string &library) {
   const char *cc = std::getenv("CC");
   llvm::SmallVector<llvm::StringRef, 4> words;
   llvm::StringRef(cc && *cc ? cc : "cc").split(words, ' ', -1, false);
   std::vector<llvm::StringRef> arguments(words.begin(), words.end());
-  llvm::append_range(arguments, std::initializer_list<llvm::StringRef>{"-shared", "-o", library, object, "-lm"});
+  llvm::append_range(arguments, std::initializer_list<llvm::StringRef>{"-shared", "-o", library});
+  arguments.insert(arguments.end(), objects.begin(), objects.end());
+  arguments.push_back("-lm");
   std::string command = llvm::join(arguments, " ");
   auto error = [&](const std::string &message) {
     return llvm::createStringError(llvm::inconvertibleErrorCode(), message + "; the command was: " + command);
@@ -103,31 +107,78 @@ llvm::Error linkSharedObject(const std::string &object, const std::string &libra
   return llvm::Error::success();
 }
 
-/// Writes `module` as a shared object to `os`: an object file in a temporary folder, linked there.
-llvm::Error writeSharedObject(llvm::Module &module, llvm::TargetMachine &machine, llvm::raw_ostream &os) {
-  llvm::SmallString<128> object, library;
-  int fd = -1;
-  if (std::error_code ec = llvm::sys::fs::createTemporaryFile("bpc-shared", "o", fd, object))
-    return llvm::createStringError(ec, "cannot create a temporary object file: " + ec.message());
-  llvm::FileRemover removeObject(object);
-  {
-    llvm::raw_fd_ostream stream(fd, /*shouldClose=*/true);
-    if (llvm::Error err = emitMachineCode(module, machine, llvm::CodeGenFileType::ObjectFile, stream))
-      return err;
-    if (stream.has_error())
-      return llvm::createStringError(stream.error(), "cannot write '" + object + "': " + stream.error().message());
+using Objects = std::vector<std::unique_ptr<llvm::MemoryBuffer>>;
+
+/// Object files written to temporary files, removed with it.
+class TemporaryObjects {
+public:
+  llvm::Error write(const Objects &objects) {
+    for (const auto &object : objects) {
+      llvm::SmallString<128> path;
+      int fd = -1;
+      if (std::error_code ec = llvm::sys::fs::createTemporaryFile("bpc-part", "o", fd, path))
+        return llvm::createStringError(ec, "cannot create a temporary object file: " + ec.message());
+      paths.push_back(path.str().str());
+      removers.push_back(std::make_unique<llvm::FileRemover>(path));
+      llvm::raw_fd_ostream stream(fd, /*shouldClose=*/true);
+      stream << object->getBuffer();
+      stream.close();
+      if (std::error_code ec = stream.error()) {
+        stream.clear_error();
+        return llvm::createStringError(ec, "cannot write '" + path + "': " + ec.message());
+      }
+    }
+    return llvm::Error::success();
   }
-  if (std::error_code ec = llvm::sys::fs::createTemporaryFile("bpc-shared", "so", library))
-    return llvm::createStringError(ec, "cannot create a temporary shared object: " + ec.message());
-  llvm::FileRemover removeLibrary(library);
-  if (llvm::Error err = linkSharedObject(object.str().str(), library.str().str()))
+  const std::vector<std::string> &files() const { return paths; }
+
+private:
+  std::vector<std::string> paths;
+  std::vector<std::unique_ptr<llvm::FileRemover>> removers;
+};
+
+/// Writes to `os` what `link` makes of `objects` (written to temporary files) in a temporary file `extension`.
+llvm::Error writeLinked(const Objects &objects, const char *extension, llvm::raw_ostream &os,
+                        llvm::function_ref<llvm::Error(llvm::ArrayRef<std::string>, const std::string &)> link) {
+  TemporaryObjects inputs;
+  if (llvm::Error err = inputs.write(objects))
     return err;
-  auto linked = llvm::MemoryBuffer::getFile(library);
-  if (!linked)
-    return llvm::createStringError(linked.getError(), "cannot read the linked '" + library + "': " +
-                                                          linked.getError().message());
-  os << (*linked)->getBuffer();
+  llvm::SmallString<128> linked;
+  if (std::error_code ec = llvm::sys::fs::createTemporaryFile("bpc-linked", extension, linked))
+    return llvm::createStringError(ec, "cannot create a temporary file: " + ec.message());
+  llvm::FileRemover removeLinked(linked);
+  if (llvm::Error err = link(inputs.files(), linked.str().str()))
+    return err;
+  auto bytes = llvm::MemoryBuffer::getFile(linked);
+  if (!bytes)
+    return llvm::createStringError(bytes.getError(), "cannot read the linked '" + linked + "': " +
+                                                         bytes.getError().message());
+  os << (*bytes)->getBuffer();
   return llvm::Error::success();
+}
+
+/// The objects of `module` (optimized here): in parts on -j threads where it is large (CodeGen.h, compileObjects)
+/// and they can be combined (a shared object links them all; a plain object needs `linker`, found here, to
+/// combine them into one); else one, compiled on this thread (assembly: always, as one text).
+llvm::Expected<Objects> compileModule(llvm::Module &module, llvm::TargetMachine &machine, const Options &options,
+                                      std::vector<std::string> &linker) {
+  auto type = options.emit == "asm" ? llvm::CodeGenFileType::AssemblyFile : llvm::CodeGenFileType::ObjectFile;
+  unsigned parts = type == llvm::CodeGenFileType::AssemblyFile ? 1 : codeGenParts(module, options.threads);
+  if (parts > 1 && !options.shared) {
+    const char *why = nullptr;
+    if (!isHostTarget(machine))
+      why = "objects for another machine are compiled as one";
+    else if (linker = relocatableLinker(); linker.empty())
+      why = "no linker found to combine objects (ld, $LD, cc or $CC); compiling on one thread";
+    if (why) {
+      if (options.threads > 1)
+        llvm::errs() << "bpc: note: -j " << options.threads << ": " << why << '\n';
+      parts = 1;
+    }
+  }
+  return compileObjects(
+      module, machine, options.optLevel, parts, [&] { return createTargetMachine(options.target, options.optLevel); },
+      [&](llvm::Module &part, llvm::TargetMachine &partMachine) { return emitToBuffer(part, partMachine, type); });
 }
 
 } // namespace
@@ -230,7 +281,6 @@ int buildCommand(const Options &options) {
   if (metadata)
     addMetadataFunctions(*module, *graph, prefix, *selection,
                          functionList(*functions, compiledGradient, trainStep.has_value()), options.shared);
-  optimizeModule(*module, machine->get(), options.optLevel);
 
   auto output = PendingFile::create(outputPath);
   if (!output)
@@ -243,14 +293,25 @@ int buildCommand(const Options &options) {
     header.emplace(std::move(*created));
   }
 
-  if (options.shared) {
-    if (llvm::Error err = writeSharedObject(*module, **machine, output->stream()))
-      return reportError(std::move(err));
-  } else if (options.emit == "llvm") {
+  if (options.emit == "llvm") { // one module, as one text
+    optimizeModule(*module, machine->get(), options.optLevel);
     module->print(output->stream(), nullptr);
   } else {
-    auto type = options.emit == "asm" ? llvm::CodeGenFileType::AssemblyFile : llvm::CodeGenFileType::ObjectFile;
-    if (llvm::Error err = emitMachineCode(*module, **machine, type, output->stream()))
+    std::vector<std::string> linker;
+    auto objects = compileModule(*module, **machine, options, linker);
+    if (!objects)
+      return reportError(objects.takeError());
+    llvm::Error err = llvm::Error::success();
+    if (options.shared)
+      err = writeLinked(*objects, "so", output->stream(), linkSharedObject);
+    else if (objects->size() == 1)
+      output->stream() << objects->front()->getBuffer();
+    else
+      err = writeLinked(*objects, "o", output->stream(),
+                        [&](llvm::ArrayRef<std::string> files, const std::string &combined) {
+                          return linkRelocatable(linker, files, combined);
+                        });
+    if (err)
       return reportError(std::move(err));
   }
   HeaderMetadata described = !metadata        ? HeaderMetadata::None

@@ -37,6 +37,7 @@ struct Options {
   std::string file;
   std::vector<std::string> sets; // --set NAME=VALUE, in the order given
   unsigned optLevel = 2;         // -O0 .. -O3
+  unsigned threads = 0;          // run, gradcheck, build, train -j: threads for a large module (0: every core)
   bool dot = false;              // graph --dot
   bool values = false;           // graph --values: every node's value (with --grad, its adjoint too)
   std::string svg;               // graph --svg FILE: the DOT drawn by Graphviz's dot

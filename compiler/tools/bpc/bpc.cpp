@@ -7,6 +7,8 @@
 #include "Commands.h"
 #include "OutputFile.h"
 
+#include "bp/JIT.h"
+
 #include "llvm/Config/llvm-config.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/raw_ostream.h"
@@ -131,6 +133,14 @@ void addOptLevelOption(CLI::App *command, Options &options) {
   command->add_option("-O", options.optLevel, "LLVM optimization level: -O0, -O1, -O2 (default) or -O3")
       ->type_name("LEVEL")
       ->check(CLI::Range(0u, 3u));
+}
+
+/// -j of the commands that compile to machine code (CodeGen.h, compileObjects).
+void addThreadsOption(CLI::App *command, Options &options) {
+  command->add_option("-j,--jobs", options.threads,
+                      "threads that optimize and compile a large script (default: every core); the code is the same")
+      ->type_name("N")
+      ->check(CLI::Range(1u, 1024u));
 }
 
 /// --emit-fn of build and emit-llvm.
@@ -278,6 +288,7 @@ int main(int argc, char **argv) {
       ->type_name("S")
       ->check(wholeNumber(true));
   addOptLevelOption(run, options);
+  addThreadsOption(run, options);
   addNonFiniteOptions(run, options, true);
   addCacheOptions(run, options);
   run->add_option("--engine", options.engine,
@@ -336,6 +347,7 @@ int main(int argc, char **argv) {
       ->type_name("S")
       ->check(wholeNumber(true));
   addOptLevelOption(gradcheck, options);
+  addThreadsOption(gradcheck, options);
   addNonFiniteOptions(gradcheck, options, true);
   addCacheOptions(gradcheck, options);
 
@@ -367,6 +379,7 @@ int main(int argc, char **argv) {
   sharedOption->excludes(build->get_option("--emit"));
   addEmitFunctionsOption(build, options);
   addOptLevelOption(build, options);
+  addThreadsOption(build, options);
   addSelectionOptions(build, options);
   CLI::Option *trainStepOption = build->add_flag(
       "--train-step", options.trainStep,
@@ -411,6 +424,7 @@ int main(int argc, char **argv) {
   addNonFiniteOptions(train, options, false);
   addSetOption(train, options);
   addCacheOptions(train, options);
+  addThreadsOption(train, options);
 
   CLI::App *cache = app.add_subcommand("cache", "show (info) or empty (clear) the compile cache of run, gradcheck "
                                                 "and train");
@@ -432,6 +446,7 @@ int main(int argc, char **argv) {
   }
 
   configureCompileCache(options);
+  bp::setDefaultCompileThreads(options.threads);
   if (*check)
     return checkCommand(options);
   if (*graph)

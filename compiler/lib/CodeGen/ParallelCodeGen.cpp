@@ -1,0 +1,189 @@
+//===- ParallelCodeGen.cpp - Optimizing and compiling a module on several threads ---===//
+#include "bp/CodeGen.h"
+
+#include "llvm/ADT/SmallString.h"
+#include "llvm/ADT/StringMap.h"
+#include "llvm/Bitcode/BitcodeReader.h"
+#include "llvm/Bitcode/BitcodeWriter.h"
+#include "llvm/Support/Process.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <algorithm>
+#include <thread>
+
+using namespace bp;
+
+namespace {
+
+/// ParallelInstructions, or BP_PARALLEL_THRESHOLD where it is set to a number (tests).
+unsigned parallelThreshold() {
+  unsigned threshold = ParallelInstructions;
+  if (auto text = llvm::sys::Process::GetEnv("BP_PARALLEL_THRESHOLD"))
+    if (llvm::StringRef(*text).getAsInteger(10, threshold))
+      threshold = ParallelInstructions;
+  return std::max(threshold, 1u);
+}
+
+/// Makes every local symbol of `module` defined a hidden global, so that another part can refer to it, named
+/// "MODULE.name" (MODULE: the module's name, the script's prefix) so that two scripts' objects linked together
+/// keep them apart.
+void externalizeLocals(llvm::Module &module) {
+  std::string base = module.getModuleIdentifier() + ".";
+  for (llvm::GlobalValue &value : module.global_values()) {
+    if (value.isDeclaration() || !value.hasLocalLinkage())
+      continue;
+    if (!value.getName().starts_with(base))
+      value.setName(base + (value.hasName() ? value.getName() : "unnamed"));
+    value.setLinkage(llvm::GlobalValue::ExternalLinkage);
+    value.setVisibility(llvm::GlobalValue::HiddenVisibility);
+  }
+}
+
+/// The part (0 to parts - 1) that defines each function, by name: the largest first, each to the part with the
+/// fewest instructions so far (ties: the lowest).
+llvm::StringMap<unsigned> assignParts(const llvm::Module &module, unsigned parts) {
+  std::vector<std::pair<unsigned, const llvm::Function *>> functions;
+  for (const llvm::Function &function : module)
+    if (!function.isDeclaration())
+      functions.push_back({function.getInstructionCount(), &function});
+  std::stable_sort(functions.begin(), functions.end(),
+                   [](const auto &a, const auto &b) { return a.first > b.first; });
+  std::vector<uint64_t> load(parts, 0);
+  llvm::StringMap<unsigned> partOf;
+  for (auto [instructions, function] : functions) {
+    unsigned part = std::min_element(load.begin(), load.end()) - load.begin();
+    load[part] += instructions;
+    partOf[function->getName()] = part;
+  }
+  return partOf;
+}
+
+/// Part `part` of the module in `bitcode`, read in `context`: the functions `partOf` gives it materialized, every
+/// other one a declaration; the global variables defined in part 0 alone (they are small).
+llvm::Expected<std::unique_ptr<llvm::Module>> readPart(llvm::StringRef bitcode, unsigned part,
+                                                       const llvm::StringMap<unsigned> &partOf,
+                                                       llvm::LLVMContext &context) {
+  auto module = llvm::getLazyBitcodeModule(llvm::MemoryBufferRef(bitcode, "part"), context);
+  if (!module)
+    return module.takeError();
+  for (llvm::Function &function : **module) {
+    if (function.isDeclaration())
+      continue;
+    if (partOf.lookup(function.getName()) != part)
+      function.deleteBody(); // never read
+    else if (llvm::Error err = function.materialize())
+      return std::move(err);
+  }
+  if (llvm::Error err = (*module)->materializeAll())
+    return std::move(err);
+  if (part != 0)
+    for (llvm::GlobalVariable &variable : (*module)->globals())
+      if (!variable.isDeclaration()) {
+        variable.setInitializer(nullptr);
+        variable.setLinkage(llvm::GlobalValue::ExternalLinkage);
+      }
+  return module;
+}
+
+/// Optimizes `module` at -O`level` as a module of `instructions`, and compiles it with `machine`. A large module
+/// (over LargeModuleInstructions) asked for at -O2 gets -O1, pipeline and back end: the straight-line code of a
+/// large graph gains nothing measurable from -O2's further passes (bench's dag-10^4: gradient 0.87x of gcc -O2's
+/// time at -O1, 0.89x at -O2, in one run) while they took 17% of bpc build's time, and the back end's -O2 adds
+/// the post-RA scheduler (13% of code generation). No floating-point operation changes at any level.
+llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>> optimizeAndEmit(llvm::Module &module, llvm::TargetMachine &machine,
+                                                                    unsigned level, unsigned instructions,
+                                                                    const ObjectEmitter &emit) {
+  if (instructions > LargeModuleInstructions && level == 2) {
+    level = 1;
+    machine.setOptLevel(llvm::CodeGenOptLevel::Less);
+  }
+  optimizeModule(module, &machine, level, instructions);
+  return emit(module, machine);
+}
+
+/// Part `part` of `bitcode` (readPart) optimized at -O`level` (as a module of `instructions`) and compiled, in a
+/// context of its own.
+llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>> compilePart(llvm::StringRef bitcode, unsigned part,
+                                                                const llvm::StringMap<unsigned> &partOf,
+                                                                unsigned level, unsigned instructions,
+                                                                const TargetMachineFactory &factory,
+                                                                const ObjectEmitter &emit) {
+  llvm::LLVMContext context;
+  auto module = readPart(bitcode, part, partOf, context);
+  if (!module)
+    return module.takeError();
+  auto machine = factory();
+  if (!machine)
+    return machine.takeError();
+  return optimizeAndEmit(**module, **machine, level, instructions, emit);
+}
+
+} // namespace
+
+unsigned bp::codeGenThreads(unsigned requested) {
+  return requested ? requested : std::max(1u, std::thread::hardware_concurrency());
+}
+
+unsigned bp::codeGenParts(const llvm::Module &module, unsigned threads) {
+  unsigned threshold = parallelThreshold();
+  unsigned instructions = module.getInstructionCount();
+  threads = codeGenThreads(threads);
+  if (threads <= 1 || instructions < threshold)
+    return 1;
+  unsigned defined = llvm::count_if(module, [](const llvm::Function &f) { return !f.isDeclaration(); });
+  unsigned wanted = instructions / threshold + (instructions % threshold != 0);
+  return std::max(1u, std::min({threads, defined, wanted}));
+}
+
+llvm::Expected<std::vector<std::unique_ptr<llvm::MemoryBuffer>>>
+bp::compileObjects(llvm::Module &module, llvm::TargetMachine &machine, unsigned level, unsigned parts,
+                   const TargetMachineFactory &factory, const ObjectEmitter &emit) {
+  std::vector<std::unique_ptr<llvm::MemoryBuffer>> objects;
+  if (parts <= 1) {
+    auto object = optimizeAndEmit(module, machine, level, module.getInstructionCount(), emit);
+    if (!object)
+      return object.takeError();
+    objects.push_back(std::move(*object));
+    return objects;
+  }
+
+  unsigned instructions = module.getInstructionCount();
+  externalizeLocals(module);
+  llvm::StringMap<unsigned> partOf = assignParts(module, parts);
+  // One bitcode, which each thread reads lazily: only its part's function bodies.
+  llvm::SmallString<0> bitcode;
+  llvm::raw_svector_ostream stream(bitcode);
+  llvm::WriteBitcodeToFile(module, stream);
+
+  objects.resize(parts);
+  std::vector<std::optional<llvm::Error>> errors(parts);
+  auto run = [&](unsigned part) {
+    auto object = compilePart(bitcode, part, partOf, level, instructions, factory, emit);
+    if (object)
+      objects[part] = std::move(*object);
+    else
+      errors[part].emplace(object.takeError());
+  };
+  std::vector<std::thread> threads;
+  for (unsigned part = 1; part < parts; ++part)
+    threads.emplace_back(run, part);
+  // The bitcode holds all that is needed from here on (the other threads use contexts of their own).
+  for (llvm::Function &function : module)
+    function.deleteBody();
+  run(0);
+  for (std::thread &thread : threads)
+    thread.join();
+  // The first part's error; the others most often say the same.
+  std::optional<llvm::Error> first;
+  for (std::optional<llvm::Error> &error : errors) {
+    if (!error)
+      continue;
+    if (first)
+      llvm::consumeError(std::move(*error));
+    else
+      first = std::move(*error);
+  }
+  if (first)
+    return std::move(*first);
+  return objects;
+}
