@@ -19,6 +19,7 @@
 #include "bp/Autodiff.h"
 #include "bp/Diagnostics.h"
 #include "bp/Interpreter.h"
+#include "bp/PhaseTimes.h"
 
 #include <algorithm>
 #include <cassert>
@@ -264,6 +265,7 @@ llvm::Expected<GradientGraph> bp::buildGradientGraph(const Graph &forward, size_
 
 llvm::Expected<GradientGraph> bp::buildGradientGraph(const Graph &forward, const GradientSelection &selection,
                                                      size_t maxSize) {
+  PhaseTimer timer("autodiff");
   return Differentiator(forward, selection, maxSize).run();
 }
 

@@ -9,6 +9,7 @@
 #include "bp/Frontend.h"
 #include "bp/LargeStack.h"
 #include "bp/Parser.h"
+#include "bp/PhaseTimes.h"
 #include "bp/Random.h"
 
 #include <algorithm>
@@ -708,6 +709,7 @@ std::optional<Graph> GraphBuilder::build(const Script &script) {
 } // namespace
 
 std::optional<Graph> bp::buildGraph(const Script &script, DiagnosticEngine &diags, uint64_t seed) {
+  PhaseTimer timer("graph");
   std::optional<Graph> result;
   // Lowering recurses once per level of nesting (and per inlined def): give it the large stack too.
   runWithLargeStack([&] { result = GraphBuilder(script, diags, seed).build(script); });

@@ -1,6 +1,7 @@
 //===- Simplify.cpp - Dead nodes, common subexpressions, folding ----------===//
 #include "bp/Simplify.h"
 #include "bp/Interpreter.h"
+#include "bp/PhaseTimes.h"
 
 #include "llvm/ADT/STLExtras.h"
 
@@ -240,4 +241,7 @@ Graph Simplifier::run(std::vector<NodeId> &roots) {
 
 } // namespace
 
-Graph bp::simplifyGraph(const Graph &graph, std::vector<NodeId> &roots) { return Simplifier(graph).run(roots); }
+Graph bp::simplifyGraph(const Graph &graph, std::vector<NodeId> &roots) {
+  PhaseTimer timer("simplify");
+  return Simplifier(graph).run(roots);
+}
