@@ -13,6 +13,7 @@
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 
+#include <random>
 #include <sstream>
 
 using namespace bp;
@@ -164,6 +165,24 @@ TEST(ParseModeTest, EdgeStatementsParseAlikeBothWays) {
   expectSameParse("all", all);
   expectSameParse("multi-line", "node y = f(a,\n  b) + (c\n * d)\noutput y\n");
   expectSameParse("unclosed", "node y = f(a,\nnode z = 1\noutput z\n");
+}
+
+TEST(ParseModeTest, RandomTextLexesAlikeBothWays) {
+  // Pieces that meet at token boundaries: numbers and their malformed exponents, keywords inside names, two-
+  // character operators, every kind of line end and blank, comments, and characters of 1 to 4 UTF-8 bytes.
+  const char *pieces[] = {"node", "input", "param", "output", "def", "grad", "nodes", "x", "_a1", "1", "2.", ".5",
+                          "1e", "1e5", "1E+", "2.5e-3", "e", "E", ".", "+", "-", "*", "/", "^", "@", "<", "<=",
+                          ">", ">=", "=", "==", "!", "!=", "(", ")", "[", "]", ",", ":", ";", " ", "\t", "\f",
+                          "\v", "\n", "\r", "\r\n", "# note", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9d\x91\xa5",
+                          "$", "\x01", "\x7f", "node y = ", "tanh(", "sum(x, axis=1)"};
+  std::mt19937 random(7);
+  std::uniform_int_distribution<size_t> pick(0, std::size(pieces) - 1), length(1, 30);
+  for (int script = 0; script < 400; ++script) {
+    std::string text;
+    for (size_t n = length(random); n > 0; --n)
+      text += pieces[pick(random)];
+    expectSameParse("random " + std::to_string(script), text);
+  }
 }
 
 TEST(ParseModeTest, TestScriptsParseAlikeBothWays) {

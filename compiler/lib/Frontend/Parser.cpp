@@ -911,6 +911,138 @@ ExprPtr FastStatementParser::primary() {
   return result;
 }
 
+/// Splits a script into the tokens BPLexer (grammar/BP.g4's lexer rules) makes, with the same types, text,
+/// lines and columns (columns count code points, and only '\n' starts a line, as ANTLR counts), straight from
+/// the UTF-8 text instead of through ANTLR's code-point stream and lexer simulation. ParseModeTest checks that
+/// both read every test script alike.
+class ScriptLexer {
+public:
+  /// `source` is the token source the tokens name (ANTLR's error recovery asks a token for it).
+  ScriptLexer(const std::string &text, antlr4::TokenSource *source, const antlr4::dfa::Vocabulary &vocabulary)
+      : text(text), source(source, source->getInputStream()) {
+    for (size_t type = 1; type <= vocabulary.getMaxTokenType(); ++type) {
+      std::string literal = vocabulary.getLiteralName(type); // "'<='"
+      if (literal.size() == 3)
+        singleTypes[static_cast<unsigned char>(literal[1])] = type;
+      else if (literal.size() == 4 && literal[2] == '=')
+        equalsTypes[static_cast<unsigned char>(literal[1])] = type;
+    }
+  }
+
+  std::unique_ptr<antlr4::Token> nextToken();
+
+private:
+  char at(size_t i) const { return i < text.size() ? text[i] : '\0'; } // the text holds no NUL byte
+  static bool isDigit(char c) { return c >= '0' && c <= '9'; }
+  static bool isIdStart(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
+  size_t skipDigits(size_t i) const {
+    while (isDigit(at(i)))
+      ++i;
+    return i;
+  }
+  /// Consumes the text up to byte `end`, counting lines, columns and code points.
+  void advance(size_t end) {
+    for (; pos < end; ++pos) {
+      if ((text[pos] & 0xC0) == 0x80)
+        continue; // a continuation byte: not a code point of its own
+      ++index;
+      if (text[pos] == '\n') {
+        ++line;
+        column = 0;
+      } else {
+        ++column;
+      }
+    }
+  }
+  /// The token of `type` from here to byte `end`.
+  std::unique_ptr<antlr4::Token> make(size_t type, size_t end);
+
+  const std::string &text;
+  std::pair<antlr4::TokenSource *, antlr4::CharStream *> source;
+  size_t pos = 0, index = 0, line = 1, column = 0; // index: in code points, as ANTLR's stream counts
+  size_t singleTypes[128] = {}, equalsTypes[128] = {}; // the literal tokens: 'c', and 'c=' by c
+};
+
+std::unique_ptr<antlr4::Token> ScriptLexer::make(size_t type, size_t end) {
+  size_t startIndex = index, startLine = line, startColumn = column, start = pos;
+  advance(end);
+  auto token = std::make_unique<antlr4::CommonToken>(source, type, antlr4::Token::DEFAULT_CHANNEL, startIndex,
+                                                     index - 1);
+  token->setLine(startLine);
+  token->setCharPositionInLine(startColumn);
+  token->setText(text.substr(start, end - start));
+  return token;
+}
+
+std::unique_ptr<antlr4::Token> ScriptLexer::nextToken() {
+  static constexpr std::pair<std::string_view, size_t> keywords[] = {
+      {"input", BPLexer::INPUT}, {"param", BPLexer::PARAM}, {"node", BPLexer::NODE},
+      {"output", BPLexer::OUTPUT}, {"def", BPLexer::DEF}, {"grad", BPLexer::GRAD}};
+  while (pos < text.size()) {
+    char c = text[pos];
+    size_t end = pos + 1;
+    switch (c) {
+    case ' ': // WS: skipped
+    case '\t':
+    case '\f':
+    case '\v':
+      while (llvm::is_contained({' ', '\t', '\f', '\v'}, at(end)))
+        ++end;
+      advance(end);
+      continue;
+    case '#': // COMMENT: skipped, up to the line's end
+      while (end < text.size() && text[end] != '\r' && text[end] != '\n')
+        ++end;
+      advance(end);
+      continue;
+    case '\r':
+      return make(BPLexer::NEWLINE, at(end) == '\n' ? end + 1 : end);
+    case '\n':
+      return make(BPLexer::NEWLINE, end);
+    case ';':
+      return make(BPLexer::SEMI, end);
+    default:
+      break;
+    }
+    if (isIdStart(c)) {
+      while (isIdStart(at(end)) || isDigit(at(end)))
+        ++end;
+      std::string_view word(text.data() + pos, end - pos);
+      for (const auto &[keyword, type] : keywords)
+        if (word == keyword)
+          return make(type, end);
+      return make(BPLexer::ID, end);
+    }
+    if (isDigit(c) || (c == '.' && isDigit(at(end)))) {
+      // NUMBER: DIGIT+ ('.' DIGIT*)? EXPONENT? | '.' DIGIT+ EXPONENT?; BAD_NUMBER where the exponent has no digits.
+      end = isDigit(c) ? skipDigits(pos) : skipDigits(pos + 1);
+      if (isDigit(c) && at(end) == '.')
+        end = skipDigits(end + 1);
+      if (at(end) != 'e' && at(end) != 'E')
+        return make(BPLexer::NUMBER, end);
+      size_t digits = at(end + 1) == '+' || at(end + 1) == '-' ? end + 2 : end + 1;
+      if (!isDigit(at(digits)))
+        return make(BPLexer::BAD_NUMBER, digits);
+      return make(BPLexer::NUMBER, skipDigits(digits));
+    }
+    auto byte = static_cast<unsigned char>(c);
+    if (byte < 128 && equalsTypes[byte] && at(end) == '=')
+      return make(equalsTypes[byte], end + 1);
+    if (byte < 128 && singleTypes[byte])
+      return make(singleTypes[byte], end);
+    // UNKNOWN: one code point, whatever its length in UTF-8.
+    while (end < text.size() && (text[end] & 0xC0) == 0x80)
+      ++end;
+    return make(BPLexer::UNKNOWN, end);
+  }
+  auto eof = std::make_unique<antlr4::CommonToken>(source, antlr4::Token::EOF, antlr4::Token::DEFAULT_CHANNEL, index,
+                                                   index - 1);
+  eof->setLine(line);
+  eof->setCharPositionInLine(column);
+  eof->setText("<EOF>");
+  return eof;
+}
+
 /// The generated parser, refusing to recurse further once the stack runs low.
 class GuardedParser : public BPParser {
 public:
@@ -956,7 +1088,9 @@ struct OpenBracket {
 class ScriptParser {
 public:
   ScriptParser(const SourceFileRef &file, DiagnosticEngine &diags, Script &script, ParseMode mode)
-      : input(file->text()), lexer(&input), parser(nullptr), diags(diags), converter(diags), fastParser(lexer.getVocabulary()), mode(mode), script(script),
+      : input(mode == ParseMode::AntlrOnly ? file->text() : std::string()), lexer(&input),
+        scriptLexer(file->text(), &lexer, lexer.getVocabulary()), parser(nullptr), diags(diags), converter(diags),
+        fastParser(lexer.getVocabulary()), mode(mode), script(script),
         nestingLimit(bp::nestingLimit()) {
     lexer.removeErrorListeners(); // UNKNOWN catches every character no other rule matches
     parser.removeErrorListeners();
@@ -987,8 +1121,9 @@ private:
   std::optional<Diagnostic> slipNote(const SyntaxError &error, antlr4::BufferedTokenStream &stream) const;
   void parseStatement(TokenList tokens, const std::vector<OpenBracket> &open, bool continued);
 
-  antlr4::ANTLRInputStream input;
-  BPLexer lexer;
+  antlr4::ANTLRInputStream input; // the script's text with ParseMode::AntlrOnly, else empty
+  BPLexer lexer;                  // lexes `input`; the token source of every token
+  ScriptLexer scriptLexer;
   GuardedParser parser;
   SyntaxErrorListener listener;
   DiagnosticEngine &diags;
@@ -1164,7 +1299,8 @@ void ScriptParser::parseAll() {
     statementTokens = 0;
   };
   while (true) {
-    std::unique_ptr<antlr4::Token> token = lexer.nextToken();
+    std::unique_ptr<antlr4::Token> token =
+        mode == ParseMode::AntlrOnly ? lexer.nextToken() : scriptLexer.nextToken();
     size_t type = token->getType();
     if (!open.empty() && type == BPLexer::NEWLINE) {
       if (!heldNewline)
