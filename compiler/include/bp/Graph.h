@@ -13,10 +13,12 @@
 #include "bp/Source.h"
 
 #include "llvm/ADT/SmallVector.h"
+#include "llvm/ADT/StringMap.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
@@ -32,6 +34,14 @@ struct Type {
 };
 
 struct Node {
+  Node() = default;
+  Node(const Node &) = default;
+  Node &operator=(const Node &) = default;
+  // noexcept, which SmallVector's moves do not promise: a growing std::vector<Node> moves its nodes rather than
+  // copying every one (names, attrs, tensor data).
+  Node(Node &&) noexcept = default;
+  Node &operator=(Node &&) noexcept = default;
+
   OpKind op;
   llvm::SmallVector<NodeId, 2> operands;
   double value = 0;        // Const: the value; Input: the default; Param: the initial value (scalars)
@@ -43,6 +53,7 @@ struct Node {
   SourceLoc loc;
   Type type;
 };
+static_assert(std::is_nothrow_move_constructible_v<Node>, "std::vector<Node> must move nodes when it grows");
 
 class Graph;
 
@@ -143,7 +154,7 @@ private:
   std::vector<Node> nodes;
   std::vector<NodeId> argumentsInOrder;
   std::vector<Output> outputList;
-  std::unordered_map<std::string, NodeId> names;
+  llvm::StringMap<NodeId> names;
 };
 
 } // namespace bp
