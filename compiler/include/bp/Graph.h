@@ -103,7 +103,8 @@ public:
 
   /// The arguments of the compiled functions: every input, then every param, each in declaration order.
   std::vector<NodeId> arguments() const;
-  /// The position of argument `id` in arguments() (and so in the compiled functions' `in` array).
+  /// The position of argument `id` in arguments() (and so in the compiled functions' `in` array), in
+  /// logarithmic time.
   size_t argumentIndex(NodeId id) const;
   /// Where each argument starts in the flat `in` array of the compiled functions and of evaluateGraph: each
   /// takes elementCount(shape) consecutive doubles, in arguments() order. One entry per argument, then the
@@ -153,6 +154,7 @@ private:
   SourceFileRef file;
   std::vector<Node> nodes;
   std::vector<NodeId> argumentsInOrder;
+  std::vector<size_t> inputsDeclared; // per entry of argumentsInOrder: the inputs up to it, itself included
   std::vector<Output> outputList;
   llvm::StringMap<NodeId> names;
 };

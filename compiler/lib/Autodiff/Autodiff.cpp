@@ -23,6 +23,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <numeric>
 #include <queue>
 
 using namespace bp;
@@ -238,8 +239,8 @@ GradientSelection GradientSelection::all(const Graph &forward) {
   GradientSelection selection;
   for (size_t o = 0; o < forward.outputs().size(); ++o)
     selection.outputs.push_back(o);
-  for (size_t a = 0; a < forward.arguments().size(); ++a)
-    selection.arguments.push_back(a);
+  selection.arguments.resize(forward.declaredArguments().size());
+  std::iota(selection.arguments.begin(), selection.arguments.end(), 0);
   return selection;
 }
 
