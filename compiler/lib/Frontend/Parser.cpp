@@ -1,7 +1,9 @@
 //===- Parser.cpp - ANTLR parse tree to syntax tree ------------------------===//
 //
-// Owns everything between the script's text and the AST: lexing with the ANTLR lexer generated from
-// grammar/BP.g4, parsing one statement at a time, turning ANTLR's syntax errors into messages a user
+// Owns everything between the script's text and the AST: lexing by grammar/BP.g4's lexer rules (ScriptLexer,
+// which makes the tokens ANTLR's generated lexer makes, without its overhead), parsing one statement at a
+// time (the common statements straight from their tokens, FastStatementParser; the rest, and every statement
+// with an error, with ANTLR's generated parser), turning ANTLR's syntax errors into messages a user
 // understands, and converting parse trees into bp::Script.
 //
 //===----------------------------------------------------------------------===//
