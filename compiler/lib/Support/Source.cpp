@@ -193,6 +193,7 @@ llvm::Expected<SourceFileRef> bp::loadSourceFile(const std::string &path, FileKi
   std::string text;
   constexpr size_t ChunkBytes = 1 << 20, ProbeBytes = 4096;
   size_t chunk = status.getSize() > 0 ? static_cast<size_t>(status.getSize()) + 1 : ChunkBytes;
+  text.reserve(chunk + ProbeBytes); // the probe then reads into the same buffer
   while (text.size() <= MaxSourceBytes) {
     size_t offset = text.size();
     text.resize(offset + std::min<size_t>(chunk, MaxSourceBytes + 1 - offset));
