@@ -60,7 +60,9 @@ template <typename Predicate> bool isConstantWhere(const Node &node, Predicate h
 
 class Simplifier {
 public:
-  explicit Simplifier(const Graph &graph) : graph(graph), simple(graph.sourceFile()) {}
+  explicit Simplifier(const Graph &graph) : graph(graph), simple(graph.sourceFile()) {
+    existing.reserve(graph.size()); // at most one entry per node: the table never rehashes
+  }
 
   Graph run(std::vector<NodeId> &roots);
 
