@@ -35,6 +35,15 @@ TEST(Frontend, ArgumentsAreInputsThenParams) {
   for (NodeId id : graph.declaredArguments())
     names.push_back(graph.node(id).name);
   EXPECT_EQ(names, (std::vector<std::string>{"w", "x", "b", "y"}));
+  // argumentIndex is each one's position in arguments(), tensors and the copy a gradient graph makes included.
+  Graph tensors = compileOrFail("input a[2] = 1\nparam p = 1\nparam q[3] = 2\ninput b = 1\ninput c\nparam r = 0\n"
+                                "node f = sum(a) * p + sum(q) * b * c * r\noutput f\n");
+  for (const Graph *g : {&graph, &tensors}) {
+    Graph copy = *g;
+    std::vector<NodeId> arguments = copy.arguments();
+    for (size_t a = 0; a < arguments.size(); ++a)
+      EXPECT_EQ(copy.argumentIndex(arguments[a]), a);
+  }
 }
 
 TEST(Frontend, DefsAreInlinedWithTheirParametersBound) {

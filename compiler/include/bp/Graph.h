@@ -13,10 +13,12 @@
 #include "bp/Source.h"
 
 #include "llvm/ADT/SmallVector.h"
+#include "llvm/ADT/StringMap.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
@@ -32,6 +34,14 @@ struct Type {
 };
 
 struct Node {
+  Node() = default;
+  Node(const Node &) = default;
+  Node &operator=(const Node &) = default;
+  // noexcept, which SmallVector's moves do not promise: a growing std::vector<Node> moves its nodes rather than
+  // copying every one (names, attrs, tensor data).
+  Node(Node &&) noexcept = default;
+  Node &operator=(Node &&) noexcept = default;
+
   OpKind op;
   llvm::SmallVector<NodeId, 2> operands;
   double value = 0;        // Const: the value; Input: the default; Param: the initial value (scalars)
@@ -43,6 +53,7 @@ struct Node {
   SourceLoc loc;
   Type type;
 };
+static_assert(std::is_nothrow_move_constructible_v<Node>, "std::vector<Node> must move nodes when it grows");
 
 class Graph;
 
@@ -92,7 +103,8 @@ public:
 
   /// The arguments of the compiled functions: every input, then every param, each in declaration order.
   std::vector<NodeId> arguments() const;
-  /// The position of argument `id` in arguments() (and so in the compiled functions' `in` array).
+  /// The position of argument `id` in arguments() (and so in the compiled functions' `in` array), in
+  /// logarithmic time.
   size_t argumentIndex(NodeId id) const;
   /// Where each argument starts in the flat `in` array of the compiled functions and of evaluateGraph: each
   /// takes elementCount(shape) consecutive doubles, in arguments() order. One entry per argument, then the
@@ -142,8 +154,9 @@ private:
   SourceFileRef file;
   std::vector<Node> nodes;
   std::vector<NodeId> argumentsInOrder;
+  std::vector<size_t> inputsDeclared; // per entry of argumentsInOrder: the inputs up to it, itself included
   std::vector<Output> outputList;
-  std::unordered_map<std::string, NodeId> names;
+  llvm::StringMap<NodeId> names;
 };
 
 } // namespace bp

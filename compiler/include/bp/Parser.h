@@ -32,9 +32,15 @@ constexpr size_t MaxTensorRank = 4;
 /// The most elements a declared tensor may have.
 constexpr int64_t MaxTensorElements = INT32_MAX;
 
+/// How parseScript reads a statement. The common ones (scalar declarations, nodes and outputs over calls and
+/// operators) are read straight from their tokens, every other one and every one with an error by ANTLR's
+/// parser; the two give the same tree and the same diagnostics. AntlrOnly reads every statement with ANTLR,
+/// for tests that check that they do.
+enum class ParseMode { Default, AntlrOnly };
+
 /// Parses a whole script. Syntax errors in one statement do not stop the others from being parsed: every
 /// error is reported in `diags`, and the statements that parsed cleanly are returned.
-Script parseScript(const SourceFileRef &file, DiagnosticEngine &diags);
+Script parseScript(const SourceFileRef &file, DiagnosticEngine &diags, ParseMode mode = ParseMode::Default);
 
 } // namespace bp
 

@@ -19,9 +19,11 @@
 #include "bp/Autodiff.h"
 #include "bp/Diagnostics.h"
 #include "bp/Interpreter.h"
+#include "bp/PhaseTimes.h"
 
 #include <algorithm>
 #include <cassert>
+#include <numeric>
 #include <queue>
 
 using namespace bp;
@@ -237,8 +239,8 @@ GradientSelection GradientSelection::all(const Graph &forward) {
   GradientSelection selection;
   for (size_t o = 0; o < forward.outputs().size(); ++o)
     selection.outputs.push_back(o);
-  for (size_t a = 0; a < forward.arguments().size(); ++a)
-    selection.arguments.push_back(a);
+  selection.arguments.resize(forward.declaredArguments().size());
+  std::iota(selection.arguments.begin(), selection.arguments.end(), 0);
   return selection;
 }
 
@@ -264,6 +266,7 @@ llvm::Expected<GradientGraph> bp::buildGradientGraph(const Graph &forward, size_
 
 llvm::Expected<GradientGraph> bp::buildGradientGraph(const Graph &forward, const GradientSelection &selection,
                                                      size_t maxSize) {
+  PhaseTimer timer("autodiff");
   return Differentiator(forward, selection, maxSize).run();
 }
 

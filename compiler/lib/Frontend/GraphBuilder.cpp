@@ -9,11 +9,14 @@
 #include "bp/Frontend.h"
 #include "bp/LargeStack.h"
 #include "bp/Parser.h"
+#include "bp/PhaseTimes.h"
 #include "bp/Random.h"
+
+#include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/StringSet.h"
 
 #include <algorithm>
 #include <unordered_map>
-#include <unordered_set>
 
 using namespace bp;
 
@@ -73,8 +76,10 @@ OpKind compareOpKind(CompareOp op) {
 class GraphBuilder {
 public:
   GraphBuilder(const Script &script, DiagnosticEngine &diags, uint64_t seed)
-      : graph(script.file), diags(diags), poisoned(script.poisonedNames.begin(), script.poisonedNames.end()),
-        maxDepth(LoweringDepthPerNestingLevel * nestingLimit()), random(seed) {}
+      : graph(script.file), diags(diags), maxDepth(LoweringDepthPerNestingLevel * nestingLimit()), random(seed) {
+    for (const std::string &name : script.poisonedNames)
+      poisoned.insert(name);
+  }
 
   std::optional<Graph> build(const Script &script);
 
@@ -134,9 +139,10 @@ private:
 
   Graph graph;
   DiagnosticEngine &diags;
-  std::unordered_set<std::string> poisoned;
-  std::unordered_map<std::string, Symbol> symbols;
-  std::unordered_map<std::string, SourceLoc> outputNames;
+  // StringMaps: a script declares up to millions of names, each looked up at every use.
+  llvm::StringSet<> poisoned;
+  llvm::StringMap<Symbol> symbols;
+  llvm::StringMap<SourceLoc> outputNames;
   unsigned maxDepth;
   unsigned depth = 0;
   unsigned inlineDepth = 0; // how many def bodies are being inlined, one inside the other
@@ -708,6 +714,7 @@ std::optional<Graph> GraphBuilder::build(const Script &script) {
 } // namespace
 
 std::optional<Graph> bp::buildGraph(const Script &script, DiagnosticEngine &diags, uint64_t seed) {
+  PhaseTimer timer("graph");
   std::optional<Graph> result;
   // Lowering recurses once per level of nesting (and per inlined def): give it the large stack too.
   runWithLargeStack([&] { result = GraphBuilder(script, diags, seed).build(script); });

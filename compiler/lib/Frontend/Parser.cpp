@@ -1,12 +1,15 @@
 //===- Parser.cpp - ANTLR parse tree to syntax tree ------------------------===//
 //
-// Owns everything between the script's text and the AST: lexing with the ANTLR lexer generated from
-// grammar/BP.g4, parsing one statement at a time, turning ANTLR's syntax errors into messages a user
+// Owns everything between the script's text and the AST: lexing by grammar/BP.g4's lexer rules (ScriptLexer,
+// which makes the tokens ANTLR's generated lexer makes, without its overhead), parsing one statement at a
+// time (the common statements straight from their tokens, FastStatementParser; the rest, and every statement
+// with an error, with ANTLR's generated parser), turning ANTLR's syntax errors into messages a user
 // understands, and converting parse trees into bp::Script.
 //
 //===----------------------------------------------------------------------===//
 #include "bp/Parser.h"
 #include "bp/LargeStack.h"
+#include "bp/PhaseTimes.h"
 #include "bp/Ops.h"
 
 #include "BPLexer.h"
@@ -162,6 +165,77 @@ std::string describeExpected(const antlr4::misc::IntervalSet &expected, const an
 bool takesAxisArgument(std::string_view callee) {
   std::optional<OpKind> op = lookupBuiltin(callee);
   return op && (takesAxis(*op) || *op == OpKind::Max || *op == OpKind::Min);
+}
+
+ExprPtr makeExpr(SourceLoc loc, Expr::Kind kind) { return std::make_unique<Expr>(loc, std::move(kind)); }
+
+/// A binary operator of an expression's flat list. Operators bind in three levels: comparisons, then '+' '-',
+/// then '*' '/' '@'.
+struct BinaryOp {
+  enum Level { Comparison, Sum, Product } level;
+  char symbol;       // a chain's operator: '+', '-', '*', '/' or '@'
+  CompareOp compare; // a comparison's
+  SourceLoc loc;
+};
+
+/// The operator written `text` (one of the grammar's binary operators) at `loc`.
+BinaryOp binaryOp(std::string_view text, SourceLoc loc) {
+  switch (text[0]) {
+  case '*':
+  case '/':
+  case '@':
+    return {BinaryOp::Product, text[0], CompareOp::Equal, loc};
+  case '+':
+  case '-':
+    return {BinaryOp::Sum, text[0], CompareOp::Equal, loc};
+  default:
+    break;
+  }
+  CompareOp compare = text == "<"    ? CompareOp::Less
+                      : text == "<=" ? CompareOp::LessEqual
+                      : text == ">"  ? CompareOp::Greater
+                      : text == ">=" ? CompareOp::GreaterEqual
+                      : text == "==" ? CompareOp::Equal
+                                     : CompareOp::NotEqual;
+  assert((text == "!=" || compare != CompareOp::NotEqual) && "the grammar has no other comparison");
+  return {BinaryOp::Comparison, 0, compare, loc};
+}
+
+constexpr const char *ChainedComparison =
+    "comparisons do not chain; parenthesize one, as in (a < b) == c, or multiply two: (a < b) * (b < c)";
+
+/// Applies precedence to an expression's flat list of operands and operators (`ops[i]` stands between
+/// operands i and i + 1; `operand(i)` converts operand i, called in order): each maximal run of '*', '/' and
+/// '@' becomes one product chain, the products form a sum chain, and two sums may be compared. A second
+/// comparison is passed to `chained`.
+template <typename Operand, typename Chained>
+ExprPtr applyPrecedence(llvm::ArrayRef<BinaryOp> ops, Operand operand, Chained chained) {
+  size_t next = 0;
+  size_t count = ops.size() + 1;
+  auto atLevel = [&](BinaryOp::Level level) { return next < count && ops[next - 1].level == level; };
+  auto chain = [&](BinaryOp::Level level, auto operand) {
+    ExprPtr first = operand();
+    if (!atLevel(level))
+      return first;
+    ChainExpr chain{std::move(first), {}};
+    while (atLevel(level)) {
+      const BinaryOp &op = ops[next - 1];
+      ExprPtr rhs = operand();
+      chain.rest.push_back({op.symbol, op.loc, std::move(rhs)});
+    }
+    SourceLoc loc = chain.rest[0].opLoc; // read before `chain` is moved from
+    return makeExpr(loc, std::move(chain));
+  };
+  auto product = [&] { return chain(BinaryOp::Product, [&] { return operand(next++); }); };
+  auto sum = [&] { return chain(BinaryOp::Sum, product); };
+  ExprPtr lhs = sum();
+  if (!atLevel(BinaryOp::Comparison))
+    return lhs;
+  const BinaryOp &op = ops[next - 1];
+  ExprPtr rhs = sum();
+  if (atLevel(BinaryOp::Comparison))
+    chained(ops[next - 1].loc);
+  return makeExpr(op.loc, CompareExpr{op.compare, op.loc, std::move(lhs), std::move(rhs)});
 }
 
 /// The note for `=` written where a comparison was meant.
@@ -463,74 +537,16 @@ private:
     }
   }
 
-  static ExprPtr make(SourceLoc loc, Expr::Kind kind) {
-    return std::make_unique<Expr>(loc, std::move(kind));
-  }
-
-  /// Binary operators bind in three levels: comparisons, then '+' '-', then '*' '/' '@'.
-  enum Level { Comparison, Sum, Product };
-  static Level levelOf(antlr4::Token *op) {
-    switch (op->getText()[0]) {
-    case '*':
-    case '/':
-    case '@':
-      return Product;
-    case '+':
-    case '-':
-      return Sum;
-    default:
-      return Comparison;
-    }
-  }
-
-  static CompareOp compareOp(const std::string &text) {
-    if (text == "<")
-      return CompareOp::Less;
-    if (text == "<=")
-      return CompareOp::LessEqual;
-    if (text == ">")
-      return CompareOp::Greater;
-    if (text == ">=")
-      return CompareOp::GreaterEqual;
-    if (text == "==")
-      return CompareOp::Equal;
-    assert(text == "!=" && "the grammar has no other comparison");
-    return CompareOp::NotEqual;
-  }
-
-  /// The grammar leaves `a + b * c < d` as one flat list; precedence is applied here: each maximal run of
-  /// '*', '/' and '@' becomes one product chain, the products form a sum chain, and two sums may be compared.
+  /// The grammar leaves `a + b * c < d` as one flat list; applyPrecedence builds the tree.
   ExprPtr expr(BPParser::ExprContext *ctx) {
     if (stackNearlyExhausted())
       throw StackExhausted{};
     std::vector<BPParser::FactorContext *> factors = ctx->factor();
-    const std::vector<antlr4::Token *> &ops = ctx->binOp; // ops[i] stands between factors i and i + 1
-    size_t next = 0;
-    auto atLevel = [&](Level level) { return next < factors.size() && levelOf(ops[next - 1]) == level; };
-    auto chain = [&](Level level, auto operand) {
-      ExprPtr first = operand();
-      if (!atLevel(level))
-        return first;
-      ChainExpr chain{std::move(first), {}};
-      while (atLevel(level)) {
-        antlr4::Token *op = ops[next - 1];
-        ExprPtr rhs = operand();
-        chain.rest.push_back({op->getText()[0], locOf(op), std::move(rhs)});
-      }
-      SourceLoc loc = chain.rest[0].opLoc; // read before `chain` is moved from
-      return make(loc, std::move(chain));
-    };
-    auto product = [&] { return chain(Product, [&] { return factor(factors[next++]); }); };
-    auto sum = [&] { return chain(Sum, product); };
-    ExprPtr lhs = sum();
-    if (!atLevel(Comparison))
-      return lhs;
-    antlr4::Token *op = ops[next - 1];
-    ExprPtr rhs = sum();
-    if (atLevel(Comparison))
-      error(locOf(ops[next - 1]), "comparisons do not chain; parenthesize one, as in (a < b) == c, or multiply "
-                                  "two: (a < b) * (b < c)");
-    return make(locOf(op), CompareExpr{compareOp(op->getText()), locOf(op), std::move(lhs), std::move(rhs)});
+    std::vector<BinaryOp> ops;
+    for (antlr4::Token *op : ctx->binOp) // ops[i] stands between factors i and i + 1
+      ops.push_back(binaryOp(op->getText(), locOf(op)));
+    return applyPrecedence(ops, [&](size_t i) { return factor(factors[i]); },
+                           [&](SourceLoc loc) { error(loc, ChainedComparison); });
   }
 
   ExprPtr factor(BPParser::FactorContext *ctx) {
@@ -540,12 +556,12 @@ private:
     auto *numberCtx = dynamic_cast<BPParser::NumberExprContext *>(ctx->postfix()->primary());
     if (negations > 0 && numberCtx && tails.empty() && ctx->postfix()->index().empty()) {
       bool negative = negations % 2 == 1;
-      return make(locOf(ctx->negs[0]), NumberExpr{number(numberCtx->NUMBER()->getSymbol(), negative)});
+      return makeExpr(locOf(ctx->negs[0]), NumberExpr{number(numberCtx->NUMBER()->getSymbol(), negative)});
     }
     ExprPtr operand = power(ctx->postfix(), tails);
     if (negations == 0)
       return operand;
-    return make(locOf(ctx->negs[0]), NegateExpr{negations, std::move(operand)});
+    return makeExpr(locOf(ctx->negs[0]), NegateExpr{negations, std::move(operand)});
   }
 
   ExprPtr power(BPParser::PostfixContext *baseCtx, const std::vector<BPParser::PowerTailContext *> &tails) {
@@ -557,7 +573,7 @@ private:
       chain.exponents.push_back({locOf(tail->getStart()), static_cast<unsigned>(tail->negs.size()),
                                  postfix(tail->postfix())});
     SourceLoc loc = chain.exponents[0].opLoc;
-    return make(loc, std::move(chain));
+    return makeExpr(loc, std::move(chain));
   }
 
   /// `primary[index, ...]`.
@@ -568,7 +584,7 @@ private:
     IndexExpr index{std::move(base), {}};
     for (auto *item : ctx->index())
       index.items.push_back(indexItem(item));
-    return make(locOf(bracketAfter(ctx)), std::move(index));
+    return makeExpr(locOf(bracketAfter(ctx)), std::move(index));
   }
 
   /// The '[' that opens a postfix's index list.
@@ -614,11 +630,11 @@ private:
   ExprPtr primary(BPParser::PrimaryContext *ctx) {
     SourceLoc loc = locOf(ctx->getStart());
     if (auto *numberCtx = dynamic_cast<BPParser::NumberExprContext *>(ctx))
-      return make(loc, NumberExpr{number(numberCtx->NUMBER()->getSymbol(), false)});
+      return makeExpr(loc, NumberExpr{number(numberCtx->NUMBER()->getSymbol(), false)});
     if (auto *nameCtx = dynamic_cast<BPParser::NameExprContext *>(ctx))
-      return make(loc, NameExpr{nameCtx->ID()->getText()});
+      return makeExpr(loc, NameExpr{nameCtx->ID()->getText()});
     if (auto *call = dynamic_cast<BPParser::CallExprContext *>(ctx))
-      return make(loc, callExpr(call));
+      return makeExpr(loc, callExpr(call));
     auto *paren = static_cast<BPParser::ParenExprContext *>(ctx);
     return expr(paren->expr());
   }
@@ -652,6 +668,382 @@ private:
 };
 
 using TokenList = std::vector<std::unique_ptr<antlr4::Token>>;
+
+/// Reads the statements most scripts are made of straight from their tokens, without ANTLR's parser: scalar
+/// inputs and params, nodes and outputs, over numbers, names, calls without `axis`, parentheses, unary minus,
+/// powers and binary operators. It accepts only what the grammar accepts and builds the tree TreeConverter
+/// would; everything else (other statements, indexing, keyword arguments, a keyword as a name, a number too
+/// large, a chained comparison, any syntax error) it leaves to ANTLR, which reports what is wrong. It reports
+/// nothing itself.
+class FastStatementParser {
+public:
+  explicit FastStatementParser(const antlr4::dfa::Vocabulary &vocabulary) {
+    auto type = [&](std::string_view literal) { return literalType(vocabulary, literal); };
+    openParen = type("'('");
+    closeParen = type("')'");
+    openBracket = type("'['");
+    comma = type("','");
+    equals = type("'='");
+    minus = type("'-'");
+    plus = type("'+'");
+    caret = type("'^'");
+    for (std::string_view op : {"+", "-", "*", "/", "@", "<", "<=", ">", ">=", "==", "!="})
+      binaryOps.emplace_back(type("'" + std::string(op) + "'"), binaryOp(op, {}));
+  }
+
+  /// The statement `statementTokens` (its terminator last) spell, or nullopt where ANTLR must read it.
+  std::optional<Statement> parse(const TokenList &statementTokens);
+
+private:
+  antlr4::Token *token() const { return (*tokens)[pos].get(); }
+  size_t type() const { return token()->getType(); }
+  /// Moves past the current token if it has type `expected`.
+  bool accept(size_t expected) {
+    if (type() != expected)
+      return false;
+    ++pos;
+    return true;
+  }
+  std::nullptr_t fail() {
+    ok = false;
+    return nullptr;
+  }
+
+  std::optional<Name> declName();
+  std::optional<double> signedNumber(ValueSpan &span);
+  std::optional<double> number(bool negative);
+  ExprPtr expr();
+  ExprPtr factor();
+  ExprPtr primary();
+
+  const TokenList *tokens = nullptr;
+  size_t pos = 0;
+  bool ok = true;
+  size_t openParen, closeParen, openBracket, comma, equals, minus, plus, caret;
+  std::vector<std::pair<size_t, BinaryOp>> binaryOps; // by token type
+};
+
+std::optional<Statement> FastStatementParser::parse(const TokenList &statementTokens) {
+  tokens = &statementTokens;
+  pos = 0;
+  ok = true;
+  Statement statement;
+  statement.loc = locOf(token());
+  size_t keyword = type();
+  ++pos;
+  std::optional<Name> name = declName();
+  if (!name)
+    return std::nullopt;
+  switch (keyword) {
+  case BPLexer::INPUT: {
+    InputDecl decl{*name, std::nullopt, {}, std::nullopt};
+    if (accept(equals))
+      decl.defaultValue = signedNumber(decl.valueSpan);
+    else
+      decl.valueSpan.loc = {name->loc.line, name->loc.column + static_cast<uint32_t>(name->text.size())};
+    statement.kind = std::move(decl);
+    break;
+  }
+  case BPLexer::PARAM: {
+    ParamDecl decl{*name, 0.0, {}, std::nullopt};
+    if (!accept(equals))
+      return std::nullopt;
+    std::optional<double> value = signedNumber(decl.valueSpan);
+    decl.initialValue = value.value_or(0.0);
+    statement.kind = std::move(decl);
+    break;
+  }
+  case BPLexer::NODE: {
+    if (!accept(equals))
+      return std::nullopt;
+    statement.kind = NodeDecl{*name, expr()};
+    break;
+  }
+  case BPLexer::OUTPUT: {
+    OutputDecl decl{{*name}};
+    while (ok && accept(comma))
+      if (std::optional<Name> next = declName())
+        decl.names.push_back(*next);
+    statement.kind = std::move(decl);
+    break;
+  }
+  default:
+    return std::nullopt;
+  }
+  if (!ok || pos + 1 != tokens->size()) // the statement's terminator is its last token
+    return std::nullopt;
+  return statement;
+}
+
+/// A name (an ID token; ANTLR reads a keyword written as a name, to report it).
+std::optional<Name> FastStatementParser::declName() {
+  if (type() != BPLexer::ID) {
+    ok = false;
+    return std::nullopt;
+  }
+  Name name{token()->getText(), locOf(token())};
+  ++pos;
+  return name;
+}
+
+/// `('-' | '+')? NUMBER`, and the columns it covers.
+std::optional<double> FastStatementParser::signedNumber(ValueSpan &span) {
+  span.loc = locOf(token());
+  bool negative = type() == minus;
+  if (negative || type() == plus)
+    ++pos;
+  if (type() != BPLexer::NUMBER) {
+    ok = false;
+    return std::nullopt;
+  }
+  span.length = locOf(token()).column + static_cast<uint32_t>(token()->getText().size()) - span.loc.column;
+  return number(negative);
+}
+
+/// The NUMBER token here, as TreeConverter::number reads it; nullopt for one too large for a double.
+std::optional<double> FastStatementParser::number(bool negative) {
+  std::string text = token()->getText();
+  errno = 0;
+  double value = std::strtod(text.c_str(), nullptr);
+  if (errno == ERANGE && std::isinf(value)) {
+    ok = false;
+    return std::nullopt;
+  }
+  ++pos;
+  return negative ? -value : value;
+}
+
+/// `factor (binOp factor)*`, with precedence applied as TreeConverter::expr applies it.
+ExprPtr FastStatementParser::expr() {
+  if (stackNearlyExhausted())
+    return fail();
+  std::vector<ExprPtr> operands;
+  std::vector<BinaryOp> ops;
+  operands.push_back(factor());
+  while (ok) {
+    auto op = llvm::find_if(binaryOps, [&](const auto &entry) { return entry.first == type(); });
+    if (op == binaryOps.end())
+      break;
+    ops.push_back(op->second);
+    ops.back().loc = locOf(token());
+    ++pos;
+    operands.push_back(factor());
+  }
+  if (!ok)
+    return nullptr;
+  ExprPtr result = applyPrecedence(ops, [&](size_t i) { return std::move(operands[i]); },
+                                   [&](SourceLoc) { ok = false; });
+  return ok ? std::move(result) : nullptr;
+}
+
+/// `'-'* primary ('^' '-'* primary)*` (an index list after a primary is left to ANTLR).
+ExprPtr FastStatementParser::factor() {
+  SourceLoc negationLoc = locOf(token());
+  unsigned negations = 0;
+  while (accept(minus))
+    ++negations;
+  bool literal = type() == BPLexer::NUMBER;
+  ExprPtr base = primary();
+  if (!ok)
+    return nullptr;
+  PowerExpr power{std::move(base), {}};
+  while (type() == caret) {
+    SourceLoc opLoc = locOf(token());
+    ++pos;
+    unsigned exponentNegations = 0;
+    while (accept(minus))
+      ++exponentNegations;
+    ExprPtr exponent = primary();
+    if (!ok)
+      return nullptr;
+    power.exponents.push_back({opLoc, exponentNegations, std::move(exponent)});
+  }
+  // A negative literal is a constant, not a negation node (TreeConverter::factor).
+  if (negations > 0 && literal && power.exponents.empty()) {
+    double value = std::get<NumberExpr>(power.base->kind).value;
+    return makeExpr(negationLoc, NumberExpr{negations % 2 == 1 ? -value : value});
+  }
+  ExprPtr operand = std::move(power.base);
+  if (!power.exponents.empty()) {
+    SourceLoc loc = power.exponents[0].opLoc;
+    power.base = std::move(operand);
+    operand = makeExpr(loc, std::move(power));
+  }
+  if (negations == 0)
+    return operand;
+  return makeExpr(negationLoc, NegateExpr{negations, std::move(operand)});
+}
+
+/// A number, a name, a call with positional arguments, or a parenthesized expression, with no index list.
+ExprPtr FastStatementParser::primary() {
+  SourceLoc loc = locOf(token());
+  ExprPtr result;
+  if (type() == BPLexer::NUMBER) {
+    std::optional<double> value = number(false);
+    if (!value)
+      return nullptr;
+    result = makeExpr(loc, NumberExpr{*value});
+  } else if (accept(openParen)) {
+    result = expr();
+    if (!ok || !accept(closeParen))
+      return fail();
+  } else if (type() == BPLexer::ID && (*tokens)[pos + 1]->getType() == openParen) {
+    CallExpr call{token()->getText(), {}, std::nullopt};
+    pos += 2;
+    if (!accept(closeParen)) {
+      do {
+        if (type() == BPLexer::ID && (*tokens)[pos + 1]->getType() == equals)
+          return fail(); // a keyword argument
+        call.args.push_back(expr());
+        if (!ok)
+          return nullptr;
+      } while (accept(comma));
+      if (!accept(closeParen))
+        return fail();
+    }
+    result = makeExpr(loc, std::move(call));
+  } else if (type() == BPLexer::ID) {
+    result = makeExpr(loc, NameExpr{token()->getText()});
+    ++pos;
+  } else {
+    return fail();
+  }
+  if (type() == openBracket)
+    return fail(); // an index list
+  return result;
+}
+
+/// Splits a script into the tokens BPLexer (grammar/BP.g4's lexer rules) makes, with the same types, text,
+/// lines and columns (columns count code points, and only '\n' starts a line, as ANTLR counts), straight from
+/// the UTF-8 text instead of through ANTLR's code-point stream and lexer simulation. ParseModeTest checks that
+/// both read every test script alike.
+class ScriptLexer {
+public:
+  /// `source` is the token source the tokens name (ANTLR's error recovery asks a token for it).
+  ScriptLexer(const std::string &text, antlr4::TokenSource *source, const antlr4::dfa::Vocabulary &vocabulary)
+      : text(text), source(source, source->getInputStream()) {
+    for (size_t type = 1; type <= vocabulary.getMaxTokenType(); ++type) {
+      std::string literal = vocabulary.getLiteralName(type); // "'<='"
+      if (literal.size() == 3)
+        singleTypes[static_cast<unsigned char>(literal[1])] = type;
+      else if (literal.size() == 4 && literal[2] == '=')
+        equalsTypes[static_cast<unsigned char>(literal[1])] = type;
+    }
+  }
+
+  std::unique_ptr<antlr4::Token> nextToken();
+
+private:
+  char at(size_t i) const { return i < text.size() ? text[i] : '\0'; } // the text holds no NUL byte
+  static bool isDigit(char c) { return c >= '0' && c <= '9'; }
+  static bool isIdStart(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
+  size_t skipDigits(size_t i) const {
+    while (isDigit(at(i)))
+      ++i;
+    return i;
+  }
+  /// Consumes the text up to byte `end`, counting lines, columns and code points.
+  void advance(size_t end) {
+    for (; pos < end; ++pos) {
+      if ((text[pos] & 0xC0) == 0x80)
+        continue; // a continuation byte: not a code point of its own
+      ++index;
+      if (text[pos] == '\n') {
+        ++line;
+        column = 0;
+      } else {
+        ++column;
+      }
+    }
+  }
+  /// The token of `type` from here to byte `end`.
+  std::unique_ptr<antlr4::Token> make(size_t type, size_t end);
+
+  const std::string &text;
+  std::pair<antlr4::TokenSource *, antlr4::CharStream *> source;
+  size_t pos = 0, index = 0, line = 1, column = 0; // index: in code points, as ANTLR's stream counts
+  size_t singleTypes[128] = {}, equalsTypes[128] = {}; // the literal tokens: 'c', and 'c=' by c
+};
+
+std::unique_ptr<antlr4::Token> ScriptLexer::make(size_t type, size_t end) {
+  size_t startIndex = index, startLine = line, startColumn = column, start = pos;
+  advance(end);
+  auto token = std::make_unique<antlr4::CommonToken>(source, type, antlr4::Token::DEFAULT_CHANNEL, startIndex,
+                                                     index - 1);
+  token->setLine(startLine);
+  token->setCharPositionInLine(startColumn);
+  token->setText(text.substr(start, end - start));
+  return token;
+}
+
+std::unique_ptr<antlr4::Token> ScriptLexer::nextToken() {
+  static constexpr std::pair<std::string_view, size_t> keywords[] = {
+      {"input", BPLexer::INPUT}, {"param", BPLexer::PARAM}, {"node", BPLexer::NODE},
+      {"output", BPLexer::OUTPUT}, {"def", BPLexer::DEF}, {"grad", BPLexer::GRAD}};
+  while (pos < text.size()) {
+    char c = text[pos];
+    size_t end = pos + 1;
+    switch (c) {
+    case ' ': // WS: skipped
+    case '\t':
+    case '\f':
+    case '\v':
+      while (llvm::is_contained({' ', '\t', '\f', '\v'}, at(end)))
+        ++end;
+      advance(end);
+      continue;
+    case '#': // COMMENT: skipped, up to the line's end
+      while (end < text.size() && text[end] != '\r' && text[end] != '\n')
+        ++end;
+      advance(end);
+      continue;
+    case '\r':
+      return make(BPLexer::NEWLINE, at(end) == '\n' ? end + 1 : end);
+    case '\n':
+      return make(BPLexer::NEWLINE, end);
+    case ';':
+      return make(BPLexer::SEMI, end);
+    default:
+      break;
+    }
+    if (isIdStart(c)) {
+      while (isIdStart(at(end)) || isDigit(at(end)))
+        ++end;
+      std::string_view word(text.data() + pos, end - pos);
+      for (const auto &[keyword, type] : keywords)
+        if (word == keyword)
+          return make(type, end);
+      return make(BPLexer::ID, end);
+    }
+    if (isDigit(c) || (c == '.' && isDigit(at(end)))) {
+      // NUMBER: DIGIT+ ('.' DIGIT*)? EXPONENT? | '.' DIGIT+ EXPONENT?; BAD_NUMBER where the exponent has no digits.
+      end = isDigit(c) ? skipDigits(pos) : skipDigits(pos + 1);
+      if (isDigit(c) && at(end) == '.')
+        end = skipDigits(end + 1);
+      if (at(end) != 'e' && at(end) != 'E')
+        return make(BPLexer::NUMBER, end);
+      size_t digits = at(end + 1) == '+' || at(end + 1) == '-' ? end + 2 : end + 1;
+      if (!isDigit(at(digits)))
+        return make(BPLexer::BAD_NUMBER, digits);
+      return make(BPLexer::NUMBER, skipDigits(digits));
+    }
+    auto byte = static_cast<unsigned char>(c);
+    if (byte < 128 && equalsTypes[byte] && at(end) == '=')
+      return make(equalsTypes[byte], end + 1);
+    if (byte < 128 && singleTypes[byte])
+      return make(singleTypes[byte], end);
+    // UNKNOWN: one code point, whatever its length in UTF-8.
+    while (end < text.size() && (text[end] & 0xC0) == 0x80)
+      ++end;
+    return make(BPLexer::UNKNOWN, end);
+  }
+  auto eof = std::make_unique<antlr4::CommonToken>(source, antlr4::Token::EOF, antlr4::Token::DEFAULT_CHANNEL, index,
+                                                   index - 1);
+  eof->setLine(line);
+  eof->setCharPositionInLine(column);
+  eof->setText("<EOF>");
+  return eof;
+}
 
 /// The generated parser, refusing to recurse further once the stack runs low.
 class GuardedParser : public BPParser {
@@ -697,8 +1089,10 @@ struct OpenBracket {
 /// Lexes a script and parses it one statement at a time into `script`.
 class ScriptParser {
 public:
-  ScriptParser(const SourceFileRef &file, DiagnosticEngine &diags, Script &script)
-      : input(file->text()), lexer(&input), parser(nullptr), diags(diags), converter(diags), script(script),
+  ScriptParser(const SourceFileRef &file, DiagnosticEngine &diags, Script &script, ParseMode mode)
+      : input(mode == ParseMode::AntlrOnly ? file->text() : std::string()), lexer(&input),
+        scriptLexer(file->text(), &lexer, lexer.getVocabulary()), parser(nullptr), diags(diags), converter(diags),
+        fastParser(lexer.getVocabulary()), mode(mode), script(script),
         nestingLimit(bp::nestingLimit()) {
     lexer.removeErrorListeners(); // UNKNOWN catches every character no other rule matches
     parser.removeErrorListeners();
@@ -729,12 +1123,15 @@ private:
   std::optional<Diagnostic> slipNote(const SyntaxError &error, antlr4::BufferedTokenStream &stream) const;
   void parseStatement(TokenList tokens, const std::vector<OpenBracket> &open, bool continued);
 
-  antlr4::ANTLRInputStream input;
-  BPLexer lexer;
+  antlr4::ANTLRInputStream input; // the script's text with ParseMode::AntlrOnly, else empty
+  BPLexer lexer;                  // lexes `input`; the token source of every token
+  ScriptLexer scriptLexer;
   GuardedParser parser;
   SyntaxErrorListener listener;
   DiagnosticEngine &diags;
   TreeConverter converter;
+  FastStatementParser fastParser;
+  ParseMode mode;
   Script &script;
   unsigned nestingLimit;
   size_t openParen = 0, closeParen = 0, openBracket = 0, closeBracket = 0;
@@ -854,6 +1251,11 @@ void ScriptParser::parseStatement(TokenList tokens, const std::vector<OpenBracke
   std::string declared = declaredName(tokens);
   if (reportBadTokens(tokens) || reportDeepNesting(tokens))
     return poison(declared);
+  if (mode == ParseMode::Default)
+    if (std::optional<Statement> statement = fastParser.parse(tokens)) {
+      script.statements.push_back(std::move(*statement));
+      return;
+    }
   SourceLoc start = locOf(tokens.front().get());
   size_t endIndex = tokens.size() - 1;
   StatementTokenSource source(std::move(tokens), lexer);
@@ -899,7 +1301,8 @@ void ScriptParser::parseAll() {
     statementTokens = 0;
   };
   while (true) {
-    std::unique_ptr<antlr4::Token> token = lexer.nextToken();
+    std::unique_ptr<antlr4::Token> token =
+        mode == ParseMode::AntlrOnly ? lexer.nextToken() : scriptLexer.nextToken();
     size_t type = token->getType();
     if (!open.empty() && type == BPLexer::NEWLINE) {
       if (!heldNewline)
@@ -950,9 +1353,10 @@ unsigned bp::nestingLimit() {
   return static_cast<unsigned>(MaxNestingDepth * (static_cast<double>(stack) / LargeStackBytes));
 }
 
-Script bp::parseScript(const SourceFileRef &file, DiagnosticEngine &diags) {
+Script bp::parseScript(const SourceFileRef &file, DiagnosticEngine &diags, ParseMode mode) {
+  PhaseTimer timer("parse");
   Script script;
   script.file = file;
-  runWithLargeStack([&] { ScriptParser(file, diags, script).parseAll(); });
+  runWithLargeStack([&] { ScriptParser(file, diags, script, mode).parseAll(); });
   return script;
 }

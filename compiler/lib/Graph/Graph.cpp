@@ -204,6 +204,7 @@ NodeId Graph::addArgument(OpKind inputOrParam, std::string name, SourceLoc loc, 
   nodes[id].name = name;
   names[name] = id;
   argumentsInOrder.push_back(id);
+  inputsDeclared.push_back((inputsDeclared.empty() ? 0 : inputsDeclared.back()) + (inputOrParam == OpKind::Input));
   return id;
 }
 
@@ -293,16 +294,15 @@ std::vector<NodeId> Graph::arguments() const {
 }
 
 size_t Graph::argumentIndex(NodeId id) const {
-  size_t index = 0;
-  for (OpKind kind : {OpKind::Input, OpKind::Param})
-    for (NodeId argument : argumentsInOrder) {
-      if (nodes[argument].op != kind)
-        continue;
-      if (argument == id)
-        return index;
-      ++index;
-    }
-  llvm_unreachable("not an argument of this graph");
+  // Arguments are declared in increasing id order: find id's place, then count the inputs declared before it.
+  auto at = std::lower_bound(argumentsInOrder.begin(), argumentsInOrder.end(), id);
+  if (at == argumentsInOrder.end() || *at != id)
+    llvm_unreachable("not an argument of this graph");
+  size_t position = static_cast<size_t>(at - argumentsInOrder.begin());
+  size_t inputsThrough = inputsDeclared[position];
+  if (nodes[id].op == OpKind::Input)
+    return inputsThrough - 1;
+  return inputsDeclared.back() + (position - inputsThrough); // every input, then the params declared before
 }
 
 std::optional<NodeId> Graph::lookup(const std::string &name) const {

@@ -7,6 +7,8 @@
 //===----------------------------------------------------------------------===//
 #include "bp/Ops.h"
 
+#include "llvm/ADT/StringMap.h"
+
 #include <iterator>
 
 using namespace bp;
@@ -127,12 +129,19 @@ bool bp::keepsShape(OpKind kind) {
 }
 
 std::optional<OpKind> bp::lookupBuiltin(std::string_view name) {
-  if (name == "pow") // the one builtin that is also an operator: pow(x, y) is x ^ y
-    return OpKind::Pow;
-  for (const OpInfo &info : opTable)
-    if (info.syntax == Syntax::Call && name == info.spelling)
-      return info.kind;
-  return std::nullopt;
+  // The graph builder asks for every name it meets, several times: a map, built once.
+  static const llvm::StringMap<OpKind> builtins = [] {
+    llvm::StringMap<OpKind> map;
+    map.try_emplace("pow", OpKind::Pow); // the one builtin that is also an operator: pow(x, y) is x ^ y
+    for (const OpInfo &info : opTable)
+      if (info.syntax == Syntax::Call)
+        map.try_emplace(info.spelling, info.kind);
+    return map;
+  }();
+  auto found = builtins.find(llvm::StringRef(name.data(), name.size()));
+  if (found == builtins.end())
+    return std::nullopt;
+  return found->second;
 }
 
 bool bp::isReservedWord(std::string_view name) {

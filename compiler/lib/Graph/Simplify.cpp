@@ -1,6 +1,7 @@
 //===- Simplify.cpp - Dead nodes, common subexpressions, folding ----------===//
 #include "bp/Simplify.h"
 #include "bp/Interpreter.h"
+#include "bp/PhaseTimes.h"
 
 #include "llvm/ADT/STLExtras.h"
 
@@ -59,7 +60,9 @@ template <typename Predicate> bool isConstantWhere(const Node &node, Predicate h
 
 class Simplifier {
 public:
-  explicit Simplifier(const Graph &graph) : graph(graph), simple(graph.sourceFile()) {}
+  explicit Simplifier(const Graph &graph) : graph(graph), simple(graph.sourceFile()) {
+    existing.reserve(graph.size()); // at most one entry per node: the table never rehashes
+  }
 
   Graph run(std::vector<NodeId> &roots);
 
@@ -240,4 +243,7 @@ Graph Simplifier::run(std::vector<NodeId> &roots) {
 
 } // namespace
 
-Graph bp::simplifyGraph(const Graph &graph, std::vector<NodeId> &roots) { return Simplifier(graph).run(roots); }
+Graph bp::simplifyGraph(const Graph &graph, std::vector<NodeId> &roots) {
+  PhaseTimer timer("simplify");
+  return Simplifier(graph).run(roots);
+}

@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 #include "bp/Source.h"
 #include "bp/Diagnostics.h"
+#include "bp/PhaseTimes.h"
 
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/ErrorHandling.h"
@@ -174,6 +175,7 @@ static llvm::Expected<std::string> gunzip(const std::string &path, FileKind kind
 }
 
 llvm::Expected<SourceFileRef> bp::loadSourceFile(const std::string &path, FileKind kind) {
+  PhaseTimer timer("read");
   llvm::sys::fs::file_status status;
   if (std::error_code ec = llvm::sys::fs::status(path, status))
     return makeFileError(path, "cannot read file: " + describe(ec));
@@ -185,18 +187,23 @@ llvm::Expected<SourceFileRef> bp::loadSourceFile(const std::string &path, FileKi
   llvm::Expected<llvm::sys::fs::file_t> fd = llvm::sys::fs::openNativeFileForRead(path);
   if (!fd)
     return makeFileError(path, "cannot read file: " + describe(llvm::errorToErrorCode(fd.takeError())));
-  // Devices and pipes report no size: read at most one byte past the limit, in chunks.
+  // Devices and pipes report no size: read at most one byte past the limit, in chunks. A regular file is read
+  // in a chunk of its size and one byte more, then, once a read comes back short, a small one that sees the
+  // end: a small script does not clear and fault in a whole chunk's pages.
   std::string text;
-  constexpr size_t ChunkBytes = 1 << 20;
+  constexpr size_t ChunkBytes = 1 << 20, ProbeBytes = 4096;
+  size_t chunk = status.getSize() > 0 ? static_cast<size_t>(status.getSize()) + 1 : ChunkBytes;
+  text.reserve(chunk + ProbeBytes); // the probe then reads into the same buffer
   while (text.size() <= MaxSourceBytes) {
     size_t offset = text.size();
-    text.resize(offset + std::min<size_t>(ChunkBytes, MaxSourceBytes + 1 - offset));
+    text.resize(offset + std::min<size_t>(chunk, MaxSourceBytes + 1 - offset));
     llvm::Expected<size_t> read =
         llvm::sys::fs::readNativeFile(*fd, llvm::MutableArrayRef<char>(text.data() + offset, text.size() - offset));
     if (!read) {
       llvm::sys::fs::closeFile(*fd);
       return makeFileError(path, "cannot read file: " + describe(llvm::errorToErrorCode(read.takeError())));
     }
+    chunk = *read < text.size() - offset ? ProbeBytes : ChunkBytes;
     text.resize(offset + *read);
     if (*read == 0)
       break;

@@ -8,6 +8,7 @@
 #include "OutputFile.h"
 
 #include "bp/JIT.h"
+#include "bp/PhaseTimes.h"
 
 #include "llvm/Config/llvm-config.h"
 #include "llvm/Support/InitLLVM.h"
@@ -28,6 +29,9 @@ constexpr const char *Version = "0.1.0";
 CLI::App *addScriptCommand(CLI::App &app, const char *name, const char *description, Options &options) {
   CLI::App *command = app.add_subcommand(name, description);
   command->add_option("FILE", options.file, "the .bp script")->required();
+  command->add_flag_callback("--time-phases", bp::enablePhaseTimes,
+                             "diagnostic: print the time each compiler phase took (read, parse, graph, autodiff, "
+                             "simplify) and the total to stderr at exit");
   return command;
 }
 
