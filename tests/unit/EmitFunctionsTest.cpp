@@ -271,7 +271,7 @@ TEST(EmitFunctions, TensorScriptsWithSelections) {
 }
 
 TEST(EmitFunctions, LargeGraphsCutIntoParts) {
-  // Over 2,000 nodes: each function is cut into parts, which take all of its arrays.
+  // Over 250 nodes (a part): each function is cut into parts, which take all of its arrays.
   std::string script = "input x[3] = [1, -2, 0.5]\ninput s = 0.5\nnode t = x * 1.5\nnode m = sum(t)\nnode s0 = s * m\n";
   for (int i = 1; i < 2100; ++i)
     script += "node s" + std::to_string(i) + " = s" + std::to_string(i - 1) + " * 0.999\n";

@@ -136,9 +136,44 @@ TEST(ParallelCodeGen, CutScriptsMatchTheInterpreterBitForBit) {
     SCOPED_TRACE("-O2 -j " + std::to_string(threads));
     expectInterpreterBits(300, 2, threads);
   }
-  // Over 2,000 nodes: the part functions too are spread over the modules (-O0 keeps it fast).
+  // Over 250 nodes (a part): the part functions too are spread over the modules (-O0 keeps it fast).
   SCOPED_TRACE("-O0 -j 2, parts");
   expectInterpreterBits(2100, 0, 2);
+}
+
+/// The module of `script` with its gradient, and its instruction count.
+std::unique_ptr<llvm::Module> gradientModule(const std::string &script, llvm::LLVMContext &context) {
+  Graph graph = compileOrFail(script);
+  GradientGraph gradient = llvm::cantFail(buildGradientGraph(graph));
+  return generateModule(graph, &gradient, "bp_model", context);
+}
+
+TEST(ParallelCodeGen, LargeStraightLineModulesCompileQuicklyAtO1AndO2Only) {
+  std::mt19937 random(77);
+  llvm::LLVMContext context;
+  std::unique_ptr<llvm::Module> small = gradientModule(generate(random, 300, true), context);
+  std::string largeScript = generate(random, 12000, true);
+  std::unique_ptr<llvm::Module> large = gradientModule(largeScript, context);
+  ASSERT_GT(large->getInstructionCount(), LargeModuleInstructions) << "the script must make a large module";
+  EXPECT_FALSE(compilesQuickly(*small, 2)) << "a small module gets the full pipeline";
+  EXPECT_FALSE(compilesQuickly(*large, 0)) << "-O0 is -O0 already";
+  EXPECT_TRUE(compilesQuickly(*large, 1));
+  EXPECT_TRUE(compilesQuickly(*large, 2));
+  EXPECT_FALSE(compilesQuickly(*large, 3)) << "-O3 always gets the full pipeline";
+  // The same large script with one tensor reduction, whose loop wants LLVM's vectorizer.
+  std::unique_ptr<llvm::Module> loops =
+      gradientModule("input v[64] = 0.5\nnode s = sum(v * v)\noutput s\n" + largeScript, context);
+  ASSERT_GT(loops->getInstructionCount(), LargeModuleInstructions);
+  EXPECT_FALSE(compilesQuickly(*loops, 2)) << "a module with loops keeps the full pipeline";
+}
+
+TEST(ParallelCodeGen, QuicklyCompiledModulesMatchTheInterpreterBitForBit) {
+  // 12,000 nodes with their gradient make a module over LargeModuleInstructions: compiled quickly at -O2, on one
+  // thread and cut in two.
+  for (unsigned threads : {1u, 2u}) {
+    SCOPED_TRACE("-O2 -j " + std::to_string(threads));
+    expectInterpreterBits(12000, 2, threads);
+  }
 }
 
 TEST(ParallelCodeGen, CacheKeepsThePartsAsOneEntryKeyedByTheirCount) {

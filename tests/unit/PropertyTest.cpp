@@ -66,7 +66,7 @@ TEST(Property, RandomScriptsMatchFiniteDifferences) {
 }
 
 TEST(Property, ScriptsAbovePartSizeMatchTheInterpreterBitForBit) {
-  // Graphs over 2,000 nodes are cut into parts (CodeGen.cpp), values crossing a cut going through a frame:
+  // Graphs over 250 nodes are cut into parts (CodeGen.cpp), values crossing a cut going through a frame:
   // random scripts whose outputs depend on a few thousand nodes (the gradient function on over 10,000),
   // forward and gradient, against the interpreter, bit for bit. -O0 keeps it fast; the cut is the same.
   std::mt19937 random(4242);

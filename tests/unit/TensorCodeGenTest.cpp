@@ -136,7 +136,7 @@ void expectExpression(const std::string &expression, bool indexPoints = false) {
 }
 
 /// A tensor and its sum, then a chain of `length` scalar products, then `last` (which may read x, t, m and the
-/// chain's end, `end`): over 2,000 nodes cuts a function into parts.
+/// chain's end, `end`): over 250 nodes cuts a function into parts.
 std::string longChain(int length, const std::string &last) {
   std::string script = "input x[3] = [1, -2, 0.5]\ninput s = 0.5\nnode t = x * 1.5\nnode m = sum(t)\n"
                        "node s0 = s * m\n";
@@ -295,7 +295,7 @@ TEST(TensorCodeGen, LargeWorkspaceIsAllocatedOnTheHeap) {
 }
 
 TEST(TensorCodeGen, TensorsCrossGraphParts) {
-  // Over 2,000 nodes: the function is cut into parts, and a tensor and a sum made in the first part are read
+  // Over 250 nodes (a part): the function is cut into parts, and a tensor and a sum made in the first part are read
   // in the last.
   expectCompiledMatchesInterpreter(longChain(2100, "t * end + m"));
 }
@@ -369,7 +369,7 @@ TEST(TensorCodeGen, JacobiansOfTensorOutputs) {
 }
 
 TEST(TensorCodeGen, JacobianAcrossGraphPartsAndOnTheHeap) {
-  // A tensor output of a chain of over 2,000 backward nodes: its loop's body is cut into parts, which the loop
+  // A tensor output of a chain of over 250 backward nodes: its loop's body is cut into parts, which the loop
   // calls with its row of grad.
   expectCompiledGradientMatchesInterpreter(longChain(2100, "t * end + m"));
   // A [40] output over a workspace of more than 64 KiB.

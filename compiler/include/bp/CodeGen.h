@@ -189,8 +189,21 @@ void addMetadataFunctions(llvm::Module &module, const Graph &graph, const std::s
                           const GradientSelection &selection, const std::string &functions, bool exportPrefix);
 
 /// Above this many instructions a module counts as large: optimizeModule leaves out the SLP vectorizer, and
-/// compileObjects optimizes and compiles it at -O1 where -O2 is asked for (-O3 stays).
+/// compileObjects compiles a large module of straight-line code quickly at -O1 and -O2 (-O0's pipeline, the
+/// fast instruction selector and register allocator; -O3 stays as asked).
 constexpr unsigned LargeModuleInstructions = 50000;
+
+/// Whether `module`, asked for at -O`level`, is compiled quickly: a large module (over LargeModuleInstructions)
+/// of straight-line code (no loops: a scalar script's parts) at -O1 or -O2 gets no LLVM optimization beyond -O0's
+/// and the back end's fast instruction selector and register allocator (CodeGenOptLevel::None). bp's own graph
+/// simplification has already folded, merged and dropped what LLVM's passes would. `bpc build` of bench's
+/// dag-10^5 took 22 s at -O2 (8 s LLVM's pipeline, 11 s instruction selection, register allocation and
+/// scheduling), 3 s this way, for a gradient 1.09x as long (half of gcc -O2's time on the same straight-line C);
+/// dag-10^4's gradient runs at 0.92x of gcc's time (0.80-0.89x at full -O2). A module with loops (tensor code)
+/// keeps the full pipeline, whose vectorizer they need, and -O3 always does. No floating-point operation changes
+/// at any level. `instructions`: as optimizeModule's.
+bool compilesQuickly(const llvm::Module &module, unsigned level,
+                     std::optional<unsigned> instructions = std::nullopt);
 
 /// Runs LLVM's default pipeline at -O`level` (0 to 3) over the module; `instructions` (default: the module's own
 /// count) decides whether it counts as large, so that each part of a module cut by compileObjects is optimized
@@ -218,7 +231,7 @@ using ObjectEmitter =
     std::function<llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>>(llvm::Module &, llvm::TargetMachine &)>;
 
 /// Optimizes `module` (its triple and data layout set) at -O`level` and compiles it into `parts` objects
-/// (codeGenParts); a large module asked for at -O2 gets -O1 (LargeModuleInstructions).
+/// (codeGenParts); a large module of straight-line code compiles quickly at -O1 and -O2 (LargeModuleInstructions).
 /// One part: `module` itself, optimized and emitted on this thread with `machine`, as a single module always was.
 /// More: `module` is cut into that many modules, its functions spread over them by instruction count (local
 /// symbols made hidden globals, named after the module so that two scripts' objects never share one), written

@@ -3,6 +3,7 @@
 
 #include "llvm/ADT/SmallString.h"
 #include "llvm/ADT/StringMap.h"
+#include "llvm/Analysis/CFG.h"
 #include "llvm/Bitcode/BitcodeReader.h"
 #include "llvm/Bitcode/BitcodeWriter.h"
 #include "llvm/Support/Process.h"
@@ -85,27 +86,24 @@ llvm::Expected<std::unique_ptr<llvm::Module>> readPart(llvm::StringRef bitcode, 
   return module;
 }
 
-/// Optimizes `module` at -O`level` as a module of `instructions`, and compiles it with `machine`. A large module
-/// (over LargeModuleInstructions) asked for at -O2 gets -O1, pipeline and back end: the straight-line code of a
-/// large graph gains nothing measurable from -O2's further passes (bench's dag-10^4: gradient 0.87x of gcc -O2's
-/// time at -O1, 0.89x at -O2, in one run) while they took 17% of bpc build's time, and the back end's -O2 adds
-/// the post-RA scheduler (13% of code generation). No floating-point operation changes at any level.
+/// Optimizes `module` at -O`level` as a module of `instructions` (at -O0's with the fast back end if `quick`:
+/// compilesQuickly), and compiles it with `machine`.
 llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>> optimizeAndEmit(llvm::Module &module, llvm::TargetMachine &machine,
-                                                                    unsigned level, unsigned instructions,
+                                                                    unsigned level, unsigned instructions, bool quick,
                                                                     const ObjectEmitter &emit) {
-  if (instructions > LargeModuleInstructions && level == 2) {
-    level = 1;
-    machine.setOptLevel(llvm::CodeGenOptLevel::Less);
+  if (quick) {
+    level = 0;
+    machine.setOptLevel(llvm::CodeGenOptLevel::None);
   }
   optimizeModule(module, &machine, level, instructions);
   return emit(module, machine);
 }
 
-/// Part `part` of `bitcode` (readPart) optimized at -O`level` (as a module of `instructions`) and compiled, in a
-/// context of its own.
+/// Part `part` of `bitcode` (readPart) optimized at -O`level` (as a module of `instructions`, `quick` or not) and
+/// compiled, in a context of its own.
 llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>> compilePart(llvm::StringRef bitcode, unsigned part,
                                                                 const llvm::StringMap<unsigned> &partOf,
-                                                                unsigned level, unsigned instructions,
+                                                                unsigned level, unsigned instructions, bool quick,
                                                                 const TargetMachineFactory &factory,
                                                                 const ObjectEmitter &emit) {
   llvm::LLVMContext context;
@@ -115,10 +113,24 @@ llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>> compilePart(llvm::StringRef 
   auto machine = factory();
   if (!machine)
     return machine.takeError();
-  return optimizeAndEmit(**module, **machine, level, instructions, emit);
+  return optimizeAndEmit(**module, **machine, level, instructions, quick, emit);
 }
 
 } // namespace
+
+bool bp::compilesQuickly(const llvm::Module &module, unsigned level, std::optional<unsigned> instructions) {
+  if (instructions.value_or(module.getInstructionCount()) <= LargeModuleInstructions || (level != 1 && level != 2))
+    return false;
+  llvm::SmallVector<std::pair<const llvm::BasicBlock *, const llvm::BasicBlock *>, 4> backEdges;
+  for (const llvm::Function &function : module) {
+    if (function.isDeclaration())
+      continue;
+    llvm::FindFunctionBackedges(function, backEdges);
+    if (!backEdges.empty())
+      return false;
+  }
+  return true;
+}
 
 unsigned bp::codeGenThreads(unsigned requested) {
   return requested ? requested : std::max(1u, std::thread::hardware_concurrency());
@@ -139,15 +151,16 @@ llvm::Expected<std::vector<std::unique_ptr<llvm::MemoryBuffer>>>
 bp::compileObjects(llvm::Module &module, llvm::TargetMachine &machine, unsigned level, unsigned parts,
                    const TargetMachineFactory &factory, const ObjectEmitter &emit) {
   std::vector<std::unique_ptr<llvm::MemoryBuffer>> objects;
+  unsigned instructions = module.getInstructionCount();
+  bool quick = compilesQuickly(module, level, instructions);
   if (parts <= 1) {
-    auto object = optimizeAndEmit(module, machine, level, module.getInstructionCount(), emit);
+    auto object = optimizeAndEmit(module, machine, level, instructions, quick, emit);
     if (!object)
       return object.takeError();
     objects.push_back(std::move(*object));
     return objects;
   }
 
-  unsigned instructions = module.getInstructionCount();
   externalizeLocals(module);
   llvm::StringMap<unsigned> partOf = assignParts(module, parts);
   // One bitcode, which each thread reads lazily: only its part's function bodies.
@@ -158,7 +171,7 @@ bp::compileObjects(llvm::Module &module, llvm::TargetMachine &machine, unsigned 
   objects.resize(parts);
   std::vector<std::optional<llvm::Error>> errors(parts);
   auto run = [&](unsigned part) {
-    auto object = compilePart(bitcode, part, partOf, level, instructions, factory, emit);
+    auto object = compilePart(bitcode, part, partOf, level, instructions, quick, factory, emit);
     if (object)
       objects[part] = std::move(*object);
     else

@@ -68,7 +68,9 @@ compileForHost(unsigned optLevel, unsigned threads, const CompileCache *cache, l
   if (!machineBuilder)
     return machineBuilder.takeError();
   machineBuilder->getOptions().AllowFPOpFusion = llvm::FPOpFusion::Strict;
-  machineBuilder->setCodeGenOptLevel(optLevel == 0 ? llvm::CodeGenOptLevel::None : llvm::CodeGenOptLevel::Default);
+  static const llvm::CodeGenOptLevel levels[] = {llvm::CodeGenOptLevel::None, llvm::CodeGenOptLevel::Less,
+                                                 llvm::CodeGenOptLevel::Default, llvm::CodeGenOptLevel::Aggressive};
+  machineBuilder->setCodeGenOptLevel(levels[std::min(optLevel, 3u)]);
   auto machine = machineBuilder->createTargetMachine();
   if (!machine)
     return machine.takeError();

@@ -196,7 +196,8 @@ int emitLLVMCommand(const Options &options) {
   std::unique_ptr<llvm::Module> module = std::move(*generated);
   module->setDataLayout((*machine)->createDataLayout());
   module->setTargetTriple((*machine)->getTargetTriple().str());
-  optimizeModule(*module, machine->get(), options.optLevel);
+  // The IR that is compiled: a large module of straight-line code gets -O0's pipeline at -O1 and -O2.
+  optimizeModule(*module, machine->get(), compilesQuickly(*module, options.optLevel) ? 0 : options.optLevel);
   module->print(llvm::outs(), nullptr);
   return ExitSuccess;
 }
