@@ -213,16 +213,19 @@ void optimizeModule(llvm::Module &module, llvm::TargetMachine *machine, unsigned
 
 /// Below this many instructions a module is optimized and compiled on one thread, as one module: cutting it
 /// costs more than the second thread saves. The environment variable BP_PARALLEL_THRESHOLD, for tests only,
-/// replaces it (tests/parallel, ParallelCodeGenTest cut scripts of a few nodes).
+/// replaces it, and then cuts modules that compile quickly too (tests/parallel, ParallelCodeGenTest cut scripts
+/// of a few nodes).
 constexpr unsigned ParallelInstructions = 20000;
 
 /// The number of threads `requested` means: itself, or where it is 0 every core (hardware_concurrency).
 unsigned codeGenThreads(unsigned requested);
 
-/// The number of modules compileObjects cuts `module` into on `threads` threads (0: every core): 1 (not cut)
-/// below the threshold (ParallelInstructions), else one per ParallelInstructions, at most `threads` and at most
-/// one per defined function. The objects differ with it, so it is part of a compile cache key.
-unsigned codeGenParts(const llvm::Module &module, unsigned threads);
+/// The number of modules compileObjects cuts `module` into on `threads` threads (0: every core) at -O`level`: 1
+/// (not cut) below the threshold (ParallelInstructions) or where it compiles quickly (compilesQuickly: cutting
+/// bench's dag-10^5 in two cost 1.3 s of CPU, all that the second thread saved of its 2.9 s), else one per
+/// ParallelInstructions, at most `threads` and at most one per defined function. The objects differ with it, so
+/// it is part of a compile cache key.
+unsigned codeGenParts(const llvm::Module &module, unsigned threads, unsigned level);
 
 /// A target machine for one thread of compileObjects (target machines are not shared between threads).
 using TargetMachineFactory = std::function<llvm::Expected<std::unique_ptr<llvm::TargetMachine>>()>;

@@ -10,19 +10,20 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <algorithm>
+#include <optional>
 #include <thread>
 
 using namespace bp;
 
 namespace {
 
-/// ParallelInstructions, or BP_PARALLEL_THRESHOLD where it is set to a number (tests).
-unsigned parallelThreshold() {
-  unsigned threshold = ParallelInstructions;
+/// BP_PARALLEL_THRESHOLD where it is set to a number (tests).
+std::optional<unsigned> thresholdForTests() {
+  unsigned threshold;
   if (auto text = llvm::sys::Process::GetEnv("BP_PARALLEL_THRESHOLD"))
-    if (llvm::StringRef(*text).getAsInteger(10, threshold))
-      threshold = ParallelInstructions;
-  return std::max(threshold, 1u);
+    if (!llvm::StringRef(*text).getAsInteger(10, threshold))
+      return std::max(threshold, 1u);
+  return std::nullopt;
 }
 
 /// Makes every local symbol of `module` defined a hidden global, so that another part can refer to it, named
@@ -136,11 +137,12 @@ unsigned bp::codeGenThreads(unsigned requested) {
   return requested ? requested : std::max(1u, std::thread::hardware_concurrency());
 }
 
-unsigned bp::codeGenParts(const llvm::Module &module, unsigned threads) {
-  unsigned threshold = parallelThreshold();
+unsigned bp::codeGenParts(const llvm::Module &module, unsigned threads, unsigned level) {
+  std::optional<unsigned> forTests = thresholdForTests();
+  unsigned threshold = forTests.value_or(ParallelInstructions);
   unsigned instructions = module.getInstructionCount();
   threads = codeGenThreads(threads);
-  if (threads <= 1 || instructions < threshold)
+  if (threads <= 1 || instructions < threshold || (!forTests && compilesQuickly(module, level, instructions)))
     return 1;
   unsigned defined = llvm::count_if(module, [](const llvm::Function &f) { return !f.isDeclaration(); });
   unsigned wanted = instructions / threshold + (instructions % threshold != 0);

@@ -31,7 +31,7 @@ void bp::setDefaultCompileThreads(unsigned threads) { defaultThreads() = threads
 static llvm::Expected<std::vector<std::unique_ptr<llvm::MemoryBuffer>>>
 compileObjects(llvm::Module &module, llvm::TargetMachine &machine, const llvm::orc::JITTargetMachineBuilder &builder,
                unsigned optLevel, unsigned threads, const CompileCache *cache, llvm::ArrayRef<std::string> symbols) {
-  unsigned parts = codeGenParts(module, threads);
+  unsigned parts = codeGenParts(module, threads, optLevel);
   std::string key;
   if (cache) {
     key = compileCacheKey(module, machine, optLevel, symbols, parts);

@@ -163,7 +163,8 @@ llvm::Error writeLinked(const Objects &objects, const char *extension, llvm::raw
 llvm::Expected<Objects> compileModule(llvm::Module &module, llvm::TargetMachine &machine, const Options &options,
                                       std::vector<std::string> &linker) {
   auto type = options.emit == "asm" ? llvm::CodeGenFileType::AssemblyFile : llvm::CodeGenFileType::ObjectFile;
-  unsigned parts = type == llvm::CodeGenFileType::AssemblyFile ? 1 : codeGenParts(module, options.threads);
+  unsigned parts =
+      type == llvm::CodeGenFileType::AssemblyFile ? 1 : codeGenParts(module, options.threads, options.optLevel);
   if (parts > 1 && !options.shared) {
     const char *why = nullptr;
     if (!isHostTarget(machine))
