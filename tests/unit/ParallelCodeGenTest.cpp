@@ -7,6 +7,7 @@
 // and a damaged multi-object entry is removed, never loaded.
 //
 //===----------------------------------------------------------------------===//
+#include "InterpreterBits.h"
 #include "RandomScripts.h"
 #include "TestHelpers.h"
 
@@ -99,34 +100,13 @@ TEST(ParallelCodeGen, PartsAreOneObjectEachAndLinkInOneJit) {
 
 /// The forward and gradient functions of a script cut into parts (on `threads` threads at -O`optLevel`) against
 /// the interpreter, bit for bit, as PropertyTest's ScriptsAbovePartSizeMatchTheInterpreterBitForBit does for one.
-void expectInterpreterBits(int nodeCount, unsigned optLevel, unsigned threads) {
+void expectCutScriptBits(int nodeCount, unsigned optLevel, unsigned threads) {
   std::mt19937 random(4242);
-  std::string script = generate(random, nodeCount, /*wholeChain=*/true);
-  Graph graph = compileOrFail(script);
+  Graph graph = compileOrFail(generate(random, nodeCount, /*wholeChain=*/true));
   auto model = CompiledModel::create(graph, CompiledModel::ForwardAndGradient, optLevel, std::nullopt, nullptr,
                                      threads);
   ASSERT_TRUE(bool(model)) << llvm::toString(model.takeError());
-  GradientGraph gradient = llvm::cantFail(buildGradientGraph(graph));
-  std::vector<NodeId> arguments = graph.arguments();
-  size_t outputs = graph.outputs().size();
-  std::uniform_real_distribution<double> value(-1.5, 1.5);
-  for (int point = 0; point < 2; ++point) {
-    std::vector<double> in;
-    for (size_t a = 0; a < arguments.size(); ++a)
-      in.push_back(value(random));
-    Values expected = evaluateGraph(gradient.graph, in);
-    std::vector<double> forwardOut(outputs), out(outputs), grad(outputs * arguments.size());
-    (*model)->forward(in.data(), forwardOut.data());
-    (*model)->gradient(in.data(), out.data(), grad.data());
-    for (size_t o = 0; o < outputs; ++o) {
-      double want = expected[graph.outputs()[o].node];
-      EXPECT_TRUE(sameValue(forwardOut[o], want)) << "output " << o << ": " << forwardOut[o] << " vs " << want;
-      EXPECT_TRUE(sameValue(out[o], want)) << "output " << o;
-      for (size_t a = 0; a < arguments.size(); ++a)
-        EXPECT_TRUE(sameValue(grad[o * arguments.size() + a], expected[gradient.sweeps[o].gradient[a]]))
-            << "d output " << o << " / d argument " << a;
-    }
-  }
+  bp::test::expectInterpreterBits(graph, **model, random, 2, std::to_string(nodeCount) + " nodes");
 }
 
 TEST(ParallelCodeGen, CutScriptsMatchTheInterpreterBitForBit) {
@@ -134,11 +114,11 @@ TEST(ParallelCodeGen, CutScriptsMatchTheInterpreterBitForBit) {
   // Forward and gradient each a module of its own, optimized: -j 1 (one module) and -j 2 (two).
   for (unsigned threads : {1u, 2u}) {
     SCOPED_TRACE("-O2 -j " + std::to_string(threads));
-    expectInterpreterBits(300, 2, threads);
+    expectCutScriptBits(300, 2, threads);
   }
   // Over 250 nodes (a part): the part functions too are spread over the modules (-O0 keeps it fast).
   SCOPED_TRACE("-O0 -j 2, parts");
-  expectInterpreterBits(2100, 0, 2);
+  expectCutScriptBits(2100, 0, 2);
 }
 
 /// The module of `script` with its gradient, and its instruction count.
@@ -173,10 +153,10 @@ TEST(ParallelCodeGen, QuicklyCompiledModulesMatchTheInterpreterBitForBit) {
   // 12,000 nodes with their gradient make a module over LargeModuleInstructions: compiled quickly at -O2, as one
   // module and (as only BP_PARALLEL_THRESHOLD makes bp do) cut in two.
   SCOPED_TRACE("-O2 -j 1");
-  expectInterpreterBits(12000, 2, 1);
+  expectCutScriptBits(12000, 2, 1);
   ParallelThreshold threshold("1");
   SCOPED_TRACE("-O2 -j 2");
-  expectInterpreterBits(12000, 2, 2);
+  expectCutScriptBits(12000, 2, 2);
 }
 
 TEST(ParallelCodeGen, CacheKeepsThePartsAsOneEntryKeyedByTheirCount) {

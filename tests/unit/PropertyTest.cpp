@@ -8,6 +8,7 @@
 // equal the Jacobian that evaluateGradient builds row by row, for every unit tangent and seed and random ones.
 //
 //===----------------------------------------------------------------------===//
+#include "InterpreterBits.h"
 #include "RandomScripts.h"
 #include "TestHelpers.h"
 
@@ -21,6 +22,7 @@
 
 using namespace bp;
 using bp::test::compileOrFail;
+using bp::test::expectInterpreterBits;
 using bp::test::generate;
 using bp::test::sameValue;
 
@@ -75,28 +77,7 @@ TEST(Property, ScriptsAbovePartSizeMatchTheInterpreterBitForBit) {
     Graph graph = compileOrFail(script);
     auto model = CompiledModel::create(graph, CompiledModel::ForwardAndGradient, 0);
     ASSERT_TRUE(bool(model)) << llvm::toString(model.takeError());
-    GradientGraph gradient = llvm::cantFail(buildGradientGraph(graph));
-    std::vector<NodeId> arguments = graph.arguments();
-    size_t outputs = graph.outputs().size();
-    std::uniform_real_distribution<double> value(-1.5, 1.5);
-    for (int point = 0; point < 3; ++point) {
-      std::vector<double> in;
-      for (size_t a = 0; a < arguments.size(); ++a)
-        in.push_back(value(random));
-      Values expected = evaluateGraph(gradient.graph, in);
-      std::vector<double> forwardOut(outputs), out(outputs), grad(outputs * arguments.size());
-      (*model)->forward(in.data(), forwardOut.data());
-      (*model)->gradient(in.data(), out.data(), grad.data());
-      for (size_t o = 0; o < outputs; ++o) {
-        double want = expected[graph.outputs()[o].node];
-        EXPECT_TRUE(sameValue(forwardOut[o], want)) << nodeCount << " nodes, output " << o << ": " << forwardOut[o]
-                                                   << " vs " << want;
-        EXPECT_TRUE(sameValue(out[o], want)) << nodeCount << " nodes, output " << o;
-        for (size_t a = 0; a < arguments.size(); ++a)
-          EXPECT_TRUE(sameValue(grad[o * arguments.size() + a], expected[gradient.sweeps[o].gradient[a]]))
-              << nodeCount << " nodes, d output " << o << " / d argument " << a;
-      }
-    }
+    expectInterpreterBits(graph, **model, random, 3, std::to_string(nodeCount) + " nodes");
   }
 }
 
