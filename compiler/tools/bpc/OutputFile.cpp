@@ -215,6 +215,15 @@ bool sameFile(const std::string &a, const std::string &b) {
   return canonical(a) == canonical(b);
 }
 
+/// The signal set of `signals`.
+static sigset_t signalSet(llvm::ArrayRef<int> signals) {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int signal : signals)
+    sigaddset(&set, signal);
+  return set;
+}
+
 std::vector<int> ignoredSignals() {
   std::vector<int> ignored;
   for (int signal = 1; signal < NSIG; ++signal) {
@@ -222,6 +231,8 @@ std::vector<int> ignoredSignals() {
     if (::sigaction(signal, nullptr, &action) == 0 && !(action.sa_flags & SA_SIGINFO) && action.sa_handler == SIG_IGN)
       ignored.push_back(signal);
   }
+  sigset_t blocked = signalSet(ignored);
+  ::sigprocmask(SIG_BLOCK, &blocked, nullptr);
   return ignored;
 }
 
@@ -232,6 +243,8 @@ void installCleanupHandlers(llvm::ArrayRef<int> ignored) {
   // process then ignores and goes on without its files.
   for (int signal : ignored)
     std::signal(signal, SIG_IGN);
+  sigset_t blocked = signalSet(ignored);
+  ::sigprocmask(SIG_UNBLOCK, &blocked, nullptr);
 }
 
 } // namespace bpc

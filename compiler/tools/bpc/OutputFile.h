@@ -65,14 +65,17 @@ private:
 /// included), else the same absolute path once symbolic links, "." and ".." are resolved.
 bool sameFile(const std::string &a, const std::string &b);
 
-/// The signals this process was started with set to be ignored (nohup, `trap '' INT`). Call before
-/// llvm::InitLLVM, which installs its own handlers.
+/// The signals this process was started with set to be ignored (nohup, `trap '' INT`), blocked until
+/// installCleanupHandlers ignores them again. Call before llvm::InitLLVM, which installs LLVM's handlers for
+/// them: one of them arriving before installCleanupHandlers would run LLVM's handler, which unregisters all of
+/// LLVM's handlers, and the next temporary file would register them again for good, so that a later signal
+/// removed that file from a process that goes on running.
 std::vector<int> ignoredSignals();
 
 /// Makes failures inside LLVM end bpc cleanly: a fatal error (a backend that cannot lower an operation) or an
 /// allocation failure prints `bpc: error: ...`, removes bpc's temporary files and exits with status 1. Signals
 /// in `ignored` stay ignored, so that LLVM's handler cannot remove the temporary files of a process that goes
-/// on running. Call once, after llvm::InitLLVM.
+/// on running, and are unblocked (one that arrived meanwhile is discarded). Call once, after llvm::InitLLVM.
 void installCleanupHandlers(llvm::ArrayRef<int> ignored);
 
 } // namespace bpc
