@@ -3,8 +3,9 @@
 // Feeds arbitrary bytes through everything a script goes through: source checks, lexing, parsing, semantic
 // checks and graph construction, then the gradient graph, the interpreter, the text and DOT printers and the
 // diagnostics printer. Anything but a clean return (a crash, an abort, a sanitizer report, an uncaught
-// exception) is a bug. For scripts that compile, it also checks properties the pipeline promises, each of
-// which the code could get wrong:
+// exception) is a bug. Every input must parse alike with the front end's own statement reader and with ANTLR's
+// parser alone (ParseMode: the same tree, locations and diagnostics). For scripts that compile, it also checks
+// properties the pipeline promises, each of which the code could get wrong:
 //   - the gradient graph's forward part computes exactly what the forward graph computes;
 //   - graph simplification changes no output and no gradient entry (bit for bit, NaN as NaN);
 //   - for small graphs, the JIT-compiled forward and gradient functions reproduce the interpreter.
@@ -16,6 +17,8 @@
 // bp_fuzz_replay, which runs the same function over files and folders (the regression corpus under ctest).
 //
 //===----------------------------------------------------------------------===//
+#include "../common/ParseDump.h"
+
 #include "bp/Autodiff.h"
 #include "bp/Diagnostics.h"
 #include "bp/Frontend.h"
@@ -177,6 +180,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (!file) {
     std::string rendered = llvm::toString(file.takeError());
     return 0;
+  }
+  std::string parsed = bp::test::dumpParse(*file, bp::ParseMode::Default);
+  if (parsed != bp::test::dumpParse(*file, bp::ParseMode::AntlrOnly)) {
+    llvm::errs() << "property violated: the statement reader and ANTLR's parser read the script alike; the "
+                    "reader's parse:\n"
+                 << parsed;
+    std::abort();
   }
   auto graph = bp::compileScript(*file);
   if (!graph) {

@@ -5,6 +5,7 @@
 // field and location) and the same diagnostics either way.
 //
 //===----------------------------------------------------------------------===//
+#include "../common/ParseDump.h"
 #include "TestHelpers.h"
 
 #include "bp/Parser.h"
@@ -20,123 +21,13 @@ using namespace bp;
 
 namespace {
 
-std::string at(SourceLoc loc) { return "@" + std::to_string(loc.line) + ":" + std::to_string(loc.column); }
-
-void dump(std::ostream &os, const Expr *expr) {
-  if (!expr) {
-    os << "null";
-    return;
-  }
-  os << "(" << at(expr->loc) << " ";
-  std::visit(
-      [&](const auto &kind) {
-        using T = std::decay_t<decltype(kind)>;
-        if constexpr (std::is_same_v<T, NumberExpr>) {
-          char bits[32];
-          snprintf(bits, sizeof bits, "%a", kind.value);
-          os << "num " << bits;
-        } else if constexpr (std::is_same_v<T, NameExpr>) {
-          os << "name " << kind.name;
-        } else if constexpr (std::is_same_v<T, CallExpr>) {
-          os << "call " << kind.callee;
-          for (const ExprPtr &arg : kind.args)
-            dump(os << " ", arg.get());
-          if (kind.axis)
-            os << " axis=" << kind.axis->value << at(kind.axis->loc) << at(kind.axis->valueLoc);
-        } else if constexpr (std::is_same_v<T, NegateExpr>) {
-          dump(os << "neg" << kind.count << " ", kind.operand.get());
-        } else if constexpr (std::is_same_v<T, ChainExpr>) {
-          dump(os << "chain ", kind.first.get());
-          for (const ChainExpr::Link &link : kind.rest)
-            dump(os << " " << link.op << at(link.opLoc) << " ", link.operand.get());
-        } else if constexpr (std::is_same_v<T, PowerExpr>) {
-          dump(os << "pow ", kind.base.get());
-          for (const PowerExpr::Link &link : kind.exponents)
-            dump(os << " ^" << at(link.opLoc) << "-" << link.negations << " ", link.operand.get());
-        } else if constexpr (std::is_same_v<T, IndexExpr>) {
-          dump(os << "index ", kind.base.get());
-          for (const IndexExpr::Item &item : kind.items) {
-            dump(os << " [" << at(item.loc) << " ", item.index.get());
-            if (item.slice)
-              os << " slice" << at(item.slice->colonLoc) << kind.items.size() << ":" << item.slice->lo.value_or(-1)
-                 << at(item.slice->loLoc) << ":" << item.slice->hi.value_or(-1) << at(item.slice->hiLoc);
-            os << "]";
-          }
-        } else {
-          dump(os << "cmp" << static_cast<int>(kind.op) << at(kind.opLoc) << " ", kind.lhs.get());
-          dump(os << " ", kind.rhs.get());
-        }
-      },
-      expr->kind);
-  os << ")";
-}
-
-std::ostream &operator<<(std::ostream &os, const Name &name) { return os << name.text << at(name.loc); }
-std::ostream &operator<<(std::ostream &os, const ValueSpan &span) {
-  return os << "span" << at(span.loc) << "+" << span.length;
-}
-
-void dump(std::ostream &os, const std::optional<TensorDecl> &tensor) {
-  if (!tensor)
-    return;
-  os << " shape" << at(tensor->shape.loc);
-  for (size_t i = 0; i < tensor->shape.dims.size(); ++i)
-    os << " " << tensor->shape.dims[i] << at(tensor->shape.dimLocs[i]);
-  if (const std::optional<TensorInit> &init = tensor->init) {
-    os << " init" << init->kind << at(init->range.begin) << at(init->range.end);
-    for (double value : init->values)
-      os << " " << value;
-  }
-}
-
-/// Every field of every statement, the poisoned names, and the diagnostics.
-std::string dump(const SourceFileRef &file, ParseMode mode) {
-  DiagnosticEngine diags(file);
-  Script script = parseScript(file, diags, mode);
-  std::ostringstream os;
-  for (const Statement &statement : script.statements) {
-    os << at(statement.loc) << " ";
-    std::visit(
-        [&](const auto &decl) {
-          using T = std::decay_t<decltype(decl)>;
-          if constexpr (std::is_same_v<T, InputDecl>) {
-            os << "input " << decl.name << " " << decl.valueSpan << " " << decl.defaultValue.value_or(-7.5);
-            dump(os, decl.tensor);
-          } else if constexpr (std::is_same_v<T, ParamDecl>) {
-            os << "param " << decl.name << " " << decl.valueSpan << " " << decl.initialValue;
-            dump(os, decl.tensor);
-          } else if constexpr (std::is_same_v<T, NodeDecl>) {
-            dump(os << "node " << decl.name << " ", decl.value.get());
-          } else if constexpr (std::is_same_v<T, OutputDecl>) {
-            os << "output";
-            for (const Name &name : decl.names)
-              os << " " << name;
-          } else {
-            os << "def " << decl.name << at(decl.gradLoc);
-            for (const Name &param : decl.params)
-              os << " " << param;
-            dump(os << " = ", decl.body.get());
-            for (const ExprPtr &partial : decl.partials)
-              dump(os << " grad ", partial.get());
-          }
-        },
-        statement.kind);
-    os << "\n";
-  }
-  for (const std::string &name : script.poisonedNames)
-    os << "poisoned " << name << "\n";
-  if (llvm::Error err = diags.takeError())
-    os << llvm::toString(std::move(err));
-  return os.str();
-}
-
 void expectSameParse(const std::string &name, const std::string &text) {
   auto file = makeSourceFile(name, text);
   if (!file) {
     llvm::consumeError(file.takeError()); // not UTF-8, or too large: never parsed
     return;
   }
-  EXPECT_EQ(dump(*file, ParseMode::Default), dump(*file, ParseMode::AntlrOnly)) << name;
+  EXPECT_EQ(bp::test::dumpParse(*file, ParseMode::Default), bp::test::dumpParse(*file, ParseMode::AntlrOnly)) << name;
 }
 
 TEST(ParseModeTest, EdgeStatementsParseAlikeBothWays) {
