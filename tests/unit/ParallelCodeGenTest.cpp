@@ -64,11 +64,11 @@ TEST(ParallelCodeGen, SmallModulesAreNotCutUnlessTheThresholdSaysSo) {
   Graph graph = compileOrFail("input x = 0.5\nnode y = sin(x) * x\noutput y\n");
   GradientGraph gradient = llvm::cantFail(buildGradientGraph(graph));
   std::unique_ptr<llvm::Module> module = generateModule(graph, &gradient, "bp_model", context);
-  EXPECT_EQ(codeGenParts(*module, 2, 2), 1u) << "a few instructions stay one module";
+  EXPECT_EQ(planCodeGen(*module, 2, 2).parts, 1u) << "a few instructions stay one module";
   ParallelThreshold threshold("1");
-  EXPECT_EQ(codeGenParts(*module, 1, 2), 1u) << "one thread: one module";
-  EXPECT_EQ(codeGenParts(*module, 2, 2), 2u);
-  EXPECT_EQ(codeGenParts(*module, 16, 2), 2u) << "at most one part per function (forward, gradient)";
+  EXPECT_EQ(planCodeGen(*module, 1, 2).parts, 1u) << "one thread: one module";
+  EXPECT_EQ(planCodeGen(*module, 2, 2).parts, 2u);
+  EXPECT_EQ(planCodeGen(*module, 16, 2).parts, 2u) << "at most one part per function (forward, gradient)";
 }
 
 TEST(ParallelCodeGen, PartsAreOneObjectEachAndLinkInOneJit) {
@@ -82,10 +82,10 @@ TEST(ParallelCodeGen, PartsAreOneObjectEachAndLinkInOneJit) {
   std::unique_ptr<llvm::Module> module = generateModule(graph, &gradient, "bp_model", context);
   module->setDataLayout(machine->createDataLayout());
   module->setTargetTriple(machine->getTargetTriple().str());
-  unsigned parts = codeGenParts(*module, 3, 2);
-  EXPECT_EQ(parts, 2u) << "one part per function (forward, gradient)";
+  CodeGenPlan plan = planCodeGen(*module, 3, 0);
+  EXPECT_EQ(plan.parts, 2u) << "one part per function (forward, gradient)";
   auto objects = compileObjects(
-      *module, *machine, 0, parts, [&] { return builder.createTargetMachine(); },
+      *module, *machine, plan, [&] { return builder.createTargetMachine(); },
       [](llvm::Module &part, llvm::TargetMachine &partMachine) { return llvm::orc::SimpleCompiler(partMachine)(part); });
   ASSERT_TRUE(bool(objects)) << llvm::toString(objects.takeError());
   ASSERT_EQ(objects->size(), 2u);
@@ -140,8 +140,8 @@ TEST(ParallelCodeGen, LargeStraightLineModulesCompileQuicklyAtO1AndO2Only) {
   EXPECT_TRUE(compilesQuickly(*large, 1));
   EXPECT_TRUE(compilesQuickly(*large, 2));
   EXPECT_FALSE(compilesQuickly(*large, 3)) << "-O3 always gets the full pipeline";
-  EXPECT_EQ(codeGenParts(*large, 2, 2), 1u) << "a module that compiles quickly is not cut";
-  EXPECT_EQ(codeGenParts(*large, 2, 3), 2u) << "the same module at -O3 is";
+  EXPECT_EQ(planCodeGen(*large, 2, 2).parts, 1u) << "a module that compiles quickly is not cut";
+  EXPECT_EQ(planCodeGen(*large, 2, 3).parts, 2u) << "the same module at -O3 is";
   // The same large script with one tensor reduction, whose loop wants LLVM's vectorizer.
   std::unique_ptr<llvm::Module> loops =
       gradientModule("input v[64] = 0.5\nnode s = sum(v * v)\noutput s\n" + largeScript, context);

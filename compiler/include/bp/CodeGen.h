@@ -220,12 +220,20 @@ constexpr unsigned ParallelInstructions = 20000;
 /// The number of threads `requested` means: itself, or where it is 0 every core (hardware_concurrency).
 unsigned codeGenThreads(unsigned requested);
 
-/// The number of modules compileObjects cuts `module` into on `threads` threads (0: every core) at -O`level`: 1
-/// (not cut) below the threshold (ParallelInstructions) or where it compiles quickly (compilesQuickly: cutting
-/// bench's dag-10^5 in two cost 1.3 s of CPU, all that the second thread saved of its 2.9 s), else one per
-/// ParallelInstructions, at most `threads` and at most one per defined function. The objects differ with it, so
-/// it is part of a compile cache key.
-unsigned codeGenParts(const llvm::Module &module, unsigned threads, unsigned level);
+/// How compileObjects compiles a module, decided once (planCodeGen) and passed on.
+struct CodeGenPlan {
+  unsigned level;        // -O`level`
+  unsigned instructions; // the module's LLVM instructions
+  bool quick;            // compilesQuickly
+  /// The modules it is cut into: 1 (not cut) below the threshold (ParallelInstructions) or where it compiles
+  /// quickly (cutting bench's dag-10^5 in two cost 1.3 s of CPU, all that the second thread saved of its 2.9 s),
+  /// else one per ParallelInstructions, at most the threads and at most one per defined function. The objects
+  /// differ with it, so it is part of a compile cache key.
+  unsigned parts;
+};
+
+/// The plan for compiling `module` at -O`level` on `threads` threads (0: every core).
+CodeGenPlan planCodeGen(const llvm::Module &module, unsigned threads, unsigned level);
 
 /// A target machine for one thread of compileObjects (target machines are not shared between threads).
 using TargetMachineFactory = std::function<llvm::Expected<std::unique_ptr<llvm::TargetMachine>>()>;
@@ -233,8 +241,9 @@ using TargetMachineFactory = std::function<llvm::Expected<std::unique_ptr<llvm::
 using ObjectEmitter =
     std::function<llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>>(llvm::Module &, llvm::TargetMachine &)>;
 
-/// Optimizes `module` (its triple and data layout set) at -O`level` and compiles it into `parts` objects
-/// (codeGenParts); a large module of straight-line code compiles quickly at -O1 and -O2 (LargeModuleInstructions).
+/// Optimizes `module` (its triple and data layout set) as `plan` (planCodeGen, for this module) says and compiles
+/// it into `plan.parts` objects; a large module of straight-line code compiles quickly at -O1 and -O2
+/// (LargeModuleInstructions).
 /// One part: `module` itself, optimized and emitted on this thread with `machine`, as a single module always was.
 /// More: `module` is cut into that many modules, its functions spread over them by instruction count (local
 /// symbols made hidden globals, named after the module so that two scripts' objects never share one), written
@@ -244,7 +253,7 @@ using ObjectEmitter =
 /// floating-point operation changes), so results are bit for bit those of one module. The objects come in part
 /// order; the first error of a part is returned.
 llvm::Expected<std::vector<std::unique_ptr<llvm::MemoryBuffer>>>
-compileObjects(llvm::Module &module, llvm::TargetMachine &machine, unsigned level, unsigned parts,
+compileObjects(llvm::Module &module, llvm::TargetMachine &machine, const CodeGenPlan &plan,
                const TargetMachineFactory &factory, const ObjectEmitter &emit);
 
 /// Registers every LLVM target bp can generate code for (once per process).

@@ -4,7 +4,7 @@
 // compiled again unchanged skips LLVM's optimization and code generation. The key (compileCacheKey) hashes
 // everything that decides the code: the module as generated, before optimization, bp's build, LLVM's version,
 // the target triple, the host CPU and its features, the -O level, the functions looked up and the number of
-// parts a large module is compiled in (CodeGen.h, codeGenParts; it differs with -j only for modules that are
+// parts a large module is compiled in (CodeGen.h, CodeGenPlan::parts; it differs with -j only for modules that are
 // cut, whose objects differ).
 //
 // Each entry is a header (magic, format version, object count, payload length, a checksum of the payload) and

@@ -87,24 +87,23 @@ llvm::Expected<std::unique_ptr<llvm::Module>> readPart(llvm::StringRef bitcode, 
   return module;
 }
 
-/// Optimizes `module` at -O`level` as a module of `instructions` (at -O0's with the fast back end if `quick`:
-/// compilesQuickly), and compiles it with `machine`.
+/// Optimizes `module` (the whole planned, or a part of it) as `plan` says (at -O0's with the fast back end where
+/// it compiles quickly), and compiles it with `machine`.
 llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>> optimizeAndEmit(llvm::Module &module, llvm::TargetMachine &machine,
-                                                                    unsigned level, unsigned instructions, bool quick,
-                                                                    const ObjectEmitter &emit) {
-  if (quick) {
+                                                                    const CodeGenPlan &plan, const ObjectEmitter &emit) {
+  unsigned level = plan.level;
+  if (plan.quick) {
     level = 0;
     machine.setOptLevel(llvm::CodeGenOptLevel::None);
   }
-  optimizeModule(module, &machine, level, instructions);
+  optimizeModule(module, &machine, level, plan.instructions);
   return emit(module, machine);
 }
 
-/// Part `part` of `bitcode` (readPart) optimized at -O`level` (as a module of `instructions`, `quick` or not) and
-/// compiled, in a context of its own.
+/// Part `part` of `bitcode` (readPart) optimized as `plan` says and compiled, in a context of its own.
 llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>> compilePart(llvm::StringRef bitcode, unsigned part,
                                                                 const llvm::StringMap<unsigned> &partOf,
-                                                                unsigned level, unsigned instructions, bool quick,
+                                                                const CodeGenPlan &plan,
                                                                 const TargetMachineFactory &factory,
                                                                 const ObjectEmitter &emit) {
   llvm::LLVMContext context;
@@ -114,7 +113,7 @@ llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>> compilePart(llvm::StringRef 
   auto machine = factory();
   if (!machine)
     return machine.takeError();
-  return optimizeAndEmit(**module, **machine, level, instructions, quick, emit);
+  return optimizeAndEmit(**module, **machine, plan, emit);
 }
 
 } // namespace
@@ -137,26 +136,27 @@ unsigned bp::codeGenThreads(unsigned requested) {
   return requested ? requested : std::max(1u, std::thread::hardware_concurrency());
 }
 
-unsigned bp::codeGenParts(const llvm::Module &module, unsigned threads, unsigned level) {
+CodeGenPlan bp::planCodeGen(const llvm::Module &module, unsigned threads, unsigned level) {
+  CodeGenPlan plan{level, module.getInstructionCount(), false, 1};
+  plan.quick = compilesQuickly(module, level, plan.instructions);
   std::optional<unsigned> forTests = thresholdForTests();
   unsigned threshold = forTests.value_or(ParallelInstructions);
-  unsigned instructions = module.getInstructionCount();
   threads = codeGenThreads(threads);
-  if (threads <= 1 || instructions < threshold || (!forTests && compilesQuickly(module, level, instructions)))
-    return 1;
+  if (threads <= 1 || plan.instructions < threshold || (!forTests && plan.quick))
+    return plan;
   unsigned defined = llvm::count_if(module, [](const llvm::Function &f) { return !f.isDeclaration(); });
-  unsigned wanted = instructions / threshold + (instructions % threshold != 0);
-  return std::max(1u, std::min({threads, defined, wanted}));
+  unsigned wanted = plan.instructions / threshold + (plan.instructions % threshold != 0);
+  plan.parts = std::max(1u, std::min({threads, defined, wanted}));
+  return plan;
 }
 
 llvm::Expected<std::vector<std::unique_ptr<llvm::MemoryBuffer>>>
-bp::compileObjects(llvm::Module &module, llvm::TargetMachine &machine, unsigned level, unsigned parts,
+bp::compileObjects(llvm::Module &module, llvm::TargetMachine &machine, const CodeGenPlan &plan,
                    const TargetMachineFactory &factory, const ObjectEmitter &emit) {
   std::vector<std::unique_ptr<llvm::MemoryBuffer>> objects;
-  unsigned instructions = module.getInstructionCount();
-  bool quick = compilesQuickly(module, level, instructions);
+  unsigned parts = plan.parts;
   if (parts <= 1) {
-    auto object = optimizeAndEmit(module, machine, level, instructions, quick, emit);
+    auto object = optimizeAndEmit(module, machine, plan, emit);
     if (!object)
       return object.takeError();
     objects.push_back(std::move(*object));
@@ -173,7 +173,7 @@ bp::compileObjects(llvm::Module &module, llvm::TargetMachine &machine, unsigned 
   objects.resize(parts);
   std::vector<std::optional<llvm::Error>> errors(parts);
   auto run = [&](unsigned part) {
-    auto object = compilePart(bitcode, part, partOf, level, instructions, quick, factory, emit);
+    auto object = compilePart(bitcode, part, partOf, plan, factory, emit);
     if (object)
       objects[part] = std::move(*object);
     else

@@ -31,15 +31,15 @@ void bp::setDefaultCompileThreads(unsigned threads) { defaultThreads() = threads
 static llvm::Expected<std::vector<std::unique_ptr<llvm::MemoryBuffer>>>
 compileObjects(llvm::Module &module, llvm::TargetMachine &machine, const llvm::orc::JITTargetMachineBuilder &builder,
                unsigned optLevel, unsigned threads, const CompileCache *cache, llvm::ArrayRef<std::string> symbols) {
-  unsigned parts = codeGenParts(module, threads, optLevel);
+  CodeGenPlan plan = planCodeGen(module, threads, optLevel);
   std::string key;
   if (cache) {
-    key = compileCacheKey(module, machine, optLevel, symbols, parts);
+    key = compileCacheKey(module, machine, optLevel, symbols, plan.parts);
     if (auto objects = cache->loadObjects(key); !objects.empty())
       return objects;
   }
   auto objects = compileObjects(
-      module, machine, optLevel, parts,
+      module, machine, plan,
       [&] {
         llvm::orc::JITTargetMachineBuilder copy = builder; // one per thread
         return copy.createTargetMachine();

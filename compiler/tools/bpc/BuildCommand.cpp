@@ -163,9 +163,10 @@ llvm::Error writeLinked(const Objects &objects, const char *extension, llvm::raw
 llvm::Expected<Objects> compileModule(llvm::Module &module, llvm::TargetMachine &machine, const Options &options,
                                       std::vector<std::string> &linker) {
   auto type = options.emit == "asm" ? llvm::CodeGenFileType::AssemblyFile : llvm::CodeGenFileType::ObjectFile;
-  unsigned parts =
-      type == llvm::CodeGenFileType::AssemblyFile ? 1 : codeGenParts(module, options.threads, options.optLevel);
-  if (parts > 1 && !options.shared) {
+  // Assembly is one text: one thread.
+  CodeGenPlan plan = planCodeGen(module, type == llvm::CodeGenFileType::AssemblyFile ? 1 : options.threads,
+                                 options.optLevel);
+  if (plan.parts > 1 && !options.shared) {
     const char *why = nullptr;
     if (!isHostTarget(machine))
       why = "objects for another machine are compiled as one";
@@ -174,11 +175,11 @@ llvm::Expected<Objects> compileModule(llvm::Module &module, llvm::TargetMachine 
     if (why) {
       if (options.threads > 1)
         llvm::errs() << "bpc: note: -j " << options.threads << ": " << why << '\n';
-      parts = 1;
+      plan.parts = 1;
     }
   }
   return compileObjects(
-      module, machine, options.optLevel, parts, [&] { return createTargetMachine(options.target, options.optLevel); },
+      module, machine, plan, [&] { return createTargetMachine(options.target, options.optLevel); },
       [&](llvm::Module &part, llvm::TargetMachine &partMachine) { return emitToBuffer(part, partMachine, type); });
 }
 
