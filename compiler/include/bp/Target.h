@@ -39,6 +39,10 @@ llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>> emitToBuffer(llvm::Module &m
 /// compiler driver ($CC, else cc) with -r -nostdlib; empty if none of them is found.
 std::vector<std::string> relocatableLinker();
 
+/// Runs the link command `arguments` (`program`: arguments[0], found): an error, naming the command, if it
+/// cannot run or exits with a status other than 0.
+llvm::Error runLinker(llvm::StringRef program, llvm::ArrayRef<llvm::StringRef> arguments);
+
 /// Combines `objects` into the one relocatable object `output` with `linker` (relocatableLinker()).
 llvm::Error linkRelocatable(llvm::ArrayRef<std::string> linker, llvm::ArrayRef<std::string> objects,
                             const std::string &output);

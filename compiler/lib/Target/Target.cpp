@@ -127,19 +127,23 @@ llvm::Error bp::linkRelocatable(llvm::ArrayRef<std::string> linker, llvm::ArrayR
   arguments.push_back("-o");
   arguments.push_back(output);
   arguments.insert(arguments.end(), objects.begin(), objects.end());
-  std::string command = llvm::join(arguments, " ");
   auto program = llvm::sys::findProgramByName(arguments[0]);
   if (!program)
     return llvm::createStringError(program.getError(), "the linker '" + arguments[0].str() + "' is not found");
-  std::string message;
-  int status = llvm::sys::ExecuteAndWait(*program, arguments, std::nullopt, {}, 0, 0, &message);
-  if (status < 0)
+  return runLinker(*program, arguments);
+}
+
+llvm::Error bp::runLinker(llvm::StringRef program, llvm::ArrayRef<llvm::StringRef> arguments) {
+  auto error = [&](const std::string &message) {
     return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                   "the linker could not run: " + message + "; the command was: " + command);
+                                   message + "; the command was: " + llvm::join(arguments, " "));
+  };
+  std::string message;
+  int status = llvm::sys::ExecuteAndWait(program, arguments, std::nullopt, {}, 0, 0, &message);
+  if (status < 0)
+    return error("the linker could not run: " + message);
   if (status > 0)
-    return llvm::createStringError(llvm::inconvertibleErrorCode(), "the linker failed with exit status " +
-                                                                       std::to_string(status) +
-                                                                       "; the command was: " + command);
+    return error("the linker failed with exit status " + std::to_string(status));
   return llvm::Error::success();
 }
 

@@ -98,13 +98,7 @@ llvm::Error linkSharedObject(llvm::ArrayRef<std::string> objects, const std::str
   auto program = llvm::sys::findProgramByName(arguments[0]);
   if (!program || !llvm::sys::fs::can_execute(*program))
     return error("no C compiler to link the shared object: '" + arguments[0].str() + "' is not found (set CC)");
-  std::string message;
-  int status = llvm::sys::ExecuteAndWait(*program, arguments, std::nullopt, {}, 0, 0, &message);
-  if (status < 0)
-    return error("the linker could not run: " + message);
-  if (status > 0)
-    return error("the linker failed with exit status " + std::to_string(status));
-  return llvm::Error::success();
+  return runLinker(*program, arguments);
 }
 
 using Objects = std::vector<std::unique_ptr<llvm::MemoryBuffer>>;
